@@ -1,0 +1,1 @@
+"""One module per ``fcaudit`` subcommand; each exposes ``register(subparsers)``."""

@@ -1,0 +1,186 @@
+"""One error tree for the whole tool, so callers catch by meaning, never by library.
+
+aiohttp exceptions are caught only in ``client.py`` and re-raised as one of these with ``raise ... from``.
+The command line maps the tree onto exit codes: everything under ``FatalError`` ends the run with exit 2
+and a one-line message; ``ApiError`` and ``TransportError`` end one listing (an ``error`` record) unless
+they are ``AuthError``, which stops the whole run at once.
+
+    CrawlerError
+    ├── FatalError                  exit 2, one line, no traceback
+    │   ├── UsageError              bad flags or values
+    │   ├── ConfigError             bad config file (names the key)
+    │   ├── CredentialsError        missing or unusable credentials
+    │   ├── InputError              unreadable NDJSON / input file (names the line)
+    │   ├── OutputError             output path cannot be written
+    │   ├── ResumeError             --resume against a file from other targets or settings
+    │   └── AuthError               403 from the API: wrong key, signature, expired token (also an ApiError)
+    ├── ApiError                    the API answered with an error
+    │   ├── AuthError
+    │   ├── NotFoundError           404: service / function / config gone
+    │   ├── ThrottledError          429, 503, Throttling* codes          (retryable)
+    │   ├── ServerError             other 5xx                            (retryable)
+    │   └── RequestRejectedError    other 4xx (InvalidArgument, ...)
+    ├── TransportError              no usable answer                     (retryable)
+    │   ├── RequestTimeoutError     connect / read timeout, stall
+    │   ├── ConnectionLostError     reset, refused, disconnected
+    │   └── BodyError               truncated body, invalid JSON
+    ├── ProtocolError               a well-formed answer of the wrong shape (not retryable)
+    │   └── ResponseTooLargeError   body over the size cap
+    ├── PaginationError             repeated nextToken, too many pages
+    └── RetryBudgetExhaustedError   the run-wide retry budget is spent
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class CrawlerError(Exception):
+    """Root of every error fcaudit raises on purpose."""
+
+    retryable: bool = False
+    code: str = "CrawlerError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def as_record(self, *, attempts: int = 1) -> dict[str, Any]:
+        """The ``error`` object of a ``function`` record: code, http, message, requestId, attempts."""
+        return {
+            "code": self.code,
+            "http": None,
+            "message": self.message,
+            "requestId": None,
+            "attempts": attempts,
+        }
+
+
+class FatalError(CrawlerError):
+    """Ends the run: the CLI prints the message on one line and exits 2."""
+
+    exit_code = 2
+
+
+class UsageError(FatalError):
+    code = "UsageError"
+
+
+class ConfigError(FatalError):
+    code = "ConfigError"
+
+
+class CredentialsError(FatalError):
+    code = "CredentialsError"
+
+
+class InputError(FatalError):
+    code = "InputError"
+
+
+class OutputError(FatalError):
+    code = "OutputError"
+
+
+class ResumeError(FatalError):
+    code = "ResumeError"
+
+
+class ApiError(CrawlerError):
+    """The API answered with an FC error body (``ErrorCode``/``ErrorMessage``) or an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        http: int,
+        request_id: str | None = None,
+        route: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.http = http
+        self.request_id = request_id
+        self.route = route
+
+    def as_record(self, *, attempts: int = 1) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "http": self.http,
+            "message": self.message,
+            "requestId": self.request_id,
+            "attempts": attempts,
+        }
+
+
+class AuthError(ApiError, FatalError):
+    """403: the credentials are wrong. Retrying cannot help, so the whole run stops."""
+
+
+class NotFoundError(ApiError):
+    """404: the service, function or config no longer exists."""
+
+
+class ThrottledError(ApiError):
+    """429, 503 or a ``Throttling*`` code. ``retry_after`` is the server's hint in seconds, if any."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        http: int,
+        request_id: str | None = None,
+        route: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code, http=http, request_id=request_id, route=route)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    retryable = True
+
+
+class RequestRejectedError(ApiError):
+    """Other 4xx: the request itself was wrong (InvalidArgument, a bad nextToken, ...)."""
+
+
+class TransportError(CrawlerError):
+    """No usable answer arrived. Safe to retry: every call fcaudit makes is a read."""
+
+    retryable = True
+    code = "TransportError"
+
+
+class RequestTimeoutError(TransportError):
+    code = "Timeout"
+
+
+class ConnectionLostError(TransportError):
+    code = "ConnectionLost"
+
+
+class BodyError(TransportError):
+    code = "InvalidBody"
+
+
+class ProtocolError(CrawlerError):
+    """The answer parsed but has the wrong shape (``configs`` not a list, ``nextToken`` not a string...)."""
+
+    code = "ProtocolError"
+
+
+class ResponseTooLargeError(ProtocolError):
+    code = "ResponseTooLarge"
+
+
+class PaginationError(CrawlerError):
+    code = "PaginationError"
+
+
+class RetryBudgetExhaustedError(CrawlerError):
+    code = "RetryBudgetExhausted"

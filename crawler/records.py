@@ -1,0 +1,174 @@
+"""The NDJSON record shapes fcaudit writes, and their (de)serialisation with orjson.
+
+Every line is one JSON object with a ``type``:
+
+- ``config``: one async-invoke config, ``config`` holding it exactly as the API returned it;
+- ``function``: the completion marker of one (service, function) pair, written right after its configs
+  in the same write; its ``status`` is ``ok``, ``none``, ``gone`` or ``error``;
+- ``run``: first (``phase: start``: version, targets, settings) and last (``phase: end``: counts,
+  ``complete``). Never a secret.
+
+Records are frozen dataclasses between modules; ``to_bytes`` gives the line (with its newline) and
+``parse_line`` reads one back, strictly, so a summary or a resume never trusts a malformed file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import orjson
+
+from crawler.errors import InputError
+
+FunctionStatus = Literal["ok", "none", "gone", "error"]
+FUNCTION_STATUSES: Final = ("ok", "none", "gone", "error")
+LATEST: Final = "LATEST"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class FunctionKey:
+    """Identifies one (account, region, service, function) pair across the whole estate."""
+
+    account: str
+    region: str
+    service: str
+    function: str
+
+
+def normalise_qualifier(value: object) -> str:
+    """``""``, a missing qualifier and ``LATEST`` all name the unpublished version."""
+    if value is None or value == "":
+        return LATEST
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigRecord:
+    key: FunctionKey
+    qualifier: str
+    config: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        k = self.key
+        return {
+            "type": "config",
+            "account": k.account,
+            "region": k.region,
+            "service": k.service,
+            "function": k.function,
+            "qualifier": self.qualifier,
+            "config": self.config,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionRecord:
+    key: FunctionKey
+    status: FunctionStatus
+    configs: int
+    pages: int
+    error: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        k = self.key
+        return {
+            "type": "function",
+            "account": k.account,
+            "region": k.region,
+            "service": k.service,
+            "function": k.function,
+            "status": self.status,
+            "configs": self.configs,
+            "pages": self.pages,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    phase: Literal["start", "end"]
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "run", "phase": self.phase, **self.data}
+
+
+Record = ConfigRecord | FunctionRecord | RunRecord
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionBatch:
+    """One finished function: its configs and its ``function`` record, written together."""
+
+    configs: tuple[ConfigRecord, ...]
+    function: FunctionRecord
+
+    def to_bytes(self) -> bytes:
+        return b"".join(to_bytes(r) for r in (*self.configs, self.function))
+
+
+def to_bytes(record: Record) -> bytes:
+    """One NDJSON line, newline included."""
+    return orjson.dumps(record.to_dict(), option=orjson.OPT_APPEND_NEWLINE)
+
+
+def _text(obj: Mapping[str, Any], name: str, lineno: int) -> str:
+    value = obj.get(name)
+    if not isinstance(value, str):
+        raise InputError(f"line {lineno}: field {name!r} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _count(obj: Mapping[str, Any], name: str, lineno: int) -> int:
+    value = obj.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InputError(f"line {lineno}: field {name!r} must be a non-negative integer")
+    return value
+
+
+def _key(obj: Mapping[str, Any], lineno: int) -> FunctionKey:
+    return FunctionKey(
+        _text(obj, "account", lineno),
+        _text(obj, "region", lineno),
+        _text(obj, "service", lineno),
+        _text(obj, "function", lineno),
+    )
+
+
+def from_dict(obj: Any, lineno: int = 0) -> Record:
+    """Validate a decoded line and build its record; ``InputError`` names the line and the problem."""
+    if not isinstance(obj, dict):
+        raise InputError(f"line {lineno}: expected a JSON object, got {type(obj).__name__}")
+    kind = obj.get("type")
+    if kind == "config":
+        config = obj.get("config")
+        if not isinstance(config, dict):
+            raise InputError(f"line {lineno}: field 'config' must be an object")
+        return ConfigRecord(_key(obj, lineno), _text(obj, "qualifier", lineno), config)
+    if kind == "function":
+        status = obj.get("status")
+        if status not in FUNCTION_STATUSES:
+            raise InputError(f"line {lineno}: unknown function status {status!r}")
+        error = obj.get("error")
+        if error is not None and not isinstance(error, dict):
+            raise InputError(f"line {lineno}: field 'error' must be an object or null")
+        return FunctionRecord(
+            _key(obj, lineno), status, _count(obj, "configs", lineno), _count(obj, "pages", lineno), error
+        )
+    if kind == "run":
+        phase = obj.get("phase")
+        if phase not in ("start", "end"):
+            raise InputError(f"line {lineno}: run record with unknown phase {phase!r}")
+        data = {k: v for k, v in obj.items() if k not in ("type", "phase")}
+        return RunRecord(phase, data)
+    raise InputError(f"line {lineno}: unknown record type {kind!r}")
+
+
+def parse_line(line: bytes | str, lineno: int = 0) -> Record:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"line {lineno}: not valid JSON ({exc.msg})") from None
+    return from_dict(obj, lineno)
