@@ -40,19 +40,23 @@ class CrawlerError(Exception):
 
     retryable: bool = False
     code: str = "CrawlerError"
+    http: int | None = None
+    request_id: str | None = None
+    #: how many attempts were made before this error was final (set by the retry loop)
+    attempts: int = 1
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
-    def as_record(self, *, attempts: int = 1) -> dict[str, Any]:
+    def as_record(self) -> dict[str, Any]:
         """The ``error`` object of a ``function`` record: code, http, message, requestId, attempts."""
         return {
             "code": self.code,
-            "http": None,
+            "http": self.http,
             "message": self.message,
-            "requestId": None,
-            "attempts": attempts,
+            "requestId": self.request_id,
+            "attempts": self.attempts,
         }
 
 
@@ -103,15 +107,6 @@ class ApiError(CrawlerError):
         self.http = http
         self.request_id = request_id
         self.route = route
-
-    def as_record(self, *, attempts: int = 1) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "http": self.http,
-            "message": self.message,
-            "requestId": self.request_id,
-            "attempts": attempts,
-        }
 
 
 class AuthError(ApiError, FatalError):

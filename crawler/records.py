@@ -106,7 +106,7 @@ class FunctionBatch:
     function: FunctionRecord
 
     def to_bytes(self) -> bytes:
-        return b"".join(to_bytes(r) for r in (*self.configs, self.function))
+        return b"".join([*(to_bytes(c) for c in self.configs), to_bytes(self.function)])
 
 
 def to_bytes(record: Record) -> bytes:

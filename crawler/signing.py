@@ -105,7 +105,14 @@ def acs3_signature(
     """(hex signature, SignedHeaders) for ACS3-HMAC-SHA256."""
     canonical_headers, signed = acs3_canonical_headers(headers)
     canonical_request = "\n".join(
-        (method.upper(), encoded_path or "/", acs3_canonical_query(query), canonical_headers, signed, body_sha256)
+        (
+            method.upper(),
+            encoded_path or "/",
+            acs3_canonical_query(query),
+            canonical_headers,
+            signed,
+            body_sha256,
+        )
     )
     to_sign = f"{ACS3_ALGORITHM}\n{hashlib.sha256(canonical_request.encode('utf-8')).hexdigest()}"
     return hmac.new(secret.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha256).hexdigest(), signed

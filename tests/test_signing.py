@@ -52,7 +52,7 @@ def test_acs3_reference_vector() -> None:
     )
 
 
-_segment = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\r\n"), min_size=1)
+_segment = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="/\r\n"), min_size=1)
 _header_value = st.text(alphabet=string.ascii_letters + string.digits + " -_.:/=+", max_size=40)
 
 

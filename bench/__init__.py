@@ -1,0 +1,1 @@
+"""Benchmark scripts (run by hand, never as timed tests)."""
