@@ -1,0 +1,355 @@
+"""Seeded FC accounts: services, functions and a realistic, audit-worthy mix of async-invoke configs.
+
+The crawler and the audit are only as well tested as the data they meet, so a generated account holds
+what real accounts hold: functions with no config, configs left at the defaults, retries 0–8, event ages
+across the whole range, destinations of every ARN kind (MNS queue and topic, FC 2.0 and 3.0 functions,
+EventBridge, RocketMQ) including cross-region, cross-account, malformed and self-referencing ones,
+``statefulInvocation`` on and off, both field spellings (``service``/``function`` and
+``serviceName``/``functionName``), a few unknown fields, and — at ``edge_rate`` — values outside the
+documented ranges (retries 9, age 0, a missing field). A few "big" functions have more than 100
+configs, and one "showcase" function holds every case at once so small accounts cover them all too.
+
+Determinism: the skeleton (names, distribution) comes from ``random.Random(seed)``; each function's
+details from its own ``random.Random(recipe)``, built on first touch. Same spec → byte-identical account,
+and 100,000 functions cost only their names up front.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Final
+
+from crawler.emulator.backend import AccountSpec, Backend, ConfigDict, FunctionEntry, iso
+from crawler.emulator.showcase import showcase_configs
+
+SERVICE_WORDS: Final = (
+    "orders",
+    "billing",
+    "payments",
+    "media",
+    "search",
+    "auth",
+    "inventory",
+    "notify",
+    "reports",
+    "etl",
+    "images",
+    "video",
+    "analytics",
+    "crm",
+    "gateway",
+    "ledger",
+)
+FUNCTION_WORDS: Final = (
+    "resize",
+    "ingest",
+    "export",
+    "sync",
+    "notify",
+    "transform",
+    "validate",
+    "archive",
+    "render",
+    "index",
+    "thumbnail",
+    "webhook",
+    "cron",
+    "cleanup",
+    "enrich",
+    "dispatch",
+)
+ALIASES: Final = ("prod", "staging", "canary", "blue", "green", "beta", "stable", "dev")
+RUNTIMES: Final = ("python3.10", "python3.9", "nodejs18", "nodejs16", "java11", "go1", "custom", "php7.2")
+OTHER_REGIONS: Final = (
+    "cn-shanghai",
+    "cn-beijing",
+    "cn-shenzhen",
+    "cn-hongkong",
+    "ap-southeast-1",
+    "us-west-1",
+    "eu-central-1",
+)
+AGES: Final = (86400, 86400, 3600, 60, 300, 1800, 7200, 21600, 43200, 172800, 604800, 1296000, 2592000)
+ARN_KINDS: Final = ("mns-queue", "mns-topic", "fc2", "fc3", "eventbridge", "rocketmq")
+ARN_WEIGHTS: Final = (30, 15, 20, 10, 15, 10)
+EPOCH: Final = 1_546_300_800  # 2019-01-01T00:00:00Z
+SPAN: Final = 5 * 365 * 86400
+RECIPE_STRIDE: Final = 1 << 40
+
+
+def _digits(tag: str, seed: int, count: int) -> str:
+    rng = random.Random(f"{tag}:{seed}")
+    return str(rng.randint(1, 9)) + "".join(str(rng.randrange(10)) for _ in range(count - 1))
+
+
+def credentials_for_seed(seed: int) -> tuple[str, str]:
+    """The access key pair an account generated from ``seed`` accepts."""
+    rng = random.Random(f"credentials:{seed}")
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+    key_id = "LTAI" + "".join(rng.choice(alphabet) for _ in range(20))
+    secret = "".join(rng.choice(alphabet) for _ in range(30))
+    return key_id, secret
+
+
+def _uuid(rng: random.Random) -> str:
+    h = f"{rng.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def spread(rng: random.Random, spec: AccountSpec) -> list[int]:
+    """Functions per service: even, or Zipf-like (a few services with thousands, many with few)."""
+    s, f = spec.services, spec.functions
+    if s == 0:
+        return []
+    if spec.distribution == "uniform":
+        return [f // s + (1 if i < f % s else 0) for i in range(s)]
+    weights = [1.0 / (rank + 1) ** 1.3 for rank in range(s)]
+    rng.shuffle(weights)
+    floor = 1 if f >= s else 0
+    rest = f - floor * s
+    total = sum(weights)
+    counts = [floor + int(rest * w / total) for w in weights]
+    by_weight = sorted(range(s), key=lambda i: -weights[i])
+    for i in range(f - sum(counts)):
+        counts[by_weight[i % s]] += 1
+    return counts
+
+
+def build_account(spec: AccountSpec) -> Backend:
+    """The seeded account: services and function names now, function details on first touch."""
+    rng = random.Random(spec.seed)
+    account = spec.account_id or _digits("account", spec.seed, 16)
+    key_id, secret = credentials_for_seed(spec.seed)
+    backend = Backend(
+        account_id=account,
+        region=spec.region,
+        access_key_id=key_id,
+        access_key_secret=secret,
+        seed=spec.seed,
+        builder=RecipeBuilder(spec, account),
+    )
+    big = set(rng.sample(range(spec.functions), spec.big_functions))
+    showcase = next((i for i in range(spec.functions) if i not in big), -1) if spec.showcase else -1
+    index = 0
+    for s_index, count in enumerate(spread(rng, spec)):
+        sname = f"{rng.choice(SERVICE_WORDS)}-{s_index:04d}"
+        svc = backend.add_service(sname, _service_info(rng, sname, account))
+        names = []
+        for j in range(count):
+            word = FUNCTION_WORDS[rng.randrange(len(FUNCTION_WORDS))]
+            name = f"{word.capitalize()}_{j:05d}" if rng.random() < 0.1 else f"{word}-{j:05d}"
+            if s_index == 0 and j == 1:  # the longest name FC allows
+                name = (name + "-" + "x" * 128)[:128]
+            names.append(name)
+        names.sort()
+        for name in names:
+            entry = FunctionEntry(
+                sname,
+                name,
+                recipe=spec.seed * RECIPE_STRIDE + index,
+                big=index in big,
+                showcase=index == showcase,
+            )
+            backend.install_function(svc, entry, presorted=True)
+            index += 1
+    return backend
+
+
+def _service_info(rng: random.Random, name: str, account: str) -> dict[str, Any]:
+    created = EPOCH + rng.randrange(SPAN)
+    return {
+        "serviceName": name,
+        "serviceId": _uuid(rng),
+        "description": f"{name.split('-')[0]} workloads",
+        "role": f"acs:ram::{account}:role/aliyunfcdefaultrole",
+        "logConfig": {
+            "project": f"fc-logs-{account}",
+            "logstore": name,
+            "enableRequestMetrics": True,
+            "enableInstanceMetrics": rng.random() < 0.5,
+            "logBeginRule": "None",
+        },
+        "vpcConfig": {"vpcId": "", "vSwitchIds": [], "securityGroupId": ""},
+        "internetAccess": True,
+        "tracingConfig": {},
+        "createdTime": iso(created),
+        "lastModifiedTime": iso(created + rng.randrange(86400 * 300)),
+    }
+
+
+class RecipeBuilder:
+    """Builds one generated function's details from its recipe (see ``Backend``'s lazy materialisation)."""
+
+    def __init__(self, spec: AccountSpec, account: str) -> None:
+        self.spec = spec
+        self.account = account
+        self.region = spec.region
+        self.regions = tuple(r for r in OTHER_REGIONS if r != spec.region)
+
+    def build_info(self, entry: FunctionEntry) -> dict[str, Any]:
+        rng = random.Random((entry.recipe or 0) << 1)
+        runtime = rng.choice(RUNTIMES)
+        handler = {"java11": "example.App::handleRequest", "go1": "main"}.get(runtime, "index.handler")
+        created = EPOCH + rng.randrange(SPAN)
+        return {
+            "functionName": entry.name,
+            "functionId": _uuid(rng),
+            "description": "",
+            "runtime": runtime,
+            "handler": handler,
+            "memorySize": rng.choice((128, 256, 512, 1024, 2048)),
+            "timeout": rng.choice((3, 10, 60, 300, 600)),
+            "codeSize": rng.randrange(1_000, 50_000_000),
+            "codeChecksum": str(rng.getrandbits(63)),
+            "instanceType": "e1",
+            "instanceConcurrency": 1,
+            "createdTime": iso(created),
+            "lastModifiedTime": iso(created + rng.randrange(86400 * 300)),
+        }
+
+    def build_configs(self, entry: FunctionEntry) -> tuple[bool, list[ConfigDict]]:
+        rng = random.Random(((entry.recipe or 0) << 1) | 1)
+        if entry.showcase:
+            return False, showcase_configs(self, entry)
+        long_names = rng.random() < 0.15
+        count = rng.randint(101, 240) if entry.big else self._count(rng)
+        created = EPOCH + rng.randrange(SPAN)
+        return long_names, [
+            self._config(rng, entry, q, long_names, created) for q in self._qualifiers(rng, count)
+        ]
+
+    def _count(self, rng: random.Random) -> int:
+        k = self.spec.max_qualifiers
+        r = rng.random()
+        if r < 0.30:
+            return 0
+        if r < 0.70 or k == 1:
+            return 1
+        if r < 0.90 or k <= 3:
+            return rng.randint(2, min(3, k))
+        return rng.randint(4, k)
+
+    def _qualifiers(self, rng: random.Random, count: int) -> list[str]:
+        if count == 0:
+            return []
+        quals = ["" if rng.random() < 0.1 else "LATEST"] if rng.random() < 0.85 else []
+        remaining = count - len(quals)
+        n_alias = rng.randint(0, min(len(ALIASES), remaining, 2 if count > 8 else remaining))
+        quals += rng.sample(ALIASES, n_alias)
+        n_version = remaining - n_alias
+        quals += [str(v) for v in sorted(rng.sample(range(1, 2 * n_version + 10), n_version))]
+        return quals
+
+    def _config(
+        self, rng: random.Random, entry: FunctionEntry, qualifier: str, long_names: bool, created: int
+    ) -> ConfigDict:
+        names = ("serviceName", "functionName") if long_names else ("service", "function")
+        config: ConfigDict = {
+            names[0]: entry.service,
+            names[1]: entry.name,
+            "qualifier": qualifier,
+            "createdTime": iso(created),
+            "lastModifiedTime": iso(created + rng.randrange(86400 * 400)),
+        }
+        if rng.random() < 0.2:  # left at the defaults
+            config.update(
+                destinationConfig={},
+                maxAsyncRetryAttempts=3,
+                maxAsyncEventAgeInSeconds=86400,
+                statefulInvocation=False,
+            )
+        else:
+            config["destinationConfig"] = self._destinations(rng, entry, qualifier)
+            config["maxAsyncRetryAttempts"] = rng.choice((3, 3, 0, 0, 1, 2, 4, 5, 6, 8))
+            age = rng.choice(AGES)
+            config["maxAsyncEventAgeInSeconds"] = rng.randint(1, 2592000) if age == 1296000 else age
+            config["statefulInvocation"] = rng.random() < 0.3
+        if rng.random() < self.spec.edge_rate:
+            self._edge(rng, config)
+        if rng.random() < 0.03:
+            config["jobConfig"] = {"maxConcurrency": rng.randint(1, 100)}  # a field we do not know
+        return config
+
+    def _edge(self, rng: random.Random, config: ConfigDict) -> None:
+        """One value outside what the documentation allows, as real accounts sometimes hold."""
+        pick = rng.randrange(5)
+        if pick == 0:
+            config["maxAsyncRetryAttempts"] = rng.choice((9, 10, -1))
+        elif pick == 1:
+            config["maxAsyncEventAgeInSeconds"] = rng.choice((0, 2592001, -60))
+        elif pick == 2:
+            del config["maxAsyncEventAgeInSeconds"]
+        elif pick == 3:
+            del config["maxAsyncRetryAttempts"]
+        else:
+            config["destinationConfig"] = None
+
+    def _destinations(self, rng: random.Random, entry: FunctionEntry, qualifier: str) -> dict[str, Any]:
+        r = rng.random()
+        out: dict[str, Any] = {}
+        if r < 0.35:  # no destinations
+            return out
+        if r >= 0.65:  # 0.65-0.75 success only, above both
+            out["onSuccess"] = {"destination": self.arn(rng, entry, qualifier)}
+        if r < 0.65 or r >= 0.75:
+            out["onFailure"] = {"destination": self.arn(rng, entry, qualifier)}
+        return out
+
+    def arn(self, rng: random.Random, entry: FunctionEntry, qualifier: str, variant: str = "") -> str:
+        """A destination ARN: mostly ordinary, sometimes cross-region/account, malformed or self."""
+        if not variant:
+            v = rng.random()
+            variant = (
+                "plain"
+                if v < 0.80
+                else "region"
+                if v < 0.88
+                else "account"
+                if v < 0.94
+                else "malformed"
+                if v < 0.97
+                else "self"
+            )
+        kind = rng.choices(ARN_KINDS, ARN_WEIGHTS)[0]
+        return self.arn_of(rng, kind, variant, entry, qualifier)
+
+    def arn_of(
+        self, rng: random.Random, kind: str, variant: str, entry: FunctionEntry, qualifier: str
+    ) -> str:
+        region, uid = self.region, self.account
+        if variant == "self":
+            if kind == "fc3":
+                return f"acs:fc:{region}:{uid}:functions/{entry.name}"
+            where = f"services/{entry.service}.{qualifier or 'LATEST'}/functions/{entry.name}"
+            return f"acs:fc:{region}:{uid}:{where}"
+        if variant == "malformed":
+            return rng.choice(
+                (
+                    "not-an-arn",
+                    "",
+                    f"acs:mns:{region}::/queues/dlq/messages",
+                    f"acs:fc:{region}:{uid}:services/{entry.service}/functions",
+                    f"acs:mns:{region}:{uid}:/queues//messages",
+                    f"arn:aws:sqs:us-east-1:{uid}:dlq",
+                    f"acs:fc:{region}:{uid}:functions/",
+                    "acs:eventbridge:::",
+                )
+            )
+        if variant == "region":
+            region = rng.choice(self.regions)
+        elif variant == "account":
+            uid = str(rng.randint(10**15, 10**16 - 1))
+        word = rng.choice(SERVICE_WORDS)
+        if kind == "mns-queue":
+            return f"acs:mns:{region}:{uid}:/queues/{word}-dlq/messages"
+        if kind == "mns-topic":
+            return f"acs:mns:{region}:{uid}:/topics/{word}-events/messages"
+        if kind == "fc2":
+            target = f"{rng.choice(FUNCTION_WORDS)}-handler"
+            where = f"services/{word}-{rng.randrange(100):04d}.LATEST/functions/{target}"
+            return f"acs:fc:{region}:{uid}:{where}"
+        if kind == "fc3":
+            return f"acs:fc:{region}:{uid}:functions/{rng.choice(FUNCTION_WORDS)}-{word}"
+        if kind == "eventbridge":
+            return f"acs:eventbridge:{region}:{uid}:eventbus/{rng.choice(('default', word + '-bus'))}"
+        return f"acs:mq:{region}:{uid}:/instances/MQ_INST_{uid}_{rng.getrandbits(32):08x}/topic/{word}-topic"
