@@ -1,0 +1,244 @@
+"""One limiter per endpoint, shared by every worker: a pace (requests/s) and a cap on requests in flight.
+
+FC does not publish its control-plane quota, so by default there is no fixed rate: the limiter finds the
+server's pace and stays just under it. It is AIMD, as TCP is, with the clock injected so tests are exact:
+
+* **pacing, not bursts**: requests start one at a time at least ``1/rate`` apart (a bucket of size one),
+  so even a limiter that was idle never fires a burst above the ceiling;
+* **slow start** (no ``--rate``): begin at ``INITIAL_RATE`` and grow exponentially until the first
+  throttled answer. Starting unpaced instead would put ``concurrency`` requests in flight against an
+  empty quota and have nearly all of them throttled;
+* **multiplicative decrease**: the first throttle halves the rate; later ones cut it to ``DECREASE`` times
+  the smaller of the rate and the successful answers per second over the last second (what the server
+  actually admits) — but only for a request sent *after* the previous cut: answers to requests sent
+  before it describe the old pace, and cutting again for each of them would collapse the rate;
+* **additive increase**: each success raises the rate, quickly back to ``RECOVER_TO`` of the level at
+  which throttling last happened, then slowly (``PROBE_STEP`` of it per second) above it. A token-bucket
+  quota lets a prober run above it until its burst is spent, so the probe must be slow for the overshoot
+  to stay small;
+* the rate never exceeds the configured ceiling, never drops below ``MIN_RATE``, and grows only while the
+  limiter is the bottleneck (requests waiting on the pace): a rate far above what the workers use would
+  be a burst waiting to happen.
+
+``AdaptiveRate`` is the pure state machine (every method takes ``now``); ``RateLimiter`` wraps it with a
+fair ``anyio.Lock`` for the pace, a semaphore for the in-flight cap, and the injected clock and sleep.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import anyio
+
+from crawler.log import get_logger
+
+log = get_logger(__name__)
+
+# The constants below were tuned with a seeded simulation of a token-bucket quota (burst = 1 s of
+# quota, as the emulator's) over quotas of 5..1000 requests/s, latencies of 1..50 ms and 8 or 32 workers:
+# throttled answers stay under 5 %, no 1 s window after the first two exceeds 1.2 x the quota.
+# tests/test_ratelimit.py keeps that simulation as a regression test.
+INITIAL_RATE = 5.0  # requests/s at the start of slow start
+SLOW_START_GAIN = 5.0  # requests/s added per success in slow start, so the rate grows as e^(5 t) ...
+SLOW_START_PER_RTT = 0.4  # ... but by at most e^0.4 = 1.5 times per round trip (less overshoot)
+FIRST_DECREASE = 0.5  # leaving slow start: half the rate at which the first throttle came
+DECREASE = 0.8  # later: 0.8 x the smaller of the rate and the accepted (successful) answers/s
+RECOVER_TO = 0.9  # grow fast back to 0.9 x the level of the last throttle ...
+RECOVER_STEP = 0.10  # ... at 10 % of that level per second,
+PROBE_STEP = 0.01  # then probe above it at 1 % of that level per second
+MIN_RATE = 0.2
+WINDOW = 1.0  # seconds over which start and success rates are measured
+BUSY_WINDOW = 0.25  # growth needs requests waiting on the pace, and half the rate used, this recently
+
+
+@dataclass(frozen=True, slots=True)
+class RateSnapshot:
+    rate: float
+    ceiling: float | None
+    level: float | None
+    slow_start: bool
+    cuts: int
+
+
+class AdaptiveRate:
+    """The pacing and AIMD arithmetic, free of clocks and tasks; times are seconds on one monotonic axis."""
+
+    def __init__(self, ceiling: float | None) -> None:
+        if ceiling is not None and not ceiling > 0:
+            raise ValueError("ceiling must be > 0")
+        self.ceiling = ceiling
+        self.rate: float = ceiling if ceiling is not None else INITIAL_RATE
+        self.slow_start = ceiling is None
+        #: the rate at which throttling last happened (None until it has)
+        self.level: float | None = None
+        self.cuts = 0
+        self._last_start = -math.inf
+        self._last_cut = -math.inf
+        self._backlogged_at = -math.inf
+        self._starts: deque[float] = deque()
+        self._successes: deque[float] = deque()
+        self._first_start: float | None = None
+        self.rtt: float | None = None
+
+    # -- pacing -------------------------------------------------------------------------------------
+    def next_start(self, now: float) -> float:
+        """The earliest time the next request may start (``<= now`` means at once)."""
+        due = self._last_start + 1.0 / self.rate
+        if due > now:
+            self._backlogged_at = now
+        return due
+
+    def started(self, now: float) -> None:
+        if self._first_start is None:
+            self._first_start = now
+        self._last_start = now
+        self._starts.append(now)
+        self._prune(now)
+
+    def observed(self, now: float) -> float:
+        """Requests started in the last ``WINDOW`` seconds, per second."""
+        self._prune(now)
+        return len(self._starts) / WINDOW
+
+    def _recent(self, now: float, seconds: float) -> float:
+        count = 0
+        for start in reversed(self._starts):
+            if start <= now - seconds:
+                break
+            count += 1
+        return count / seconds
+
+    def accepted(self, now: float) -> float:
+        """Successful answers per second over the last ``WINDOW`` (or since the first request)."""
+        self._prune(now)
+        span = WINDOW if self._first_start is None else min(WINDOW, max(now - self._first_start, 0.1))
+        return len(self._successes) / span
+
+    def _prune(self, now: float) -> None:
+        while self._starts and self._starts[0] <= now - WINDOW:
+            self._starts.popleft()
+        while self._successes and self._successes[0] <= now - WINDOW:
+            self._successes.popleft()
+
+    # -- feedback -----------------------------------------------------------------------------------
+    def throttled(self, now: float, sent_at: float) -> bool:
+        """A throttled answer to a request sent at ``sent_at``; True when it cut the rate."""
+        if sent_at < self._last_cut:
+            return False
+        # in slow start the trailing second lags the exponential growth: trust the pace instead
+        accepted = 0.0 if self.slow_start else self.accepted(now)
+        used = max(MIN_RATE, min(self.rate, accepted)) if accepted > 0 else self.rate
+        self.level = used
+        factor = FIRST_DECREASE if self.slow_start else DECREASE
+        self.rate = max(MIN_RATE, factor * used)
+        self.slow_start = False
+        self._last_cut = now
+        self.cuts += 1
+        return True
+
+    def succeeded(self, now: float, sent_at: float) -> None:
+        """A successful answer: grow, if the limiter (not the workers) is what holds requests back."""
+        self._successes.append(now)
+        rtt = max(now - sent_at, 1e-4)
+        self.rtt = rtt if self.rtt is None else 0.8 * self.rtt + 0.2 * rtt
+        if sent_at < self._last_cut:
+            return
+        ceiling = self.ceiling if self.ceiling is not None else math.inf
+        busy = max(BUSY_WINDOW, 2.0 / self.rate)
+        if (
+            self.rate >= ceiling
+            or now - self._backlogged_at > busy
+            or self._recent(now, busy) < 0.5 * self.rate
+        ):
+            return
+        if self.slow_start:
+            grown = self.rate + min(SLOW_START_GAIN, SLOW_START_PER_RTT / self.rtt)
+        else:
+            level = self.level if self.level is not None else self.rate
+            step = RECOVER_STEP if self.rate < RECOVER_TO * level else PROBE_STEP
+            grown = self.rate + step * level / self.rate
+        self.rate = min(ceiling, grown)
+
+    def snapshot(self) -> RateSnapshot:
+        return RateSnapshot(self.rate, self.ceiling, self.level, self.slow_start, self.cuts)
+
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class RateLimiter:
+    """The shared limiter of one endpoint: ``async with limiter.slot() as sent_at:`` around each request.
+
+    ``rate`` is the ceiling in requests/s (``None``: no ceiling, find the server's pace); ``concurrency``
+    the most requests in flight. Report each answer with ``on_throttled(sent_at)`` or
+    ``on_success(sent_at)`` so the pace adapts.
+    """
+
+    def __init__(
+        self,
+        rate: float | None,
+        concurrency: int,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = anyio.sleep,
+        *,
+        name: str = "",
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self.core = AdaptiveRate(rate)
+        self.concurrency = concurrency
+        self.name = name
+        self._clock = clock
+        self._sleep = sleep
+        self._in_flight = anyio.Semaphore(concurrency)
+        self._pace = anyio.Lock()
+
+    @property
+    def rate(self) -> float:
+        return self.core.rate
+
+    async def acquire(self) -> float:
+        """Wait for a free in-flight slot and then for the pace; returns the start time."""
+        await self._in_flight.acquire()
+        try:
+            async with self._pace:
+                while True:
+                    now = self._clock()
+                    due = self.core.next_start(now)
+                    if due <= now:
+                        break
+                    await self._sleep(due - now)
+                self.core.started(now)
+        except BaseException:
+            self._in_flight.release()
+            raise
+        return now
+
+    def release(self) -> None:
+        self._in_flight.release()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[float]:
+        sent_at = await self.acquire()
+        try:
+            yield sent_at
+        finally:
+            self.release()
+
+    def on_throttled(self, sent_at: float | None = None) -> None:
+        now = self._clock()
+        before = self.core.rate
+        if self.core.throttled(now, now if sent_at is None else sent_at):
+            log.info(
+                "ratelimit.cut", endpoint=self.name, rate_before=round(before, 3), rate=round(self.rate, 3)
+            )
+
+    def on_success(self, sent_at: float | None = None) -> None:
+        now = self._clock()
+        self.core.succeeded(now, now if sent_at is None else sent_at)
