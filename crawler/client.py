@@ -1,0 +1,378 @@
+"""The FC 2.0 list calls over one aiohttp session: sign, send, read safely, and map every failure.
+
+This is the only module that touches aiohttp, and the only place its exceptions are caught: each becomes
+one of ours (``crawler.errors``) with ``raise ... from``, so the rest of the crawler reasons about
+meaning (throttled, gone, wrong key, broken answer), never about a library.
+
+Everything from the server is untrusted. Names go into the path one percent-encoded segment each (``/``,
+``..``, ``%``, control and non-ASCII characters included) while the signature covers the decoded path, as
+FC specifies. A body is read in chunks up to ``max_body_bytes`` and no further, without decompression
+(we ask for ``identity``). JSON is parsed by orjson (nesting deeper than 1024 is refused, not recursed),
+and the shape is checked before anything leaves this module: an object, a list of objects under the
+expected key, a ``nextToken`` that is a string or absent. Text the server sends back (error messages,
+request ids) is trimmed, stripped of control characters, and scrubbed of our secret and token in case a
+hostile server echoes them. Logs carry route, status, request id and timing — never headers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Final
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from crawler import __version__
+from crawler.config import CrawlSettings
+from crawler.credentials import Credentials
+from crawler.endpoints import check_endpoint
+from crawler.errors import (
+    AuthError,
+    BodyError,
+    ConnectionLostError,
+    CrawlerError,
+    NotFoundError,
+    ProtocolError,
+    RequestRejectedError,
+    RequestTimeoutError,
+    ResponseTooLargeError,
+    ServerError,
+    ThrottledError,
+    TransportError,
+)
+from crawler.log import get_logger
+from crawler.ratelimit import RateLimiter
+from crawler.retry import RetryPolicy
+from crawler.signing import FC2_API_VERSION, fc2_authorization, http_date, percent_encode
+from crawler.stats import RunStats
+
+log = get_logger(__name__)
+
+CHUNK_BYTES: Final = 64 * 1024
+MAX_SERVER_TEXT: Final = 300
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing: its items (checked to be JSON objects) and the token of the next page."""
+
+    items: tuple[dict[str, Any], ...]
+    next_token: str | None
+    request_id: str | None
+
+
+def open_session(settings: CrawlSettings, *, connection_limit: int | None = None) -> aiohttp.ClientSession:
+    """The run's one HTTP session: explicit timeouts, a bounded pool, no cookies, no decompression.
+
+    ``connection_limit`` defaults to ``settings.concurrency``; pass the sum of the targets' concurrencies
+    when several endpoints share the session. Use it as ``async with open_session(settings) as session``.
+    """
+    limit = connection_limit if connection_limit is not None else settings.concurrency
+    timeout = aiohttp.ClientTimeout(
+        total=settings.total_timeout,
+        sock_connect=settings.connect_timeout,
+        sock_read=settings.read_timeout,
+    )
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=limit, limit_per_host=limit),
+        timeout=timeout,
+        auto_decompress=False,
+        raise_for_status=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        headers={"User-Agent": f"fcaudit/{__version__}", "Accept-Encoding": "identity"},
+    )
+    # aiohttp silently resends an idempotent request once when a reused connection drops; our retry
+    # policy must be the only retry layer, so every attempt is paced, counted and budgeted.
+    if hasattr(session, "_retry_connection"):
+        session._retry_connection = False
+    return session
+
+
+def encode_segment(name: str, what: str) -> str:
+    """One path segment, percent-encoded; ``.`` and ``..`` are encoded too so nothing normalises them."""
+    if not name:
+        raise ProtocolError(f"the server listed a {what} with an empty name")
+    if set(name) == {"."}:
+        return "%2E" * len(name)
+    return percent_encode(name)
+
+
+def _clean(text: str, secrets: tuple[str, ...], limit: int = MAX_SERVER_TEXT) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    text = _CONTROL.sub(" ", text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _retry_after(headers: Mapping[str, str], wall_clock: Callable[[], float]) -> float | None:
+    """The server's wait hint in seconds: ``x-acs-retry-after`` (ms) or ``Retry-After`` (s or a date)."""
+    raw_ms = headers.get("x-acs-retry-after")
+    if raw_ms is not None:
+        try:
+            value = float(raw_ms) / 1000.0
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value) and value >= 0:
+            return value
+    raw = headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        try:
+            value = parsedate_to_datetime(raw).timestamp() - wall_clock()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        value = max(0.0, value)
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+class FcClient:
+    """The list calls of one (account, region) endpoint. Retries and rate limiting happen inside."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        endpoint: str,
+        account: str,
+        region: str,
+        credentials: Credentials,
+        limiter: RateLimiter,
+        retry: RetryPolicy,
+        stats: RunStats,
+        settings: CrawlSettings,
+        wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._session = session
+        self.endpoint = check_endpoint(endpoint, insecure_http=settings.insecure_http)
+        self.account = account
+        self.region = region
+        self._credentials = credentials
+        self._limiter = limiter
+        self._retry = retry
+        self._stats = stats
+        self._max_body = settings.max_body_bytes
+        self._wall_clock = wall_clock
+        self._monotonic = monotonic
+        self._scrub = tuple(s for s in (credentials.access_key_secret, credentials.security_token) if s)
+
+    def __repr__(self) -> str:
+        return f"FcClient(endpoint={self.endpoint!r}, account={self.account!r}, region={self.region!r})"
+
+    # -- the three list calls -------------------------------------------------------------------------
+    async def list_services(self, *, limit: int, next_token: str | None) -> Page:
+        return await self._list("ListServices", "services", limit, next_token)
+
+    async def list_functions(self, service: str, *, limit: int, next_token: str | None) -> Page:
+        return await self._list("ListFunctions", "functions", limit, next_token, service)
+
+    async def list_async_configs(
+        self, service: str, function: str, *, limit: int, next_token: str | None
+    ) -> Page:
+        return await self._list(
+            "ListFunctionAsyncInvokeConfigs", "configs", limit, next_token, service, function
+        )
+
+    # -- one call, with retries -----------------------------------------------------------------------
+    async def _list(
+        self,
+        route: str,
+        key: str,
+        limit: int,
+        next_token: str | None,
+        service: str | None = None,
+        function: str | None = None,
+    ) -> Page:
+        decoded = encoded = f"/{FC2_API_VERSION}/services"
+        if service is not None:
+            decoded += f"/{service}/functions"
+            encoded += f"/{encode_segment(service, 'service')}/functions"
+        if function is not None:
+            decoded += f"/{function}/async-invoke-configs"
+            encoded += f"/{encode_segment(function, 'function')}/async-invoke-configs"
+        query = f"limit={int(limit)}"
+        if next_token:
+            query += f"&nextToken={percent_encode(next_token)}"
+        url = URL(f"{self.endpoint}{encoded}?{query}", encoded=True)
+
+        def retried(attempt: int, error: CrawlerError, delay: float) -> None:
+            self._stats.retries += 1
+            log.debug("retry.scheduled", route=route, attempt=attempt, code=error.code, delay=round(delay, 3))
+
+        async def attempt() -> Page:
+            body, request_id = await self._get(route, url, decoded)
+            return self._page(body, key, request_id, route)
+
+        return await self._retry.run(attempt, on_retry=retried)
+
+    def _headers(self, decoded_path: str) -> dict[str, str]:
+        creds = self._credentials
+        headers = {
+            "Date": http_date(self._wall_clock()),
+            "Content-Type": "application/json",
+            "x-fc-account-id": self.account,
+        }
+        if creds.security_token is not None:
+            headers["x-fc-security-token"] = creds.security_token
+        headers["Authorization"] = fc2_authorization(
+            creds.access_key_id, creds.access_key_secret, "GET", decoded_path, headers
+        )
+        return headers
+
+    async def _get(self, route: str, url: URL, decoded_path: str) -> tuple[bytes, str | None]:
+        """One attempt through the limiter: the 2xx body and request id, or the mapped error."""
+        async with self._limiter.slot() as sent_at:
+            status, headers, body, request_id = await self._send(route, url, decoded_path)
+            if 200 <= status < 300:
+                self._limiter.on_success(sent_at)
+                return body, request_id
+            error = self._error(route, status, headers, body, request_id)
+            if isinstance(error, ThrottledError):
+                self._stats.throttled += 1
+                self._limiter.on_throttled(sent_at)
+            else:
+                self._limiter.on_success(sent_at)  # an answer all the same: the server admitted it
+            raise error
+
+    async def _send(
+        self, route: str, url: URL, decoded_path: str
+    ) -> tuple[int, Mapping[str, str], bytes, str | None]:
+        """Send one signed GET; (status, headers, capped body, request id), aiohttp errors mapped."""
+        started = self._monotonic()
+        self._stats.requests += 1
+        status: int | None = None
+        request_id: str | None = None
+        try:
+            async with self._session.get(
+                url, headers=self._headers(decoded_path), allow_redirects=False
+            ) as response:
+                status = response.status
+                raw_id = response.headers.get("X-Fc-Request-Id")
+                request_id = _clean(raw_id, self._scrub, 128) if raw_id else None
+                body = await self._read(response, route, request_id)
+                return status, response.headers, body, request_id
+        except CrawlerError as error:
+            error.request_id = error.request_id or request_id
+            raise
+        except TimeoutError as exc:
+            raise RequestTimeoutError(f"{route}: no answer within the timeout") from exc
+        except aiohttp.ClientPayloadError as exc:
+            raise BodyError(f"{route}: the body was cut short ({type(exc).__name__})") from exc
+        except aiohttp.ClientConnectionError as exc:
+            raise ConnectionLostError(f"{route}: connection lost ({type(exc).__name__})") from exc
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"{route}: malformed HTTP answer ({type(exc).__name__})") from exc
+        finally:
+            log.debug(
+                "client.request",
+                route=route,
+                status=status,
+                request_id=request_id,
+                elapsed_ms=round((self._monotonic() - started) * 1000, 1),
+            )
+
+    async def _read(self, response: aiohttp.ClientResponse, route: str, request_id: str | None) -> bytes:
+        """The body, read in chunks and refused past ``max_body_bytes`` (declared or actual)."""
+        declared = response.content_length
+        if declared is not None and declared > self._max_body:
+            response.close()
+            raise self._too_large(route, response.status, request_id, declared)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+            size += len(chunk)
+            if size > self._max_body:
+                response.close()
+                raise self._too_large(route, response.status, request_id, size)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, route: str, status: int, request_id: str | None, size: int) -> ResponseTooLargeError:
+        error = ResponseTooLargeError(
+            f"{route}: answer of {'at least ' if size > self._max_body else ''}{size} bytes is over the "
+            f"{self._max_body}-byte cap (max_body_bytes)"
+        )
+        error.http = status
+        error.request_id = request_id
+        return error
+
+    # -- mapping answers ------------------------------------------------------------------------------
+    def _error(
+        self, route: str, status: int, headers: Mapping[str, str], body: bytes, request_id: str | None
+    ) -> CrawlerError:
+        code, message = self._error_body(body, status)
+        common: dict[str, Any] = {"code": code, "http": status, "request_id": request_id, "route": route}
+        text = f"{route}: HTTP {status} {code}: {message}"
+        if status in (429, 503) or code.startswith("Throttling"):
+            return ThrottledError(text, retry_after=_retry_after(headers, self._wall_clock), **common)
+        if status == 403:
+            creds = self._credentials
+            kind = "access key id and STS token" if creds.is_sts else "access key id"
+            who = f"{kind} {creds.access_key_id} from {creds.source}"
+            return AuthError(f"{text} — the API refused the credentials ({who})", **common)
+        if status == 404:
+            return NotFoundError(text, **common)
+        if status >= 500:
+            return ServerError(text, **common)
+        if 400 <= status < 500:
+            return RequestRejectedError(text, **common)
+        error = ProtocolError(f"{route}: unexpected HTTP {status}")
+        error.http, error.request_id = status, request_id
+        return error
+
+    def _error_body(self, body: bytes, status: int) -> tuple[str, str]:
+        """(code, message) from an FC error body, keys matched case-insensitively; fallbacks if absent."""
+        try:
+            parsed = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            parsed = None
+        fields = {str(k).lower(): v for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+        code = fields.get("errorcode", fields.get("code"))
+        message = fields.get("errormessage", fields.get("message"))
+        code_text = _clean(code, self._scrub, 80) if isinstance(code, str) and code else f"HTTP{status}"
+        if isinstance(message, str) and message:
+            return code_text, _clean(message, self._scrub)
+        snippet = body[:120].decode("utf-8", "replace") if body and parsed is None else ""
+        return code_text, _clean(snippet, self._scrub) or "(no message)"
+
+    def _page(self, body: bytes, key: str, request_id: str | None, route: str) -> Page:
+        def wrong(message: str) -> ProtocolError:
+            error = ProtocolError(f"{route}: {message}")
+            error.http, error.request_id = 200, request_id
+            return error
+
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            if "depth" in exc.msg or "recursion" in exc.msg:
+                raise wrong("the JSON answer is nested too deeply") from exc
+            error = BodyError(f"{route}: the answer is not valid JSON ({exc.msg})")
+            error.http, error.request_id = 200, request_id
+            raise error from exc
+        if not isinstance(parsed, dict):
+            raise wrong(f"the answer is a JSON {type(parsed).__name__}, not an object")
+        items = parsed.get(key)
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            raise wrong(f"'{key}' is a {type(items).__name__}, not a list")
+        if not all(isinstance(item, dict) for item in items):
+            raise wrong(f"'{key}' holds something other than JSON objects")
+        token = parsed.get("nextToken")
+        if token is not None and not isinstance(token, str):
+            raise wrong(f"'nextToken' is a {type(token).__name__}, not a string")
+        return Page(items=tuple(items), next_token=token or None, request_id=request_id)
+
+
+__all__ = ["FcClient", "Page", "encode_segment", "open_session"]
