@@ -75,7 +75,7 @@ class CrawlSettings:
         for f in fields(self):
             value = getattr(self, f.name)
             try:
-                check_setting(f.name, value)
+                object.__setattr__(self, f.name, check_setting(f.name, value))
             except ValueError as exc:
                 raise ConfigError(f"setting {f.name} must be {exc}, got {value!r}") from None
         if self.backoff_base > self.backoff_cap:
@@ -299,7 +299,7 @@ def _file_targets(
             insecure_http=settings.insecure_http,
             where=f"{where} endpoint",
             error=ConfigError,
-            rate=given.get("rate", entry.get("rate")),
+            rate=check_setting("rate", given.get("rate", entry.get("rate"))),
             concurrency=given.get("concurrency", entry.get("concurrency")),
         )
     return targets
