@@ -1,0 +1,87 @@
+"""The nextToken walk: where a listing ends, and the guards against servers that loop."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+import pytest
+
+from crawler.client import Page
+from crawler.errors import PaginationError
+from crawler.pager import iterate_pages
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+Fetch = Callable[[str | None], Awaitable[Page]]
+
+
+def server(links: Mapping[str | None, list[str | None]], calls: list[str | None]) -> Fetch:
+    """``links[token]`` lists the nextToken answered on each successive request with that token."""
+    answered: dict[str | None, int] = {}
+
+    async def fetch(token: str | None) -> Page:
+        calls.append(token)
+        n = answered.get(token, 0)
+        answered[token] = n + 1
+        options = links[token]
+        following = options[min(n, len(options) - 1)]
+        return Page(items=({"page": token or "first"},), next_token=following, request_id=None)
+
+    return fetch
+
+
+async def collect(fetch: Fetch, *, max_pages: int = 100, repeat_retries: int = 2) -> list[str]:
+    return [
+        page.items[0]["page"]
+        async for page in iterate_pages(fetch, max_pages=max_pages, repeat_retries=repeat_retries)
+    ]
+
+
+@pytest.mark.parametrize("end", [None, ""])
+async def test_walks_tokens_until_null_or_empty(end: str | None) -> None:
+    calls: list[str | None] = []
+    pages = await collect(server({None: ["a"], "a": ["b"], "b": [end]}, calls))
+    assert pages == ["first", "a", "b"]
+    assert calls == [None, "a", "b"]
+
+
+async def test_a_transient_repeat_is_refetched_and_discarded() -> None:
+    calls: list[str | None] = []
+    # the first answer for "a" repeats "a"; asked again, the server answers properly
+    pages = await collect(server({None: ["a"], "a": ["a", "b"], "b": [None]}, calls))
+    assert pages == ["first", "a", "b"]
+    assert calls == [None, "a", "a", "b"]
+
+
+async def test_a_persistent_repeat_is_a_pagination_error() -> None:
+    calls: list[str | None] = []
+    with pytest.raises(PaginationError, match="repeated nextToken"):
+        await collect(server({None: ["a"], "a": ["a"]}, calls), repeat_retries=2)
+    assert calls == [None, "a", "a", "a"]
+
+
+async def test_a_cycle_back_to_an_earlier_token_is_caught() -> None:
+    calls: list[str | None] = []
+    with pytest.raises(PaginationError):
+        await collect(server({None: ["a"], "a": ["b"], "b": ["a"]}, calls), repeat_retries=1)
+    assert calls == [None, "a", "b", "b"]
+
+
+async def test_page_cap() -> None:
+    links: dict[str | None, list[str | None]] = {None: ["t1"]}
+    links.update({f"t{i}": [f"t{i + 1}"] for i in range(1, 10)})
+    links["t10"] = [None]
+    assert len(await collect(server(links, []), max_pages=11)) == 11
+    with pytest.raises(PaginationError, match="more than 10 pages"):
+        await collect(server(links, []), max_pages=10)
+
+
+async def test_bad_cap_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="max_pages"):
+        await collect(server({None: [None]}, []), max_pages=0)
