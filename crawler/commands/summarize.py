@@ -1,15 +1,132 @@
-"""``fcaudit summarize``: placeholder registration until its issue lands."""
+"""``fcaudit summarize FILE|-``: the audit of an NDJSON file fcaudit wrote, any time after the crawl.
+
+Bad lines are skipped and reported (a warning on stderr and a problem in the report) so one damaged
+line never hides the rest; only an input with nothing usable in it (missing, empty, not fcaudit NDJSON)
+ends in exit 2. Exit 1 when a finding is at or above ``--fail-on`` (or the ``[audit]`` table's
+``fail_on``); with ``--strict``, exit 3 when the input is incomplete.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import shutil
+import sys
+import tomllib
+from contextlib import ExitStack
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+from crawler.audit_report import AuditReport
+from crawler.errors import ConfigError, InputError, OutputError
+from crawler.render import FORMATS, FindingsFile, render
+from crawler.rules import AuditPolicy, Severity, default_policy, policy_from_table
+from crawler.summary import INCOMPLETE_KINDS, Summarizer
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INCOMPLETE = 0, 1, 3
+FAIL_ON_CHOICES = ("info", "low", "medium", "high", "none")
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("summarize", help="(not yet implemented)")
+    parser = sub.add_parser(
+        "summarize",
+        help="summarise and audit an NDJSON file written by fcaudit",
+        description="Summarise and audit an NDJSON file written by `fcaudit crawl` ('-' reads stdin).",
+    )
+    parser.add_argument("input", metavar="FILE", help="NDJSON file, or - for stdin")
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    parser.add_argument("--width", type=int, default=None, help="table width (default: terminal, else 80)")
+    parser.add_argument("--findings", type=Path, metavar="FILE", help="write every finding here as NDJSON")
+    parser.add_argument("--summary", type=Path, metavar="FILE", help="also write the report here as JSON")
+    parser.add_argument(
+        "--fail-on", choices=FAIL_ON_CHOICES, default=None, help="exit 1 if any finding is at/above this"
+    )
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="TOML file; only its [audit] table is read"
+    )
+    parser.add_argument("--strict", action="store_true", help="exit 3 when the input is incomplete")
     parser.set_defaults(handler=run)
 
 
+def load_policy(path: Path | None, *, today: date | None = None) -> AuditPolicy:
+    """The ``[audit]`` table of a TOML config file (other tables are not ours to judge)."""
+    today = today or date.today()
+    if path is None:
+        return default_policy(today=today)
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return policy_from_table(data.get("audit", {}), today=today)
+
+
+def _open_input(name: str) -> IO[bytes]:
+    if name == "-":
+        return sys.stdin.buffer
+    try:
+        return Path(name).open("rb")
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory, not an NDJSON file") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror})") from None
+
+
+def _check_usable(report: AuditReport, name: str) -> None:
+    if any(report.records.values()):
+        return
+    if report.lines == 0:
+        raise InputError(f"{name} is empty: nothing to summarise")
+    first = next((str(p) for p in report.problems if p.kind in INCOMPLETE_KINDS), "no records")
+    raise InputError(f"{name} holds no fcaudit records ({first}); is it an NDJSON file from fcaudit crawl?")
+
+
+def _warn(report: AuditReport) -> None:
+    for problem in report.problems:
+        print(f"fcaudit: warning: {problem}", file=sys.stderr)
+    if report.problems_total > len(report.problems):
+        print(
+            f"fcaudit: warning: ... and {report.problems_total - len(report.problems)} more", file=sys.stderr
+        )
+    if not report.complete:
+        print("fcaudit: warning: the input is incomplete; the summary covers what it holds", file=sys.stderr)
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+
+
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("summarize")
+    policy = load_policy(args.config)
+    threshold = policy.fail_on
+    if args.fail_on is not None:
+        threshold = None if args.fail_on == "none" else Severity.parse(args.fail_on)
+    with ExitStack() as stack:
+        source = _open_input(args.input)
+        if source is not sys.stdin.buffer:
+            stack.callback(source.close)
+        sink = stack.enter_context(FindingsFile(args.findings)) if args.findings else None
+        summarizer = Summarizer(policy, on_finding=sink.write if sink else None)
+        summarizer.add_lines(source)
+        report = summarizer.report()
+        _check_usable(report, args.input)
+    _warn(report)
+    if args.summary is not None:
+        _write_text(args.summary, render(report, "json"))
+    width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
+    text = render(report, args.format, width=width)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if report.fails(threshold):
+        return EXIT_FINDINGS
+    if args.strict and not report.complete:
+        return EXIT_INCOMPLETE
+    return EXIT_OK

@@ -1,0 +1,404 @@
+"""The resolved part of the summary fold: counters per service, findings, problems, runs.
+
+``crawler.summary`` decides *when* a function's configs are complete (its ``function`` record arrived)
+and hands the whole group here; this module decides *what* they count for. Everything in it is either a
+sum (counters: merge is addition) or a bounded list ordered by input line (findings kept per severity,
+problems, runs: merge is concatenation, then the same bound), which is why merging two folds equals
+folding the concatenation of their inputs.
+
+Memory: one fixed-size ``list[int]`` per service (``ROW_SIZE`` ints, about 0.5 KB), capped at the
+policy's ``max_services`` (beyond it, one ``(other services)`` row); destination counts exact up to
+``DEST_CAPACITY`` distinct ARNs and then pruned to the most referenced (the report says so); findings
+kept up to ``max_findings`` per severity (all are counted); problems kept up to ``PROBLEM_CAPACITY``.
+Nothing grows with the number of functions.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Final
+
+from crawler.arns import Destination
+from crawler.audit_report import (
+    AGE,
+    AGE_BOUNDS,
+    AGE_DEFAULTED,
+    CONFIGS,
+    COVERAGE,
+    CROSS_ACCOUNT,
+    CROSS_REGION,
+    DEFAULTS,
+    FINDINGS,
+    FN,
+    KIND,
+    QUAL,
+    RETRY,
+    RETRY_DEFAULTED,
+    RULE,
+    RULE_ORDER,
+    STATEFUL,
+    STATEFUL_DEFAULTED,
+    SUPPRESSED,
+    Problem,
+    add_rows,
+    new_row,
+)
+from crawler.rules import DEFAULT_SETTINGS, Finding, Hit, RuleEngine, Settings, read_settings
+
+OTHER_SERVICES: Final = ("*", "*", "(other services)")
+DEST_CAPACITY: Final = 10_000
+ERROR_CODE_CAPACITY: Final = 1_000
+PROBLEM_CAPACITY: Final = 100
+RUN_CAPACITY: Final = 1_000
+_STATUS_INDEX: Final = {"ok": 0, "none": 1, "gone": 2, "error": 3}
+_KIND_INDEX: Final = {
+    "mns-queue": 0,
+    "mns-topic": 1,
+    "eventbridge": 4,
+    "rocketmq": 5,
+    "unknown": 6,
+    "malformed": 7,
+}
+
+#: a pending config: (line, qualifier as recorded, the config object)
+PendingConfig = tuple[int, str, Mapping[str, Any]]
+FindingSink = Callable[[Finding], None]
+
+
+def _bump(counter: dict[Any, int], key: Any, n: int = 1) -> None:
+    counter[key] = counter.get(key, 0) + n
+
+
+class AuditFold:
+    """Counters and bounded lists; ``group`` folds in one finished function."""
+
+    def __init__(self, engine: RuleEngine, on_finding: FindingSink | None = None) -> None:
+        self.engine = engine
+        self.on_finding = on_finding
+        self.cap = engine.policy.max_findings
+        self.max_services = engine.policy.max_services
+        self.check_suppressions = bool(engine.policy.suppressions or engine.policy.expired)
+        #: each rule's row column, and its severity
+        self.rule_column = {rule_id: RULE + i for i, rule_id in enumerate(RULE_ORDER)}
+        self.severity = engine.severity
+        self.read = read_settings
+        self.retry_limit = engine.policy.retry_limit
+        self.age_limit = engine.policy.max_event_age_limit
+        self.rows: dict[tuple[str, str, str], list[int]] = {}
+        self.other: list[int] | None = None
+        self.accounts: set[str] = set()
+        self.regions: set[str] = set()
+        self.error_codes: dict[str, int] = {}
+        self.dests: dict[str, int] = {}
+        self.dest_kinds: dict[str, str] = {}
+        #: 0 while destination counts are exact; else the largest count ever pruned (an error bound)
+        self.dests_pruned = 0
+        self.suppressed: dict[str, int] = {}
+        self.expired_hits: dict[int, int] = {}
+        #: findings kept for the report, per severity in input order; the report lists the ``cap`` most
+        #: severe, so a severity closes once it and the ones above it hold ``cap`` (``keep``)
+        self.retained: list[list[Finding]] = [[], [], [], []]
+        self.closed = [False, False, False, False]
+        self.problems: list[Problem] = []
+        self.problems_by_kind: dict[str, int] = {}
+        self.records: dict[str, int] = {"config": 0, "function": 0, "run": 0}
+        #: [start data, end data, start line, end line]
+        self.runs: list[list[Any]] = []
+
+    # --- rows -------------------------------------------------------------------------------------
+    def row(self, account: str, region: str, service: str) -> list[int]:
+        key = (account, region, service)
+        row = self.rows.get(key)
+        if row is not None:
+            return row
+        self.accounts.add(account)
+        self.regions.add(region)
+        if len(self.rows) < self.max_services:
+            row = self.rows[key] = new_row()
+            return row
+        if self.other is None:
+            self.other = new_row()
+        return self.other
+
+    # --- one finished function ---------------------------------------------------------------------
+    def group(self, configs: Sequence[PendingConfig], fn: Mapping[str, Any], line: int) -> None:
+        account, region, service, function = fn["account"], fn["region"], fn["service"], fn["function"]
+        status = fn["status"]
+        row = self.row(account, region, service)
+        records = self.records
+        records["function"] += 1
+        records["config"] += len(configs)
+        row[FN + _STATUS_INDEX[status]] += 1
+        engine = self.engine
+        read, check, count, emit = self.read, engine.check, self.count, self.emit
+        retry_limit, age_limit = self.retry_limit, self.age_limit
+        for cline, qualifier, config in configs:
+            q = qualifier or "LATEST"
+            row[QUAL + (0 if q == "LATEST" else 1 if q.isdigit() else 2)] += 1
+            named_service = config.get("service")
+            if named_service is None:
+                named_service = config.get("serviceName")
+            named_function = config.get("function")
+            if named_function is None:
+                named_function = config.get("functionName")
+            if (named_service is not None and named_service != service) or (
+                named_function is not None and named_function != function
+            ):
+                self.identity_mismatch(named_service, named_function, service, function, cline)
+            settings = read(config, retry_limit, age_limit)
+            count(row, settings, account, region)
+            hits = check(settings, account, region, service, function, False)
+            if hits:
+                emit(hits, row, account, region, service, function, q, cline)
+        row[CONFIGS] += len(configs)
+        if status == "none" and not configs:
+            row[DEFAULTS] += 1
+            count(row, DEFAULT_SETTINGS, account, region)
+            hits = check(DEFAULT_SETTINGS, account, region, service, function, True)
+            if hits:
+                emit(hits, row, account, region, service, function, None, line)
+        elif status == "error":
+            error = fn.get("error")
+            code = str(error.get("code")) if error else "unknown"
+            if code in self.error_codes or len(self.error_codes) < ERROR_CODE_CAPACITY:
+                _bump(self.error_codes, code)
+            else:
+                _bump(self.error_codes, "(other)")
+            hits = engine.check_error(error)
+            if hits:
+                emit(hits, row, account, region, service, function, None, line)
+        declared = fn["configs"]
+        if declared != len(configs):
+            self.problem(
+                "config-count-mismatch",
+                f"{service}/{function}: function record says {declared} configs, {len(configs)} precede it",
+                line,
+            )
+        elif status == "none" and configs:
+            self.problem(
+                "config-count-mismatch", f"{service}/{function}: status 'none' but has configs", line
+            )
+
+    def identity_mismatch(
+        self, named_service: object, named_function: object, service: str, function: str, line: int
+    ) -> None:
+        """A config names its pair (``service``/``function`` or ``serviceName``/``functionName``)
+        differently from the record that carries it."""
+        self.problem(
+            "config-identity-mismatch",
+            f"config names {named_service!r}/{named_function!r}, its record {service!r}/{function!r}",
+            line,
+        )
+
+    def count(self, row: list[int], s: Settings, account: str, region: str) -> None:
+        r, a, st, success, failure = s.retries, s.age, s.stateful, s.success, s.failure
+        row[RETRY + (9 if r is None else r)] += 1
+        row[AGE + (7 if a is None else bisect_left(AGE_BOUNDS, a))] += 1
+        row[STATEFUL + (0 if st else 2 if st is None else 1)] += 1
+        if s.retries_defaulted:
+            row[RETRY_DEFAULTED] += 1
+        if s.age_defaulted:
+            row[AGE_DEFAULTED] += 1
+        if s.stateful_defaulted:
+            row[STATEFUL_DEFAULTED] += 1
+        if success is None:
+            if failure is None:
+                row[COVERAGE + 3] += 1
+                return
+            row[COVERAGE + 2] += 1
+            sides: tuple[Destination, ...] = (failure,)
+        elif failure is None:
+            row[COVERAGE + 1] += 1
+            sides = (success,)
+        else:
+            row[COVERAGE] += 1
+            sides = (success, failure)
+        dests = self.dests
+        for d in sides:
+            row[KIND + d.index] += 1
+            arn = d.arn
+            n = dests.get(arn)
+            if n is not None:
+                dests[arn] = n + 1
+            else:
+                self.new_destination(d)
+                dests = self.dests
+            if d.region is not None:
+                if d.region != region:
+                    row[CROSS_REGION] += 1
+                if d.account != account and not d.same_account(account):
+                    row[CROSS_ACCOUNT] += 1
+
+    def new_destination(self, d: Destination) -> None:
+        self.dests[d.arn] = 1
+        self.dest_kinds[d.arn] = d.kind
+        if len(self.dests) > 2 * DEST_CAPACITY:
+            self.prune_destinations()
+
+    def prune_destinations(self) -> None:
+        ranked = sorted(self.dests.items(), key=lambda kv: (-kv[1], kv[0]))
+        self.dests_pruned = max(self.dests_pruned, ranked[DEST_CAPACITY][1])
+        self.dests = dict(ranked[:DEST_CAPACITY])
+        self.dest_kinds = {arn: self.dest_kinds[arn] for arn in self.dests}
+
+    def emit(
+        self,
+        hits: list[Hit],
+        row: list[int],
+        account: str,
+        region: str,
+        service: str,
+        function: str,
+        qualifier: str | None,
+        line: int,
+    ) -> None:
+        if self.check_suppressions or self.on_finding is not None:
+            self.emit_slow(hits, row, account, region, service, function, qualifier, line)
+            return
+        rule_column, severity_of, closed = self.rule_column, self.severity, self.closed
+        for hit in hits:
+            rule_id = hit[0]
+            row[rule_column[rule_id]] += 1
+            severity = severity_of[rule_id]
+            row[FINDINGS + severity] += 1
+            if not closed[severity]:
+                self.keep(
+                    severity, self.engine.finding(hit, account, region, service, function, qualifier, line)
+                )
+
+    def emit_slow(
+        self,
+        hits: list[Hit],
+        row: list[int],
+        account: str,
+        region: str,
+        service: str,
+        function: str,
+        qualifier: str | None,
+        line: int,
+    ) -> None:
+        """``emit`` with suppressions to apply and a sink to feed."""
+        engine = self.engine
+        for hit in hits:
+            rule_id = hit[0]
+            active, expired = engine.suppression(rule_id, account, region, service, function, qualifier)
+            if active is not None:
+                row[SUPPRESSED] += 1
+                _bump(self.suppressed, rule_id)
+                continue
+            if expired is not None:
+                _bump(self.expired_hits, expired.index)
+            row[self.rule_column[rule_id]] += 1
+            severity = self.severity[rule_id]
+            row[FINDINGS + severity] += 1
+            if not self.closed[severity] or self.on_finding is not None:
+                finding = engine.finding(hit, account, region, service, function, qualifier, line, expired)
+                if not self.closed[severity]:
+                    self.keep(severity, finding)
+                if self.on_finding is not None:
+                    self.on_finding(finding)
+
+    def keep(self, severity: int, finding: Finding) -> None:
+        kept = self.retained[severity]
+        above = sum(len(self.retained[s]) for s in range(severity + 1, 4))
+        if len(kept) + above < self.cap:
+            kept.append(finding)
+        else:
+            self.closed[severity] = True
+
+    # --- problems, orphans, runs -------------------------------------------------------------------
+    def problem(self, kind: str, message: str, line: int) -> None:
+        _bump(self.problems_by_kind, kind)
+        self.problems.append(Problem(kind, message, line))
+        if len(self.problems) > 2 * PROBLEM_CAPACITY:
+            self.trim_problems()
+
+    def trim_problems(self) -> None:
+        self.problems.sort(key=lambda p: p.line or 0)
+        del self.problems[PROBLEM_CAPACITY:]
+
+    def orphans(self, configs: Sequence[PendingConfig], key: tuple[str, ...], why: str) -> None:
+        """Configs that never met their function record: reported at the first one's line, not counted."""
+        self.records["config"] += len(configs)
+        self.problem(
+            "orphan-configs",
+            f"{len(configs)} config(s) of {key[2]}/{key[3]} {why}: not counted",
+            configs[0][0],
+        )
+
+    def run(self, obj: Mapping[str, Any], line: int) -> None:
+        self.records["run"] += 1
+        data = {k: v for k, v in obj.items() if k not in ("type", "phase")}
+        runs = self.runs
+        if obj["phase"] == "start":
+            if len(runs) < RUN_CAPACITY:
+                runs.append([data, None, line, None])
+            return
+        if runs and runs[-1][0] is not None and runs[-1][1] is None:
+            runs[-1][1], runs[-1][3] = data, line
+        elif len(runs) < RUN_CAPACITY:
+            runs.append([None, data, None, line])
+        if data.get("complete") is False:
+            self.problem("run-incomplete", "the crawl that wrote this input ended incomplete", line)
+
+    # --- merging -----------------------------------------------------------------------------------
+    def absorb(self, other: AuditFold, offset: int) -> None:
+        """Add ``other`` (whose input came right after ours, ``offset`` lines later) into this fold."""
+        for (account, region, service), row in other.rows.items():
+            add_rows(self.row(account, region, service), row)
+        if other.other is not None:
+            if self.other is None:
+                self.other = new_row()
+            add_rows(self.other, other.other)
+        self.accounts |= other.accounts
+        self.regions |= other.regions
+        for code, n in other.error_codes.items():
+            key = (
+                code if code in self.error_codes or len(self.error_codes) < ERROR_CODE_CAPACITY else "(other)"
+            )
+            _bump(self.error_codes, key, n)
+        for arn, n in other.dests.items():
+            _bump(self.dests, arn, n)
+            self.dest_kinds.setdefault(arn, other.dest_kinds[arn])
+        self.dests_pruned = max(self.dests_pruned, other.dests_pruned)
+        if len(self.dests) > 2 * DEST_CAPACITY:
+            self.prune_destinations()
+        counters: tuple[tuple[dict[Any, int], dict[Any, int]], ...] = (
+            (self.suppressed, other.suppressed),
+            (self.expired_hits, other.expired_hits),
+            (self.problems_by_kind, other.problems_by_kind),
+            (self.records, other.records),
+        )
+        for mine, theirs in counters:
+            for key, n in theirs.items():
+                _bump(mine, key, n)
+        above = 0
+        for severity in range(3, -1, -1):
+            kept = self.retained[severity]
+            room = max(0, self.cap - above - len(kept))
+            kept.extend(replace(f, line=f.line + offset) for f in other.retained[severity][:room])
+            above += len(kept)
+            self.closed[severity] = self.closed[severity] or other.closed[severity] or above >= self.cap
+        self.problems.extend(replace(p, line=(p.line or 0) + offset) for p in other.problems)
+        self.trim_problems()
+        runs = [
+            [s, e, None if sl is None else sl + offset, None if el is None else el + offset]
+            for s, e, sl, el in other.runs
+        ]
+        if (
+            runs
+            and self.runs
+            and self.runs[-1][0] is not None
+            and self.runs[-1][1] is None
+            and runs[0][0] is None
+        ):
+            self.runs[-1][1], self.runs[-1][3] = runs[0][1], runs[0][3]
+            runs = runs[1:]
+        self.runs.extend(runs[: max(0, RUN_CAPACITY - len(self.runs))])
+
+    def copy(self) -> AuditFold:
+        twin = AuditFold(self.engine, self.on_finding)
+        twin.absorb(self, 0)
+        return twin

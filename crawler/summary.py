@@ -1,0 +1,373 @@
+"""The streaming summary: one fold over records, live during a crawl or later over an NDJSON file.
+
+Both ways go through ``Summarizer._fold``, which takes one decoded record (a dict) and its line number:
+the file path decodes each line with orjson and never builds a dataclass; the live path turns each
+record into the same dict with ``to_dict()``. So the live summary *is* the summary of the written file.
+
+A function's findings depend on all its configs, and its configs come right before its ``function``
+record (a ``FunctionBatch``), so configs wait in ``pending`` until that record arrives; configs of
+another function in between, or no record at all, make them orphans (reported, not counted). Memory is
+one function's configs plus the bounded fold (``crawler.audit_fold``).
+
+Merging: ``a.merge(b)`` equals summarising ``a``'s input followed by ``b``'s. For that to hold even when
+the split falls inside one function's configs, a summarizer made with ``starts_stream=False`` (a chunk
+in the middle of a stream) keeps its first group unresolved (``head``) until it is merged onto its
+predecessor or reported. A summarizer that starts a stream (the default: a file, a crawl, a shard)
+resolves everything at once; merging one after another first ends the other's stream, turning its
+trailing configs into orphans, since they cannot belong to a different stream's function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import orjson
+
+from crawler.audit_fold import OTHER_SERVICES, PROBLEM_CAPACITY, AuditFold, FindingSink, PendingConfig
+from crawler.audit_report import (
+    FINDINGS,
+    AuditReport,
+    DestinationCount,
+    Figures,
+    Problem,
+    RunInfo,
+    ServiceFigures,
+    add_rows,
+    new_row,
+)
+from crawler.errors import InputError
+from crawler.records import FUNCTION_STATUSES, FunctionBatch, Record, from_dict
+from crawler.rules import AuditPolicy, RuleEngine, Severity, default_policy
+
+#: problems that mean the input does not hold the whole truth
+INCOMPLETE_KINDS: Final = frozenset(
+    {
+        "malformed-line",
+        "truncated",
+        "invalid-record",
+        "unknown-record-type",
+        "orphan-configs",
+        "config-count-mismatch",
+        "run-missing-end",
+        "run-missing-start",
+        "run-incomplete",
+        "no-run-records",
+    }
+)
+_NOT_FOLLOWED = "are not followed by their function record"
+_BOUNDARY = "end where another stream starts"
+_OTHERS = "are followed by another function's record"
+_TRUNCATED = "have no function record (input truncated?)"
+
+Key = tuple[str, str, str, str]
+#: how the first run of configs of a ``starts_stream=False`` summarizer ended
+Terminator = tuple[Mapping[str, Any], int] | str
+
+
+class Summarizer:
+    """Fold records into an ``AuditReport``. ``add`` for live records, ``add_lines`` for a file."""
+
+    def __init__(
+        self,
+        policy: AuditPolicy | None = None,
+        *,
+        on_finding: FindingSink | None = None,
+        starts_stream: bool = True,
+    ) -> None:
+        self.policy = policy if policy is not None else default_policy()
+        self.engine = RuleEngine(self.policy)
+        self.on_finding = on_finding
+        self.starts_stream = starts_stream
+        self.lines = 0
+        self._fold = AuditFold(self.engine, on_finding)
+        self._pending: list[PendingConfig] = []
+        self._pending_key: Key | None = None
+        self._deferring = not starts_stream
+        self._head: tuple[list[PendingConfig], Key | None, Terminator] | None = None
+
+    # --- feeding ------------------------------------------------------------------------------------
+    def add(self, record: Record) -> None:
+        """One live record, exactly as it will be written (one line)."""
+        self.lines += 1
+        self._fold_obj(record.to_dict(), self.lines)
+
+    def add_batch(self, batch: FunctionBatch) -> None:
+        for config in batch.configs:
+            self.add(config)
+        self.add(batch.function)
+
+    def add_lines(self, lines: Iterable[bytes | str]) -> None:
+        """Lines as read from an NDJSON file (keep their newlines: a last line without one that does
+        not parse is reported as truncated)."""
+        loads = orjson.loads
+        fold_obj, valid_function = self._fold_obj, self._valid_function
+        n = self.lines
+        for raw in lines:
+            n += 1
+            try:
+                obj = loads(raw)
+            except orjson.JSONDecodeError as exc:
+                self.lines = n
+                self._bad_line(raw, n, exc.msg)
+                continue
+            # the common case inline (a valid config line); everything else through _fold_obj
+            if type(obj) is dict and obj.get("type") == "config":
+                a, r, s, f = obj.get("account"), obj.get("region"), obj.get("service"), obj.get("function")
+                q, c = obj.get("qualifier"), obj.get("config")
+                if (
+                    type(a) is str
+                    and type(r) is str
+                    and type(s) is str
+                    and type(f) is str
+                    and type(q) is str
+                    and type(c) is dict
+                ):
+                    key = (a, r, s, f)
+                    if self._pending_key != key and self._pending:
+                        self._end_run(_NOT_FOLLOWED)
+                    self._pending_key = key
+                    self._pending.append((n, q, c))
+                    continue
+            elif type(obj) is dict and obj.get("type") == "function" and valid_function(obj):
+                self._function(obj, n)
+                continue
+            fold_obj(obj, n)
+        self.lines = n
+
+    def _bad_line(self, raw: bytes | str, n: int, why: str) -> None:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        if not text.strip():
+            return
+        if not text.endswith("\n"):
+            self._fold.problem("truncated", f"the input ends in the middle of a record ({why})", n)
+        else:
+            self._fold.problem("malformed-line", f"not valid JSON ({why}): skipped", n)
+
+    def _fold_obj(self, obj: Any, n: int) -> None:
+        if type(obj) is not dict:
+            self._invalid(obj, n)
+            return
+        kind = obj.get("type")
+        if kind == "config":
+            a, r, s, f = obj.get("account"), obj.get("region"), obj.get("service"), obj.get("function")
+            q, c = obj.get("qualifier"), obj.get("config")
+            if not (
+                isinstance(a, str)
+                and isinstance(r, str)
+                and isinstance(s, str)
+                and isinstance(f, str)
+                and isinstance(q, str)
+                and (type(c) is dict or isinstance(c, Mapping))
+            ):
+                self._invalid(obj, n)
+                return
+            self._config((a, r, s, f), (n, q, c))
+        elif kind == "function":
+            if not self._valid_function(obj):
+                self._invalid(obj, n)
+                return
+            self._function(obj, n)
+        elif kind == "run" and obj.get("phase") in ("start", "end"):
+            self._fold.run(obj, n)
+        else:
+            self._invalid(obj, n)
+
+    @staticmethod
+    def _valid_function(obj: Mapping[str, Any]) -> bool:
+        """The checks of ``records.from_dict`` for a ``function`` record, without building it."""
+        configs, pages, error = obj.get("configs"), obj.get("pages"), obj.get("error")
+        return (
+            isinstance(obj.get("account"), str)
+            and isinstance(obj.get("region"), str)
+            and isinstance(obj.get("service"), str)
+            and isinstance(obj.get("function"), str)
+            and type(configs) is int
+            and configs >= 0
+            and type(pages) is int
+            and pages >= 0
+            and obj.get("status") in FUNCTION_STATUSES
+            and (error is None or type(error) is dict or isinstance(error, Mapping))
+        )
+
+    def _invalid(self, obj: Any, n: int) -> None:
+        """Skip a record that is JSON but not a record; the message is the strict parser's own."""
+        try:
+            from_dict(obj, n)
+            message = "record does not match its type's shape"
+        except InputError as exc:
+            message = exc.message.split(": ", 1)[1] if exc.message.startswith("line ") else exc.message
+        is_unknown = isinstance(obj, dict) and obj.get("type") not in ("config", "function", "run")
+        self._fold.problem(
+            "unknown-record-type" if is_unknown else "invalid-record", f"{message}: skipped", n
+        )
+
+    # --- grouping configs with their function record ------------------------------------------------
+    def _config(self, key: Key, pending: PendingConfig) -> None:
+        if self._pending and self._pending_key != key:
+            self._end_run(_NOT_FOLLOWED)
+        self._pending_key = key
+        self._pending.append(pending)
+
+    def _end_run(self, why: str) -> None:
+        """The pending run of configs ended without its function record (or a stream ended)."""
+        run, key = self._pending, self._pending_key
+        self._pending, self._pending_key = [], None
+        if self._deferring:
+            self._deferring = False
+            self._head = (run, key, why)
+        elif run and key is not None:
+            self._fold.orphans(run, key, why)
+
+    def _function(self, fn: Mapping[str, Any], n: int) -> None:
+        run, key = self._pending, self._pending_key
+        self._pending, self._pending_key = [], None
+        if self._deferring:
+            self._deferring = False
+            self._head = (run, key, (fn, n))
+            return
+        self._resolve(self._fold, run, key, fn, n)
+
+    @staticmethod
+    def _resolve(
+        fold: AuditFold, run: list[PendingConfig], key: Key | None, fn: Mapping[str, Any], n: int
+    ) -> None:
+        if run and key != (fn["account"], fn["region"], fn["service"], fn["function"]):
+            assert key is not None
+            fold.orphans(run, key, _OTHERS)
+            run = []
+        fold.group(run, fn, n)
+
+    def _replay_head(self, head: tuple[list[PendingConfig], Key | None, Terminator], offset: int) -> None:
+        run, key, end = head
+        for line, q, c in run:
+            assert key is not None
+            self._config(key, (line + offset, q, c))
+        if isinstance(end, str):
+            self._end_run(end)
+        else:
+            fn, n = end
+            self._function(fn, n + offset)
+
+    # --- merging and reporting ----------------------------------------------------------------------
+    def merge(self, other: Summarizer) -> Summarizer:
+        """The summary of this input followed by ``other``'s. Neither operand changes."""
+        if other.policy != self.policy:
+            raise ValueError("cannot merge summaries made under different audit policies")
+        merged = Summarizer(self.policy, on_finding=self.on_finding, starts_stream=self.starts_stream)
+        merged.lines = self.lines + other.lines
+        merged._fold = self._fold.copy()
+        merged._pending, merged._pending_key = list(self._pending), self._pending_key
+        merged._deferring, merged._head = self._deferring, self._head
+        offset = self.lines
+        if other.starts_stream:
+            merged._end_run(_BOUNDARY)
+        elif other._head is not None:
+            merged._replay_head(other._head, offset)
+        else:
+            for line, q, c in other._pending:
+                assert other._pending_key is not None
+                merged._config(other._pending_key, (line + offset, q, c))
+            merged._fold.absorb(other._fold, offset)
+            return merged
+        merged._fold.absorb(other._fold, offset)
+        if other._pending:
+            merged._pending = [(line + offset, q, c) for line, q, c in other._pending]
+            merged._pending_key = other._pending_key
+        return merged
+
+    def report(self) -> AuditReport:
+        """The report as of now; the summarizer can keep folding afterwards."""
+        if self._head is not None:
+            fold = AuditFold(self.engine, self.on_finding)
+            run, key, end = self._head
+            if isinstance(end, str):
+                if run and key is not None:
+                    fold.orphans(run, key, end)
+            else:
+                self._resolve(fold, run, key, end[0], end[1])
+            fold.absorb(self._fold, 0)
+        else:
+            fold = self._fold.copy()
+        if self._pending and self._pending_key is not None:
+            fold.orphans(self._pending, self._pending_key, _TRUNCATED)
+        return build_report(fold, self.lines, self.policy)
+
+
+def _run_problems(runs: list[RunInfo]) -> list[Problem]:
+    if not runs:
+        return [Problem("no-run-records", "no run records: cannot tell whether this input is whole")]
+    problems = []
+    for run in runs:
+        if run.end is None:
+            problems.append(
+                Problem("run-missing-end", "this run has no end record: input incomplete", run.start_line)
+            )
+        elif run.start is None:
+            problems.append(Problem("run-missing-start", "this run end has no start record", run.end_line))
+    return problems
+
+
+def build_report(fold: AuditFold, lines: int, policy: AuditPolicy) -> AuditReport:
+    totals = new_row()
+    services = []
+    for (account, region, service), row in sorted(fold.rows.items()):
+        add_rows(totals, row)
+        services.append(ServiceFigures(account, region, service, Figures.from_row(row)))
+    if fold.other is not None:
+        add_rows(totals, fold.other)
+        services.append(ServiceFigures(*OTHER_SERVICES, Figures.from_row(fold.other)))
+    findings = [f for severity in sorted(Severity, reverse=True) for f in fold.retained[severity]]
+    runs = [RunInfo(s, e, sl, el) for s, e, sl, el in fold.runs]
+    extra = _run_problems(runs)
+    for sup in policy.expired:
+        hits = fold.expired_hits.get(sup.index, 0)
+        extra.append(
+            Problem(
+                "suppression-expired",
+                f"{sup.describe()} expired on {sup.expires}: it no longer applies; "
+                f"{hits} finding(s) it matched are reported again",
+            )
+        )
+    if fold.other is not None:
+        extra.append(
+            Problem("services-truncated", f"more than {policy.max_services} services: the rest are one row")
+        )
+    by_kind = dict(fold.problems_by_kind)
+    for p in extra:
+        by_kind[p.kind] = by_kind.get(p.kind, 0) + 1
+    problems = sorted([*fold.problems, *extra], key=lambda p: (p.line is None, p.line or 0))
+    ranked = sorted(fold.dests.items(), key=lambda kv: (-kv[1], kv[0]))[: policy.top_destinations]
+    complete = (
+        bool(runs) and all(r.complete for r in runs) and not any(k in INCOMPLETE_KINDS for k in by_kind)
+    )
+    return AuditReport(
+        complete=complete,
+        lines=lines,
+        records=dict(fold.records),
+        accounts=tuple(sorted(fold.accounts)),
+        regions=tuple(sorted(fold.regions)),
+        services_total=len(fold.rows),
+        totals=Figures.from_row(totals),
+        services=tuple(services),
+        services_truncated=fold.other is not None,
+        error_codes=dict(sorted(fold.error_codes.items())),
+        top_destinations=tuple(DestinationCount(arn, fold.dest_kinds[arn], n) for arn, n in ranked),
+        destinations_distinct=len(fold.dests),
+        destinations_exact=fold.dests_pruned == 0,
+        findings=tuple(findings[: policy.max_findings]),
+        findings_total=sum(totals[FINDINGS : FINDINGS + 4]),
+        suppressed_by_rule=dict(sorted(fold.suppressed.items())),
+        problems=tuple(problems[:PROBLEM_CAPACITY]),
+        problems_total=sum(by_kind.values()),
+        problems_by_kind=dict(sorted(by_kind.items())),
+        runs=tuple(runs),
+        policy=policy,
+    )
+
+
+def summarize_lines(lines: Iterable[bytes], policy: AuditPolicy | None = None) -> AuditReport:
+    """Summarise an NDJSON input given as lines (with their newlines)."""
+    summarizer = Summarizer(policy)
+    summarizer.add_lines(lines)
+    return summarizer.report()
