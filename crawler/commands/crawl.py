@@ -1,15 +1,283 @@
-"""``fcaudit crawl``: placeholder registration until its issue lands."""
+"""``fcaudit crawl``: flags → a checked plan → the crawl → the summary → an exit code.
+
+Everything a user can get wrong is checked before the first request (flag values, the config file,
+credentials, the targets file, the output path — opening it is the check), so a typo costs a second,
+not a half-finished crawl. Records go to stdout or ``--output``; logs and the progress line go to
+stderr; the summary goes to whichever of stdout/stderr is *not* carrying the records, so stdout stays
+pure NDJSON when it is the data stream.
+
+Exit codes (``crawler.cli``): 0 complete and no finding at/above ``--fail-on``; 1 such findings; 2 bad
+input or refused credentials; 3 incomplete (a pair ended in ``error`` or a listing failed); 130/143
+interrupted by SIGINT/SIGTERM (the file can be resumed).
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO
+
+import anyio
+
+from crawler.audit_report import AuditReport
+from crawler.cli import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
+from crawler.config import RunConfig, resolve_config
+from crawler.crawl import CrawlOutcome
+from crawler.errors import AuthError, UsageError
+from crawler.jobs import CrawlJob, expand_pairs, job_fingerprint
+from crawler.log import LogFormat, configure, get_logger
+from crawler.progress import ProgressLine
+from crawler.render import render, write_findings
+from crawler.rules import AuditPolicy, Severity, default_policy, policy_from_table
+from crawler.runner import execute
+from crawler.selection import NameFilter, Selection, read_targets_file
+from crawler.sink import ResumeState, Sink, check_resume, scan_for_resume
+from crawler.stats import RunStats
+from crawler.summary import Summarizer
+
+log = get_logger(__name__)
+
+SEVERITIES = ("info", "low", "medium", "high")
+FORMATS = ("table", "json", "markdown")
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser("crawl", help="(not yet implemented)")
+    parser = sub.add_parser(
+        "crawl",
+        help="crawl accounts and regions, write every async-invoke config as NDJSON, and audit them",
+        description="Discover every (service, function) pair, page its async-invoke configs, stream them "
+        "as NDJSON and print an audit summary.",
+    )
+    where = parser.add_argument_group("what to crawl")
+    where.add_argument("--account", help="account id (or the config file, or ALIBABA_CLOUD_ACCOUNT_ID)")
+    where.add_argument("--region", action="append", default=[], help="region id; repeatable ('*' for all)")
+    where.add_argument("--endpoint", metavar="URL", help="API endpoint (default: the account's public one)")
+    where.add_argument("--profile", help="aliyun CLI profile from ~/.aliyun/config.json")
+    where.add_argument("--config", metavar="FILE", type=Path, help="TOML config file")
+    where.add_argument("--service", action="append", default=[], metavar="GLOB", help="only these services")
+    where.add_argument("--exclude-service", action="append", default=[], metavar="GLOB")
+    where.add_argument(
+        "--function", action="append", default=[], metavar="GLOB", help="only these functions (or svc/fn)"
+    )
+    where.add_argument("--exclude-function", action="append", default=[], metavar="GLOB")
+    where.add_argument("--targets", metavar="FILE", type=Path, help="crawl these service/function pairs only")
+    out = parser.add_argument_group("output")
+    out.add_argument("--output", "-o", metavar="FILE", default="-", help="NDJSON records (default: stdout)")
+    out.add_argument("--resume", action="store_true", help="continue the crawl that wrote --output FILE")
+    out.add_argument("--force-resume", action="store_true", help="resume even if targets or filters differ")
+    out.add_argument("--summary", metavar="FILE", type=Path, help="also write the summary to FILE")
+    out.add_argument("--format", choices=FORMATS, default="table", help="summary format (default: table)")
+    out.add_argument("--findings", metavar="FILE", type=Path, help="write the audit findings to FILE")
+    out.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when a finding is at least this severe")
+    how = parser.add_argument_group("how hard")
+    how.add_argument("--concurrency", type=int, help="requests in flight (default 32)")
+    how.add_argument("--rate", type=float, help="requests per second ceiling (default: adaptive, none)")
+    how.add_argument("--page-size", type=int, help="items per page, 1-100 (default 100)")
+    how.add_argument("--insecure-http", action="store_true", help="allow plain http to a non-loopback host")
+    logs = parser.add_argument_group("logging")
+    logs.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
+    logs.add_argument("-v", "--verbose", action="count", default=0, help="more logs (-v debug)")
+    logs.add_argument("-q", "--quiet", action="count", default=0, help="fewer logs (-q warnings, -qq errors)")
     parser.set_defaults(handler=run)
 
 
+def configure_logging(args: argparse.Namespace) -> None:
+    level = logging.INFO - 10 * int(args.verbose) + 10 * int(args.quiet)
+    fmt: LogFormat = args.log_format
+    configure(max(logging.DEBUG, min(level, logging.CRITICAL)), fmt)
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlPlan:
+    """Everything checked, the output open: nothing left that a user could have got wrong."""
+
+    job: CrawlJob
+    sink: Sink
+    policy: AuditPolicy
+    fail_on: Severity | None
+    resume: ResumeState | None
+    summarizer: Summarizer
+    to_stdout: bool
+    summary_path: Path | None
+    summary_format: str
+    findings_path: Path | None
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    given = {"concurrency": args.concurrency, "rate": args.rate, "page_size": args.page_size}
+    overrides = {name: value for name, value in given.items() if value is not None}
+    if args.insecure_http:
+        overrides["insecure_http"] = True
+    return overrides
+
+
+def _selection(args: argparse.Namespace) -> Selection:
+    return Selection(
+        services=NameFilter(tuple(args.service), tuple(args.exclude_service)),
+        functions=NameFilter(tuple(args.function), tuple(args.exclude_function)),
+    )
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """A file we will write at the end: refuse now, not after an hour of crawling."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; name a file")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{flag} {path}: permission denied")
+
+
+def _policy(config: RunConfig) -> AuditPolicy:
+    if config.audit:
+        return policy_from_table(config.audit, today=date.today())
+    return default_policy()
+
+
+def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
+    """Check every input and open the output; raises a ``FatalError`` naming the first problem."""
+    if args.force_resume and not args.resume:
+        raise UsageError("--force-resume only makes sense with --resume")
+    to_stdout = args.output == "-"
+    if args.resume and to_stdout:
+        raise UsageError("--resume needs --output FILE (there is nothing to resume on stdout)")
+    config = resolve_config(
+        env=env,
+        config_path=args.config,
+        account=args.account,
+        regions=tuple(args.region),
+        endpoint=args.endpoint,
+        profile=args.profile,
+        overrides=_overrides(args),
+    )
+    selection = _selection(args)
+    pairs = None
+    source = None
+    if args.targets is not None:
+        source = f"--targets {args.targets}"
+        pairs = expand_pairs(read_targets_file(args.targets), config.targets, source)
+    policy = _policy(config)
+    fail_on = Severity.parse(args.fail_on, where="--fail-on") if args.fail_on else None
+    for path, flag in ((args.summary, "--summary"), (args.findings, "--findings")):
+        if path is not None:
+            check_writable(path, flag)
+    job = CrawlJob(config.targets, config.settings, selection, pairs, source)
+    summarizer = Summarizer(policy)
+    resume: ResumeState | None = None
+    if to_stdout:
+        sink = Sink.to_stdout()
+    else:
+        output = Path(args.output)
+        if args.resume:
+            resume = scan_for_resume(output, summarizer.add)
+            if resume is not None:
+                check_resume(resume, job_fingerprint(job), force=args.force_resume)
+                job = CrawlJob(job.targets, job.settings, selection, pairs, source, resume.finished)
+            else:
+                log.info("resume.nothing_to_resume", path=str(output))
+        if output.is_dir():
+            raise UsageError(f"--output {output} is a directory; name a file")
+        sink = Sink.open_file(output, truncate_to=resume.keep_bytes if resume is not None else None)
+    return CrawlPlan(
+        job=job,
+        sink=sink,
+        policy=policy,
+        fail_on=fail_on,
+        resume=resume,
+        summarizer=summarizer,
+        to_stdout=to_stdout,
+        summary_path=args.summary,
+        summary_format=args.format,
+        findings_path=args.findings,
+    )
+
+
+def _seed_stats(stats: RunStats, resume: ResumeState | None) -> None:
+    if resume is None:
+        return
+    stats.functions_done = len(resume.finished)
+    stats.functions_by_status.update(resume.by_status)
+    stats.configs = resume.configs
+    log.info(
+        "resume.continuing",
+        path=str(resume.path),
+        finished=len(resume.finished),
+        dropped_bytes=resume.dropped_bytes,
+    )
+
+
+async def crawl_plan(plan: CrawlPlan, *, handle_signals: bool = True) -> CrawlOutcome:
+    stats = RunStats()
+    _seed_stats(stats, plan.resume)
+    with ProgressLine(stats) as progress:
+        return await execute(
+            plan.job,
+            plan.sink,
+            stats=stats,
+            on_record=plan.summarizer.add,
+            resumed=plan.resume is not None,
+            handle_signals=handle_signals,
+            progress=progress,
+        )
+
+
+def auth_failure(plan: CrawlPlan, outcome: CrawlOutcome) -> AuthError:
+    """The one-line message for refused credentials: which key, where, and what the API said."""
+    exc = outcome.auth_error
+    assert exc is not None
+    account, region = outcome.auth_target or ("?", "?")
+    key_id = next(
+        (t.credentials.access_key_id for t in plan.job.targets if (t.account, t.region) == (account, region)),
+        "?",
+    )
+    where = f"account {account}, region {region}"
+    if key_id in exc.message:  # the client already named the key and what to check
+        message = f"{exc.message} [{where}; the run was stopped]"
+    else:
+        message = (
+            f"the API refused access key {key_id} ({where}): {exc.code}: {exc.message}; check the key id, "
+            "its secret and, for STS, the token (the run was stopped)"
+        )
+    return AuthError(message, code=exc.code, http=exc.http or 403, request_id=exc.request_id)
+
+
+def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | None = None) -> int:
+    """Print and write the summary, then decide the exit code."""
+    if outcome.auth_error is not None:
+        raise auth_failure(plan, outcome)
+    report = plan.summarizer.report()
+    width = shutil.get_terminal_size((100, 24)).columns
+    text = render(report, plan.summary_format, width=width)  # type: ignore[arg-type]
+    stream = summary_stream or (sys.stderr if plan.to_stdout else sys.stdout)
+    print(text, file=stream, end="" if text.endswith("\n") else "\n")
+    if plan.summary_path is not None:
+        plan.summary_path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    if plan.findings_path is not None:
+        write_findings(report, plan.findings_path)
+    return exit_code(outcome, report, plan.fail_on)
+
+
+def exit_code(outcome: CrawlOutcome, report: AuditReport, fail_on: Severity | None) -> int:
+    """Interrupted beats incomplete beats findings: an audit of part of the estate is not a verdict."""
+    if outcome.interrupted is not None:
+        return EXIT_SIGTERM if outcome.interrupted.name == "SIGTERM" else EXIT_SIGINT
+    if not outcome.complete:
+        return EXIT_INCOMPLETE
+    if report.fails(fail_on):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("crawl")
+    configure_logging(args)
+    plan = build_plan(args, os.environ)
+    outcome = anyio.run(crawl_plan, plan)
+    return finish(plan, outcome)

@@ -1,0 +1,118 @@
+"""Wire the real transport to the crawl pipeline: one session, a limiter per endpoint, one retry policy.
+
+``execute`` is what ``fcaudit crawl`` and ``fcaudit demo`` both run: open the clients for the job's
+targets, write the start ``run`` record (unless the file is being resumed: it has one), run the
+pipeline with the progress line on a terminal, and close the sink whatever happens. Keeping this apart
+from ``crawl.py`` keeps the pipeline free of aiohttp and easy to read.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import anyio
+
+from crawler import __version__
+from crawler.client import FcClient, open_session
+from crawler.crawl import ClientMap, Crawl, CrawlOutcome, ListingClient
+from crawler.jobs import CrawlJob, start_record
+from crawler.log import get_logger
+from crawler.progress import ProgressLine
+from crawler.ratelimit import RateLimiter
+from crawler.records import Record
+from crawler.retry import RetryBudget, RetryPolicy
+from crawler.sink import Sink
+from crawler.stats import RunStats
+
+log = get_logger(__name__)
+
+
+@asynccontextmanager
+async def open_clients(
+    job: CrawlJob, stats: RunStats, *, rand: Callable[[], float] = random.random
+) -> AsyncIterator[ClientMap]:
+    """One ``FcClient`` per (account, region): one aiohttp session for the run, one rate limiter per
+    endpoint (shared by the targets that reach the same host), one run-wide retry budget."""
+    settings = job.settings
+    budget = RetryBudget(settings.retry_budget)
+    retry = RetryPolicy(
+        max_attempts=settings.max_attempts,
+        base=settings.backoff_base,
+        cap=settings.backoff_cap,
+        budget=budget,
+        rand=rand,
+        sleep=anyio.sleep,
+    )
+    limiters: dict[str, RateLimiter] = {}
+    for target in job.targets:
+        if target.endpoint not in limiters:
+            rate, concurrency = target.limits(settings)
+            limiters[target.endpoint] = RateLimiter(rate, concurrency)
+    connections = sum(limiter.concurrency for limiter in limiters.values())
+    clients: dict[tuple[str, str], ListingClient] = {}
+    async with open_session(settings, connection_limit=connections) as session:
+        for target in job.targets:
+            limiter = limiters[target.endpoint]
+            clients[(target.account, target.region)] = FcClient(
+                session,
+                endpoint=target.endpoint,
+                account=target.account,
+                region=target.region,
+                credentials=target.credentials,
+                limiter=limiter,
+                retry=retry,
+                stats=stats,
+                settings=settings,
+            )
+        yield clients
+
+
+async def execute(
+    job: CrawlJob,
+    sink: Sink,
+    *,
+    stats: RunStats,
+    on_record: Callable[[Record], None] = lambda _r: None,
+    resumed: bool = False,
+    handle_signals: bool = False,
+    progress: ProgressLine | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> CrawlOutcome:
+    """Crawl ``job`` into ``sink`` (closed on return) and return the outcome."""
+    try:
+        if not resumed:
+            start = start_record(job, __version__, now())
+            sink.add_run(start)
+            on_record(start)
+            await sink.flush()
+        log.info(
+            "crawl.started",
+            targets=len(job.targets),
+            pairs=len(job.pairs) if job.pairs is not None else None,
+            resumed_functions=len(job.skip),
+            concurrency=job.settings.concurrency,
+            rate=job.settings.rate,
+            output=sink.name,
+        )
+        async with open_clients(job, stats) as clients:
+            crawl = Crawl(job, clients, sink, stats=stats, on_record=on_record, now=now)
+            refresher = progress.refresh_forever if progress is not None else None
+            outcome = await crawl.run(handle_signals=handle_signals, extra=refresher)
+        end = outcome.end.data
+        log.info(
+            "crawl.finished",
+            complete=outcome.complete,
+            functions=end.get("functions"),
+            configs=end.get("configs"),
+            requests=end.get("requests"),
+            throttled=end.get("throttled"),
+            retries=end.get("retries"),
+            elapsed_seconds=end.get("elapsedSeconds"),
+        )
+        return outcome
+    finally:
+        with anyio.CancelScope(shield=True):
+            await sink.aclose()

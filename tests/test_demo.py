@@ -1,0 +1,33 @@
+"""``fcaudit demo``: a new user's first command finishes, writes files that parse, and says where they are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.crawl_support import Crawled, read_ndjson, run_cli
+
+
+def test_demo_crawls_an_emulated_account_and_names_its_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "demo"
+
+    code = run_cli(["demo", "--functions", "300", "--seed", "4", "--output-dir", str(out_dir), "-q"])
+
+    printed = capsys.readouterr().out
+    records_path = out_dir / "configs.ndjson"
+    assert code in (0, 3)  # 3 only if an injected fault outlasted every retry: honest, not a crash
+    crawled = Crawled.of(read_ndjson(records_path))
+    assert len(crawled.functions) >= 250  # a few may have been deleted by the emulator's faults
+    assert crawled.configs
+    assert len(crawled.end) == 1
+    assert str(records_path) in printed
+    assert (out_dir / "summary.md").read_text().strip()
+    assert (out_dir / "findings.json").exists()
+
+
+def test_demo_refuses_a_silly_size(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert run_cli(["demo", "--functions", "0", "--output-dir", str(tmp_path)]) == 2
+    assert "--functions" in capsys.readouterr().err
