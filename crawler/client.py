@@ -271,6 +271,11 @@ class FcClient:
             raise BodyError(f"{route}: the body was cut short ({type(exc).__name__})") from exc
         except aiohttp.ClientConnectionError as exc:
             raise ConnectionLostError(f"{route}: connection lost ({type(exc).__name__})") from exc
+        except aiohttp.ClientResponseError as exc:
+            # its request_info holds our request headers (Authorization, the STS token): not chained
+            raise TransportError(
+                f"{route}: malformed HTTP answer ({type(exc).__name__}: {exc.message})"
+            ) from None
         except aiohttp.ClientError as exc:
             raise TransportError(f"{route}: malformed HTTP answer ({type(exc).__name__})") from exc
         finally:

@@ -9,6 +9,7 @@ import random
 import socket
 import struct
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from crawler.errors import (
     ResponseTooLargeError,
     ServerError,
     ThrottledError,
+    TransportError,
 )
 from crawler.ratelimit import RateLimiter
 from crawler.retry import RetryBudget, RetryPolicy
@@ -465,3 +467,25 @@ async def test_emulator_refuses_a_wrong_key(
     assert creds.access_key_id in caught.value.message
     assert "the-wrong-secret" not in caught.value.message
     assert caught.value.attempts == 1
+
+
+async def test_a_malformed_http_head_is_a_transport_error_that_leaks_no_header() -> None:
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 10_000 + b"\r\nContent-Length: 2\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with client_for(f"http://127.0.0.1:{port}", creds=STS) as client:
+            with pytest.raises(TransportError) as caught:
+                await configs(client)
+    finally:
+        server.close()
+        await server.wait_closed()
+    shown = "".join(traceback.format_exception(caught.value))
+    assert "malformed HTTP answer" in shown
+    assert TOKEN not in shown
+    assert SECRET not in shown
