@@ -116,13 +116,13 @@ _new_settings = tuple.__new__
 
 
 def _destination(side: object) -> Destination | None:
+    """A side (``onSuccess``/``onFailure``) is set when present and not null; whatever its
+    ``destination`` holds is then parsed, so an empty or missing one counts as malformed."""
     if side is None:
         return None
     if type(side) is not dict and not isinstance(side, Mapping):
         return parse_destination(side)
     value = side.get("destination")
-    if value is None or value == "":
-        return None
     return _cached_parse(value) if type(value) is str else parse_destination(value)
 
 

@@ -175,8 +175,9 @@ class Summarizer:
 
     @staticmethod
     def _valid_function(obj: Mapping[str, Any]) -> bool:
-        """The checks of ``records.from_dict`` for a ``function`` record, without building it."""
-        configs, pages, error = obj.get("configs"), obj.get("pages"), obj.get("error")
+        """The checks of ``records.from_dict`` for a ``function`` record, without building it; except
+        that ``pages`` (which the audit does not use) may be missing, as in the emulator's truth."""
+        configs, pages, error = obj.get("configs"), obj.get("pages", 0), obj.get("error")
         return (
             isinstance(obj.get("account"), str)
             and isinstance(obj.get("region"), str)
