@@ -123,7 +123,7 @@ def _overview(report: AuditReport) -> Table:
     table.add_row("services", f"{report.services_total:,}" + ("+" if report.services_truncated else ""))
     table.add_row("functions", f"{t.functions:,} ({status})")
     table.add_row("configs", f"{t.configs:,} ({quals})")
-    table.add_row("on platform defaults", f"{t.on_defaults:,} functions: 3 retries, 1 day, no destinations")
+    table.add_row("no config (defaults)", f"{t.on_defaults:,}: counted as 3 retries, 1 day, no destinations")
     if report.error_codes:
         table.add_row("error codes", ", ".join(f"{k} {v:,}" for k, v in report.error_codes.items()))
     sev = ", ".join(f"{s.label} {t.findings_by_severity[s.label]:,}" for s in sorted(Severity, reverse=True))
@@ -276,18 +276,26 @@ def _markdown(report: AuditReport) -> str:
     lines += _md_table([*RETRY_KEYS[:9], "out of range"], [[t.retry_attempts[k] for k in RETRY_KEYS]])
     lines += ["### Max event age", ""]
     lines += _md_table(AGE_LABELS, [[t.max_event_age[k] for k in AGE_KEYS]])
-    lines += [f"Defaulted: {t.retry_attempts_defaulted} retry, {t.max_event_age_defaulted} age settings.", ""]
+    lines += [
+        f"{t.units} settings: {t.configs} configs and {t.on_defaults} functions with no config "
+        "(platform defaults). Unset fields counted at their defaults: maxAsyncRetryAttempts "
+        f"{t.retry_attempts_defaulted}, maxAsyncEventAgeInSeconds {t.max_event_age_defaulted}.",
+        "",
+    ]
     lines += ["### Destinations and stateful invocation", ""]
     lines += _md_table(["", "", "count"], _settings_rows(t))
     if report.top_destinations:
         lines += ["### Most referenced destinations", ""]
         lines += _md_table(
             ["destination", "kind", "refs"],
-            [[f"`{d.destination}`", d.kind, d.count] for d in report.top_destinations],
+            [[d.destination, d.kind, d.count] for d in report.top_destinations],
         )
     if report.findings_by_rule or report.suppressed_by_rule:
         lines += ["### Findings by rule", ""]
-        ids = sorted(set(report.findings_by_rule) | set(report.suppressed_by_rule))
+        ids = sorted(
+            set(report.findings_by_rule) | set(report.suppressed_by_rule),
+            key=lambda r: (-report.policy.severities[r], r),
+        )
         lines += _md_table(
             ["rule", "severity", "count", "suppressed", "what it means"],
             [

@@ -41,12 +41,17 @@ def config(
     success: str | None = None,
     failure: str | None = None,
     stateful: object = False,
-    service: str = "svc",
-    function: str = "fn",
+    service: str | None = None,
+    function: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """A config as the API returns it; ``None`` for retries/age/stateful leaves the field out."""
-    out: dict[str, Any] = {"service": service, "function": function, "qualifier": qualifier}
+    """A config as the API returns it; ``None`` for retries/age/stateful leaves the field out, and
+    ``batch`` fills in the pair's names unless they are given here."""
+    out: dict[str, Any] = {"qualifier": qualifier}
+    if service is not None:
+        out["service"] = service
+    if function is not None:
+        out["function"] = function
     if retries is not None:
         out["maxAsyncRetryAttempts"] = retries
     if age is not None:
@@ -71,7 +76,15 @@ def batch(
     error: Mapping[str, Any] | None = None,
 ) -> FunctionBatch:
     k = key(service, function)
-    records = tuple(ConfigRecord(k, str(c.get("qualifier", "LATEST")), c) for c in configs)
+    named = []
+    for c in configs:
+        c = dict(c)
+        if "service" not in c and "serviceName" not in c:
+            c["service"] = service
+        if "function" not in c and "functionName" not in c:
+            c["function"] = function
+        named.append(c)
+    records = tuple(ConfigRecord(k, str(c.get("qualifier", "LATEST")), c) for c in named)
     final = status or ("ok" if configs else "none")
     return FunctionBatch(records, FunctionRecord(k, final, len(configs), 1, error))
 
