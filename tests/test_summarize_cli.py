@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from crawler.cli import main
+from crawler.records import FunctionBatch
 from tests.audit_support import arn_queue, batch, config, lines_of, run_records
 
 GOOD = [batch(config(failure=arn_queue()), function=f"ok{i}") for i in range(3)]
@@ -17,8 +18,8 @@ MEDIUM = batch(config(success=arn_queue()), function="no-dlq")
 HIGH = batch(config(retries=0), function="no-retries")
 
 
-def _write(path: Path, batches: list[object] | None = None, *, end: bool = True) -> Path:
-    records = run_records(batches if batches is not None else [*GOOD, MEDIUM], end=end)  # type: ignore[arg-type]
+def _write(path: Path, batches: list[FunctionBatch] | None = None, *, end: bool = True) -> Path:
+    records = run_records(batches if batches is not None else [*GOOD, MEDIUM], end=end)
     path.write_bytes(b"".join(lines_of(records)))
     return path
 
