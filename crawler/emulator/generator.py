@@ -128,7 +128,7 @@ def build_account(spec: AccountSpec) -> Backend:
         seed=spec.seed,
         builder=RecipeBuilder(spec, account),
     )
-    big = set(rng.sample(range(spec.functions), spec.big_functions))
+    big = set(rng.sample(range(spec.functions), min(spec.big_functions, spec.functions)))
     showcase = next((i for i in range(spec.functions) if i not in big), -1) if spec.showcase else -1
     index = 0
     for s_index, count in enumerate(spread(rng, spec)):
