@@ -24,7 +24,7 @@ EXIT_INCOMPLETE = 3
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
-COMMANDS = ("crawl", "summarize", "demo", "emulator")
+COMMANDS = ("crawl", "summarize", "demo", "emulator", "diff", "merge")
 Handler = Callable[[argparse.Namespace], int]
 
 

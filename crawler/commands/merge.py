@@ -1,0 +1,59 @@
+"""``fcaudit merge OUT.ndjson SHARD.ndjson...``: one file and one summary from the shards of a run.
+
+The checks and the copy are ``crawler.merge``; the summary is the audit of the merged file, folded while
+it is written (the same report ``fcaudit summarize OUT.ndjson`` gives). Exit codes as for ``crawl``: 0,
+1 when a finding is at or above ``--fail-on``, 2 when a shard is missing, unfinished, doubled or from
+another run (one line, nothing written), 3 when every shard is there but one of them was incomplete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from crawler.commands.summarize import load_policy
+from crawler.merge import merge_shards
+from crawler.render import FORMATS, render
+from crawler.rules import Severity
+from crawler.summary import Summarizer
+
+EXIT_OK, EXIT_FINDINGS, EXIT_INCOMPLETE = 0, 1, 3
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "merge",
+        help="combine the NDJSON files of `crawl --shard K/N` into one, checking they are complete",
+        description="Check that the files are all N shards of one run (each K once, each finished, same "
+        "run fingerprint), write them into OUT as one crawl, and print its audit summary.",
+    )
+    parser.add_argument("output", metavar="OUT.ndjson", type=Path, help="the merged file to write")
+    parser.add_argument("shards", metavar="SHARD.ndjson", type=Path, nargs="+", help="every shard's file")
+    parser.add_argument("--format", choices=FORMATS, default="table", help="summary format")
+    parser.add_argument("--summary", metavar="FILE", type=Path, help="also write the summary to FILE")
+    parser.add_argument(
+        "--fail-on", choices=("info", "low", "medium", "high"), help="exit 1 when a finding is this severe"
+    )
+    parser.add_argument("--config", type=Path, metavar="FILE", help="TOML file; its [audit] table is used")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    summarizer = Summarizer(load_policy(args.config))
+    count, end = merge_shards(args.shards, args.output, on_line=lambda line: summarizer.add_lines((line,)))
+    report = summarizer.report()
+    width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
+    text = render(report, args.format, width=width)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if args.summary is not None:
+        args.summary.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    print(f"fcaudit: merged {count} shards into {args.output}", file=sys.stderr)
+    if end["complete"] is not True:
+        print(f"fcaudit: warning: {args.output} is incomplete: a shard's crawl was", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    if args.fail_on and report.fails(Severity.parse(args.fail_on, where="--fail-on")):
+        return EXIT_FINDINGS
+    return EXIT_OK
