@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import time
+from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 
-from crawler.emulator.backend import AccountSpec
-from crawler.emulator.server import EmulatorThread
-from crawler.signing import http_date
+from crawler.emulator.app import is_loopback
+from crawler.emulator.backend import AccountSpec, generate_account
+from crawler.emulator.server import EmulatorThread, run_emulator
+from crawler.signing import fc2_authorization, http_date
 from tests.conftest import EmulatorFactory
 from tests.emulator_support import API, call, get, signed_headers
 
@@ -247,6 +251,42 @@ def test_put_checks_content_md5_and_json(emu: EmulatorThread) -> None:
     deleted = call(emu, "DELETE", path)
     assert deleted.status == 204
     assert deleted.headers.get("X-Fc-Request-Id")
+
+
+@pytest.mark.parametrize(
+    ("remote", "allowed"),
+    [
+        ("127.0.0.1", True),
+        ("127.8.9.10", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("10.0.0.7", False),
+        ("::ffff:10.0.0.7", False),
+        ("2001:db8::1", False),
+        (None, False),
+        ("x", False),
+    ],
+)
+def test_stats_answer_loopback_peers_only(remote: str | None, allowed: bool) -> None:
+    assert is_loopback(remote) is allowed
+
+
+def test_run_emulator_serves_from_the_current_loop() -> None:
+    backend = generate_account(AccountSpec(seed=2, services=2, functions=4))
+
+    async def scenario() -> tuple[int, dict[str, Any]]:
+        async with run_emulator(backend) as running, aiohttp.ClientSession() as session:
+            headers = {"Date": http_date(time.time())}
+            path = f"{API}/services"
+            auth = fc2_authorization(running.access_key_id, running.access_key_secret, "GET", path, headers)
+            async with session.get(
+                running.endpoint + path, headers={**headers, "Authorization": auth}
+            ) as resp:
+                return resp.status, running.stats()
+
+    status, stats = asyncio.run(scenario())
+    assert status == 200
+    assert stats["routes"] == {"ListServices": {"200": 1}}
 
 
 def test_stats_are_unsigned_and_count_routes_and_outcomes(emu: EmulatorThread) -> None:

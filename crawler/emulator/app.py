@@ -46,6 +46,16 @@ def json_response(payload: Any, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json")
 
 
+def is_loopback(remote: str | None) -> bool:
+    """Whether a peer address is this host (IPv4, IPv6, or IPv4-mapped IPv6 loopback)."""
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
 def _body_bytes(response: web.Response) -> bytes:
     body = response.body
     return bytes(body) if isinstance(body, bytes | bytearray) else b""
@@ -335,13 +345,7 @@ class EmulatorApp:
 
     # --- the emulator's own endpoint -----------------------------------------------------------------
     async def stats_handler(self, request: web.Request) -> web.StreamResponse:
-        try:
-            address = ipaddress.ip_address(request.remote or "")
-        except ValueError:
-            address = None
-        mapped = getattr(address, "ipv4_mapped", None)
-        if address is None or not (address.is_loopback or (mapped is not None and mapped.is_loopback)):
-            return json_response(
-                {"ErrorCode": "AccessDenied", "ErrorMessage": "stats are loopback-only"}, 403
-            )
+        if not is_loopback(request.remote):
+            denied = {"ErrorCode": "AccessDenied", "ErrorMessage": "stats are loopback-only"}
+            return json_response(denied, 403)
         return json_response(self.stats.snapshot())

@@ -1,0 +1,274 @@
+"""How fast is the emulator? Requests/s it serves on one core, and how long a 100,000-function account takes.
+
+The emulator is the crawler's load-test target, so it must out-run the crawler: if it saturated first,
+a benchmark would measure the emulator. This script generates the account in-process (timing the
+skeleton, full materialisation and the truth dump separately), then starts ``fcaudit emulator`` in a
+subprocess pinned to CPU 0 and drives it from this process, pinned to CPU 1, with aiohttp and our
+signer. It reports requests/s per route, the server's CPU use (near 100% means the server, not the load
+generator, was the limit), latency percentiles, and the server's own busiest-second count.
+
+    python bench/emulator_capacity.py                    # 100,000 functions, 5 s per route
+    python bench/emulator_capacity.py --seconds 10 --concurrency 128 --uvloop
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import orjson
+import psutil
+
+from crawler.emulator.backend import AccountSpec, Backend, generate_account
+from crawler.signing import fc2_authorization, http_date
+
+API = "/2016-08-15"
+T = TypeVar("T")
+
+
+def pin(pid: int, cpu: int) -> bool:
+    """Pin ``pid`` to one CPU when the platform allows; False when it does not."""
+    try:
+        available = sorted(os.sched_getaffinity(0))
+        if len(available) < 2:
+            return False
+        os.sched_setaffinity(pid, {available[cpu % len(available)]})
+        return True
+    except (AttributeError, OSError):
+        return False
+
+
+def time_generation(spec: AccountSpec) -> dict[str, float]:
+    started = time.perf_counter()
+    backend = generate_account(spec)
+    skeleton = time.perf_counter() - started
+    started = time.perf_counter()
+    records = sum(1 for _ in backend.truth_records())  # materialises every function
+    materialise = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        backend.dump_truth(Path(tmp) / "truth.ndjson")
+        dump = time.perf_counter() - started
+    return {
+        "skeleton_s": skeleton,
+        "materialise_all_s": materialise,
+        "dump_truth_s": dump,
+        "records": records,
+    }
+
+
+def paths_for(backend: Backend, route: str, count: int, rng: random.Random) -> list[str]:
+    services = backend.service_names()
+    paths = []
+    for _ in range(count):
+        service = rng.choice(services)
+        names = backend.function_names(service)
+        if route == "services":
+            paths.append(f"{API}/services?limit=100")
+        elif route == "functions":
+            paths.append(f"{API}/services/{service}/functions?limit=100")
+        else:
+            paths.append(
+                f"{API}/services/{service}/functions/{rng.choice(names)}/async-invoke-configs?limit=100"
+            )
+    return paths
+
+
+class Signer:
+    """Signed headers per (path, Date second), cached so the load generator spends its CPU on sending."""
+
+    def __init__(self, key_id: str, secret: str) -> None:
+        self.key_id, self.secret = key_id, secret
+        self._cache: dict[tuple[str, str], dict[str, str]] = {}
+
+    def headers(self, path: str) -> dict[str, str]:
+        date = http_date(time.time())
+        key = (path, date)
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            found = {"Date": date, "Content-Type": "application/json"}
+            found["Authorization"] = fc2_authorization(self.key_id, self.secret, "GET", path, found)
+            self._cache[key] = found
+        return found
+
+
+async def drive(
+    endpoint: str, signer: Signer, paths: Sequence[str], seconds: float, concurrency: int
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=30)
+
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def worker(offset: int) -> None:
+            i = offset
+            while time.perf_counter() < deadline:
+                full = paths[i % len(paths)]
+                path = full.split("?", 1)[0]
+                started = time.perf_counter()
+                async with session.get(endpoint + full, headers=signer.headers(path)) as resp:
+                    await resp.read()
+                    statuses[str(resp.status)] = statuses.get(str(resp.status), 0) + 1
+                latencies.append(time.perf_counter() - started)
+                i += concurrency
+
+        started = time.perf_counter()
+        async with asyncio.TaskGroup() as group:
+            for n in range(concurrency):
+                group.create_task(worker(n))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000 if latencies else 0.0
+
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "statuses": statuses,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+    }
+
+
+def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    command = [
+        sys.executable,
+        "-m",
+        "crawler",
+        "emulator",
+        "--port",
+        "0",
+        "--seed",
+        str(args.seed),
+        "--services",
+        str(args.services),
+        "--functions",
+        str(args.functions),
+        "--distribution",
+        "skewed",
+        "--log-format",
+        "json",
+    ]
+    if args.uvloop:
+        command.append("--uvloop")
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    info: dict[str, str] = {}
+    while "ALIBABA_CLOUD_REGION_ID" not in info:
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit("the emulator did not start")
+        if line.startswith("# fcaudit emulator serving "):
+            info["endpoint"] = line.split()[4]
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").strip().partition("=")
+            info[name] = value
+    return proc, info
+
+
+async def read_stats(endpoint: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as session, session.get(endpoint + "/_emulator/stats") as resp:
+        result: dict[str, Any] = orjson.loads(await resp.read())
+        return result
+
+
+def run(coro: Coroutine[Any, Any, T], use_uvloop: bool) -> T:
+    """The load generator's loop: uvloop when installed, so the client is not the bottleneck."""
+    if use_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--functions", type=int, default=100_000)
+    parser.add_argument("--services", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per route")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--routes", default="configs,functions,services")
+    parser.add_argument("--uvloop", action="store_true", help="serve on uvloop")
+    parser.add_argument(
+        "--client-asyncio", action="store_true", help="drive the load on asyncio (default: uvloop, leaner)"
+    )
+    args = parser.parse_args(argv)
+
+    spec = AccountSpec(
+        seed=args.seed, services=args.services, functions=args.functions, distribution="skewed"
+    )
+    gen = time_generation(spec)
+    print(
+        f"generate {args.functions:,} functions: skeleton {gen['skeleton_s']:.2f} s; every function "
+        f"materialised {gen['materialise_all_s']:.2f} s ({gen['records']:,} truth records); "
+        f"dump_truth {gen['dump_truth_s']:.2f} s"
+    )
+
+    backend = generate_account(spec)
+    proc, info = start_server(args)
+    pinned = pin(proc.pid, 0) and pin(0, 1)
+    server = psutil.Process(proc.pid)
+    signer = Signer(info["ALIBABA_CLOUD_ACCESS_KEY_ID"], info["ALIBABA_CLOUD_ACCESS_KEY_SECRET"])
+    rng = random.Random(args.seed)
+    results: dict[str, Any] = {
+        "generation": gen,
+        "pinned": pinned,
+        "uvloop": args.uvloop,
+        "client_uvloop": not args.client_asyncio,
+        "routes": {},
+    }
+    try:
+        for route in args.routes.split(","):
+            paths = paths_for(backend, route, 20_000, rng)
+            run(
+                drive(info["endpoint"], signer, paths, 1.0, args.concurrency), not args.client_asyncio
+            )  # warm-up
+            server.cpu_percent(None)
+            figures = run(
+                drive(info["endpoint"], signer, paths, args.seconds, args.concurrency),
+                not args.client_asyncio,
+            )
+            figures["server_cpu_percent"] = server.cpu_percent(None)
+            results["routes"][route] = figures
+            print(
+                f"{route:>9}: {figures['rps']:8,.0f} req/s  p50 {figures['p50_ms']:.1f} ms  "
+                f"p99 {figures['p99_ms']:.1f} ms  server CPU {figures['server_cpu_percent']:.0f}%  "
+                f"statuses {figures['statuses']}"
+            )
+        stats = asyncio.run(read_stats(info["endpoint"]))
+        results["server_max_requests_in_1s"] = stats["max_requests_in_1s"]
+        print(
+            f"server's busiest 1 s window: {stats['max_requests_in_1s']:,} requests "
+            f"({'pinned: server CPU 0, load CPU 1' if pinned else 'not pinned'})"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(orjson.dumps(results).decode())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
