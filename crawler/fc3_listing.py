@@ -1,0 +1,192 @@
+"""FC 3.0 behind the crawl's three FC 2.0 list calls, so one pipeline serves ``--api fc2|fc3|auto``.
+
+The crawl (``crawler.crawl``) discovers services, then functions, then lists each function's configs.
+``Fc3Listing`` answers those three calls for one (account, region) from two region-wide FC 3.0 listings
+— ListFunctions and ListAsyncInvokeConfigs, each paged at the crawl's page size — made once, on the
+first call: services and functions come from the function names (``{service}${function}``), and each
+function's configs are handed over (and forgotten) when the crawl asks for them. The pipeline, its
+bounded streams, its one writer and its ``function`` records are unchanged; only the request count
+falls from one listing per function to a few pages per region.
+
+Memory: a region's configs are held from the listing until the crawl's workers take them (each is
+dropped when taken), about the size of their NDJSON lines. With ``--targets`` pairs (no discovery) no
+region-wide listing is made: each pair is listed alone with ``functionName``.
+
+``AutoListing`` (``--api auto``) asks FC 3.0 first (one ``ListFunctions`` of one item) and uses FC 2.0
+for that target when FC 3.0 answers 404 or another 4xx that says the API is not there; any other error
+is the target's error, as it would be with either API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+
+from crawler.client import FcClient, Page
+from crawler.errors import CrawlerError, NotFoundError, ProtocolError, RequestRejectedError
+from crawler.fc3 import Fc3Client, fc3_function_name, record_config, split_function_name
+from crawler.log import get_logger
+from crawler.pager import iterate_pages
+
+log = get_logger(__name__)
+
+ApiChoice = Literal["fc2", "fc3", "auto"]
+API_CHOICES: tuple[ApiChoice, ...] = ("fc2", "fc3", "auto")
+
+
+@dataclass(slots=True)
+class _Inventory:
+    functions: dict[str, set[str]] = field(default_factory=dict)
+    configs: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def _single(items: list[dict[str, Any]]) -> Page:
+    return Page(items=tuple(items), next_token=None, request_id=None)
+
+
+class Fc3Listing:
+    """The crawl's ``ListingClient`` over FC 3.0 for one (account, region)."""
+
+    api = "fc3"
+
+    def __init__(self, client: Fc3Client, *, page_size: int, max_pages: int) -> None:
+        self.client = client
+        self._page_size = page_size
+        self._max_pages = max_pages
+        self._lock = anyio.Lock()
+        self._inventory: _Inventory | None = None
+        self._failure: CrawlerError | None = None
+
+    def __repr__(self) -> str:
+        return f"Fc3Listing({self.client!r})"
+
+    async def _pages(self, fetch: Callable[[str | None], Awaitable[Page]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        async for page in iterate_pages(fetch, max_pages=self._max_pages):
+            items.extend(page.items)
+        return items
+
+    async def _load(self) -> _Inventory:
+        """The region's functions and configs, listed once (a failure is kept and raised again)."""
+        async with self._lock:
+            if self._failure is not None:
+                raise self._failure
+            if self._inventory is not None:
+                return self._inventory
+            try:
+                self._inventory = await self._list_region()
+            except CrawlerError as exc:
+                self._failure = exc
+                raise
+            return self._inventory
+
+    async def _list_region(self) -> _Inventory:
+        client, size = self.client, self._page_size
+        inventory = _Inventory()
+        functions = await self._pages(lambda t: client.list_functions_v3(limit=size, next_token=t))
+        for item in functions:
+            name = item.get("functionName")
+            if not isinstance(name, str) or not name:
+                raise ProtocolError("a function in the FC 3.0 listing has no string 'functionName'")
+            service, function = split_function_name(name)
+            inventory.functions.setdefault(service, set()).add(function)
+        configs = await self._pages(lambda t: client.list_async_invoke_configs(limit=size, next_token=t))
+        for item in configs:
+            service, function, _qualifier, config = record_config(
+                item, account=client.account, region=client.region
+            )
+            inventory.functions.setdefault(service, set()).add(function)
+            inventory.configs.setdefault((service, function), []).append(config)
+        log.info(
+            "fc3.region_listed",
+            account=client.account,
+            region=client.region,
+            functions=sum(len(f) for f in inventory.functions.values()),
+            configs=len(configs),
+        )
+        return inventory
+
+    # -- the crawl's three calls -----------------------------------------------------------------------
+    async def list_services(self, *, limit: int, next_token: str | None) -> Page:
+        inventory = await self._load()
+        return _single([{"serviceName": name} for name in sorted(inventory.functions)])
+
+    async def list_functions(self, service: str, *, limit: int, next_token: str | None) -> Page:
+        inventory = await self._load()
+        names = inventory.functions.get(service)
+        if names is None:
+            raise NotFoundError(
+                f"service {service} is not in the FC 3.0 listing", code="ServiceNotFound", http=404
+            )
+        return _single([{"functionName": name} for name in sorted(names)])
+
+    async def list_async_configs(
+        self, service: str, function: str, *, limit: int, next_token: str | None
+    ) -> Page:
+        if self._inventory is not None:
+            return _single(self._inventory.configs.pop((service, function), []))
+        # a pair named by --targets: list that one function
+        page = await self.client.list_async_invoke_configs(
+            limit=limit, next_token=next_token, function_name=fc3_function_name(service, function)
+        )
+        items = []
+        for item in page.items:
+            got_service, got_function, _q, config = record_config(
+                item, account=self.client.account, region=self.client.region
+            )
+            if (got_service, got_function) != (service, function):
+                raise ProtocolError(
+                    f"asked for the configs of {service}/{function}, got {got_service}/{got_function}'s"
+                )
+            items.append(config)
+        return Page(items=tuple(items), next_token=page.next_token, request_id=page.request_id)
+
+
+class AutoListing:
+    """``--api auto`` for one target: FC 3.0 when it answers, FC 2.0 otherwise (decided once)."""
+
+    def __init__(self, fc3: Fc3Listing, fc2: FcClient) -> None:
+        self.fc3 = fc3
+        self.fc2 = fc2
+        self._lock = anyio.Lock()
+        self._chosen: Fc3Listing | FcClient | None = None
+
+    @property
+    def api(self) -> str | None:
+        """``fc3`` or ``fc2`` once decided, else ``None``."""
+        if self._chosen is None:
+            return None
+        return "fc3" if self._chosen is self.fc3 else "fc2"
+
+    async def _choose(self) -> Fc3Listing | FcClient:
+        async with self._lock:
+            if self._chosen is None:
+                client = self.fc3.client
+                try:
+                    await client.list_functions_v3(limit=1, next_token=None)
+                    self._chosen = self.fc3
+                except (NotFoundError, RequestRejectedError) as exc:
+                    log.info(
+                        "fc3.unavailable",
+                        account=client.account,
+                        region=client.region,
+                        code=exc.code,
+                        http=exc.http,
+                    )
+                    self._chosen = self.fc2
+            return self._chosen
+
+    async def list_services(self, *, limit: int, next_token: str | None) -> Page:
+        return await (await self._choose()).list_services(limit=limit, next_token=next_token)
+
+    async def list_functions(self, service: str, *, limit: int, next_token: str | None) -> Page:
+        return await (await self._choose()).list_functions(service, limit=limit, next_token=next_token)
+
+    async def list_async_configs(
+        self, service: str, function: str, *, limit: int, next_token: str | None
+    ) -> Page:
+        chosen = await self._choose()
+        return await chosen.list_async_configs(service, function, limit=limit, next_token=next_token)

@@ -1,0 +1,294 @@
+"""FC 3.0: the emulator's ARN building and the crawler's ARN parsing agree on every generated config; the
+FC 3.0 routes page, filter and refuse a wrong ACS3 signature over a real socket; and a crawl through
+FC 3.0 writes the same configs as a crawl through FC 2.0."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import orjson
+import pytest
+from aiohttp import web
+
+from crawler.client import FcClient, open_session
+from crawler.config import CrawlSettings, Target
+from crawler.crawl import Crawl, ListingClient
+from crawler.credentials import Credentials
+from crawler.emulator.backend import AccountSpec, Backend, EmulatorApiError, generate_account
+from crawler.emulator.fc3 import Acs3Verifier, Fc3Api, fc3_config, fc3_error
+from crawler.emulator.paging import TokenCodec
+from crawler.emulator.server import EmulatorThread
+from crawler.errors import AuthError, NotFoundError, ProtocolError
+from crawler.fc3 import Fc3Client, parse_function_arn, record_config, split_function_name
+from crawler.fc3_listing import Fc3Listing
+from crawler.jobs import CrawlJob
+from crawler.ratelimit import RateLimiter
+from crawler.records import normalise_qualifier
+from crawler.retry import RetryBudget, RetryPolicy
+from crawler.sink import Sink
+from crawler.stats import RunStats
+from tests.crawl_support import Crawled, assert_matches_truth, read_ndjson
+
+pytestmark = pytest.mark.anyio
+
+FC3_ACCOUNT = AccountSpec(seed=17, services=5, functions=60, big_functions=2)
+SETTINGS = CrawlSettings(concurrency=8, max_attempts=2, backoff_base=0.01, backoff_cap=0.05)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def test_arn_forms_and_names() -> None:
+    arn = "acs:fc:cn-hangzhou:123:functions/orders-0001$resize-00002"
+    assert parse_function_arn(arn) == ("cn-hangzhou", "123", "orders-0001", "resize-00002", "LATEST")
+    for suffix in ("/prod", ":prod", "/aliases/prod"):
+        assert parse_function_arn(arn + suffix)[4] == "prod"
+    assert parse_function_arn(arn + "/versions/3")[4] == "3"
+    assert parse_function_arn("acs:fc:cn-hangzhou:123:functions/native") == (
+        "cn-hangzhou",
+        "123",
+        "",
+        "native",
+        "LATEST",
+    )
+    assert split_function_name("a$b$c") == ("a", "b$c")
+    for bad in ("acs:fc:cn-hangzhou:123:services/s.LATEST/functions/f", "acs:fc:r:a:functions/", "x"):
+        with pytest.raises(ProtocolError):
+            parse_function_arn(bad)
+    with pytest.raises(ProtocolError, match="not of account 999"):
+        record_config({"functionArn": arn}, account="999", region="cn-hangzhou")
+
+
+def fc2_as_fc3_maps_it(config: dict[str, Any], service: str, function: str) -> dict[str, Any]:
+    """An FC 2.0 config as an FC 3.0 crawl records it: the documented differences applied."""
+    out: dict[str, Any] = {
+        "service": service,
+        "function": function,
+        "qualifier": normalise_qualifier(config.get("qualifier")),
+    }
+    out.update(
+        (k, v)
+        for k, v in config.items()
+        if k not in ("service", "serviceName", "function", "functionName", "qualifier")
+    )
+    return out
+
+
+def test_every_generated_config_survives_the_round_trip_through_fc3() -> None:
+    backend = generate_account(FC3_ACCOUNT)
+    exact = 0
+    total = 0
+    for record in backend.truth_records():
+        if record["type"] != "config":
+            continue
+        total += 1
+        config, service, function = record["config"], record["service"], record["function"]
+        shown = fc3_config(backend, service, function, config)
+        assert "statefulInvocation" not in shown
+        assert shown.get("asyncTask") == config.get("statefulInvocation")
+        got = record_config(shown, account=backend.account_id, region=backend.region)
+        assert got[:3] == (service, function, record["qualifier"])
+        assert got[3] == fc2_as_fc3_maps_it(config, service, function)
+        if orjson.dumps(got[3]) == orjson.dumps(config):
+            exact += 1
+    assert total > 100
+    assert exact > total // 2  # most configs come out byte-identical, key order included
+
+
+def settings_client(
+    cls: type[FcClient],
+    session: aiohttp.ClientSession,
+    endpoint: str,
+    backend: Backend,
+    creds: Credentials,
+    stats: RunStats | None = None,
+) -> Any:
+    retry = RetryPolicy(
+        max_attempts=2,
+        base=0.01,
+        cap=0.05,
+        budget=RetryBudget(10),
+        rand=random.Random(1).random,
+        sleep=anyio.sleep,
+    )
+    return cls(
+        session,
+        endpoint=endpoint,
+        account=backend.account_id,
+        region=backend.region,
+        credentials=creds,
+        limiter=RateLimiter(None, 8),
+        retry=retry,
+        stats=stats if stats is not None else RunStats(),
+        settings=SETTINGS,
+    )
+
+
+@asynccontextmanager
+async def serve_fc3(backend: Backend, *, token: str | None = None) -> AsyncIterator[str]:
+    """The FC 3.0 routes behind their ACS3 gate, served from this event loop on a loopback port."""
+    verifier = Acs3Verifier({backend.access_key_id: backend.access_key_secret}, security_token=token)
+
+    @web.middleware
+    async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            await verifier.verify_request(request)
+            response: web.StreamResponse = await handler(request)
+        except EmulatorApiError as exc:
+            return fc3_error(exc, "fc3-test-request")
+        return response
+
+    app = web.Application(middlewares=[gate])
+    Fc3Api(backend, TokenCodec(b"fc3-test-key" * 3)).add_routes(app)
+    runner = web.AppRunner(app, shutdown_timeout=0.2)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def all_pages(fetch: Any) -> tuple[list[dict[str, Any]], int]:
+    items: list[dict[str, Any]] = []
+    token = None
+    pages = 0
+    while True:
+        page = await fetch(token)
+        pages += 1
+        items += page.items
+        token = page.next_token
+        if not token:
+            return items, pages
+
+
+async def test_the_fc3_routes_page_filter_and_check_acs3() -> None:
+    backend = generate_account(FC3_ACCOUNT)
+    creds = Credentials(backend.access_key_id, backend.access_key_secret)
+    truth = [r for r in backend.truth_records() if r["type"] == "config"]
+    async with serve_fc3(backend) as endpoint, open_session(SETTINGS) as session:
+        client: Fc3Client = settings_client(Fc3Client, session, endpoint, backend, creds)
+        configs, pages = await all_pages(lambda t: client.list_async_invoke_configs(limit=7, next_token=t))
+        assert pages == -(-len(truth) // 7)
+        mapped = [record_config(c, account=backend.account_id, region=backend.region) for c in configs]
+        assert [(s, f, q) for s, f, q, _ in mapped] == [
+            (r["service"], r["function"], r["qualifier"]) for r in truth
+        ]
+
+        service, function = truth[-1]["service"], truth[-1]["function"]
+        one, _ = await all_pages(
+            lambda t: client.list_async_invoke_configs(
+                limit=2, next_token=t, function_name=f"{service}${function}"
+            )
+        )
+        assert len(one) == sum(1 for r in truth if (r["service"], r["function"]) == (service, function))
+        with pytest.raises(NotFoundError):
+            await client.list_async_invoke_configs(limit=2, next_token=None, function_name=f"{service}$nope")
+
+        functions, _ = await all_pages(lambda t: client.list_functions_v3(limit=9, next_token=t))
+        assert len(functions) == backend.counts()["functions"]
+        assert all("$" in f["functionName"] for f in functions)
+        prefixed, _ = await all_pages(
+            lambda t: client.list_functions_v3(limit=3, next_token=t, prefix=f"{service}$")
+        )
+        assert {f["functionName"] for f in prefixed} == {
+            f"{service}${n}" for n in backend.function_names(service)
+        }
+
+        wrong = settings_client(
+            Fc3Client, session, endpoint, backend, Credentials(backend.access_key_id, "wrong")
+        )
+        with pytest.raises(AuthError) as caught:
+            await wrong.list_async_invoke_configs(limit=5, next_token=None)
+        assert caught.value.code == "SignatureDoesNotMatch"
+        async with session.get(f"{endpoint}/2023-03-30/async-invoke-configs") as response:
+            assert response.status == 403
+            assert await response.json() == {
+                "Code": "MissingAuthorization",
+                "Message": "the request has no Authorization header",
+                "RequestId": "fc3-test-request",
+            }
+
+
+async def test_an_sts_token_is_required_when_configured() -> None:
+    backend = generate_account(AccountSpec(seed=2, services=1, functions=3))
+    async with serve_fc3(backend, token="sts-xyz") as endpoint, open_session(SETTINGS) as session:
+        plain = Credentials(backend.access_key_id, backend.access_key_secret)
+        with pytest.raises(AuthError, match="x-acs-security-token"):
+            await settings_client(Fc3Client, session, endpoint, backend, plain).list_functions_v3(
+                limit=5, next_token=None
+            )
+        sts = Credentials(backend.access_key_id, backend.access_key_secret, "sts-xyz")
+        page = await settings_client(Fc3Client, session, endpoint, backend, sts).list_functions_v3(
+            limit=5, next_token=None
+        )
+        assert len(page.items) == 3
+
+
+async def crawl_into(
+    path: Path,
+    backend: Backend,
+    clients: dict[tuple[str, str], ListingClient],
+    endpoint: str,
+    stats: RunStats,
+) -> None:
+    creds = Credentials(backend.access_key_id, backend.access_key_secret)
+    job = CrawlJob((Target(backend.account_id, backend.region, endpoint, creds),), SETTINGS)
+    sink = Sink.open_file(path)
+    try:
+        await Crawl(job, clients, sink, stats=stats).run()
+    finally:
+        await sink.aclose()
+
+
+async def test_an_fc3_crawl_writes_the_same_configs_as_an_fc2_crawl(tmp_path: Path) -> None:
+    fc2_backend, fc3_backend = generate_account(FC3_ACCOUNT), generate_account(FC3_ACCOUNT)
+    creds = Credentials(fc2_backend.access_key_id, fc2_backend.access_key_secret)
+    key = (fc2_backend.account_id, fc2_backend.region)
+    fc2_stats, fc3_stats = RunStats(), RunStats()
+    with EmulatorThread(fc2_backend) as fc2_emulator:
+        async with serve_fc3(fc3_backend) as endpoint, open_session(SETTINGS) as session:
+            fc2_client = settings_client(
+                FcClient, session, fc2_emulator.endpoint, fc2_backend, creds, fc2_stats
+            )
+            await crawl_into(
+                tmp_path / "fc2.ndjson", fc2_backend, {key: fc2_client}, fc2_emulator.endpoint, fc2_stats
+            )
+            fc3_client = settings_client(Fc3Client, session, endpoint, fc3_backend, creds, fc3_stats)
+            fc3 = Fc3Listing(fc3_client, page_size=100, max_pages=100)
+            await crawl_into(tmp_path / "fc3.ndjson", fc3_backend, {key: fc3}, endpoint, fc3_stats)
+        fc2_served = fc2_emulator.stats()["requests"]
+    fc2_records, fc3_records = read_ndjson(tmp_path / "fc2.ndjson"), read_ndjson(tmp_path / "fc3.ndjson")
+    assert_matches_truth(Crawled.of(fc2_records), fc2_backend.truth_records())
+
+    def normalised(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {**r, "config": fc2_as_fc3_maps_it(r["config"], r["service"], r["function"])}
+            for r in records
+            if r["type"] == "config"
+        ]
+
+    fc3_configs = [r for r in fc3_records if r["type"] == "config"]
+    assert sorted(fc3_configs, key=orjson.dumps) == sorted(normalised(fc2_records), key=orjson.dumps)
+    identical = {orjson.dumps(r) for r in fc3_configs} & {orjson.dumps(r) for r in fc2_records}
+    assert len(identical) > len(fc3_configs) // 2  # where the data is spelled the same, lines are equal
+    status = {
+        tuple(r[k] for k in ("service", "function", "status", "configs"))
+        for r in fc3_records
+        if r["type"] == "function"
+    }
+    assert status == {
+        tuple(r[k] for k in ("service", "function", "status", "configs"))
+        for r in fc2_records
+        if r["type"] == "function"
+    }
+    assert fc2_stats.requests == fc2_served > 60  # one listing per function at least
+    assert fc3_stats.requests == 1 + 4  # one page of functions, four of configs (350 at 100 a page)
