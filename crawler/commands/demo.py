@@ -37,11 +37,13 @@ from crawler.summary import Summarizer
 
 DEFAULT_FUNCTIONS = 3000
 DEFAULT_OUTPUT_DIR = Path("fcaudit-demo")
-#: requests/s the emulated account allows: the crawl finds it and settles under it
-DEMO_QUOTA_RPS = 1500.0
+#: requests/s the emulated account allows, with a small burst: the crawl finds the pace and settles under it
+DEMO_QUOTA_RPS = 700.0
+DEMO_QUOTA_BURST = 35
+#: faults a crawl must ride out (retried) or report (``gone``). No random 503: to the client a 503 is
+#: throttling, and the quota already shows how the crawl reacts to that.
 DEMO_FAULTS = {
     FaultKind.HTTP_500: 0.005,
-    FaultKind.HTTP_503: 0.005,
     FaultKind.RESET: 0.003,
     FaultKind.TRUNCATED: 0.002,
     FaultKind.DELETE: 0.002,
@@ -95,7 +97,14 @@ def account_spec(functions: int, seed: int) -> AccountSpec:
 
 
 def demo_faults(seed: int) -> FaultConfig:
-    return FaultConfig(seed=seed, latency_ms=5.0, jitter_ms=10.0, quota_rps=DEMO_QUOTA_RPS, rates=DEMO_FAULTS)
+    return FaultConfig(
+        seed=seed,
+        latency_ms=5.0,
+        jitter_ms=10.0,
+        quota_rps=DEMO_QUOTA_RPS,
+        quota_burst=DEMO_QUOTA_BURST,
+        rates=DEMO_FAULTS,
+    )
 
 
 def _prepare(directory: Path) -> DemoFiles:
