@@ -1,0 +1,104 @@
+"""How many requests per second the emulator itself can answer — so we know who limits a fast crawl.
+
+On a 2-core machine a crawl at no latency is a race between two processes: the client and the emulator.
+Before crediting or blaming the client, measure the server alone: a lean load generator (raw keep-alive
+HTTP/1.1 over asyncio streams, one request signed up front and sent again and again, no parsing beyond
+``Content-Length``) drives the same route the crawl spends most of its requests on,
+ListFunctionAsyncInvokeConfigs, for a few seconds over several connections. It reports what the
+emulator answered per second and its CPU time per request (from ``psutil``): 1 / that is what it could
+do with a whole core to itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from bench._harness import EmulatorProcess
+from crawler.signing import FC2_API_VERSION, fc2_authorization, http_date
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    requests_per_second: float
+    server_cpu_per_request: float  # seconds
+    server_busy: float  # share of one core the emulator used while measured
+
+    @property
+    def per_core(self) -> float:
+        """Requests/s the emulator would answer with one core to itself."""
+        return 1.0 / self.server_cpu_per_request if self.server_cpu_per_request > 0 else 0.0
+
+
+def _signed_headers(emulator: EmulatorProcess, path: str) -> dict[str, str]:
+    headers = {"Date": http_date(time.time()), "Content-Type": "application/json"}
+    key_id = emulator.env["ALIBABA_CLOUD_ACCESS_KEY_ID"]
+    secret = emulator.env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
+    headers["Authorization"] = fc2_authorization(key_id, secret, "GET", path, headers)
+    return headers
+
+
+def _get(emulator: EmulatorProcess, path: str, query: str) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{emulator.endpoint}{quote(path)}?{query}", headers=_signed_headers(emulator, path)
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        data: dict[str, Any] = json.loads(response.read())
+    return data
+
+
+def _first_function(emulator: EmulatorProcess) -> tuple[str, str]:
+    base = f"/{FC2_API_VERSION}/services"
+    service = _get(emulator, base, "limit=1")["services"][0]["serviceName"]
+    function = _get(emulator, f"{base}/{service}/functions", "limit=1")["functions"][0]["functionName"]
+    return service, function
+
+
+async def _connection(host: str, port: int, request: bytes, stop_at: float, counts: list[int]) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while time.monotonic() < stop_at:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            counts[0] += 1
+    finally:
+        writer.close()
+
+
+async def _drive(host: str, port: int, request: bytes, seconds: float, connections: int) -> int:
+    counts = [0]
+    stop_at = time.monotonic() + seconds
+    await asyncio.gather(*(_connection(host, port, request, stop_at, counts) for _ in range(connections)))
+    return counts[0]
+
+
+def measure_capacity(emulator: EmulatorProcess, *, seconds: float = 3.0, connections: int = 16) -> Capacity:
+    """Drive the emulator flat out for ``seconds`` (after a short warm-up) and report its capacity."""
+    service, function = _first_function(emulator)
+    path = f"/{FC2_API_VERSION}/services/{service}/functions/{function}/async-invoke-configs"
+    split = urlsplit(emulator.endpoint)
+    host, port = split.hostname or "127.0.0.1", split.port or 80
+    lines = [f"GET {quote(path)}?limit=100 HTTP/1.1", f"Host: {host}:{port}"]
+    lines += [f"{name}: {value}" for name, value in _signed_headers(emulator, path).items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    asyncio.run(_drive(host, port, request, 0.5, connections))
+    cpu_before = emulator.cpu_seconds()
+    started = time.perf_counter()
+    done = asyncio.run(_drive(host, port, request, seconds, connections))
+    elapsed = time.perf_counter() - started
+    server_cpu = emulator.cpu_seconds() - cpu_before
+    return Capacity(
+        requests_per_second=done / elapsed,
+        server_cpu_per_request=server_cpu / done if done else 0.0,
+        server_busy=server_cpu / elapsed,
+    )

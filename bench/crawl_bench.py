@@ -1,0 +1,328 @@
+"""fcaudit against the official SDK on the emulator: wall time, requests/s, CPU per request, memory.
+
+One command (needs the ``bench`` extra: ``pip install -e '.[bench]'``)::
+
+    python bench/crawl_bench.py --scenario all --runs 3
+
+For each scenario it starts ``fcaudit emulator`` in its own process with a seeded account, then runs, one
+after another on that account (each as its own child process, interleaved run by run so drift hits all
+alike): ``fcaudit crawl`` (the real command, output to a temporary file), the official SDK in a loop,
+and the SDK in a thread pool with as many threads as fcaudit's ``--concurrency``. It prints a Markdown
+table per scenario — each figure the median of ``--runs`` runs — and checks the targets:
+
+- (a) 2,000 functions, 20 ms latency, concurrency 32: fcaudit ≥ 40× the SDK loop and ≥ 4× the pool;
+- (b) 20,000 functions, no latency: client CPU ≤ 0.25 s per 1,000 requests. The emulator's own capacity is
+  measured first (it is the other half of a CPU-bound race on a small machine); the SDK loop runs on a
+  subset and its times are extrapolated by the request count (marked ``*``);
+- (c) 2,000 functions, 10 ms latency, an emulator quota of 200 requests/s, no ``--rate``: wall ≤ 1.15 ×
+  requests ÷ quota with throttled answers under 5 %;
+- (d) memory: fcaudit's peak RSS at 10,000 and 100,000 functions: ≤ 150 MB, and ≤ 1.2× the smaller.
+
+``--quick`` runs a 20-function account once (the test suite's smoke test). The "±" column is half the
+spread of the wall times over the runs; the machine is shared, so quote it with the figures.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` and ``crawler`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse
+import json
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from bench._capacity import Capacity, measure_capacity
+from bench._harness import REPO, Account, EmulatorProcess, RunResult, ServerKnobs, measured, median
+
+SDK_SCRIPT = Path(__file__).resolve().with_name("sdk_crawl.py")
+FCAUDIT = "fcaudit crawl"
+SDK_LOOP = "SDK loop"
+SDK_POOL = "SDK pool"
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    key: str
+    title: str
+    account: Account
+    knobs: ServerKnobs = field(default_factory=ServerKnobs)
+    concurrency: int = 32
+    clients: tuple[str, ...] = (FCAUDIT, SDK_LOOP, SDK_POOL)
+    #: the SDK loop lists only this many functions; its times are scaled up by the request count
+    loop_subset: int | None = None
+    capacity: bool = False
+    extra_args: tuple[str, ...] = field(default=())
+
+
+SCENARIOS: dict[str, tuple[Scenario, ...]] = {
+    "a": (
+        Scenario("a", "2,000 functions, 20 ms latency, concurrency 32", Account(2000, 40), ServerKnobs(20.0)),
+    ),
+    "b": (
+        Scenario("b", "20,000 functions, no latency", Account(20000, 200), loop_subset=2000, capacity=True),
+    ),
+    "c": (
+        Scenario(
+            "c",
+            "2,000 functions, 10 ms latency, quota 200 req/s, adaptive (no --rate)",
+            Account(2000, 40),
+            ServerKnobs(10.0, 200.0),
+        ),
+    ),
+    "d": (
+        Scenario("d", "memory: 10,000 functions", Account(10000, 100), clients=(FCAUDIT,)),
+        Scenario("d", "memory: 100,000 functions", Account(100000, 1000), clients=(FCAUDIT,)),
+    ),
+}
+QUICK = Scenario("quick", "smoke: 20 functions", Account(20, 2), ServerKnobs(1.0), concurrency=4)
+
+
+# -- the clients ---------------------------------------------------------------------------------------
+
+
+def run_fcaudit(emulator: EmulatorProcess, scenario: Scenario) -> RunResult:
+    with tempfile.TemporaryDirectory(prefix="fcaudit-bench-") as tmp:
+        output = Path(tmp) / "out.ndjson"
+        cmd = [sys.executable, "-m", "crawler", "crawl", "--endpoint", emulator.endpoint]
+        cmd += ["--account", emulator.account_id, "--region", emulator.region, "--output", str(output)]
+        cmd += ["--concurrency", str(scenario.concurrency), "--log-format", "json", *scenario.extra_args]
+        result, _out, _err = measured(emulator, FCAUDIT, cmd)
+        end = json.loads(output.read_bytes().rstrip().rsplit(b"\n", 1)[-1])
+    if end.get("type") != "run" or end.get("phase") != "end" or end.get("complete") is not True:
+        raise RuntimeError(f"fcaudit crawl did not finish completely: {end}")
+    functions = sum(int(n) for n in end["functions"].values())
+    return replace(result, functions=functions, configs=int(end["configs"]))
+
+
+def run_sdk(emulator: EmulatorProcess, scenario: Scenario, threads: int, subset: int | None) -> RunResult:
+    name = SDK_LOOP if threads == 1 else SDK_POOL
+    cmd = [sys.executable, str(SDK_SCRIPT), "--endpoint", emulator.endpoint, "--threads", str(threads)]
+    if subset is not None:
+        cmd += ["--max-functions", str(subset)]
+    result, out, _err = measured(emulator, name, cmd)
+    counts = json.loads(out.strip().splitlines()[-1])
+    return replace(result, functions=int(counts["functions"]), configs=int(counts["configs"]))
+
+
+def run_client(emulator: EmulatorProcess, scenario: Scenario, client: str) -> RunResult:
+    if client == FCAUDIT:
+        return run_fcaudit(emulator, scenario)
+    if client == SDK_LOOP:
+        return run_sdk(emulator, scenario, 1, scenario.loop_subset)
+    return run_sdk(emulator, scenario, scenario.concurrency, None)
+
+
+# -- a scenario ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    scenario: Scenario
+    rows: tuple[RunResult, ...]
+    capacity: Capacity | None
+    ideal: float | None
+    ideal_rule: str
+
+    def row(self, client: str) -> RunResult | None:
+        return next((r for r in self.rows if r.client == client), None)
+
+
+def emulator_uvloop() -> bool:
+    """Whether ``fcaudit emulator`` can serve on uvloop here (a faster server: a fairer client race)."""
+    helptext = subprocess.run(
+        [sys.executable, "-m", "crawler", "emulator", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    ).stdout
+    if "--uvloop" not in helptext:
+        return False
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def run_scenario(scenario: Scenario, runs: int, *, uvloop: bool, say: Callable[[str], None]) -> Outcome:
+    say(f"scenario ({scenario.key}) {scenario.title}: starting the emulator")
+    with EmulatorProcess(scenario.account, scenario.knobs, uvloop=uvloop) as emulator:
+        capacity = None
+        if scenario.capacity:
+            capacity = measure_capacity(emulator)
+            say(
+                f"  emulator capacity: {capacity.requests_per_second:,.0f} req/s against a lean load "
+                f"generator, {capacity.server_cpu_per_request * 1e6:,.0f} µs CPU/request "
+                f"(≈{capacity.per_core:,.0f} req/s with a core to itself)"
+            )
+        results: dict[str, list[RunResult]] = {c: [] for c in scenario.clients}
+        for run in range(runs):
+            for client in scenario.clients:
+                result = run_client(emulator, scenario, client)
+                results[client].append(result)
+                say(
+                    f"  run {run + 1}/{runs} {client}: {result.wall:.2f} s, {result.requests:,} requests, "
+                    f"{result.cpu:.2f} s CPU, {result.peak_rss / 2**20:.0f} MB"
+                )
+    rows = [median(results[c]) for c in scenario.clients]
+    rows = _scale_subset(rows)
+    ideal, rule = _ideal(scenario, rows, capacity)
+    return Outcome(scenario, tuple(rows), capacity, ideal, rule)
+
+
+def _scale_subset(rows: list[RunResult]) -> list[RunResult]:
+    """A run over part of the account: scale its times to the whole (the request count of a full run)."""
+    full = max((r.requests for r in rows if r.client != SDK_LOOP), default=0)
+    return [
+        replace(r, scale=full / r.requests) if r.client == SDK_LOOP and full > r.requests > 0 else r
+        for r in rows
+    ]
+
+
+def _ideal(
+    scenario: Scenario, rows: Sequence[RunResult], capacity: Capacity | None
+) -> tuple[float | None, str]:
+    fcaudit = next((r for r in rows if r.client == FCAUDIT), None)
+    if fcaudit is None:
+        return None, ""
+    requests = fcaudit.requests
+    knobs = scenario.knobs
+    if knobs.quota_rps is not None:
+        return requests / knobs.quota_rps, "requests ÷ quota"
+    if knobs.latency_ms > 0:
+        return requests * knobs.latency_ms / 1000 / scenario.concurrency, "requests × latency ÷ concurrency"
+    if capacity is not None and capacity.requests_per_second > 0:
+        return requests / capacity.requests_per_second, "requests ÷ emulator capacity"
+    return None, ""
+
+
+# -- the report -----------------------------------------------------------------------------------------
+
+HEADER = (
+    "| client | functions | wall s | ± | requests | req/s | CPU s / 1k req | peak RSS MB | throttled "
+    "| emulator CPU | fcaudit faster by | ÷ ideal |"
+)
+RULE = "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+
+
+def render(outcome: Outcome) -> str:
+    s = outcome.scenario
+    lines = [f"### ({s.key}) {s.title}", ""]
+    if outcome.capacity is not None:
+        c = outcome.capacity
+        lines += [
+            f"Emulator capacity (measured first): {c.requests_per_second:,.0f} req/s against a lean load "
+            f"generator; {c.server_cpu_per_request * 1e6:,.0f} µs of emulator CPU per request "
+            f"(≈{c.per_core:,.0f} req/s with a core to itself).",
+            "",
+        ]
+    if outcome.ideal is not None:
+        lines += [f"Ideal: {outcome.ideal:.2f} s ({outcome.ideal_rule}).", ""]
+    lines += [HEADER, RULE]
+    fcaudit = outcome.row(FCAUDIT)
+    for r in outcome.rows:
+        star = "*" if r.scale != 1.0 else ""
+        faster = f"{r.full_wall / fcaudit.wall:.1f}×" if fcaudit is not None and r is not fcaudit else "—"
+        over_ideal = f"{r.full_wall / outcome.ideal:.2f}" if outcome.ideal else "—"
+        lines.append(
+            f"| {r.client}{star} | {r.functions:,} | {r.full_wall:.2f} | {r.noise * 100:.0f}% "
+            f"| {r.full_requests:,} "
+            f"| {r.requests_per_second:,.0f} | {r.cpu_per_1k:.3f} | {r.peak_rss / 2**20:.0f} "
+            f"| {r.throttled:,} ({_pct(r.throttled, r.requests)}) | {r.server_busy * 100:.0f}% "
+            f"| {faster} | {over_ideal} |"
+        )
+    scaled = [r for r in outcome.rows if r.scale != 1.0]
+    for r in scaled:
+        lines += [
+            "",
+            f"\\* {r.client} ran on {r.functions:,} functions ({r.requests:,} requests, "
+            f"{r.wall:.2f} s); its wall time and requests are scaled ×{r.scale:.2f} to the whole account.",
+        ]
+    return "\n".join(lines)
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "—"
+
+
+def verdicts(outcomes: Sequence[Outcome]) -> list[str]:
+    """Each target of issue 6 that the scenarios run measure, with the figure and met/missed."""
+    out: list[str] = []
+
+    def check(label: str, value: str, ok: bool) -> None:
+        out.append(f"- {'met' if ok else 'MISSED'}: {label}: {value}")
+
+    memory: dict[int, RunResult] = {}
+    for o in outcomes:
+        f = o.row(FCAUDIT)
+        if f is None:
+            continue
+        key = o.scenario.key
+        loop, pool = o.row(SDK_LOOP), o.row(SDK_POOL)
+        if key == "a" and loop is not None and pool is not None:
+            check("(a) ≥ 40× the SDK loop", f"{loop.full_wall / f.wall:.1f}×", loop.full_wall >= 40 * f.wall)
+            check("(a) ≥ 4× the SDK pool", f"{pool.wall / f.wall:.1f}×", pool.wall >= 4 * f.wall)
+        if key == "b":
+            check("(b) client CPU ≤ 0.250 s / 1k requests", f"{f.cpu_per_1k:.3f}", f.cpu_per_1k <= 0.25)
+        if key == "c" and o.ideal:
+            ratio = f.wall / o.ideal
+            check("(c) wall ≤ 1.15 × requests ÷ quota", f"{ratio:.2f}×", ratio <= 1.15)
+            share = f.throttled / f.requests if f.requests else 0.0
+            check("(c) throttled < 5 %", f"{share * 100:.1f}%", share < 0.05)
+        if key == "d":
+            memory[o.scenario.account.functions] = f
+    if 100000 in memory:
+        big = memory[100000].peak_rss
+        check("(d) peak RSS ≤ 150 MB at 100,000 functions", f"{big / 2**20:.0f} MB", big <= 150 * 2**20)
+        if 10000 in memory:
+            small = memory[10000].peak_rss
+            check("(d) ≤ 1.2× the 10,000-function figure", f"{big / small:.2f}×", big <= 1.2 * small)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--scenario", choices=("a", "b", "c", "d", "all"), default="all")
+    parser.add_argument("--runs", type=int, default=3, help="runs per client; figures are medians")
+    parser.add_argument("--quick", action="store_true", help="a 20-function account, one run (smoke test)")
+    parser.add_argument(
+        "--emulator-loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="the server's loop"
+    )
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be >= 1")
+
+    def say(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    if args.quick:
+        scenarios: tuple[Scenario, ...] = (QUICK,)
+        runs = 1
+    else:
+        keys = "abcd" if args.scenario == "all" else args.scenario
+        scenarios = tuple(s for k in keys for s in SCENARIOS[k])
+        runs = args.runs
+    uvloop = emulator_uvloop() if args.emulator_loop == "auto" else args.emulator_loop == "uvloop"
+    outcomes = [run_scenario(s, runs, uvloop=uvloop, say=say) for s in scenarios]
+    command = "python bench/crawl_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    print(
+        f"## fcaudit crawl benchmark\n\n`{command.strip()}` — medians of {runs} run(s); "
+        f"emulator on {'uvloop' if uvloop else 'asyncio'}; CPU and peak RSS of each client process.\n"
+    )
+    for outcome in outcomes:
+        print(render(outcome) + "\n")
+    checked = verdicts(outcomes)
+    if checked:
+        print("Targets:\n" + "\n".join(checked))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
