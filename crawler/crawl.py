@@ -12,21 +12,19 @@ of services or functions that fails after its retries cannot be a ``function`` r
 a *discovery error* and reported in the end ``run`` record (the run is then incomplete). An
 ``AuthError`` anywhere cancels the whole pipeline at once: retrying wrong credentials only burns quota.
 
-Shutdown (SIGINT/SIGTERM when ``handle_signals``): discovery stops and workers take no new pair; pairs
-in flight get ``grace`` seconds to finish, then are cancelled (they are simply not written, so a resume
-fetches them again); whatever finished is written, then the end record with ``complete: false``. A
-second signal cancels the in-flight work at once.
+Shutdown (SIGINT/SIGTERM when ``handle_signals``) is ``crawler.shutdown``: no new pairs, a grace period
+for those in flight, then the finished functions and an end record with ``complete: false``.
 
 The clients are a parameter (anything with the three list calls), so the pipeline is independent of
-the transport; ``open_clients`` builds the real ones: one aiohttp session, one adaptive rate limiter
-per endpoint, one run-wide retry policy.
+the transport; ``crawler.runner.open_clients`` builds the real ones: one aiohttp session, one adaptive
+rate limiter per endpoint, one run-wide retry policy.
 """
 
 from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -47,6 +45,7 @@ from crawler.records import (
     RunRecord,
     normalise_qualifier,
 )
+from crawler.shutdown import RunControl
 from crawler.sink import Sink, write_batches
 from crawler.stats import RunStats
 
@@ -99,37 +98,6 @@ class CrawlOutcome:
     end: RunRecord
 
 
-@dataclass(slots=True)
-class _RunState:
-    """Mutable per-run control state shared by the tasks of one crawl (one event loop, no locks)."""
-
-    work: anyio.CancelScope | None = None
-    discovery: anyio.CancelScope | None = None
-    stopping: bool = False
-    interrupted: signal.Signals | None = None
-    auth_error: AuthError | None = None
-    #: (account, region) whose key was refused
-    auth_target: tuple[str, str] | None = None
-    discovery_errors: list[DiscoveryError] = field(default_factory=list)
-    duplicates: int = 0
-
-    def abort(self, exc: AuthError, account: str, region: str) -> None:
-        if self.auth_error is None:
-            self.auth_error = exc
-            self.auth_target = (account, region)
-            log.info(  # the command line reports it (once) as the run's error
-                "crawl.auth_failed",
-                account=account,
-                region=region,
-                code=exc.code,
-                http=exc.http,
-                request_id=exc.request_id,
-            )
-        self.stopping = True
-        if self.work is not None:
-            self.work.cancel()
-
-
 class Crawl:
     """One run of the pipeline over ``clients`` for ``job``, writing into ``sink``."""
 
@@ -151,7 +119,9 @@ class Crawl:
         self._on_record = on_record
         self._grace = grace
         self._now = now
-        self._state = _RunState()
+        self._state = RunControl()
+        self._discovery_errors: list[DiscoveryError] = []
+        self._duplicates = 0
         settings = job.settings
         self._page_size = int(settings.page_size)
         self._max_pages = int(settings.max_pages)
@@ -178,7 +148,7 @@ class Crawl:
         state = self._state
         async with anyio.create_task_group() as outer:
             if handle_signals:
-                outer.start_soon(self._watch_signals)
+                outer.start_soon(state.watch_signals, self._grace)
             if extra is not None:
                 outer.start_soon(extra)
             async with anyio.create_task_group() as pipeline:
@@ -203,7 +173,7 @@ class Crawl:
             interrupted=state.interrupted,
             auth_error=state.auth_error,
             auth_target=state.auth_target,
-            discovery_errors=tuple(state.discovery_errors),
+            discovery_errors=tuple(self._discovery_errors),
             end=end,
         )
 
@@ -216,40 +186,23 @@ class Crawl:
         self._on_record(batch.function)
 
     def _end_record(self) -> RunRecord:
-        state = self.stats.snapshot()
+        counters = self.stats.snapshot()
         s = self._state
         errors = self.stats.functions_by_status.get("error", 0)
-        complete = s.interrupted is None and s.auth_error is None and not s.discovery_errors and errors == 0
+        complete = (
+            s.interrupted is None and s.auth_error is None and not self._discovery_errors and errors == 0
+        )
         data: dict[str, Any] = {
             "complete": complete,
             "finishedAt": self._now().isoformat(timespec="seconds"),
             "interrupted": s.interrupted.name if s.interrupted is not None else None,
             "aborted": s.auth_error.as_record() if s.auth_error is not None else None,
-            "discoveryErrors": [d.as_dict() for d in s.discovery_errors],
-            "duplicateConfigsDropped": s.duplicates,
+            "discoveryErrors": [d.as_dict() for d in self._discovery_errors],
+            "duplicateConfigsDropped": self._duplicates,
             "resumedFunctions": len(self.job.skip),
-            **state,
+            **counters,
         }
         return RunRecord("end", data)
-
-    # -- signals -------------------------------------------------------------------------------------
-
-    async def _watch_signals(self) -> None:
-        state = self._state
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for signum in signals:
-                if state.interrupted is None:
-                    state.interrupted = signum
-                    state.stopping = True
-                    log.warning("crawl.interrupted", signal=signum.name, grace_seconds=self._grace)
-                    if state.discovery is not None:
-                        state.discovery.cancel()
-                    if state.work is not None:
-                        state.work.deadline = min(state.work.deadline, anyio.current_time() + self._grace)
-                else:
-                    log.warning("crawl.interrupted_again", signal=signum.name)
-                    if state.work is not None:
-                        state.work.cancel()
 
     # -- discovery -----------------------------------------------------------------------------------
 
@@ -365,7 +318,7 @@ class Crawl:
             attempts=exc.attempts,
             message=exc.message,
         )
-        self._state.discovery_errors.append(DiscoveryError(account, region, service, exc.as_record()))
+        self._discovery_errors.append(DiscoveryError(account, region, service, exc.as_record()))
 
     # -- workers ---------------------------------------------------------------------------------------
 
@@ -404,7 +357,7 @@ class Crawl:
                         raise ProtocolError(f"a config is a {type(item).__name__}, not an object")
                     qualifier = normalise_qualifier(item.get("qualifier"))
                     if qualifier in qualifiers:
-                        self._state.duplicates += 1
+                        self._duplicates += 1
                         log.warning("crawl.duplicate_config", service=key.service, function=key.function)
                         continue
                     qualifiers.add(qualifier)

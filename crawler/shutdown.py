@@ -1,0 +1,75 @@
+"""How a running crawl is stopped: by a signal (gently, then at once) or by refused credentials (at once).
+
+``RunControl`` is the crawl's small mutable control state, shared by its tasks on one event loop (no
+locks): the cancel scopes of the work and of discovery, whether to stop taking new pairs, and why.
+
+* The first SIGINT/SIGTERM stops discovery and makes the workers take no new pair; the pairs in flight
+  get ``grace`` seconds (a deadline on the work scope), then are cancelled — never half-written: a
+  function is written whole or not at all, and a resume fetches the unwritten ones again.
+* A second signal cancels the work at once. Either way the writer still writes every finished function
+  and the end ``run`` record (``complete: false``), so the file stays whole and resumable.
+* An ``AuthError`` cancels the work at once: every other request would be refused too.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+
+import anyio
+
+from crawler.errors import AuthError
+from crawler.log import get_logger
+
+log = get_logger(__name__)
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@dataclass(slots=True)
+class RunControl:
+    work: anyio.CancelScope | None = None
+    discovery: anyio.CancelScope | None = None
+    stopping: bool = False
+    interrupted: signal.Signals | None = None
+    auth_error: AuthError | None = None
+    #: (account, region) whose key was refused
+    auth_target: tuple[str, str] | None = None
+
+    def abort(self, exc: AuthError, account: str, region: str) -> None:
+        """Refused credentials: stop everything now (the first refusal is the one reported)."""
+        if self.auth_error is None:
+            self.auth_error = exc
+            self.auth_target = (account, region)
+            log.info(  # the command line reports it, once, as the run's error
+                "crawl.auth_failed",
+                account=account,
+                region=region,
+                code=exc.code,
+                http=exc.http,
+                request_id=exc.request_id,
+            )
+        self.stopping = True
+        if self.work is not None:
+            self.work.cancel()
+
+    def interrupt(self, signum: signal.Signals, grace: float) -> None:
+        """A stop signal: the first one winds down within ``grace`` seconds, a second one stops at once."""
+        if self.interrupted is None:
+            self.interrupted = signum
+            self.stopping = True
+            log.warning("crawl.interrupted", signal=signum.name, grace_seconds=grace)
+            if self.discovery is not None:
+                self.discovery.cancel()
+            if self.work is not None:
+                self.work.deadline = min(self.work.deadline, anyio.current_time() + grace)
+            return
+        log.warning("crawl.interrupted_again", signal=signum.name)
+        if self.work is not None:
+            self.work.cancel()
+
+    async def watch_signals(self, grace: float) -> None:
+        """Run until cancelled, turning SIGINT/SIGTERM into ``interrupt`` (main thread only)."""
+        with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+            async for signum in signals:
+                self.interrupt(signum, grace)
