@@ -45,7 +45,7 @@ from crawler.audit_report import (
     add_rows,
     new_row,
 )
-from crawler.rules import DEFAULT_SETTINGS, Finding, Hit, RuleEngine, Settings, read_settings
+from crawler.rules import NO_CONFIG, Evaluation, Finding, Hit, RuleEngine
 
 OTHER_SERVICES: Final = ("*", "*", "(other services)")
 DEST_CAPACITY: Final = 10_000
@@ -83,9 +83,6 @@ class AuditFold:
         #: each rule's row column, and its severity
         self.rule_column = {rule_id: RULE + i for i, rule_id in enumerate(RULE_ORDER)}
         self.severity = engine.severity
-        self.read = read_settings
-        self.retry_limit = engine.policy.retry_limit
-        self.age_limit = engine.policy.max_event_age_limit
         self.rows: dict[tuple[str, str, str], list[int]] = {}
         self.other: list[int] | None = None
         self.accounts: set[str] = set()
@@ -103,7 +100,8 @@ class AuditFold:
         self.closed = [False, False, False, False]
         self.problems: list[Problem] = []
         self.problems_by_kind: dict[str, int] = {}
-        self.records: dict[str, int] = {"config": 0, "function": 0, "run": 0}
+        #: records counted outside the rows: configs that never met their function record, run records
+        self.records: dict[str, int] = {"orphan-config": 0, "run": 0}
         #: [start data, end data, start line, end line]
         self.runs: list[list[Any]] = []
 
@@ -127,13 +125,9 @@ class AuditFold:
         account, region, service, function = fn["account"], fn["region"], fn["service"], fn["function"]
         status = fn["status"]
         row = self.row(account, region, service)
-        records = self.records
-        records["function"] += 1
-        records["config"] += len(configs)
         row[FN + _STATUS_INDEX[status]] += 1
         engine = self.engine
-        read, check, count, emit = self.read, engine.check, self.count, self.emit
-        retry_limit, age_limit = self.retry_limit, self.age_limit
+        evaluate, count, emit = engine.evaluate, self.count, self.emit
         for cline, qualifier, config in configs:
             q = qualifier or "LATEST"
             row[QUAL + (0 if q == "LATEST" else 1 if q.isdigit() else 2)] += 1
@@ -147,18 +141,17 @@ class AuditFold:
                 named_function is not None and named_function != function
             ):
                 self.identity_mismatch(named_service, named_function, service, function, cline)
-            settings = read(config, retry_limit, age_limit)
-            count(row, settings, account, region)
-            hits = check(settings, account, region, service, function, False)
-            if hits:
-                emit(hits, row, account, region, service, function, q, cline)
+            evaluation = evaluate(config, account, region, service, function)
+            count(row, evaluation, account, region)
+            if evaluation[0]:
+                emit(evaluation[0], row, account, region, service, function, q, cline)
         row[CONFIGS] += len(configs)
         if status == "none" and not configs:
             row[DEFAULTS] += 1
-            count(row, DEFAULT_SETTINGS, account, region)
-            hits = check(DEFAULT_SETTINGS, account, region, service, function, True)
-            if hits:
-                emit(hits, row, account, region, service, function, None, line)
+            evaluation = evaluate(NO_CONFIG, account, region, service, function, True)
+            count(row, evaluation, account, region)
+            if evaluation[0]:
+                emit(evaluation[0], row, account, region, service, function, None, line)
         elif status == "error":
             error = fn.get("error")
             code = str(error.get("code")) if error else "unknown"
@@ -192,44 +185,39 @@ class AuditFold:
             line,
         )
 
-    def count(self, row: list[int], s: Settings, account: str, region: str) -> None:
-        r, a, st, success, failure = s.retries, s.age, s.stateful, s.success, s.failure
+    def count(self, row: list[int], evaluation: Evaluation, account: str, region: str) -> None:
+        """Count one qualifier's effective settings into its service's row."""
+        _hits, r, a, st, success, failure, r_unset, a_unset, st_unset = evaluation
         row[RETRY + (9 if r is None else r)] += 1
         row[AGE + (7 if a is None else bisect_left(AGE_BOUNDS, a))] += 1
         row[STATEFUL + (0 if st else 2 if st is None else 1)] += 1
-        if s.retries_defaulted:
+        if r_unset:
             row[RETRY_DEFAULTED] += 1
-        if s.age_defaulted:
+        if a_unset:
             row[AGE_DEFAULTED] += 1
-        if s.stateful_defaulted:
+        if st_unset:
             row[STATEFUL_DEFAULTED] += 1
         if success is None:
-            if failure is None:
-                row[COVERAGE + 3] += 1
-                return
-            row[COVERAGE + 2] += 1
-            sides: tuple[Destination, ...] = (failure,)
-        elif failure is None:
-            row[COVERAGE + 1] += 1
-            sides = (success,)
+            row[COVERAGE + (3 if failure is None else 2)] += 1
         else:
-            row[COVERAGE] += 1
-            sides = (success, failure)
+            row[COVERAGE + (1 if failure is None else 0)] += 1
+            self.count_destination(row, success, account, region)
+        if failure is not None:
+            self.count_destination(row, failure, account, region)
+
+    def count_destination(self, row: list[int], d: Destination, account: str, region: str) -> None:
+        row[KIND + d.index] += 1
         dests = self.dests
-        for d in sides:
-            row[KIND + d.index] += 1
-            arn = d.arn
-            n = dests.get(arn)
-            if n is not None:
-                dests[arn] = n + 1
-            else:
-                self.new_destination(d)
-                dests = self.dests
-            if d.region is not None:
-                if d.region != region:
-                    row[CROSS_REGION] += 1
-                if d.account != account and not d.same_account(account):
-                    row[CROSS_ACCOUNT] += 1
+        n = dests.get(d.arn)
+        if n is None:
+            self.new_destination(d)
+        else:
+            dests[d.arn] = n + 1
+        if d.region is not None:
+            if d.region != region:
+                row[CROSS_REGION] += 1
+            if d.account != account and not d.same_account(account):
+                row[CROSS_ACCOUNT] += 1
 
     def new_destination(self, d: Destination) -> None:
         self.dests[d.arn] = 1
@@ -321,7 +309,7 @@ class AuditFold:
 
     def orphans(self, configs: Sequence[PendingConfig], key: tuple[str, ...], why: str) -> None:
         """Configs that never met their function record: reported at the first one's line, not counted."""
-        self.records["config"] += len(configs)
+        self.records["orphan-config"] += len(configs)
         self.problem(
             "orphan-configs",
             f"{len(configs)} config(s) of {key[2]}/{key[3]} {why}: not counted",

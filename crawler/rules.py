@@ -1,10 +1,13 @@
 """Audit findings: what one async-invoke config (or a function on defaults) gets wrong, and why it matters.
 
-A config is first read into its *effective* settings (``read_settings``: defaults filled in, values
-checked against the documented ranges, destinations parsed), then every enabled rule looks at those
-settings. The fold in ``crawler.summary`` counts the same settings, so what is counted and what is judged
-can never disagree. Rules return cheap ``(rule_id, evidence)`` hits; a ``Finding`` (with its sentence
-for people) is only built when someone will read it.
+``RuleEngine.evaluate`` reads a config once into its *effective* settings (defaults filled in for
+unset fields, values checked against the documented ranges, destinations parsed) and judges them with
+every enabled rule in the same pass; it returns the hits and the settings, and the fold in
+``crawler.audit_fold`` counts exactly those settings, so what is counted and what is judged cannot
+disagree. A function with no config is evaluated as an empty config: every field unset, every platform
+default. This is the hot path of the audit (once per config), hence one function with plain tuples.
+Rules return cheap ``(rule_id, payload)`` hits; a ``Finding`` (with its evidence and its sentence for
+people) is only built when someone will read it.
 
 The retry schedule ``max-age-too-short`` assumes (documented for throttled invocations, the only one the
 FC docs spell out; used for every retry): the first retry 0.5 s after a failure, each later delay
@@ -18,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
+from types import MappingProxyType
+from typing import Any, Final
 
 from crawler.arns import Destination, names_function, parse_destination
 from crawler.audit_policy import (
@@ -37,19 +41,19 @@ from crawler.finding_text import Hit, evidence, message
 
 __all__ = [
     "DEFAULT_SEVERITY",
+    "NO_CONFIG",
     "RULES",
     "RULE_IDS",
     "AuditPolicy",
+    "Evaluation",
     "Finding",
     "Hit",
     "RuleEngine",
     "RuleInfo",
-    "Settings",
     "Severity",
     "Suppression",
     "default_policy",
     "policy_from_table",
-    "read_settings",
 ]
 
 DEFAULT_RETRIES = 3
@@ -86,33 +90,18 @@ class Finding:
         }
 
 
-class Settings(NamedTuple):
-    """The effective async settings of one qualifier. ``None`` where the stored value is invalid."""
+#: ``evaluate``'s answer: (hits, retries, age, stateful, onSuccess, onFailure, and whether retries, age
+#: and stateful were unset so the default applied). retries/age/stateful are ``None`` when the stored
+#: value is invalid (outside the documented range, or of the wrong type); a destination is ``None``
+#: when unset.
+Evaluation = tuple[
+    list[Hit], int | None, int | None, bool | None, Destination | None, Destination | None, bool, bool, bool
+]
 
-    retries: int | None
-    retries_raw: object
-    retries_defaulted: bool
-    age: int | None
-    age_raw: object
-    age_defaulted: bool
-    stateful: bool | None
-    stateful_raw: object
-    stateful_defaulted: bool
-    success: Destination | None
-    failure: Destination | None
-    destination_config_invalid: bool
-    #: some value is outside its documented range (or of the wrong type)
-    invalid: bool
-
-
-#: what a function with no async config runs on
-DEFAULT_SETTINGS = Settings(
-    DEFAULT_RETRIES, None, True, DEFAULT_MAX_AGE, None, True, False, None, True, None, None, False, False
-)
+#: a function with no async config: every field unset, so every platform default applies
+NO_CONFIG: Final[Mapping[str, Any]] = MappingProxyType({})
 
 _cached_parse = lru_cache(maxsize=8192)(parse_destination)
-#: ``Settings(*values)`` without the generated ``__new__`` wrapper: this runs once per config
-_new_settings = tuple.__new__
 
 
 def _destination(side: object) -> Destination | None:
@@ -124,60 +113,6 @@ def _destination(side: object) -> Destination | None:
         return parse_destination(side)
     value = side.get("destination")
     return _cached_parse(value) if type(value) is str else parse_destination(value)
-
-
-def read_settings(config: Mapping[str, Any], retry_limit: int = 8, age_limit: int = 2_592_000) -> Settings:
-    """Effective settings of one config as the API returned it; unknown fields are ignored here."""
-    raw_r = config.get("maxAsyncRetryAttempts")
-    if raw_r is None:
-        retries: int | None = DEFAULT_RETRIES
-    elif type(raw_r) is int and 0 <= raw_r <= retry_limit:
-        retries = raw_r
-    else:
-        retries = None
-    raw_a = config.get("maxAsyncEventAgeInSeconds")
-    if raw_a is None:
-        age: int | None = DEFAULT_MAX_AGE
-    elif type(raw_a) is int and 1 <= raw_a <= age_limit:
-        age = raw_a
-    else:
-        age = None
-    raw_s = config.get("statefulInvocation")
-    stateful = False if raw_s is None else (raw_s if type(raw_s) is bool else None)
-    dc = config.get("destinationConfig")
-    success = failure = None
-    dc_invalid = False
-    if dc is not None:
-        if type(dc) is dict or isinstance(dc, Mapping):
-            side = dc.get("onSuccess")
-            if side is not None:
-                value = side.get("destination") if type(side) is dict else None
-                success = _cached_parse(value) if type(value) is str and value else _destination(side)
-            side = dc.get("onFailure")
-            if side is not None:
-                value = side.get("destination") if type(side) is dict else None
-                failure = _cached_parse(value) if type(value) is str and value else _destination(side)
-        else:
-            dc_invalid = True
-    invalid = retries is None or age is None or stateful is None or dc_invalid
-    return _new_settings(
-        Settings,
-        (
-            retries,
-            raw_r,
-            raw_r is None,
-            age,
-            raw_a,
-            raw_a is None,
-            stateful,
-            raw_s,
-            raw_s is None,
-            success,
-            failure,
-            dc_invalid,
-            invalid,
-        ),
-    )
 
 
 class RuleEngine:
@@ -199,18 +134,60 @@ class RuleEngine:
         self._stateful = "stateful-invocation-off" in on and bool(policy.require_stateful)
         self.pair_error = "pair-error" in on
         self._required = [policy.required_age(n) for n in range(policy.retry_limit + 1)]
+        self._retry_limit, self._age_limit = policy.retry_limit, policy.max_event_age_limit
         self._stateful_globs = [(p, glob_matcher(p)) for p in policy.require_stateful]
         self.severity = {r: policy.severities.get(r, DEFAULT_SEVERITY[r]) for r in RULE_IDS}
 
-    def read(self, config: Mapping[str, Any]) -> Settings:
-        return read_settings(config, self.policy.retry_limit, self.policy.max_event_age_limit)
-
-    def check(
-        self, s: Settings, account: str, region: str, service: str, function: str, defaults: bool
-    ) -> list[Hit]:
-        """Every enabled rule over one qualifier's settings (``defaults``: the function has no config)."""
+    def evaluate(
+        self,
+        config: Mapping[str, Any],
+        account: str,
+        region: str,
+        service: str,
+        function: str,
+        defaults: bool = False,
+    ) -> Evaluation:
+        """Read one config (``NO_CONFIG`` and ``defaults=True`` for a function without one) into its
+        effective settings and run every enabled rule over them. Unknown fields are ignored."""
         hits: list[Hit] = []
-        retries, age, success, failure = s.retries, s.age, s.success, s.failure
+        raw_r = config.get("maxAsyncRetryAttempts")
+        retries: int | None = DEFAULT_RETRIES
+        if raw_r is not None and (type(raw_r) is not int or not 0 <= raw_r <= self._retry_limit):
+            retries = None
+            if self._range:
+                hits.append(("value-out-of-range", ("maxAsyncRetryAttempts", raw_r, [0, self._retry_limit])))
+        elif raw_r is not None:
+            retries = raw_r
+        raw_a = config.get("maxAsyncEventAgeInSeconds")
+        age: int | None = DEFAULT_MAX_AGE
+        if raw_a is not None and (type(raw_a) is not int or not 1 <= raw_a <= self._age_limit):
+            age = None
+            if self._range:
+                hits.append(
+                    ("value-out-of-range", ("maxAsyncEventAgeInSeconds", raw_a, [1, self._age_limit]))
+                )
+        elif raw_a is not None:
+            age = raw_a
+        raw_s = config.get("statefulInvocation")
+        stateful: bool | None = False if raw_s is None else raw_s if type(raw_s) is bool else None
+        if stateful is None and self._range:
+            hits.append(("value-out-of-range", ("statefulInvocation", raw_s, [False, True])))
+        success = failure = None
+        dc = config.get("destinationConfig")
+        if dc is not None:
+            if type(dc) is dict or isinstance(dc, Mapping):
+                side = dc.get("onSuccess")
+                if side is not None:
+                    value = side.get("destination") if type(side) is dict else None
+                    success = _cached_parse(value) if type(value) is str and value else _destination(side)
+                side = dc.get("onFailure")
+                if side is not None:
+                    value = side.get("destination") if type(side) is dict else None
+                    failure = _cached_parse(value) if type(value) is str and value else _destination(side)
+            elif self._range:
+                hits.append(
+                    ("value-out-of-range", ("destinationConfig", "not an object", "an object or null"))
+                )
         if failure is None:
             if retries == 0 and self._retries0:
                 hits.append(("retries-disabled-no-failure-destination", (success,)))
@@ -218,46 +195,43 @@ class RuleEngine:
                 hits.append(("no-failure-destination", (retries, success, defaults)))
         if retries and age is not None and age < self._required[retries] and self._age:
             hits.append(("max-age-too-short", (age, retries, self._required[retries])))
-        if s.invalid and self._range:
-            self._check_ranges(s, hits)
-        if s.stateful is False and self._stateful:
+        if stateful is False and self._stateful:
             target = f"{service}/{function}"
             for pattern, match in self._stateful_globs:
                 if match(target):
                     hits.append(("stateful-invocation-off", (pattern,)))
                     break
-        for side, d in (("onSuccess", success), ("onFailure", failure)):
-            if d is None:
-                continue
-            kind = d.kind
-            if kind == "malformed":
-                if self._malformed:
-                    hits.append(("malformed-destination-arn", (side, d)))
-                continue
-            if kind == "unknown" and self._unknown:
-                hits.append(("unknown-destination-kind", (side, d)))
-            if d.region != region and self._region:
-                hits.append(("cross-region-destination", (side, d, region)))
-            if d.account != account and self._account and not d.same_account(account):
-                hits.append(("cross-account-destination", (side, d, account)))
-            if kind == "fc-function" and self._self and names_function(d, account, region, service, function):
-                hits.append(("self-destination", (side, d)))
-        if success is not None and failure is not None and success.arn == failure.arn and self._same:
-            hits.append(("same-destination-both", (failure.arn,)))
-        return hits
+        if success is not None:
+            self._check_destination(hits, "onSuccess", success, account, region, service, function)
+        if failure is not None:
+            self._check_destination(hits, "onFailure", failure, account, region, service, function)
+            if success is not None and success.arn == failure.arn and self._same:
+                hits.append(("same-destination-both", (failure.arn,)))
+        return hits, retries, age, stateful, success, failure, raw_r is None, raw_a is None, raw_s is None
 
-    def _check_ranges(self, s: Settings, hits: list[Hit]) -> None:
-        if s.retries is None:
-            hits.append(
-                ("value-out-of-range", ("maxAsyncRetryAttempts", s.retries_raw, [0, self.policy.retry_limit]))
-            )
-        if s.age is None:
-            limit = self.policy.max_event_age_limit
-            hits.append(("value-out-of-range", ("maxAsyncEventAgeInSeconds", s.age_raw, [1, limit])))
-        if s.stateful is None:
-            hits.append(("value-out-of-range", ("statefulInvocation", s.stateful_raw, [False, True])))
-        if s.destination_config_invalid:
-            hits.append(("value-out-of-range", ("destinationConfig", "not an object", "an object or null")))
+    def _check_destination(
+        self,
+        hits: list[Hit],
+        side: str,
+        d: Destination,
+        account: str,
+        region: str,
+        service: str,
+        function: str,
+    ) -> None:
+        kind = d.kind
+        if kind == "malformed":
+            if self._malformed:
+                hits.append(("malformed-destination-arn", (side, d)))
+            return
+        if kind == "unknown" and self._unknown:
+            hits.append(("unknown-destination-kind", (side, d)))
+        if d.region != region and self._region:
+            hits.append(("cross-region-destination", (side, d, region)))
+        if d.account != account and self._account and not d.same_account(account):
+            hits.append(("cross-account-destination", (side, d, account)))
+        if kind == "fc-function" and self._self and names_function(d, account, region, service, function):
+            hits.append(("self-destination", (side, d)))
 
     def check_error(self, error: Mapping[str, Any] | None) -> list[Hit]:
         return [("pair-error", (error,))] if self.pair_error else []

@@ -26,7 +26,9 @@ import orjson
 
 from crawler.audit_fold import OTHER_SERVICES, PROBLEM_CAPACITY, AuditFold, FindingSink, PendingConfig
 from crawler.audit_report import (
+    CONFIGS,
     FINDINGS,
+    FN,
     AuditReport,
     DestinationCount,
     Figures,
@@ -111,27 +113,31 @@ class Summarizer:
                 self.lines = n
                 self._bad_line(raw, n, exc.msg)
                 continue
-            # the common case inline (a valid config line); everything else through _fold_obj
-            if type(obj) is dict and obj.get("type") == "config":
-                a, r, s, f = obj.get("account"), obj.get("region"), obj.get("service"), obj.get("function")
-                q, c = obj.get("qualifier"), obj.get("config")
-                if (
-                    type(a) is str
-                    and type(r) is str
-                    and type(s) is str
-                    and type(f) is str
-                    and type(q) is str
-                    and type(c) is dict
-                ):
-                    key = (a, r, s, f)
-                    if self._pending_key != key and self._pending:
-                        self._end_run(_NOT_FOLLOWED)
-                    self._pending_key = key
-                    self._pending.append((n, q, c))
+            # the common cases inline (a valid config or function line); anything else via _fold_obj
+            try:
+                kind = obj["type"]
+                if kind == "config":
+                    a, r, s, f = obj["account"], obj["region"], obj["service"], obj["function"]
+                    q, c = obj["qualifier"], obj["config"]
+                    if (
+                        type(a) is str
+                        and type(r) is str
+                        and type(s) is str
+                        and type(f) is str
+                        and type(q) is str
+                        and type(c) is dict
+                    ):
+                        key = (a, r, s, f)
+                        if self._pending_key != key and self._pending:
+                            self._end_run(_NOT_FOLLOWED)
+                        self._pending_key = key
+                        self._pending.append((n, q, c))
+                        continue
+                elif kind == "function" and valid_function(obj):
+                    self._function(obj, n)
                     continue
-            elif type(obj) is dict and obj.get("type") == "function" and valid_function(obj):
-                self._function(obj, n)
-                continue
+            except (KeyError, TypeError):
+                pass
             fold_obj(obj, n)
         self.lines = n
 
@@ -179,16 +185,16 @@ class Summarizer:
         that ``pages`` (which the audit does not use) may be missing, as in the emulator's truth."""
         configs, pages, error = obj.get("configs"), obj.get("pages", 0), obj.get("error")
         return (
-            isinstance(obj.get("account"), str)
-            and isinstance(obj.get("region"), str)
-            and isinstance(obj.get("service"), str)
-            and isinstance(obj.get("function"), str)
-            and type(configs) is int
+            type(configs) is int
             and configs >= 0
             and type(pages) is int
             and pages >= 0
             and obj.get("status") in FUNCTION_STATUSES
             and (error is None or type(error) is dict or isinstance(error, Mapping))
+            and isinstance(obj.get("account"), str)
+            and isinstance(obj.get("region"), str)
+            and isinstance(obj.get("service"), str)
+            and isinstance(obj.get("function"), str)
         )
 
     def _invalid(self, obj: Any, n: int) -> None:
@@ -345,7 +351,11 @@ def build_report(fold: AuditFold, lines: int, policy: AuditPolicy) -> AuditRepor
     return AuditReport(
         complete=complete,
         lines=lines,
-        records=dict(fold.records),
+        records={
+            "config": totals[CONFIGS] + fold.records["orphan-config"],
+            "function": sum(totals[FN : FN + 4]),
+            "run": fold.records["run"],
+        },
         accounts=tuple(sorted(fold.accounts)),
         regions=tuple(sorted(fold.regions)),
         services_total=len(fold.rows),
