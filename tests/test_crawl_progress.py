@@ -1,0 +1,109 @@
+"""The progress line (only on a terminal) and the log setup of ``fcaudit crawl``."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import anyio
+import orjson
+import pytest
+
+from crawler.emulator.server import EmulatorThread
+from crawler.progress import ProgressLine, RequestRate, describe
+from crawler.stats import RunStats
+from tests.crawl_support import clean_env, run_cli, target_args, use_emulator_keys
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def busy_stats() -> RunStats:
+    stats = RunStats()
+    stats.functions_discovered = 10
+    stats.functions_done = 3
+    stats.configs = 1234
+    stats.functions_by_status["error"] = 1
+    stats.throttled = 7
+    return stats
+
+
+def test_the_line_shows_every_figure() -> None:
+    text = describe(busy_stats(), 42.4)
+    assert "functions 3/10" in text
+    assert "configs 1,234" in text
+    assert "errors 1" in text
+    assert "42 req/s" in text
+    assert "throttled 7" in text
+
+
+def test_request_rate_over_a_window() -> None:
+    rate = RequestRate(window=2.0)
+    assert rate.sample(0.0, 0) == 0.0
+    assert rate.sample(1.0, 50) == 50.0
+    assert rate.sample(2.0, 150) == 75.0
+    assert rate.sample(3.0, 250) == 100.0  # the sample at 0 s fell out of the window: (250 - 50) / 2 s
+    assert rate.sample(5.0, 250) == 0.0  # idle for the whole window
+
+
+def test_nothing_is_drawn_when_stderr_is_not_a_terminal() -> None:
+    stream = io.StringIO()
+
+    async def main() -> None:
+        with ProgressLine(busy_stats(), stream=stream) as progress:
+            assert not progress.enabled
+            await progress.refresh_forever()  # returns at once: nothing to refresh
+
+    anyio.run(main)
+    assert stream.getvalue() == ""
+
+
+def test_the_line_is_drawn_on_a_terminal() -> None:
+    stream = FakeTTY()
+
+    async def main() -> None:
+        with ProgressLine(busy_stats(), stream=stream) as progress:
+            assert progress.enabled
+            with anyio.move_on_after(0.3):
+                await progress.refresh_forever()
+
+    anyio.run(main)
+    assert "functions 3/10" in stream.getvalue()
+
+
+def test_crawl_logs_json_lines_and_no_progress_when_piped(
+    emulator: EmulatorThread,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clean_env(monkeypatch, tmp_path)
+    use_emulator_keys(monkeypatch, emulator)
+    out = tmp_path / "o.ndjson"
+
+    assert run_cli(["crawl", *target_args(emulator), "-o", str(out), "--log-format", "json", "-v"]) == 0
+
+    err = capsys.readouterr().err
+    assert "req/s" not in err  # no progress line: stderr is not a terminal
+    events = [orjson.loads(line)["event"] for line in err.splitlines() if line.startswith("{")]
+    assert "crawl.started" in events
+    assert "crawl.finished" in events
+
+
+def test_quiet_drops_info_logs(
+    emulator: EmulatorThread,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    clean_env(monkeypatch, tmp_path)
+    use_emulator_keys(monkeypatch, emulator)
+
+    assert (
+        run_cli(["crawl", *target_args(emulator), "-o", str(tmp_path / "o"), "--log-format", "json", "-q"])
+        == 0
+    )
+
+    assert "crawl.started" not in capsys.readouterr().err
