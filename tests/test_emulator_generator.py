@@ -244,3 +244,11 @@ def test_bad_account_specs_are_usage_errors(kwargs: dict[str, Any]) -> None:
 def test_an_unwritable_truth_path_is_an_output_error(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="truth file"):
         generate_account(AccountSpec(functions=2, services=1)).dump_truth(tmp_path / "missing" / "t.ndjson")
+
+
+def test_materialise_builds_everything_and_changes_nothing() -> None:
+    spec = AccountSpec(seed=12, services=3, functions=50)
+    eager = generate_account(spec)
+    configs = eager.materialise()
+    assert configs == sum(1 for r in eager.truth_records() if r["type"] == "config")
+    assert truth_bytes(eager) == truth_bytes(generate_account(spec))

@@ -3,8 +3,10 @@
 For trying fcaudit without a cloud account, load-testing it, and reproducing a misbehaving service by
 hand: the command prints the endpoint, the account id and the credentials to ``export``, then serves.
 Every knob of ``FaultConfig`` and ``AccountSpec`` has a flag; a bad value is one line and exit 2.
-``--dump-truth FILE`` writes the expected crawl output at start and again on exit (then it includes the
-functions deleted by ``--fault delete=…``); with ``--no-serve`` it writes it and exits.
+``--eager`` builds every function before serving (generated functions are otherwise built on first
+touch), so a load test measures steady state. ``--dump-truth FILE`` writes the expected crawl output
+at start and again on exit (then it includes the functions deleted by ``--fault delete=…``); with
+``--no-serve`` it writes it and exits.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def register(sub: Any) -> None:
     out.add_argument("--dump-truth", type=Path, metavar="FILE", help="write the expected crawl output")
     out.add_argument("--no-serve", action="store_true", help="generate (and --dump-truth), then exit")
     out.add_argument("--uvloop", action="store_true", help="serve on uvloop (if installed)")
+    out.add_argument("--eager", action="store_true", help="build every function before serving (load tests)")
     out.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
     parser.set_defaults(handler=run)
 
@@ -183,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be in 0..65535, got {args.port}")
     backend = generate_account(spec)
+    if args.eager:
+        log.info("emulator.materialised", configs=backend.materialise())
     if args.dump_truth is not None:
         lines = backend.dump_truth(args.dump_truth)
         log.info("emulator.truth_written", path=str(args.dump_truth), lines=lines)

@@ -322,6 +322,15 @@ class Backend:
             raise OutputError(f"cannot write the truth file {target}: {exc.strerror}") from None
         return lines
 
+    def materialise(self) -> int:
+        """Build every generated function now (load tests want steady state); returns the config count."""
+        total = 0
+        for svc in self._services.values():
+            for entry in svc.functions.values():
+                self._info(entry)
+                total += len(self._configs(entry))
+        return total
+
     def counts(self) -> dict[str, int]:
         """Live services and functions (cheap: configs are not materialised for this)."""
         live = [self._services[s] for s in self._live_services]
