@@ -87,6 +87,10 @@ def test_a_stall_outlasts_an_impatient_client(emulator_factory: EmulatorFactory)
     with pytest.raises(TimeoutError):
         asyncio.run(_fetch(emu, f"{API}/services", patience=0.3))
     assert emu.stats()["faults"]["stall"] == 1
+    give_up = time.monotonic() + 5.0  # the server notices the hang-up and cancels the stalled handler
+    while emu.stats()["routes"].get("ListServices") != {"client-gone": 1} and time.monotonic() < give_up:
+        time.sleep(0.02)
+    assert emu.stats()["routes"]["ListServices"] == {"client-gone": 1}
 
 
 def test_a_short_stall_still_answers(emulator_factory: EmulatorFactory) -> None:

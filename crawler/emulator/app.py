@@ -164,12 +164,15 @@ class EmulatorApp:
         self.stats.on_arrival()
         route = request.match_info.route.name or "Unknown"
         request_id = f"{self._rid_prefix}{next(self._ids):012x}"
-        outcome = "client-gone"
+        outcome = "500"  # an unexpected exception: aiohttp answers 500
         try:
             response, outcome = await self._serve(request, handler, route, request_id)
         except EmulatorApiError as exc:
             response = self._error(exc, request_id)
             outcome = str(exc.http)
+        except asyncio.CancelledError:  # the client went away mid-answer (a stall, a timeout)
+            outcome = "client-gone"
+            raise
         finally:
             self.stats.on_outcome(route, outcome)
         return response
