@@ -3,8 +3,11 @@
 FC does not publish its control-plane quota, so by default there is no fixed rate: the limiter finds the
 server's pace and stays just under it. It is AIMD, as TCP is, with the clock injected so tests are exact:
 
-* **pacing, not bursts**: requests start one at a time at least ``1/rate`` apart (a bucket of size one),
-  so even a limiter that was idle never fires a burst above the ceiling;
+* **pacing, not bursts**: requests start one at a time ``1/rate`` apart (a bucket of size one), so even
+  a limiter that was idle never fires a burst above the ceiling. Event-loop timers wake up late (about a
+  millisecond, more on a busy loop), which at hundreds of requests/s would lose a large share of the
+  rate, so a start at most ``LATE_CREDIT`` after its due time keeps the schedule (the next one is due
+  ``1/rate`` after the *due* time): a lateness of more than that, such as an idle spell, is not credited;
 * **slow start** (no ``--rate``): begin at ``INITIAL_RATE`` and grow exponentially until the first
   throttled answer. Starting unpaced instead would put ``concurrency`` requests in flight against an
   empty quota and have nearly all of them throttled;
@@ -52,6 +55,7 @@ RECOVER_TO = 0.9  # grow fast back to 0.9 x the level of the last throttle ...
 RECOVER_STEP = 0.10  # ... at 10 % of that level per second,
 PROBE_STEP = 0.01  # then probe above it at 1 % of that level per second
 MIN_RATE = 0.2
+LATE_CREDIT = 0.01  # seconds of lateness a start may make up on the schedule (timer overshoot)
 WINDOW = 1.0  # seconds over which start and success rates are measured
 BUSY_WINDOW = 0.25  # growth needs requests waiting on the pace, and half the rate used, this recently
 
@@ -96,7 +100,9 @@ class AdaptiveRate:
     def started(self, now: float) -> None:
         if self._first_start is None:
             self._first_start = now
-        self._last_start = now
+        due = self._last_start + 1.0 / self.rate
+        # on schedule (late by a timer's overshoot at most): keep the schedule, or the rate leaks away
+        self._last_start = due if 0.0 <= now - due <= LATE_CREDIT else now
         self._starts.append(now)
         self._prune(now)
 
