@@ -17,7 +17,7 @@ import anyio
 
 from crawler import __version__
 from crawler.client import FcClient, open_session
-from crawler.crawl import ClientMap, Crawl, CrawlOutcome, ListingClient
+from crawler.crawl import DEFAULT_GRACE_SECONDS, ClientMap, Crawl, CrawlOutcome, ListingClient
 from crawler.jobs import CrawlJob, start_record
 from crawler.log import get_logger
 from crawler.progress import ProgressLine
@@ -79,6 +79,7 @@ async def execute(
     resumed: bool = False,
     handle_signals: bool = False,
     progress: ProgressLine | None = None,
+    grace: float = DEFAULT_GRACE_SECONDS,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> CrawlOutcome:
     """Crawl ``job`` into ``sink`` (closed on return) and return the outcome."""
@@ -98,7 +99,7 @@ async def execute(
             output=sink.name,
         )
         async with open_clients(job, stats) as clients:
-            crawl = Crawl(job, clients, sink, stats=stats, on_record=on_record, now=now)
+            crawl = Crawl(job, clients, sink, stats=stats, on_record=on_record, grace=grace, now=now)
             refresher = progress.refresh_forever if progress is not None else None
             outcome = await crawl.run(handle_signals=handle_signals, extra=refresher)
         end = outcome.end.data

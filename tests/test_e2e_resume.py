@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from crawler.emulator.backend import AccountSpec
-from crawler.emulator.faults import FaultConfig
+from crawler.emulator.faults import FaultConfig, FaultKind
 from crawler.emulator.server import EmulatorThread
+from crawler.sink import scan_for_resume
 from tests.conftest import EmulatorFactory
 from tests.crawl_support import (
     Crawled,
@@ -113,9 +114,9 @@ def test_resume_refuses_a_file_from_another_crawl(
     assert run_cli(crawl_argv(emulator, out, "--resume", "--force-resume", *FAST)) == 0
 
 
-def spawn_crawl(emulator: EmulatorThread, out: Path) -> subprocess.Popen[bytes]:
+def spawn_crawl(emulator: EmulatorThread, out: Path, *extra: str) -> subprocess.Popen[bytes]:
     """``fcaudit crawl`` in a child process (stderr to a file beside the output, for a failing test)."""
-    argv = [sys.executable, "-m", "crawler", *crawl_argv(emulator, out, "--concurrency", "4")]
+    argv = [sys.executable, "-m", "crawler", *crawl_argv(emulator, out, "--concurrency", "4", *extra)]
     with open(out.with_suffix(".stderr"), "wb") as stderr:
         return subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=stderr)
 
@@ -183,3 +184,70 @@ def test_a_signal_stops_cleanly_and_the_file_resumes(
     assert run_cli(crawl_argv(emulator, out, "--resume", "--concurrency", "16", *FAST)) == 0
 
     assert_one_complete_run(out, emulator)
+
+
+STALLED = FaultConfig(seed=2, rates={FaultKind.STALL: 1.0}, stall_seconds=60.0)
+
+
+def spawn_stalled_crawl(
+    emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch, out: Path, grace: str
+) -> subprocess.Popen[bytes]:
+    """Workers whose every request hangs for a minute (longer than the read timeout of 30 s).
+
+    Pairs come from a targets file: a signal cancels discovery at once (it writes nothing), so only a
+    worker's request in flight is what the grace period is about."""
+    emulator = emulator_factory(RESUME_ACCOUNT, STALLED)
+    use_emulator_keys(monkeypatch, emulator)
+    service = emulator.backend.service_names()[0]
+    targets = out.with_suffix(".targets")
+    targets.write_text("".join(f"{service}/{fn}\n" for fn in emulator.backend.function_names(service)))
+    proc = spawn_crawl(emulator, out, "--grace", grace, "--targets", str(targets))
+    deadline = time.monotonic() + 30
+    while emulator.stats()["requests"] < 1:  # a request is in flight (and hanging)
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the crawl did not start: {out.with_suffix('.stderr').read_text()}")
+        time.sleep(0.05)
+    time.sleep(0.2)  # let it settle into the hanging request
+    return proc
+
+
+def assert_stopped_whole(out: Path) -> None:
+    records = read_ndjson(out)  # every line parses: nothing torn
+    end = records[-1]
+    assert (end["type"], end["phase"], end["complete"], end["interrupted"]) == ("run", "end", False, "SIGINT")
+    state = scan_for_resume(out)
+    assert state is not None  # and the file can be resumed
+
+
+def test_in_flight_requests_are_cancelled_after_the_grace_period(
+    emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.ndjson"
+    proc = spawn_stalled_crawl(emulator_factory, monkeypatch, out, grace="0.5")
+    try:
+        proc.send_signal(signal.SIGINT)
+        # the hanging request would hold the crawl for 30 s (read timeout); the grace ends it first
+        assert proc.wait(timeout=20) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert_stopped_whole(out)
+
+
+def test_a_second_sigint_stops_at_once(
+    emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.ndjson"
+    proc = spawn_stalled_crawl(emulator_factory, monkeypatch, out, grace="300")
+    try:
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        assert proc.poll() is None  # the first one waits for the request in flight (grace 300 s)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert_stopped_whole(out)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import shutil
 import sys
@@ -29,7 +30,7 @@ import anyio
 from crawler.audit_report import AuditReport
 from crawler.cli import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.config import RunConfig, resolve_config
-from crawler.crawl import CrawlOutcome
+from crawler.crawl import DEFAULT_GRACE_SECONDS, CrawlOutcome
 from crawler.errors import AuthError, UsageError
 from crawler.jobs import CrawlJob, expand_pairs, job_fingerprint
 from crawler.log import LogFormat, configure, get_logger
@@ -80,6 +81,13 @@ def register(sub: Any) -> None:
     how.add_argument("--concurrency", type=int, help="requests in flight (default 32)")
     how.add_argument("--rate", type=float, help="requests per second ceiling (default: adaptive, none)")
     how.add_argument("--page-size", type=int, help="items per page, 1-100 (default 100)")
+    how.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE_SECONDS,
+        metavar="SECONDS",
+        help="after SIGINT/SIGTERM, how long requests in flight may finish (default 5)",
+    )
     how.add_argument("--insecure-http", action="store_true", help="allow plain http to a non-loopback host")
     logs = parser.add_argument_group("logging")
     logs.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
@@ -108,6 +116,7 @@ class CrawlPlan:
     summary_path: Path | None
     summary_format: str
     findings_path: Path | None
+    grace: float
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -144,6 +153,8 @@ def _policy(config: RunConfig) -> AuditPolicy:
 
 def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
     """Check every input and open the output; raises a ``FatalError`` naming the first problem."""
+    if not (math.isfinite(args.grace) and args.grace >= 0):
+        raise UsageError(f"--grace must be a number of seconds >= 0, got {args.grace}")
     if args.force_resume and not args.resume:
         raise UsageError("--force-resume only makes sense with --resume")
     to_stdout = args.output == "-"
@@ -197,6 +208,7 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
         summary_path=args.summary,
         summary_format=args.format,
         findings_path=args.findings,
+        grace=args.grace,
     )
 
 
@@ -226,6 +238,7 @@ async def crawl_plan(plan: CrawlPlan, *, handle_signals: bool = True) -> CrawlOu
             resumed=plan.resume is not None,
             handle_signals=handle_signals,
             progress=progress,
+            grace=plan.grace,
         )
 
 
