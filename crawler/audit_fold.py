@@ -2,15 +2,16 @@
 
 ``crawler.summary`` decides *when* a function's configs are complete (its ``function`` record arrived)
 and hands the whole group here; this module decides *what* they count for. Everything in it is either a
-sum (counters: merge is addition) or a bounded list ordered by input line (findings kept per severity,
-problems, runs: merge is concatenation, then the same bound), which is why merging two folds equals
-folding the concatenation of their inputs.
+sum (counters: merge is addition) or a bounded list ordered by input line (listed findings per
+severity, problems, runs: merge is concatenation, then the same bound), which is why merging two folds
+equals folding the concatenation of their inputs.
 
 Memory: one fixed-size ``list[int]`` per service (``ROW_SIZE`` ints, about 0.5 KB), capped at the
 policy's ``max_services`` (beyond it, one ``(other services)`` row); destination counts exact up to
-``DEST_CAPACITY`` distinct ARNs and then pruned to the most referenced (the report says so); findings
-kept up to ``max_findings`` per severity (all are counted); problems kept up to ``PROBLEM_CAPACITY``.
-Nothing grows with the number of functions.
+``DEST_CAPACITY`` distinct ARNs and then pruned to the most referenced (the report says so); the
+``max_findings`` most severe findings kept for listing (all are counted, per rule and severity, and all
+go to ``on_finding``); problems kept up to ``PROBLEM_CAPACITY``. Nothing grows with the number of
+functions.
 """
 
 from __future__ import annotations
@@ -53,14 +54,6 @@ ERROR_CODE_CAPACITY: Final = 1_000
 PROBLEM_CAPACITY: Final = 100
 RUN_CAPACITY: Final = 1_000
 _STATUS_INDEX: Final = {"ok": 0, "none": 1, "gone": 2, "error": 3}
-_KIND_INDEX: Final = {
-    "mns-queue": 0,
-    "mns-topic": 1,
-    "eventbridge": 4,
-    "rocketmq": 5,
-    "unknown": 6,
-    "malformed": 7,
-}
 
 #: a pending config: (line, qualifier as recorded, the config object)
 PendingConfig = tuple[int, str, Mapping[str, Any]]

@@ -1,8 +1,11 @@
 """The streaming summary: one fold over records, live during a crawl or later over an NDJSON file.
 
-Both ways go through ``Summarizer._fold``, which takes one decoded record (a dict) and its line number:
-the file path decodes each line with orjson and never builds a dataclass; the live path turns each
-record into the same dict with ``to_dict()``. So the live summary *is* the summary of the written file.
+Both ways fold the same thing, a decoded record (a dict) and its line number: the live ``add`` turns a
+record into the dict it writes (``to_dict()``); ``add_lines`` decodes each line with orjson and never
+builds a dataclass, handling a well-formed config or function line inline (the same checks as
+``_fold_obj``, which takes every other line). From there one path: ``_config``/``_function`` group the
+records and ``AuditFold`` counts and judges them. So the live summary *is* the summary of the written
+file (a property test holds it to that).
 
 A function's findings depend on all its configs, and its configs come right before its ``function``
 record (a ``FunctionBatch``), so configs wait in ``pending`` until that record arrives; configs of
