@@ -1,0 +1,218 @@
+"""Soak: one 100,000-function crawl with faults and a quota — nothing lost, memory flat, connections capped.
+
+One command (needs the ``bench`` extra: ``pip install -e '.[bench]'``)::
+
+    python bench/soak.py                      # 100,000 functions (a few minutes on a small machine)
+    python bench/soak.py --functions 5000     # a quick look
+
+The emulator runs in its own process (``fcaudit emulator``, with ``--dump-truth`` of the account as it is
+before the crawl) and ``fcaudit crawl`` in another; while the crawl runs, this script samples the crawl's
+resident memory and its open TCP connections every half second. At the end it checks the output against
+the truth — every function exactly once, no config twice, the ``ok``/``none`` functions identical to the
+truth, as many ``gone`` as the emulator deleted — and prints a Markdown table with the wall time, requests,
+throttled answers, retries, peak memory, the memory at each quarter of the run and the most connections
+seen, with the verdicts: memory flat (the last quarter's RSS within 1.25× the first's) and connections
+never above ``--concurrency``.
+
+Random 503s are left out of the default faults: the client reads a 503 as throttling and the adaptive
+limiter then backs off for each one (see the fault-matrix tests); the quota supplies the throttling.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` and ``crawler`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import argparse
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import psutil
+
+from bench._harness import REPO, Account, EmulatorProcess, ServerKnobs
+
+DEFAULT_FAULTS = (
+    "500=0.01",
+    "reset=0.01",
+    "truncated=0.005",
+    "malformed=0.005",
+    "repeat-token=0.01",
+    "delete=0.001",
+)
+
+
+class FaultyEmulator(EmulatorProcess):
+    """The harness's emulator process, with faults, a burst and the truth dumped before serving."""
+
+    def __init__(self, account: Account, knobs: ServerKnobs, faults: tuple[str, ...], truth: Path) -> None:
+        super().__init__(account, knobs)
+        self.faults = faults
+        self.truth = truth
+
+    def command(self) -> list[str]:
+        cmd = super().command()
+        for fault in self.faults:
+            cmd += ["--fault", fault]
+        cmd += ["--jitter-ms", "5", "--dump-truth", str(self.truth)]
+        return cmd
+
+
+@dataclass(slots=True)
+class Samples:
+    rss: list[tuple[float, int]] = field(default_factory=list)
+    max_connections: int = 0
+
+
+def sample(pid: int, samples: Samples, stop: threading.Event) -> None:
+    try:
+        proc = psutil.Process(pid)
+        while not stop.is_set():
+            samples.rss.append((time.monotonic(), proc.memory_info().rss))
+            established = [c for c in proc.net_connections(kind="tcp") if c.status == psutil.CONN_ESTABLISHED]
+            samples.max_connections = max(samples.max_connections, len(established))
+            stop.wait(0.5)
+    except psutil.NoSuchProcess:
+        return
+
+
+@dataclass(frozen=True, slots=True)
+class Crawl:
+    exit_code: int
+    wall: float
+    peak_rss: int
+    samples: Samples
+
+
+def run_crawl(emulator: EmulatorProcess, out: Path, concurrency: int, timeout: float) -> Crawl:
+    cmd = [sys.executable, "-m", "crawler", "crawl", "--endpoint", emulator.endpoint, "-o", str(out), "-q"]
+    cmd += ["--concurrency", str(concurrency)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_")} | emulator.env
+    samples, stop = Samples(), threading.Event()
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    sampler = threading.Thread(target=sample, args=(proc.pid, samples, stop), daemon=True)
+    sampler.start()
+    killer = threading.Timer(timeout, proc.kill)
+    killer.start()
+    try:
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        killer.cancel()
+        stop.set()
+        sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Crawl(proc.returncode, time.perf_counter() - started, usage.ru_maxrss * 1024, samples)
+
+
+def check(out: Path, truth: Path, deleted: int) -> tuple[dict[str, Any], list[str]]:
+    """The output against the truth; (the end record, the problems found)."""
+    problems: list[str] = []
+    want_functions: dict[tuple[str, ...], tuple[str, int]] = {}
+    want_configs: dict[tuple[str, ...], bytes] = {}
+    for line in truth.read_bytes().splitlines():
+        r = orjson.loads(line)
+        ident = (r["account"], r["region"], r["service"], r["function"])
+        if r["type"] == "function":
+            want_functions[ident] = (r["status"], r["configs"])
+        else:
+            want_configs[(*ident, r["qualifier"])] = orjson.dumps(r["config"], option=orjson.OPT_SORT_KEYS)
+    seen: Counter[tuple[str, ...]] = Counter()
+    got_configs: dict[tuple[str, ...], bytes] = {}
+    statuses: dict[tuple[str, ...], tuple[str, int]] = {}
+    end: dict[str, Any] = {}
+    for line in out.read_bytes().splitlines():
+        r = orjson.loads(line)
+        if r["type"] == "run":
+            end = r if r["phase"] == "end" else end
+            continue
+        ident = (r["account"], r["region"], r["service"], r["function"])
+        if r["type"] == "config":
+            key = (*ident, r["qualifier"])
+            if key in got_configs:
+                problems.append(f"config written twice: {key}")
+            got_configs[key] = orjson.dumps(r["config"], option=orjson.OPT_SORT_KEYS)
+        else:
+            seen[ident] += 1
+            statuses[ident] = (r["status"], r["configs"])
+    problems += [f"function written {n} times: {k}" for k, n in seen.items() if n > 1]
+    if set(statuses) != set(want_functions):
+        problems.append(f"{len(set(want_functions) ^ set(statuses))} functions differ from the truth's set")
+    exact = {k for k, (status, _) in statuses.items() if status in ("ok", "none")}
+    for k in exact:
+        if statuses[k] != want_functions.get(k):
+            problems.append(f"{k}: {statuses[k]} != truth {want_functions.get(k)}")
+    wrong = [c for c in want_configs if c[:4] in exact and got_configs.get(c) != want_configs[c]]
+    problems += [f"config differs or is missing: {c}" for c in wrong[:10]]
+    gone = sum(1 for status, _ in statuses.values() if status == "gone")
+    if gone != deleted:
+        problems.append(f"{gone} functions gone, the emulator deleted {deleted}")
+    return end, problems
+
+
+def quarters(samples: Samples) -> list[int]:
+    """Resident memory at the end of each quarter of the run."""
+    if not samples.rss:
+        return []
+    return [samples.rss[min(len(samples.rss) - 1, (len(samples.rss) * q) // 4)][1] for q in (1, 2, 3, 4)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--functions", type=int, default=100_000)
+    parser.add_argument("--services", type=int, default=0, help="default: functions / 100")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--quota", type=float, default=2000.0, help="emulator quota, requests/s")
+    parser.add_argument("--latency-ms", type=float, default=5.0)
+    parser.add_argument("--fault", action="append", help=f"KIND=RATE (default: {' '.join(DEFAULT_FAULTS)})")
+    parser.add_argument("--timeout", type=float, default=3600.0)
+    args = parser.parse_args(argv)
+    account = Account(functions=args.functions, services=args.services or max(1, args.functions // 100))
+    faults = tuple(args.fault or DEFAULT_FAULTS)
+    with tempfile.TemporaryDirectory() as tmp:
+        truth, out = Path(tmp) / "truth.ndjson", Path(tmp) / "out.ndjson"
+        knobs = ServerKnobs(latency_ms=args.latency_ms, quota_rps=args.quota)
+        with FaultyEmulator(account, knobs, faults, truth) as emulator:
+            crawl = run_crawl(emulator, out, args.concurrency, args.timeout)
+            deleted = int(emulator.stats()["deleted"]["functions"])
+        end, problems = check(out, truth, deleted)
+    rss = quarters(crawl.samples)
+    flat = len(rss) == 4 and rss[3] <= 1.25 * rss[0]
+    capped = crawl.samples.max_connections <= args.concurrency
+    mib = 1024 * 1024
+    print(f"## Soak: {args.functions:,} functions, faults {' '.join(faults)}, quota {args.quota:g}/s\n")
+    print("| figure | value |\n|---|---|")
+    rows = [
+        ("exit code", crawl.exit_code),
+        ("wall", f"{crawl.wall:.1f} s"),
+        ("functions", end.get("functions")),
+        ("configs", f"{end.get('configs', 0):,}"),
+        ("requests", f"{end.get('requests', 0):,} ({end.get('requests', 0) / crawl.wall:,.0f}/s)"),
+        ("throttled", f"{end.get('throttled', 0):,}"),
+        ("retries", f"{end.get('retries', 0):,}"),
+        ("peak RSS", f"{crawl.peak_rss / mib:.0f} MiB"),
+        ("RSS by quarter", " / ".join(f"{r / mib:.0f}" for r in rss) + " MiB"),
+        ("most connections", f"{crawl.samples.max_connections} (concurrency {args.concurrency})"),
+    ]
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+    print()
+    print(f"- output matches the truth: {'yes' if not problems else 'NO'}")
+    for problem in problems[:20]:
+        print(f"  - {problem}")
+    print(f"- memory flat (last quarter ≤ 1.25 × first): {'yes' if flat else 'NO'}")
+    print(f"- connections never above --concurrency: {'yes' if capped else 'NO'}")
+    return 0 if not problems and flat and capped and crawl.exit_code in (0, 3) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
