@@ -63,12 +63,19 @@ def register(sub: Any) -> None:
     where.add_argument("--profile", help="aliyun CLI profile from ~/.aliyun/config.json")
     where.add_argument("--config", metavar="FILE", type=Path, help="TOML config file")
     where.add_argument("--service", action="append", default=[], metavar="GLOB", help="only these services")
-    where.add_argument("--exclude-service", action="append", default=[], metavar="GLOB")
+    where.add_argument("--exclude-service", action="append", default=[], metavar="GLOB", help="not these")
     where.add_argument(
         "--function", action="append", default=[], metavar="GLOB", help="only these functions (or svc/fn)"
     )
-    where.add_argument("--exclude-function", action="append", default=[], metavar="GLOB")
-    where.add_argument("--targets", metavar="FILE", type=Path, help="crawl these service/function pairs only")
+    where.add_argument(
+        "--exclude-function", action="append", default=[], metavar="GLOB", help="but not these"
+    )
+    where.add_argument(
+        "--targets",
+        metavar="FILE",
+        type=Path,
+        help="crawl only these pairs, no discovery (lines service/function, or NDJSON objects)",
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--output", "-o", metavar="FILE", default="-", help="NDJSON records (default: stdout)")
     out.add_argument("--resume", action="store_true", help="continue the crawl that wrote --output FILE")
@@ -78,9 +85,11 @@ def register(sub: Any) -> None:
     out.add_argument("--findings", metavar="FILE", type=Path, help="write the audit findings to FILE")
     out.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when a finding is at least this severe")
     how = parser.add_argument_group("how hard")
-    how.add_argument("--concurrency", type=int, help="requests in flight (default 32)")
-    how.add_argument("--rate", type=float, help="requests per second ceiling (default: adaptive, none)")
-    how.add_argument("--page-size", type=int, help="items per page, 1-100 (default 100)")
+    how.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (default 32)")
+    how.add_argument(
+        "--rate", type=float, metavar="RPS", help="requests per second ceiling (default: adaptive, none)"
+    )
+    how.add_argument("--page-size", type=int, metavar="N", help="items per page, 1-100 (default 100)")
     how.add_argument(
         "--grace",
         type=float,
