@@ -57,6 +57,8 @@ log = get_logger(__name__)
 CHUNK_BYTES: Final = 64 * 1024
 MAX_SERVER_TEXT: Final = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: makes one attempt's signed request headers (called per attempt: the date and nonce must be fresh)
+SignHeaders = Callable[[], dict[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,13 +207,17 @@ class FcClient:
         if next_token:
             query += f"&nextToken={percent_encode(next_token)}"
         url = URL(f"{self.endpoint}{encoded}?{query}", encoded=True)
+        return await self._fetch(route, url, key, lambda: self._headers(decoded))
+
+    async def _fetch(self, route: str, url: URL, key: str, sign: SignHeaders) -> Page:
+        """GET ``url`` with retries; ``sign()`` gives each attempt its own signed headers (a fresh date)."""
 
         def retried(attempt: int, error: CrawlerError, delay: float) -> None:
             self._stats.retries += 1
             log.debug("retry.scheduled", route=route, attempt=attempt, code=error.code, delay=round(delay, 3))
 
         async def attempt() -> Page:
-            body, request_id = await self._get(route, url, decoded)
+            body, request_id = await self._get(route, url, sign)
             return self._page(body, key, request_id, route)
 
         return await self._retry.run(attempt, on_retry=retried)
@@ -230,10 +236,10 @@ class FcClient:
         )
         return headers
 
-    async def _get(self, route: str, url: URL, decoded_path: str) -> tuple[bytes, str | None]:
+    async def _get(self, route: str, url: URL, sign: SignHeaders) -> tuple[bytes, str | None]:
         """One attempt through the limiter: the 2xx body and request id, or the mapped error."""
         async with self._limiter.slot() as sent_at:
-            status, headers, body, request_id = await self._send(route, url, decoded_path)
+            status, headers, body, request_id = await self._send(route, url, sign)
             if 200 <= status < 300:
                 self._limiter.on_success(sent_at)
                 return body, request_id
@@ -246,7 +252,7 @@ class FcClient:
             raise error
 
     async def _send(
-        self, route: str, url: URL, decoded_path: str
+        self, route: str, url: URL, sign: SignHeaders
     ) -> tuple[int, Mapping[str, str], bytes, str | None]:
         """Send one signed GET; (status, headers, capped body, request id), aiohttp errors mapped."""
         started = self._monotonic()
@@ -254,9 +260,7 @@ class FcClient:
         status: int | None = None
         request_id: str | None = None
         try:
-            async with self._session.get(
-                url, headers=self._headers(decoded_path), allow_redirects=False
-            ) as response:
+            async with self._session.get(url, headers=sign(), allow_redirects=False) as response:
                 status = response.status
                 raw_id = response.headers.get("X-Fc-Request-Id")
                 request_id = _clean(raw_id, self._scrub, 128) if raw_id else None

@@ -32,16 +32,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-import orjson
 from yarl import URL
 
 from crawler.client import FcClient, Page
-from crawler.errors import CrawlerError, ProtocolError
-from crawler.log import get_logger
+from crawler.errors import ProtocolError
 from crawler.records import LATEST
 from crawler.signing import EMPTY_BODY_SHA256, FC3_API_VERSION, acs3_authorization, percent_encode
-
-log = get_logger(__name__)
 
 SEPARATOR: Final = "$"
 FC3_API: Final = f"/{FC3_API_VERSION}"
@@ -129,26 +125,16 @@ class Fc3Client(FcClient):
         encoded_query = "&".join(f"{percent_encode(k)}={percent_encode(v)}" for k, v in query)
         full_path = f"{FC3_API}{path}"
         url = URL(f"{self.endpoint}{full_path}?{encoded_query}", encoded=True)
-        # ``FcClient._send`` hands ``_headers`` one string: for ACS3, everything that is signed
-        signing = orjson.dumps([action, full_path, url.raw_authority or "", query]).decode()
+        host = url.raw_authority or ""
+        return await self._fetch(action, url, key, lambda: self._acs3_headers(action, full_path, host, query))
 
-        def retried(attempt: int, error: CrawlerError, delay: float) -> None:
-            self._stats.retries += 1
-            log.debug(
-                "retry.scheduled", route=action, attempt=attempt, code=error.code, delay=round(delay, 3)
-            )
-
-        async def attempt() -> Page:
-            body, request_id = await self._get(action, url, signing)
-            return self._page(body, key, request_id, action)
-
-        return await self._retry.run(attempt, on_retry=retried)
-
-    def _headers(self, decoded_path: str) -> dict[str, str]:
-        action, path, authority, query = orjson.loads(decoded_path)
+    def _acs3_headers(
+        self, action: str, path: str, host: str, query: list[tuple[str, str]]
+    ) -> dict[str, str]:
+        """The headers of one attempt, ACS3-signed: ``host`` and the ``x-acs-*`` set FC 3.0 expects."""
         creds = self._credentials
         headers = {
-            "host": authority,
+            "host": host,
             "x-acs-action": action,
             "x-acs-version": FC3_API_VERSION,
             "x-acs-date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._wall_clock())),
@@ -158,6 +144,6 @@ class Fc3Client(FcClient):
         if creds.security_token is not None:
             headers["x-acs-security-token"] = creds.security_token
         headers["Authorization"] = acs3_authorization(
-            creds.access_key_id, creds.access_key_secret, "GET", path, [(k, v) for k, v in query], headers
+            creds.access_key_id, creds.access_key_secret, "GET", path, query, headers
         )
         return headers

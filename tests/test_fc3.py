@@ -5,8 +5,6 @@ FC 3.0 writes the same configs as a crawl through FC 2.0."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +12,13 @@ import aiohttp
 import anyio
 import orjson
 import pytest
-from aiohttp import web
 
 from crawler.client import FcClient, open_session
 from crawler.config import CrawlSettings, Target
 from crawler.crawl import Crawl, ListingClient
 from crawler.credentials import Credentials
-from crawler.emulator.backend import AccountSpec, Backend, EmulatorApiError, generate_account
-from crawler.emulator.fc3 import Acs3Verifier, Fc3Api, fc3_config, fc3_error
-from crawler.emulator.paging import TokenCodec
+from crawler.emulator.backend import AccountSpec, Backend, generate_account
+from crawler.emulator.fc3 import fc3_config
 from crawler.emulator.server import EmulatorThread
 from crawler.errors import AuthError, NotFoundError, ProtocolError
 from crawler.fc3 import Fc3Client, parse_function_arn, record_config, split_function_name
@@ -33,6 +29,7 @@ from crawler.records import normalise_qualifier
 from crawler.retry import RetryBudget, RetryPolicy
 from crawler.sink import Sink
 from crawler.stats import RunStats
+from tests.conftest import EmulatorFactory
 from tests.crawl_support import Crawled, assert_matches_truth, read_ndjson
 
 pytestmark = pytest.mark.anyio
@@ -132,31 +129,6 @@ def settings_client(
     )
 
 
-@asynccontextmanager
-async def serve_fc3(backend: Backend, *, token: str | None = None) -> AsyncIterator[str]:
-    """The FC 3.0 routes behind their ACS3 gate, served from this event loop on a loopback port."""
-    verifier = Acs3Verifier({backend.access_key_id: backend.access_key_secret}, security_token=token)
-
-    @web.middleware
-    async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
-        try:
-            await verifier.verify_request(request)
-            response: web.StreamResponse = await handler(request)
-        except EmulatorApiError as exc:
-            return fc3_error(exc, "fc3-test-request")
-        return response
-
-    app = web.Application(middlewares=[gate])
-    Fc3Api(backend, TokenCodec(b"fc3-test-key" * 3)).add_routes(app)
-    runner = web.AppRunner(app, shutdown_timeout=0.2)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
-
-
 async def all_pages(fetch: Any) -> tuple[list[dict[str, Any]], int]:
     items: list[dict[str, Any]] = []
     token = None
@@ -170,21 +142,22 @@ async def all_pages(fetch: Any) -> tuple[list[dict[str, Any]], int]:
             return items, pages
 
 
-async def test_the_fc3_routes_page_filter_and_check_acs3() -> None:
-    backend = generate_account(FC3_ACCOUNT)
-    creds = Credentials(backend.access_key_id, backend.access_key_secret)
+async def test_the_fc3_routes_page_filter_and_check_acs3(emulator_factory: EmulatorFactory) -> None:
+    emu = emulator_factory(FC3_ACCOUNT)
+    backend = emu.backend
+    creds = Credentials(emu.access_key_id, emu.access_key_secret)
     truth = [r for r in backend.truth_records() if r["type"] == "config"]
-    async with serve_fc3(backend) as endpoint, open_session(SETTINGS) as session:
-        client: Fc3Client = settings_client(Fc3Client, session, endpoint, backend, creds)
+    async with open_session(SETTINGS) as session:
+        client: Fc3Client = settings_client(Fc3Client, session, emu.endpoint, backend, creds)
         configs, pages = await all_pages(lambda t: client.list_async_invoke_configs(limit=7, next_token=t))
         assert pages == -(-len(truth) // 7)
-        mapped = [record_config(c, account=backend.account_id, region=backend.region) for c in configs]
+        mapped = [record_config(c, account=emu.account_id, region=emu.region) for c in configs]
         assert [(s, f, q) for s, f, q, _ in mapped] == [
             (r["service"], r["function"], r["qualifier"]) for r in truth
         ]
 
         service, function = truth[-1]["service"], truth[-1]["function"]
-        one, _ = await all_pages(
+        one, one_pages = await all_pages(
             lambda t: client.list_async_invoke_configs(
                 limit=2, next_token=t, function_name=f"{service}${function}"
             )
@@ -202,46 +175,52 @@ async def test_the_fc3_routes_page_filter_and_check_acs3() -> None:
         assert {f["functionName"] for f in prefixed} == {
             f"{service}${n}" for n in backend.function_names(service)
         }
+        assert emu.stats()["routes"]["ListAsyncInvokeConfigs"] == {"200": pages + one_pages, "404": 1}
 
+
+async def test_a_wrong_acs3_signature_is_refused_in_the_fc3_error_shape(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emu = emulator_factory(AccountSpec(seed=2, services=1, functions=3))
+    async with open_session(SETTINGS) as session:
         wrong = settings_client(
-            Fc3Client, session, endpoint, backend, Credentials(backend.access_key_id, "wrong")
+            Fc3Client, session, emu.endpoint, emu.backend, Credentials(emu.access_key_id, "not-the-secret")
         )
         with pytest.raises(AuthError) as caught:
             await wrong.list_async_invoke_configs(limit=5, next_token=None)
-        assert caught.value.code == "SignatureDoesNotMatch"
-        async with session.get(f"{endpoint}/2023-03-30/async-invoke-configs") as response:
+        assert (caught.value.code, caught.value.http) == ("SignatureDoesNotMatch", 403)
+        assert caught.value.request_id
+        async with session.get(f"{emu.endpoint}/2023-03-30/async-invoke-configs") as response:
             assert response.status == 403
-            assert await response.json() == {
-                "Code": "MissingAuthorization",
-                "Message": "the request has no Authorization header",
-                "RequestId": "fc3-test-request",
-            }
+            body = await response.json()
+        assert body == {
+            "Code": "MissingAuthorization",
+            "Message": "the request has no Authorization header",
+            "RequestId": response.headers["X-Fc-Request-Id"],
+        }
+    assert emu.stats()["routes"]["ListAsyncInvokeConfigs"] == {"403": 2}
 
 
-async def test_an_sts_token_is_required_when_configured() -> None:
-    backend = generate_account(AccountSpec(seed=2, services=1, functions=3))
-    async with serve_fc3(backend, token="sts-xyz") as endpoint, open_session(SETTINGS) as session:
-        plain = Credentials(backend.access_key_id, backend.access_key_secret)
+async def test_an_sts_token_is_required_when_configured(emulator_factory: EmulatorFactory) -> None:
+    emu = emulator_factory(AccountSpec(seed=2, services=1, functions=3), security_token="sts-xyz")
+    async with open_session(SETTINGS) as session:
+        plain = Credentials(emu.access_key_id, emu.access_key_secret)
         with pytest.raises(AuthError, match="x-acs-security-token"):
-            await settings_client(Fc3Client, session, endpoint, backend, plain).list_functions_v3(
+            await settings_client(Fc3Client, session, emu.endpoint, emu.backend, plain).list_functions_v3(
                 limit=5, next_token=None
             )
-        sts = Credentials(backend.access_key_id, backend.access_key_secret, "sts-xyz")
-        page = await settings_client(Fc3Client, session, endpoint, backend, sts).list_functions_v3(
+        sts = Credentials(emu.access_key_id, emu.access_key_secret, "sts-xyz")
+        page = await settings_client(Fc3Client, session, emu.endpoint, emu.backend, sts).list_functions_v3(
             limit=5, next_token=None
         )
         assert len(page.items) == 3
 
 
 async def crawl_into(
-    path: Path,
-    backend: Backend,
-    clients: dict[tuple[str, str], ListingClient],
-    endpoint: str,
-    stats: RunStats,
+    path: Path, emu: EmulatorThread, clients: dict[tuple[str, str], ListingClient], stats: RunStats
 ) -> None:
-    creds = Credentials(backend.access_key_id, backend.access_key_secret)
-    job = CrawlJob((Target(backend.account_id, backend.region, endpoint, creds),), SETTINGS)
+    creds = Credentials(emu.access_key_id, emu.access_key_secret)
+    job = CrawlJob((Target(emu.account_id, emu.region, emu.endpoint, creds),), SETTINGS)
     sink = Sink.open_file(path)
     try:
         await Crawl(job, clients, sink, stats=stats).run()
@@ -249,25 +228,30 @@ async def crawl_into(
         await sink.aclose()
 
 
-async def test_an_fc3_crawl_writes_the_same_configs_as_an_fc2_crawl(tmp_path: Path) -> None:
-    fc2_backend, fc3_backend = generate_account(FC3_ACCOUNT), generate_account(FC3_ACCOUNT)
-    creds = Credentials(fc2_backend.access_key_id, fc2_backend.access_key_secret)
-    key = (fc2_backend.account_id, fc2_backend.region)
+async def test_an_fc3_crawl_writes_the_same_configs_as_an_fc2_crawl(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    emu = emulator_factory(FC3_ACCOUNT)
+    creds = Credentials(emu.access_key_id, emu.access_key_secret)
+    key = (emu.account_id, emu.region)
     fc2_stats, fc3_stats = RunStats(), RunStats()
-    with EmulatorThread(fc2_backend) as fc2_emulator:
-        async with serve_fc3(fc3_backend) as endpoint, open_session(SETTINGS) as session:
-            fc2_client = settings_client(
-                FcClient, session, fc2_emulator.endpoint, fc2_backend, creds, fc2_stats
-            )
-            await crawl_into(
-                tmp_path / "fc2.ndjson", fc2_backend, {key: fc2_client}, fc2_emulator.endpoint, fc2_stats
-            )
-            fc3_client = settings_client(Fc3Client, session, endpoint, fc3_backend, creds, fc3_stats)
-            fc3 = Fc3Listing(fc3_client, page_size=100, max_pages=100)
-            await crawl_into(tmp_path / "fc3.ndjson", fc3_backend, {key: fc3}, endpoint, fc3_stats)
-        fc2_served = fc2_emulator.stats()["requests"]
+    async with open_session(SETTINGS) as session:
+        fc2_client = settings_client(FcClient, session, emu.endpoint, emu.backend, creds, fc2_stats)
+        await crawl_into(tmp_path / "fc2.ndjson", emu, {key: fc2_client}, fc2_stats)
+        fc2_served = emu.stats()["requests"]
+        fc3_client = settings_client(Fc3Client, session, emu.endpoint, emu.backend, creds, fc3_stats)
+        fc3 = Fc3Listing(fc3_client, page_size=100, max_pages=100)
+        await crawl_into(tmp_path / "fc3.ndjson", emu, {key: fc3}, fc3_stats)
+        fc3_served = emu.stats()["requests"] - fc2_served
     fc2_records, fc3_records = read_ndjson(tmp_path / "fc2.ndjson"), read_ndjson(tmp_path / "fc3.ndjson")
-    assert_matches_truth(Crawled.of(fc2_records), fc2_backend.truth_records())
+    assert_matches_truth(Crawled.of(fc2_records), emu.backend.truth_records())
+    assert_same_configs(fc2_records, fc3_records)
+    assert fc2_stats.requests == fc2_served > 60  # one listing per function at least
+    assert fc3_stats.requests == fc3_served == 1 + 4  # one page of functions, four of configs (350 configs)
+
+
+def assert_same_configs(fc2_records: list[dict[str, Any]], fc3_records: list[dict[str, Any]]) -> None:
+    """Same configs after the documented mapping, most lines byte-identical; same function statuses."""
 
     def normalised(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
@@ -277,18 +261,13 @@ async def test_an_fc3_crawl_writes_the_same_configs_as_an_fc2_crawl(tmp_path: Pa
         ]
 
     fc3_configs = [r for r in fc3_records if r["type"] == "config"]
+    assert fc3_configs
     assert sorted(fc3_configs, key=orjson.dumps) == sorted(normalised(fc2_records), key=orjson.dumps)
     identical = {orjson.dumps(r) for r in fc3_configs} & {orjson.dumps(r) for r in fc2_records}
     assert len(identical) > len(fc3_configs) // 2  # where the data is spelled the same, lines are equal
-    status = {
-        tuple(r[k] for k in ("service", "function", "status", "configs"))
-        for r in fc3_records
-        if r["type"] == "function"
-    }
-    assert status == {
-        tuple(r[k] for k in ("service", "function", "status", "configs"))
-        for r in fc2_records
-        if r["type"] == "function"
-    }
-    assert fc2_stats.requests == fc2_served > 60  # one listing per function at least
-    assert fc3_stats.requests == 1 + 4  # one page of functions, four of configs (350 at 100 a page)
+
+    def statuses(records: list[dict[str, Any]]) -> set[tuple[str, ...]]:
+        fields = ("account", "region", "service", "function", "status", "configs")
+        return {tuple(r[k] for k in fields) for r in records if r["type"] == "function"}
+
+    assert statuses(fc3_records) == statuses(fc2_records)

@@ -1,10 +1,13 @@
-"""The emulator's HTTP face: aiohttp.web routes for the FC 2.0 async-invoke-config API.
+"""The emulator's HTTP face: aiohttp.web routes for the FC 2.0 async-invoke-config API (and FC 3.0's
+account-wide listing, ``crawler.emulator.fc3``, under ``/2023-03-30``).
 
 Handlers stay thin — verify, parse, ask the backend, serialise with orjson — so the server is fast enough
 to load-test a crawler and every rule lives in one place (backend.py for state, paging.py for tokens,
 auth.py for signatures, faults.py for misbehaviour). One middleware wraps every API request: count it,
 give it an ``X-Fc-Request-Id``, apply the quota and latency, verify the signature, inject the generic
-faults, and turn ``EmulatorApiError`` into the FC error shape (``ErrorCode``/``ErrorMessage``).
+faults, and turn ``EmulatorApiError`` into the FC error shape (``ErrorCode``/``ErrorMessage``). FC 3.0
+requests take the same path but are verified with ACS3 and answered in FC 3.0's error shape
+(``Code``/``Message``/``RequestId``).
 ``GET /_emulator/stats`` is unsigned and answers loopback clients only.
 """
 
@@ -30,6 +33,7 @@ from aiohttp import web
 from crawler.emulator.auth import RequestVerifier
 from crawler.emulator.backend import Backend, EmulatorApiError, iso
 from crawler.emulator.faults import FaultConfig, FaultInjector, FaultKind
+from crawler.emulator.fc3 import FC3_API, Acs3Verifier, Fc3Api, fc3_error
 from crawler.emulator.paging import TokenCodec, listing_identity, parse_limit, select_page
 from crawler.emulator.stats import ServerStats
 from crawler.signing import FC2_API_VERSION
@@ -103,6 +107,10 @@ def validate_config_body(raw: bytes) -> dict[str, Any]:
     return fields
 
 
+def is_fc3(path: str) -> bool:
+    return path == FC3_API or path.startswith(FC3_API + "/")
+
+
 class EmulatorApp:
     """Builds the aiohttp application over one ``Backend`` and one set of knobs."""
 
@@ -114,6 +122,7 @@ class EmulatorApp:
         security_token: str | None = None,
         empty_last_token: bool = True,
         omit_empty_configs: bool = False,
+        fc3: bool = True,
         access_key_id: str | None = None,
         access_key_secret: str | None = None,
         token_key: bytes | None = None,
@@ -127,13 +136,19 @@ class EmulatorApp:
         self.security_token = security_token
         self.empty_last_token = empty_last_token
         self.omit_empty_configs = omit_empty_configs
+        #: serve FC 3.0 too; ``False`` emulates an endpoint that only speaks FC 2.0 (404 under /2023-03-30)
+        self.serves_fc3 = fc3
         self.stats = ServerStats(clock)
         self.injector = FaultInjector(self.faults, clock)
         self.verifier = RequestVerifier(
             {self.access_key_id: self.access_key_secret}, security_token=security_token, wall_clock=wall_clock
         )
+        self.fc3_verifier = Acs3Verifier(
+            {self.access_key_id: self.access_key_secret}, security_token=security_token, wall_clock=wall_clock
+        )
         seed_text = f"fcaudit-emulator:{backend.seed}:{backend.account_id}"
         self.codec = TokenCodec(token_key or hashlib.sha256(seed_text.encode()).digest())
+        self.fc3 = Fc3Api(backend, self.codec, empty_last_token=empty_last_token)
         self._wall_clock = wall_clock
         self._ids = itertools.count(1)
         rid = f"{random.Random(seed_text).getrandbits(80):020x}"
@@ -154,6 +169,8 @@ class EmulatorApp:
         add("GET", one, self.get_config, name="GetFunctionAsyncInvokeConfig")
         add("PUT", one, self.put_config, name="PutFunctionAsyncInvokeConfig")
         add("DELETE", one, self.delete_config, name="DeleteFunctionAsyncInvokeConfig")
+        if self.serves_fc3:
+            self.fc3.add_routes(app)
         return app
 
     # --- the common path -----------------------------------------------------------------------------
@@ -168,7 +185,7 @@ class EmulatorApp:
         try:
             response, outcome = await self._serve(request, handler, route, request_id)
         except EmulatorApiError as exc:
-            response = self._error(exc, request_id)
+            response = self._error(exc, request_id, request.path)
             outcome = str(exc.http)
         except asyncio.CancelledError:  # the client went away mid-answer (a stall, a timeout)
             outcome = "client-gone"
@@ -177,7 +194,10 @@ class EmulatorApp:
             self.stats.on_outcome(route, outcome)
         return response
 
-    def _error(self, exc: EmulatorApiError, request_id: str) -> web.Response:
+    def _error(self, exc: EmulatorApiError, request_id: str, path: str = "") -> web.Response:
+        """The error in the shape of the API that was called: FC 3.0's under ``/2023-03-30``."""
+        if is_fc3(path):
+            return fc3_error(exc, request_id)
         response = json_response({"ErrorCode": exc.code, "ErrorMessage": exc.message}, exc.http or 500)
         response.headers.update(exc.headers)
         response.headers["X-Fc-Request-Id"] = request_id
@@ -196,7 +216,10 @@ class EmulatorApp:
         delay = self.injector.latency()
         if delay > 0:
             await asyncio.sleep(delay)
-        self.verifier.verify(request.method, request.path, request.headers)
+        if is_fc3(request.path):
+            await self.fc3_verifier.verify_request(request)
+        else:
+            self.verifier.verify(request.method, request.path, request.headers)
         unmatched = request.match_info.http_exception
         if unmatched is not None:
             what = "method not allowed" if unmatched.status == 405 else "no such API"
@@ -219,7 +242,7 @@ class EmulatorApp:
         try:
             response = await handler(request)
         except EmulatorApiError as exc:
-            response = self._error(exc, request_id)
+            response = self._error(exc, request_id, request.path)
         response.headers["X-Fc-Request-Id"] = request_id
         if fault is FaultKind.TRUNCATED and isinstance(response, web.Response):
             return await self._truncate(request, response), "truncated"

@@ -58,6 +58,7 @@ async def run_emulator(
     security_token: str | None = None,
     empty_last_token: bool = True,
     omit_empty_configs: bool = False,
+    fc3: bool = True,
     shutdown_timeout: float = 0.5,
 ) -> AsyncIterator[RunningEmulator]:
     """Serve ``backend`` from the current event loop for the duration of the ``async with``."""
@@ -67,6 +68,7 @@ async def run_emulator(
         security_token=security_token,
         empty_last_token=empty_last_token,
         omit_empty_configs=omit_empty_configs,
+        fc3=fc3,
     )
     runner = web.AppRunner(
         app.build(), access_log=None, handler_cancellation=True, shutdown_timeout=shutdown_timeout
@@ -105,6 +107,7 @@ class EmulatorThread:
         security_token: str | None = None,
         empty_last_token: bool = True,
         omit_empty_configs: bool = False,
+        fc3: bool = True,
         startup_timeout: float = 10.0,
     ) -> None:
         self.backend = backend
@@ -115,6 +118,7 @@ class EmulatorThread:
             "security_token": security_token,
             "empty_last_token": empty_last_token,
             "omit_empty_configs": omit_empty_configs,
+            "fc3": fc3,
         }
         self._startup_timeout = startup_timeout
         self._ready = threading.Event()
