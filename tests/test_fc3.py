@@ -18,11 +18,12 @@ from crawler.config import CrawlSettings, Target
 from crawler.crawl import Crawl, ListingClient
 from crawler.credentials import Credentials
 from crawler.emulator.backend import AccountSpec, Backend, generate_account
+from crawler.emulator.faults import FaultConfig
 from crawler.emulator.fc3 import fc3_config
 from crawler.emulator.server import EmulatorThread
 from crawler.errors import AuthError, NotFoundError, ProtocolError
 from crawler.fc3 import Fc3Client, parse_function_arn, record_config, split_function_name
-from crawler.fc3_listing import Fc3Listing
+from crawler.fc3_listing import AutoListing, Fc3Listing
 from crawler.jobs import CrawlJob
 from crawler.ratelimit import RateLimiter
 from crawler.records import normalise_qualifier
@@ -271,3 +272,50 @@ def assert_same_configs(fc2_records: list[dict[str, Any]], fc3_records: list[dic
         return {tuple(r[k] for k in fields) for r in records if r["type"] == "function"}
 
     assert statuses(fc3_records) == statuses(fc2_records)
+
+
+@pytest.mark.parametrize("serves_fc3", [True, False])
+async def test_auto_uses_fc3_where_it_answers_and_fc2_elsewhere(
+    emulator_factory: EmulatorFactory, tmp_path: Path, serves_fc3: bool
+) -> None:
+    emu = emulator_factory(AccountSpec(seed=9, services=3, functions=20, big_functions=1), fc3=serves_fc3)
+    creds = Credentials(emu.access_key_id, emu.access_key_secret)
+    stats = RunStats()
+    async with open_session(SETTINGS) as session:
+        fc3 = Fc3Listing(
+            settings_client(Fc3Client, session, emu.endpoint, emu.backend, creds, stats),
+            page_size=100,
+            max_pages=100,
+        )
+        auto = AutoListing(fc3, settings_client(FcClient, session, emu.endpoint, emu.backend, creds, stats))
+        await crawl_into(tmp_path / "auto.ndjson", emu, {(emu.account_id, emu.region): auto}, stats)
+    records = read_ndjson(tmp_path / "auto.ndjson")
+    assert auto.api == ("fc3" if serves_fc3 else "fc2")
+    routes = emu.stats()["routes"]
+    if serves_fc3:
+        assert set(routes) == {"ListFunctionsV3", "ListAsyncInvokeConfigs"}
+        assert_same_configs([r for r in emu.backend.truth_records()], records)
+    else:
+        assert routes["Unknown"] == {"404": 1}  # the one FC 3.0 probe
+        assert_matches_truth(Crawled.of(records), emu.backend.truth_records())
+
+
+async def test_fc3_under_a_quota_is_throttled_in_its_own_shape_and_retried(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    faults = FaultConfig(seed=4, quota_rps=20.0, quota_burst=1, retry_hint="x-acs-retry-after")
+    emu = emulator_factory(AccountSpec(seed=10, services=2, functions=30, big_functions=1), faults)
+    creds = Credentials(emu.access_key_id, emu.access_key_secret)
+    stats = RunStats()
+    settings = CrawlSettings(concurrency=4, max_attempts=6, backoff_base=0.05, backoff_cap=0.5)
+    async with open_session(settings) as session:
+        client: Fc3Client = settings_client(Fc3Client, session, emu.endpoint, emu.backend, creds, stats)
+        configs, _ = await all_pages(lambda t: client.list_async_invoke_configs(limit=5, next_token=t))
+        async with session.get(f"{emu.endpoint}/2023-03-30/functions") as response:
+            throttled = (response.status, await response.json())
+    assert len(configs) == sum(1 for r in emu.backend.truth_records() if r["type"] == "config")
+    assert stats.throttled > 0
+    assert stats.retries >= stats.throttled
+    assert throttled[0] == 429
+    assert throttled[1]["Code"] == "ResourceExhausted"
+    assert set(throttled[1]) == {"Code", "Message", "RequestId"}
