@@ -246,7 +246,12 @@ class FcClient:
             error = self._error(route, status, headers, body, request_id)
             if isinstance(error, ThrottledError):
                 self._stats.throttled += 1
-                self._limiter.on_throttled(sent_at)
+                if _is_quota_signal(error):
+                    self._limiter.on_throttled(sent_at)
+                else:
+                    # A bare 503 (ServiceUnavailable) says the server is unwell, not that we are too
+                    # fast: the retry backoff handles it; cutting the pace for each would collapse it.
+                    self._limiter.on_success(sent_at)
             else:
                 self._limiter.on_success(sent_at)  # an answer all the same: the server admitted it
             raise error
@@ -385,3 +390,16 @@ class FcClient:
 
 
 __all__ = ["FcClient", "Page", "encode_segment", "open_session"]
+
+
+_QUOTA_CODES = frozenset({"ResourceExhausted", "ResourceThrottled", "TooManyRequests", "QpsLimitExceeded"})
+
+
+def _is_quota_signal(error: ThrottledError) -> bool:
+    """Whether a throttled answer is about our request rate (429, a quota code, a retry hint)."""
+    return (
+        error.http == 429
+        or error.retry_after is not None
+        or error.code in _QUOTA_CODES
+        or error.code.startswith("Throttling")
+    )
