@@ -32,8 +32,10 @@ from crawler.cli import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EX
 from crawler.config import RunConfig, resolve_config
 from crawler.crawl import DEFAULT_GRACE_SECONDS, CrawlOutcome
 from crawler.errors import AuthError, UsageError
+from crawler.html_report import write_html
 from crawler.jobs import CrawlJob, expand_pairs, job_fingerprint
 from crawler.log import LogFormat, configure, get_logger
+from crawler.metrics import write_metrics
 from crawler.progress import ProgressLine
 from crawler.render import render, write_findings
 from crawler.rules import AuditPolicy, Severity, default_policy, policy_from_table
@@ -83,6 +85,15 @@ def register(sub: Any) -> None:
     out.add_argument("--summary", metavar="FILE", type=Path, help="also write the summary to FILE")
     out.add_argument("--format", choices=FORMATS, default="table", help="summary format (default: table)")
     out.add_argument("--findings", metavar="FILE", type=Path, help="write the audit findings to FILE")
+    out.add_argument(
+        "--report", metavar="FILE", type=Path, help="write the audit as a self-contained HTML page"
+    )
+    out.add_argument(
+        "--metrics",
+        metavar="FILE",
+        type=Path,
+        help="write Prometheus metrics (node_exporter textfile collector)",
+    )
     out.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when a finding is at least this severe")
     how = parser.add_argument_group("how hard")
     how.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (default 32)")
@@ -126,6 +137,8 @@ class CrawlPlan:
     summary_format: str
     findings_path: Path | None
     grace: float
+    report_path: Path | None = None
+    metrics_path: Path | None = None
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -186,7 +199,12 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
         pairs = expand_pairs(read_targets_file(args.targets), config.targets, source)
     policy = _policy(config)
     fail_on = Severity.parse(args.fail_on, where="--fail-on") if args.fail_on else None
-    for path, flag in ((args.summary, "--summary"), (args.findings, "--findings")):
+    for path, flag in (
+        (args.summary, "--summary"),
+        (args.findings, "--findings"),
+        (args.report, "--report"),
+        (args.metrics, "--metrics"),
+    ):
         if path is not None:
             check_writable(path, flag)
     job = CrawlJob(config.targets, config.settings, selection, pairs, source)
@@ -218,6 +236,8 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
         summary_format=args.format,
         findings_path=args.findings,
         grace=args.grace,
+        report_path=args.report,
+        metrics_path=args.metrics,
     )
 
 
@@ -273,9 +293,11 @@ def auth_failure(plan: CrawlPlan, outcome: CrawlOutcome) -> AuthError:
 
 def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | None = None) -> int:
     """Print and write the summary, then decide the exit code."""
+    report = plan.summarizer.report()
+    if plan.metrics_path is not None:  # before refused credentials stop us: monitoring must see those too
+        write_metrics(report, plan.metrics_path)
     if outcome.auth_error is not None:
         raise auth_failure(plan, outcome)
-    report = plan.summarizer.report()
     width = shutil.get_terminal_size((100, 24)).columns
     text = render(report, plan.summary_format, width=width)  # type: ignore[arg-type]
     stream = summary_stream or (sys.stderr if plan.to_stdout else sys.stdout)
@@ -284,6 +306,8 @@ def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | N
         plan.summary_path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
     if plan.findings_path is not None:
         write_findings(report, plan.findings_path)
+    if plan.report_path is not None:
+        write_html(report, plan.report_path, source=None if plan.to_stdout else plan.sink.name)
     return exit_code(outcome, report, plan.fail_on)
 
 
