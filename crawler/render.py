@@ -1,9 +1,10 @@
-"""The audit report for people and programs: a terminal table, versioned JSON, Markdown, NDJSON findings.
+"""The audit report for people and programs: a terminal table, versioned JSON, Markdown, HTML, findings.
 
 Every format is a pure function of ``AuditReport`` (no fold internals), so adding one is local. The
 table is built with rich and exported as plain text at a given width (80 columns stays readable);
 JSON is ``AuditReport.to_dict()`` as is (its ``schemaVersion`` documents the shape); Markdown uses the
-same sections as the table, for a ticket or a pull request. Findings files are written atomically.
+same sections as the table, for a ticket or a pull request; HTML is the self-contained page of
+``crawler.html_report``. Findings files are written atomically.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from rich.table import Table
 
 from crawler.audit_report import AGE_KEYS, AGE_LABELS, RETRY_KEYS, AuditReport, Figures, ServiceFigures
 from crawler.errors import OutputError
+from crawler.html_report import render_html
 from crawler.rules import RULES, Finding, Severity
 
-Format = Literal["table", "json", "markdown"]
-FORMATS: Final = ("table", "json", "markdown")
+Format = Literal["table", "json", "markdown", "html"]
+FORMATS: Final = ("table", "json", "markdown", "html")
 LISTED_FINDINGS: Final = 20
 LISTED_SERVICES: Final = 15
 LISTED_PROBLEMS: Final = 10
@@ -49,7 +51,10 @@ _KINDS = (
 _TITLES = {r.rule_id: r.title for r in RULES}
 
 
-def render(report: AuditReport, fmt: Format, *, width: int = 80) -> str:
+def render(report: AuditReport, fmt: Format, *, width: int = 80, source: str | None = None) -> str:
+    """``source``: where the records came from, named in the HTML page (the other formats ignore it)."""
+    if fmt == "html":
+        return render_html(report, source=source)
     if fmt == "json":
         return orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode()
     if fmt == "markdown":

@@ -3,7 +3,8 @@
 Bad lines are skipped and reported (a warning on stderr and a problem in the report) so one damaged
 line never hides the rest; only an input with nothing usable in it (missing, empty, not fcaudit NDJSON)
 ends in exit 2. Exit 1 when a finding is at or above ``--fail-on`` (or the ``[audit]`` table's
-``fail_on``); with ``--strict``, exit 3 when the input is incomplete.
+``fail_on``); with ``--strict``, exit 3 when the input is incomplete. ``--format html`` prints the
+self-contained HTML page; ``--metrics FILE`` writes the figures for node_exporter's textfile collector.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import IO, Any
 
 from crawler.audit_report import AuditReport
 from crawler.errors import ConfigError, InputError, OutputError
+from crawler.metrics import write_metrics
 from crawler.render import FORMATS, FindingsFile, render
 from crawler.rules import AuditPolicy, Severity, default_policy, policy_from_table
 from crawler.summary import INCOMPLETE_KINDS, Summarizer
@@ -38,6 +40,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--width", type=int, default=None, help="table width (default: terminal, else 80)")
     parser.add_argument("--findings", type=Path, metavar="FILE", help="write every finding here as NDJSON")
     parser.add_argument("--summary", type=Path, metavar="FILE", help="also write the report here as JSON")
+    parser.add_argument(
+        "--metrics", type=Path, metavar="FILE", help="write Prometheus metrics here (node_exporter textfile)"
+    )
     parser.add_argument(
         "--fail-on", choices=FAIL_ON_CHOICES, default=None, help="exit 1 if any finding is at/above this"
     )
@@ -122,8 +127,10 @@ def run(args: argparse.Namespace) -> int:
     _warn(report)
     if args.summary is not None:
         _write_text(args.summary, render(report, "json"))
+    if args.metrics is not None:
+        write_metrics(report, args.metrics)
     width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
-    text = render(report, args.format, width=width)
+    text = render(report, args.format, width=width, source="stdin" if args.input == "-" else args.input)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if report.fails(threshold):
         return EXIT_FINDINGS
