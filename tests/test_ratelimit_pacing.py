@@ -85,3 +85,26 @@ async def test_concurrent_waiters_share_one_schedule() -> None:
             tg.start_soon(worker)
     assert len(starts) == 200
     assert max(starts) == pytest.approx(0.199, abs=2e-3)  # 1,000 starts/s held over 200 starts
+
+
+async def test_a_free_slot_is_taken_without_a_turn_of_the_event_loop() -> None:
+    limiter = RateLimiter(1000.0, 2)
+    others_ran: list[bool] = []
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(lambda: _mark(others_ran))
+        await limiter.acquire()  # free slot, free pace: nothing to wait for, so no yield
+        assert others_ran == []
+        limiter.release()
+    assert others_ran == [True]
+
+
+async def _mark(ran: list[bool]) -> None:
+    ran.append(True)
+
+
+def test_recent_starts_are_counted_over_the_window() -> None:
+    core = AdaptiveRate(None)
+    for i in range(100):
+        core.started(10.0 + i * 0.01)  # 100 starts over 10.00 .. 10.99
+    assert core._recent(10.99, 0.25) == pytest.approx(25 / 0.25)  # 10.75 .. 10.99 (10.74 excluded)
+    assert core._recent(10.99, 0.001) == pytest.approx(1 / 0.001)
