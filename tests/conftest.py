@@ -11,12 +11,22 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import structlog
 
 from crawler.emulator.backend import AccountSpec, generate_account
 from crawler.emulator.faults import FaultConfig
 from crawler.emulator.server import EmulatorThread
 
 EmulatorFactory = Callable[..., EmulatorThread]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """A command run in-process configures structlog for the process (level, stream); undo it after
+    each test so the next one's ``capture_logs()`` sees every level again."""
+    yield
+    structlog.reset_defaults()
+
 
 #: a small account: a few services, a couple of functions with more than 100 configs
 SMALL_ACCOUNT = AccountSpec(seed=7, services=4, functions=40, big_functions=2)
