@@ -1,4 +1,5 @@
-"""Reading an HTML report back for tests: its elements and attributes, its text, and one element's text.
+"""Reading an HTML report back for tests (its elements and attributes, its text, one element's text),
+and the hostile records the escaping tests render.
 
 ``html.parser`` (the standard library's, a real HTML tokenizer) sees the page the way a browser's
 parser does at the token level: whatever it reports as a start tag *is* markup, whatever it reports as
@@ -9,7 +10,11 @@ or an attribute.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from html.parser import HTMLParser
+from typing import Any
+
+from crawler.records import ConfigRecord, FunctionBatch, FunctionKey, FunctionRecord, Record, RunRecord
 
 #: elements that separate words (as a browser's innerText would); inline ones (span, code, ...) do not
 BLOCKS = frozenset(
@@ -75,3 +80,62 @@ class ParsedPage(HTMLParser):
 
     def count(self) -> Counter[str]:
         return Counter(tag for tag, _ in self.tags)
+
+
+# --- hostile input ------------------------------------------------------------------------------------
+SCRIPT = "<script>alert(1)</script>"
+QUOTES = "say \"hi\" & 'bye' </style><img src=x onerror=alert(2)>"
+TITLE = "</title><svg onload=alert(3)>"
+UNICODE = "ünïcødé-函数-🚀"
+BIDI = "evil\u202etxt.exe"
+ARN = "acs:mns:<svg/onload=alert(4)>"
+ERROR_MESSAGE = "</script><script>alert(5)</script>"
+HOSTILE_ACCOUNT = "<b onmouseover=alert(6)>1</b>"
+
+
+def hostile_records() -> list[Record]:
+    """A crawl's records where every name, message and run field an attacker could choose is hostile."""
+
+    def key(service: str, function: str) -> FunctionKey:
+        return FunctionKey(HOSTILE_ACCOUNT, "cn-hangzhou", service, function)
+
+    def one(service: str, function: str, qualifier: str, cfg: Mapping[str, Any]) -> FunctionBatch:
+        k = key(service, function)
+        return FunctionBatch((ConfigRecord(k, qualifier, cfg),), FunctionRecord(k, "ok", 1, 1))
+
+    bad = {"maxAsyncRetryAttempts": 0, "destinationConfig": {"onSuccess": {"destination": ARN}}}
+    batches = [
+        one(SCRIPT, QUOTES, TITLE, bad),
+        one(UNICODE, BIDI, "LATEST", {"maxAsyncRetryAttempts": 2}),
+    ]
+    failed = FunctionRecord(
+        key(SCRIPT, "broken"),
+        "error",
+        0,
+        0,
+        {"code": "<i>Code</i>", "http": 500, "message": ERROR_MESSAGE, "requestId": '"rid"', "attempts": 6},
+    )
+    start = RunRecord(
+        "start",
+        {
+            "targets": [
+                {"account": HOSTILE_ACCOUNT, "region": "cn-hangzhou", "endpoint": "javascript:alert(7)"}
+            ],
+            "startedAt": SCRIPT,
+        },
+    )
+    end = RunRecord(
+        "end",
+        {
+            "complete": False,
+            "finishedAt": QUOTES,
+            "interrupted": SCRIPT,
+            "discoveryErrors": [
+                {"account": HOSTILE_ACCOUNT, "region": "x", "service": SCRIPT, "error": {"code": TITLE}}
+            ],
+        },
+    )
+    records: list[Record] = [start]
+    for b in batches:
+        records += [*b.configs, b.function]
+    return [*records, failed, end]

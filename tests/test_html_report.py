@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,69 +19,24 @@ from crawler.audit_report import AuditReport
 from crawler.emulator.backend import AccountSpec, generate_account
 from crawler.errors import OutputError
 from crawler.html_report import asset, render_html, write_html
-from crawler.records import ConfigRecord, FunctionBatch, FunctionKey, FunctionRecord, Record, RunRecord
+from crawler.records import RunRecord
 from crawler.summary import summarize_lines
 from tests.audit_support import arn_queue, batch, config, run_records, summarize
-from tests.html_support import ParsedPage
-
-SCRIPT = "<script>alert(1)</script>"
-QUOTES = "say \"hi\" & 'bye' </style><img src=x onerror=alert(2)>"
-TITLE = "</title><svg onload=alert(3)>"
-UNICODE = "ünïcødé-函数-🚀"
-BIDI = "evil\u202etxt.exe"
-ARN = "acs:mns:<svg/onload=alert(4)>"
-ERROR_MESSAGE = "</script><script>alert(5)</script>"
-HOSTILE_ACCOUNT = "<b onmouseover=alert(6)>1</b>"
-
-
-def _hostile_records() -> list[Record]:
-    def key(service: str, function: str) -> FunctionKey:
-        return FunctionKey(HOSTILE_ACCOUNT, "cn-hangzhou", service, function)
-
-    def one(service: str, function: str, qualifier: str, cfg: Mapping[str, Any]) -> FunctionBatch:
-        k = key(service, function)
-        return FunctionBatch((ConfigRecord(k, qualifier, cfg),), FunctionRecord(k, "ok", 1, 1))
-
-    bad = {"maxAsyncRetryAttempts": 0, "destinationConfig": {"onSuccess": {"destination": ARN}}}
-    batches = [
-        one(SCRIPT, QUOTES, TITLE, bad),
-        one(UNICODE, BIDI, "LATEST", {"maxAsyncRetryAttempts": 2}),
-    ]
-    failed = FunctionRecord(
-        key(SCRIPT, "broken"),
-        "error",
-        0,
-        0,
-        {"code": "<i>Code</i>", "http": 500, "message": ERROR_MESSAGE, "requestId": '"rid"', "attempts": 6},
-    )
-    start = RunRecord(
-        "start",
-        {
-            "targets": [
-                {"account": HOSTILE_ACCOUNT, "region": "cn-hangzhou", "endpoint": "javascript:alert(7)"}
-            ],
-            "startedAt": SCRIPT,
-        },
-    )
-    end = RunRecord(
-        "end",
-        {
-            "complete": False,
-            "finishedAt": QUOTES,
-            "interrupted": SCRIPT,
-            "discoveryErrors": [
-                {"account": HOSTILE_ACCOUNT, "region": "x", "service": SCRIPT, "error": {"code": TITLE}}
-            ],
-        },
-    )
-    records: list[Record] = [start]
-    for b in batches:
-        records += [*b.configs, b.function]
-    return [*records, failed, end]
+from tests.html_support import (
+    ARN,
+    ERROR_MESSAGE,
+    HOSTILE_ACCOUNT,
+    QUOTES,
+    SCRIPT,
+    TITLE,
+    UNICODE,
+    ParsedPage,
+    hostile_records,
+)
 
 
 def _hostile_page() -> tuple[str, ParsedPage]:
-    html = render_html(summarize(_hostile_records()), source=SCRIPT)
+    html = render_html(summarize(hostile_records()), source=SCRIPT)
     return html, ParsedPage(html)
 
 
