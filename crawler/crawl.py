@@ -1,19 +1,27 @@
-"""The crawl: discovery feeding a worker pool feeding one writer, in one anyio task group.
+"""The crawl: per target, discovery feeding a worker pool; every pool feeding one writer; one task group.
 
 ::
 
-  targets ─ ListServices ─▶ [services] ─ D listers: ListFunctions ─▶ [keys] ─ N workers ─▶ [batches] ─ writer
-     (one task a target)   (bounded)       (services fan out)      (bounded) (paged configs) (bounded)
+  one lane per target (account × region):
+  ListServices ─▶ [services] ─ D listers: ListFunctions ─▶ [keys] ─ N workers ─┐
+   (one task)     (bounded)     (services fan out)       (bounded) (paged configs)
+                                                                              ├─▶ [batches] ─ writer
+  ... the next target's lane, with its own streams and workers ...            ┘    (bounded)
 
 Every stream is a bounded memory object stream, so a fast discovery waits for the workers and slow
-output waits for nothing but itself: memory stays flat however large the account. Every pair the
+output waits for nothing but itself: memory stays flat however large the account. Each target has its
+own lane — its own key stream, its own workers (as many as the target's concurrency) and its own
+function listers — so a target that is slow or throttled holds up only its own lane: its keys never
+sit in front of another region's, and its workers are never the ones another region waits for. Every pair the
 workers take ends as exactly one ``FunctionBatch`` (``ok``, ``none``, ``gone`` or ``error``); a listing
 of services or functions that fails after its retries cannot be a ``function`` record, so it is kept as
 a *discovery error* and reported in the end ``run`` record (the run is then incomplete). An
 ``AuthError`` anywhere cancels the whole pipeline at once: retrying wrong credentials only burns quota.
 
-Shutdown (SIGINT/SIGTERM when ``handle_signals``) is ``crawler.shutdown``: no new pairs, a grace period
-for those in flight, then the finished functions and an end record with ``complete: false``.
+With ``--shard K/N`` (``job.shard``) each lane keeps only the services its shard owns, so N crawls cover
+every service once. Shutdown (SIGINT/SIGTERM when ``handle_signals``) is ``crawler.shutdown``: no new
+pairs, a grace period for those in flight, then the finished functions and an end record with
+``complete: false``.
 
 The clients are a parameter (anything with the three list calls), so the pipeline is independent of
 the transport; ``crawler.runner.open_clients`` builds the real ones: one aiohttp session, one adaptive
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Coroutine, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -73,6 +82,17 @@ class ListingClient(Protocol):
 #: an auxiliary task run beside the crawl until it ends (the progress line's refresher)
 AuxTask = Callable[[], Coroutine[Any, Any, None]]
 ClientMap = Mapping[tuple[str, str], ListingClient]  # (account, region) -> client
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """One target's part of the pipeline: its client, the stream its workers take keys from, its width."""
+
+    account: str
+    region: str
+    client: ListingClient
+    keys: MemoryObjectSendStream[FunctionKey]
+    workers: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +146,8 @@ class Crawl:
         self._page_size = int(settings.page_size)
         self._max_pages = int(settings.max_pages)
         self._workers = max(1, int(settings.concurrency))
+        #: each target's own concurrency (``[[targets]]`` ``concurrency``), which sizes its lane
+        self._widths = {(t.account, t.region): t.limits(settings)[1] for t in job.targets}
 
     # -- the task group ----------------------------------------------------------------------------
 
@@ -156,13 +178,15 @@ class Crawl:
                 pipeline.start_soon(write_batches, batch_recv, self.sink, self._count_batch)
                 async with batch_send, anyio.create_task_group() as work:
                     state.work = work.cancel_scope
-                    key_send, key_recv = anyio.create_memory_object_stream[tuple[ListingClient, FunctionKey]](
-                        self._workers * 2
-                    )
-                    async with key_recv:
-                        for _ in range(self._workers):
-                            work.start_soon(self._worker, key_recv.clone(), batch_send.clone())
-                    work.start_soon(self._discover, key_send)
+                    lanes = []
+                    for (account, region), client in self.clients.items():
+                        width = max(1, int(self._widths.get((account, region), self._workers)))
+                        key_send, key_recv = anyio.create_memory_object_stream[FunctionKey](width * 2)
+                        async with key_recv:
+                            for _ in range(width):
+                                work.start_soon(self._worker, client, key_recv.clone(), batch_send.clone())
+                        lanes.append(Lane(account, region, client, key_send, width))
+                    work.start_soon(self._discover, lanes)
             end = self._end_record()
             self.sink.add_run(end)
             self._on_record(end)
@@ -200,60 +224,54 @@ class Crawl:
             "discoveryErrors": [d.as_dict() for d in self._discovery_errors],
             "duplicateConfigsDropped": self._duplicates,
             "resumedFunctions": len(self.job.skip),
+            "shard": self.job.shard.as_dict() if self.job.shard is not None else None,
+            "apis": {f"{a}/{r}": _api_of(client) for (a, r), client in self.clients.items()},
             **counters,
         }
         return RunRecord("end", data)
 
     # -- discovery -----------------------------------------------------------------------------------
 
-    async def _discover(self, key_send: MemoryObjectSendStream[tuple[ListingClient, FunctionKey]]) -> None:
+    async def _discover(self, lanes: list[Lane]) -> None:
         state = self._state
-        async with key_send:
+        async with AsyncExitStack() as streams:
+            for lane in lanes:
+                await streams.enter_async_context(lane.keys)
             with anyio.CancelScope() as scope:
                 state.discovery = scope
                 if state.stopping:
                     return
                 if self.job.pairs is not None:
-                    await self._send_pairs(key_send)
+                    await self._send_pairs({(lane.account, lane.region): lane for lane in lanes})
                     return
-                svc_send, svc_recv = anyio.create_memory_object_stream[tuple[ListingClient, str, str, str]](
-                    DISCOVERY_LISTERS * 4
-                )
                 async with anyio.create_task_group() as tg:
-                    async with svc_recv:
-                        for _ in range(min(DISCOVERY_LISTERS, self._workers)):
-                            tg.start_soon(self._list_functions, svc_recv.clone(), key_send.clone())
-                    async with svc_send:
-                        for (account, region), client in self.clients.items():
-                            tg.start_soon(self._list_services, account, region, client, svc_send.clone())
+                    for lane in lanes:
+                        tg.start_soon(self._discover_target, lane)
 
-    async def _send_pairs(self, key_send: MemoryObjectSendStream[tuple[ListingClient, FunctionKey]]) -> None:
-        selection = self.job.selection
-        for account, region, service, function in self.job.expanded_pairs():
-            if not selection.wants_function(service, function):
+    async def _discover_target(self, lane: Lane) -> None:
+        """One target's discovery: its services, then (D listers at a time) their functions."""
+        svc_send, svc_recv = anyio.create_memory_object_stream[str](DISCOVERY_LISTERS * 4)
+        async with lane.keys, anyio.create_task_group() as tg:  # the lane's workers end when it is done
+            async with svc_recv:
+                for _ in range(min(DISCOVERY_LISTERS, lane.workers)):
+                    tg.start_soon(self._list_functions, lane, svc_recv.clone(), lane.keys.clone())
+            tg.start_soon(self._list_services, lane, svc_send)
+
+    async def _send_pairs(self, lanes: Mapping[tuple[str, str], Lane]) -> None:
+        selection, job = self.job.selection, self.job
+        for account, region, service, function in job.expanded_pairs():
+            if not selection.wants_function(service, function) or not job.owns(account, region, service):
                 continue
-            await self._offer(
-                key_send, self.clients[(account, region)], FunctionKey(account, region, service, function)
-            )
+            await self._offer(lanes[(account, region)].keys, FunctionKey(account, region, service, function))
 
-    async def _offer(
-        self,
-        key_send: MemoryObjectSendStream[tuple[ListingClient, FunctionKey]],
-        client: ListingClient,
-        key: FunctionKey,
-    ) -> None:
+    async def _offer(self, key_send: MemoryObjectSendStream[FunctionKey], key: FunctionKey) -> None:
         self.stats.functions_discovered += 1
         if key in self.job.skip:
             return
-        await key_send.send((client, key))
+        await key_send.send(key)
 
-    async def _list_services(
-        self,
-        account: str,
-        region: str,
-        client: ListingClient,
-        svc_send: MemoryObjectSendStream[tuple[ListingClient, str, str, str]],
-    ) -> None:
+    async def _list_services(self, lane: Lane, svc_send: MemoryObjectSendStream[str]) -> None:
+        account, region, client, job = lane.account, lane.region, lane.client, self.job
         async with svc_send:
 
             async def fetch(token: str | None) -> Page:
@@ -266,8 +284,8 @@ class Crawl:
                         if not isinstance(name, str) or not name:
                             self._discovery_error(account, region, None, _bad_item("service", "serviceName"))
                             continue
-                        if self.job.selection.wants_service(name):
-                            await svc_send.send((client, account, region, name))
+                        if job.selection.wants_service(name) and job.owns(account, region, name):
+                            await svc_send.send(name)
             except AuthError as exc:
                 self._state.abort(exc, account, region)
             except CrawlerError as exc:
@@ -275,16 +293,15 @@ class Crawl:
 
     async def _list_functions(
         self,
-        svc_recv: MemoryObjectReceiveStream[tuple[ListingClient, str, str, str]],
-        key_send: MemoryObjectSendStream[tuple[ListingClient, FunctionKey]],
+        lane: Lane,
+        svc_recv: MemoryObjectReceiveStream[str],
+        key_send: MemoryObjectSendStream[FunctionKey],
     ) -> None:
-        selection = self.job.selection
+        account, region, client, selection = lane.account, lane.region, lane.client, self.job.selection
         async with svc_recv, key_send:
-            async for client, account, region, service in svc_recv:
+            async for service in svc_recv:
 
-                async def fetch(
-                    token: str | None, client: ListingClient = client, service: str = service
-                ) -> Page:
+                async def fetch(token: str | None, service: str = service) -> Page:
                     return await client.list_functions(service, limit=self._page_size, next_token=token)
 
                 try:
@@ -297,9 +314,7 @@ class Crawl:
                                 )
                                 continue
                             if selection.wants_function(service, name):
-                                await self._offer(
-                                    key_send, client, FunctionKey(account, region, service, name)
-                                )
+                                await self._offer(key_send, FunctionKey(account, region, service, name))
                 except NotFoundError:
                     log.info("crawl.service_gone", account=account, region=region, service=service)
                 except AuthError as exc:
@@ -324,11 +339,12 @@ class Crawl:
 
     async def _worker(
         self,
-        key_recv: MemoryObjectReceiveStream[tuple[ListingClient, FunctionKey]],
+        client: ListingClient,
+        key_recv: MemoryObjectReceiveStream[FunctionKey],
         batch_send: MemoryObjectSendStream[FunctionBatch],
     ) -> None:
         async with key_recv, batch_send:
-            async for client, key in key_recv:
+            async for key in key_recv:
                 if self._state.stopping:
                     return
                 try:
@@ -386,6 +402,11 @@ def _single_fatal(group: BaseExceptionGroup[BaseException]) -> BaseException | N
     while isinstance(found, BaseExceptionGroup):
         found = found.exceptions[0]
     return found
+
+
+def _api_of(client: ListingClient) -> str | None:
+    """Which API a target's client spoke: ``fc3`` or ``fc2`` (``None``: ``auto`` never had to decide)."""
+    return getattr(client, "api", "fc2")
 
 
 def _bad_item(kind: str, field_name: str) -> ProtocolError:

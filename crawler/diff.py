@@ -92,9 +92,20 @@ def finding_key(f: Finding) -> FindingKey:
 
 
 class DriftSide:
-    """One crawl, reduced to what a diff needs. Feed it records with ``add`` (in file order)."""
+    """One crawl, reduced to what a diff needs. Feed it records with ``add`` (in file order).
 
-    def __init__(self, name: str, policy: AuditPolicy | None = None, ignore: Iterable[str] = ()) -> None:
+    ``audit=False``: the side keeps no audit of its own; whoever already folds the same records (the
+    crawl's live summary) passes ``keep`` as its ``on_finding``, so nothing is judged twice.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        policy: AuditPolicy | None = None,
+        ignore: Iterable[str] = (),
+        *,
+        audit: bool = True,
+    ) -> None:
         self.name = name
         self.ignore = frozenset(ignore)
         self.configs: dict[ConfigKey, bytes] = {}
@@ -108,9 +119,9 @@ class DriftSide:
         self.ended = False
         self.complete = True
         policy = policy if policy is not None else default_policy()
-        self._summarizer = Summarizer(policy, on_finding=self._keep)
+        self._summarizer = Summarizer(policy, on_finding=self.keep) if audit else None
 
-    def _keep(self, finding: Finding) -> None:
+    def keep(self, finding: Finding) -> None:
         self.findings[finding_key(finding)] = finding
 
     def add(self, record: Record) -> None:
@@ -125,7 +136,8 @@ class DriftSide:
                 self.errors.add((k.account, k.region, k.service, k.function))
         else:
             self._run(record)
-        self._summarizer.add(record)
+        if self._summarizer is not None:
+            self._summarizer.add(record)
 
     def _run(self, record: RunRecord) -> None:
         data = record.data
@@ -164,7 +176,8 @@ class DriftSide:
 
     def finish(self) -> None:
         """Settle the audit of the last function (call once, after the last record)."""
-        self._summarizer.report()
+        if self._summarizer is not None:
+            self._summarizer.report()
 
     def sees(self, account: str, region: str, service: str, function: str) -> bool:
         """False when this side could not have listed that function's configs."""

@@ -5,6 +5,11 @@ record (never a secret: targets are account, region and endpoint only), and its 
 of what decides which functions the output covers (targets, filters, the pairs) — is what ``--resume``
 compares before continuing a file, so a file is never finished by a crawl of something else.
 Concurrency, rate and timeouts are not part of it: resuming more gently is allowed.
+
+The *run fingerprint* is the same hash without the shard: every shard of one sharded run (``--shard
+K/N``) carries it, so ``fcaudit merge`` can tell shards of one run from shards of another, while each
+shard's own fingerprint (with its ``K/N``) keeps ``--resume`` from finishing one shard's file with
+another shard's functions. For an unsharded crawl the two are equal.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from crawler.config import CrawlSettings, Target
 from crawler.errors import InputError
 from crawler.records import FunctionKey, RunRecord
 from crawler.selection import PairSpec, Selection
+from crawler.shard import ShardSpec
 
 #: settings that change what ends up in the file (a page cap can turn a listing into an error)
 FINGERPRINT_SETTINGS = ("max_pages",)
@@ -37,6 +43,14 @@ class CrawlJob:
     pairs_source: str | None = None
     #: functions a resumed file already holds
     skip: frozenset[FunctionKey] = field(default=frozenset())
+    #: ``--shard K/N``: only the services whose (account, region, service) hash to K
+    shard: ShardSpec | None = None
+    #: ``--api``: fc2, fc3 or auto
+    api: str = "fc2"
+
+    def owns(self, account: str, region: str, service: str) -> bool:
+        """Whether this crawl (its shard) covers ``service`` of ``account`` in ``region``."""
+        return self.shard is None or self.shard.owns(account, region, service)
 
     def expanded_pairs(self) -> Iterable[tuple[str, str, str, str]]:
         for key in self.pairs or ():
@@ -86,15 +100,29 @@ def _pairs_digest(job: CrawlJob) -> dict[str, Any] | None:
     return {"count": len(job.pairs), "sha256": digest.hexdigest(), "source": job.pairs_source}
 
 
-def job_fingerprint(job: CrawlJob) -> str:
+def _fingerprint(job: CrawlJob, *, with_shard: bool) -> str:
     pairs = _pairs_digest(job)
-    shaping = {
+    shaping: dict[str, Any] = {
         "targets": sorted((t["account"], t["region"], t["endpoint"]) for t in _targets_list(job)),
         "selection": job.selection.as_dict(),
         "pairs": pairs["sha256"] if pairs else None,
         "settings": {name: getattr(job.settings, name, None) for name in FINGERPRINT_SETTINGS},
     }
+    if job.api != "fc2":  # (absent for fc2, so files of older versions still resume)
+        shaping["api"] = job.api
+    if with_shard and job.shard is not None:
+        shaping["shard"] = job.shard.as_dict()
     return hashlib.sha256(orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+def job_fingerprint(job: CrawlJob) -> str:
+    """What ``--resume`` compares: targets, filters, pairs, output-shaping settings, API and shard."""
+    return _fingerprint(job, with_shard=True)
+
+
+def run_fingerprint(job: CrawlJob) -> str:
+    """The same without the shard: equal for every shard of one sharded run (``fcaudit merge``)."""
+    return _fingerprint(job, with_shard=False)
 
 
 def job_description(job: CrawlJob) -> dict[str, Any]:
@@ -104,7 +132,10 @@ def job_description(job: CrawlJob) -> dict[str, Any]:
         "selection": job.selection.as_dict(),
         "pairs": _pairs_digest(job),
         "settings": settings_dict(job.settings),
+        "api": job.api,
+        "shard": job.shard.as_dict() if job.shard is not None else None,
         "fingerprint": job_fingerprint(job),
+        "runFingerprint": run_fingerprint(job),
     }
 
 

@@ -12,12 +12,15 @@ import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio
 
 from crawler import __version__
 from crawler.client import FcClient, open_session
 from crawler.crawl import DEFAULT_GRACE_SECONDS, ClientMap, Crawl, CrawlOutcome, ListingClient
+from crawler.fc3 import Fc3Client
+from crawler.fc3_listing import AutoListing, Fc3Listing
 from crawler.jobs import CrawlJob, start_record
 from crawler.log import get_logger
 from crawler.progress import ProgressLine
@@ -34,8 +37,12 @@ log = get_logger(__name__)
 async def open_clients(
     job: CrawlJob, stats: RunStats, *, rand: Callable[[], float] = random.random
 ) -> AsyncIterator[ClientMap]:
-    """One ``FcClient`` per (account, region): one aiohttp session for the run, one rate limiter per
-    endpoint (shared by the targets that reach the same host), one run-wide retry budget."""
+    """One client per (account, region): one aiohttp session for the run, one rate limiter per
+    endpoint (shared by the targets that reach the same host), one run-wide retry budget.
+
+    ``job.api`` picks the client: ``fc2`` an ``FcClient``; ``fc3`` an ``Fc3Listing`` (FC 3.0's
+    region-wide listings behind the same three calls); ``auto`` an ``AutoListing`` that tries FC 3.0
+    and falls back to FC 2.0, per target. Both APIs of a target share its limiter."""
     settings = job.settings
     budget = RetryBudget(settings.retry_budget)
     retry = RetryPolicy(
@@ -55,18 +62,27 @@ async def open_clients(
     clients: dict[tuple[str, str], ListingClient] = {}
     async with open_session(settings, connection_limit=connections) as session:
         for target in job.targets:
-            limiter = limiters[target.endpoint]
-            clients[(target.account, target.region)] = FcClient(
-                session,
-                endpoint=target.endpoint,
-                account=target.account,
-                region=target.region,
-                credentials=target.credentials,
-                limiter=limiter,
-                retry=retry,
-                stats=stats,
-                settings=settings,
-            )
+            options: dict[str, Any] = {
+                "endpoint": target.endpoint,
+                "account": target.account,
+                "region": target.region,
+                "credentials": target.credentials,
+                "limiter": limiters[target.endpoint],
+                "retry": retry,
+                "stats": stats,
+                "settings": settings,
+            }
+            client: ListingClient
+            if job.api == "fc2":
+                client = FcClient(session, **options)
+            else:
+                fc3 = Fc3Listing(
+                    Fc3Client(session, **options),
+                    page_size=int(settings.page_size),
+                    max_pages=int(settings.max_pages),
+                )
+                client = fc3 if job.api == "fc3" else AutoListing(fc3, FcClient(session, **options))
+            clients[(target.account, target.region)] = client
         yield clients
 
 

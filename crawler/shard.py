@@ -12,8 +12,9 @@ the pods of an Indexed Job.
 Whole services go to one shard (a service's functions are listed together, one ListFunctions listing);
 the split is therefore as even as the services are. With very few services, use fewer shards.
 
-``run_fingerprint`` identifies the run the shards belong to (targets, filters, pairs, settings that
-shape the output, and the API): ``fcaudit merge`` refuses shards of different runs.
+Each shard's run records carry its ``K/N`` and the run fingerprint (``crawler.jobs.run_fingerprint``:
+targets, filters, pairs, the settings that shape the output, the API — everything but the shard), so
+``fcaudit merge`` (``crawler.merge``) refuses shards of different runs.
 """
 
 from __future__ import annotations

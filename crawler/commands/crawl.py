@@ -1,12 +1,14 @@
 """``fcaudit crawl``: flags → a checked plan → the crawl → the summary → an exit code.
 
 Everything a user can get wrong is checked before the first request (flag values, the config file,
-credentials, the targets file, the output path — opening it is the check), so a typo costs a second,
-not a half-finished crawl. Records go to stdout or ``--output``; logs and the progress line go to
-stderr; the summary goes to whichever of stdout/stderr is *not* carrying the records, so stdout stays
-pure NDJSON when it is the data stream.
+credentials, the targets file, the output path — opening it is the check — and a ``--baseline`` file),
+so a typo costs a second, not a half-finished crawl. Records go to stdout or ``--output``; logs and the
+progress line go to stderr; the summary goes to whichever of stdout/stderr is *not* carrying the
+records, so stdout stays pure NDJSON when it is the data stream. With ``--baseline`` the drift from
+that crawl (``fcaudit diff``) follows the summary, in the same format.
 
-Exit codes (``crawler.cli``): 0 complete and no finding at/above ``--fail-on``; 1 such findings; 2 bad
+Exit codes (``crawler.cli``): 0 complete and no finding at/above ``--fail-on``; 1 such findings (or,
+with ``--fail-on-drift``, any drift from the baseline); 2 bad
 input or refused credentials; 3 incomplete (a pair ended in ``error`` or a listing failed); 130/143
 interrupted by SIGINT/SIGTERM (the file can be resumed).
 """
@@ -19,8 +21,8 @@ import math
 import os
 import shutil
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,16 +33,21 @@ from crawler.audit_report import AuditReport
 from crawler.cli import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.config import RunConfig, resolve_config
 from crawler.crawl import DEFAULT_GRACE_SECONDS, CrawlOutcome
+from crawler.diff import DriftSide, compare, read_side
+from crawler.diff_render import render_diff
 from crawler.errors import AuthError, UsageError
+from crawler.fc3_listing import API_CHOICES
 from crawler.html_report import write_html
 from crawler.jobs import CrawlJob, expand_pairs, job_fingerprint
 from crawler.log import LogFormat, configure, get_logger
 from crawler.metrics import write_metrics
 from crawler.progress import ProgressLine
+from crawler.records import Record
 from crawler.render import render, write_findings
 from crawler.rules import AuditPolicy, Severity, default_policy, policy_from_table
 from crawler.runner import execute
 from crawler.selection import NameFilter, Selection, read_targets_file
+from crawler.shard import ShardSpec
 from crawler.sink import ResumeState, Sink, check_resume, scan_for_resume
 from crawler.stats import RunStats
 from crawler.summary import Summarizer
@@ -109,6 +116,26 @@ def register(sub: Any) -> None:
         help="after SIGINT/SIGTERM, how long requests in flight may finish (default 5)",
     )
     how.add_argument("--insecure-http", action="store_true", help="allow plain http to a non-loopback host")
+    estate = parser.add_argument_group("estates")
+    estate.add_argument(
+        "--api",
+        choices=API_CHOICES,
+        default="fc2",
+        help="fc2: one listing per function; fc3: FC 3.0's region-wide listing; auto: FC 3.0 where it "
+        "answers, else FC 2.0 (default fc2)",
+    )
+    estate.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="crawl only shard K of N (K from 0): the services whose account/region/service hash to K; "
+        "combine the N files with `fcaudit merge`",
+    )
+    estate.add_argument(
+        "--baseline", metavar="FILE", type=Path, help="an earlier crawl's NDJSON: print the drift from it"
+    )
+    estate.add_argument(
+        "--fail-on-drift", action="store_true", help="with --baseline: exit 1 when anything changed"
+    )
     logs = parser.add_argument_group("logging")
     logs.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
     logs.add_argument("-v", "--verbose", action="count", default=0, help="more logs (-v debug)")
@@ -139,6 +166,26 @@ class CrawlPlan:
     grace: float
     report_path: Path | None = None
     metrics_path: Path | None = None
+    #: ``--baseline``: the earlier crawl, and this one as it is written
+    baseline: DriftSide | None = None
+    drift: DriftSide | None = None
+    fail_on_drift: bool = False
+
+    @property
+    def on_record(self) -> Callable[[Record], None]:
+        return records_into(self.summarizer, self.drift)
+
+
+def records_into(summarizer: Summarizer, drift: DriftSide | None) -> Callable[[Record], None]:
+    """Where each written record goes: the live summary, and the drift's new side when there is one."""
+    if drift is None:
+        return summarizer.add
+
+    def both(record: Record) -> None:
+        summarizer.add(record)
+        drift.add(record)
+
+    return both
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -182,6 +229,9 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
     to_stdout = args.output == "-"
     if args.resume and to_stdout:
         raise UsageError("--resume needs --output FILE (there is nothing to resume on stdout)")
+    if args.fail_on_drift and args.baseline is None:
+        raise UsageError("--fail-on-drift needs --baseline FILE (the crawl to compare with)")
+    shard = ShardSpec.parse(args.shard) if args.shard is not None else None
     config = resolve_config(
         env=env,
         config_path=args.config,
@@ -207,18 +257,22 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
     ):
         if path is not None:
             check_writable(path, flag)
-    job = CrawlJob(config.targets, config.settings, selection, pairs, source)
-    summarizer = Summarizer(policy)
+    job = CrawlJob(config.targets, config.settings, selection, pairs, source, shard=shard, api=args.api)
+    baseline = drift = None
+    if args.baseline is not None:  # read now: a bad baseline costs a second, not a crawl
+        baseline = read_side(args.baseline, f"--baseline {args.baseline}", policy)
+        drift = DriftSide("this crawl", policy, audit=False)
+    summarizer = Summarizer(policy, on_finding=drift.keep if drift is not None else None)
     resume: ResumeState | None = None
     if to_stdout:
         sink = Sink.to_stdout()
     else:
         output = Path(args.output)
         if args.resume:
-            resume = scan_for_resume(output, summarizer.add)
+            resume = scan_for_resume(output, records_into(summarizer, drift))
             if resume is not None:
                 check_resume(resume, job_fingerprint(job), force=args.force_resume)
-                job = CrawlJob(job.targets, job.settings, selection, pairs, source, resume.finished)
+                job = replace(job, skip=resume.finished)
             else:
                 log.info("resume.nothing_to_resume", path=str(output))
         if output.is_dir():
@@ -238,6 +292,9 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
         grace=args.grace,
         report_path=args.report,
         metrics_path=args.metrics,
+        baseline=baseline,
+        drift=drift,
+        fail_on_drift=args.fail_on_drift,
     )
 
 
@@ -263,7 +320,7 @@ async def crawl_plan(plan: CrawlPlan, *, handle_signals: bool = True) -> CrawlOu
             plan.job,
             plan.sink,
             stats=stats,
-            on_record=plan.summarizer.add,
+            on_record=plan.on_record,
             resumed=plan.resume is not None,
             handle_signals=handle_signals,
             progress=progress,
@@ -308,7 +365,13 @@ def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | N
         write_findings(report, plan.findings_path)
     if plan.report_path is not None:
         write_html(report, plan.report_path, source=None if plan.to_stdout else plan.sink.name)
-    return exit_code(outcome, report, plan.fail_on)
+    code = exit_code(outcome, report, plan.fail_on)
+    if plan.baseline is not None and plan.drift is not None:
+        drift = compare(plan.baseline, plan.drift)
+        print(render_diff(drift, plan.summary_format), file=stream, end="")  # type: ignore[arg-type]
+        if plan.fail_on_drift and drift.drifted and code == EXIT_OK:
+            code = EXIT_FINDINGS
+    return code
 
 
 def exit_code(outcome: CrawlOutcome, report: AuditReport, fail_on: Severity | None) -> int:
