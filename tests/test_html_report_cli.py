@@ -95,3 +95,26 @@ def test_summarize_prints_html_and_writes_metrics(
     assert page.by_id["figure-status"] == "complete"
     names = {f.name for f in text_string_to_metric_families(prom.read_text(encoding="utf-8"))}
     assert {"fcaudit_run_complete", "fcaudit_findings", "fcaudit_requests", "fcaudit_functions"} <= names
+
+
+def test_refused_credentials_still_leave_metrics_saying_incomplete(
+    emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Monitoring must see a run that could not audit anything, not a stale file from the last good one."""
+    emulator = emulator_factory(ACCOUNT)
+    use_emulator_keys(monkeypatch, emulator)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-the-secret")
+    prom = tmp_path / "fcaudit.prom"
+    prom.write_text("fcaudit_run_complete 1\nfcaudit_last_success_timestamp_seconds 1700000000\n")
+    code = run_cli(
+        ["crawl", *target_args(emulator), "-o", str(tmp_path / "o.ndjson"), "--metrics", str(prom)]
+    )
+    assert code == 2
+    samples = {
+        s.name: s.value
+        for family in text_string_to_metric_families(prom.read_text(encoding="utf-8"))
+        for s in family.samples
+        if not s.labels
+    }
+    assert samples["fcaudit_run_complete"] == 0
+    assert samples["fcaudit_last_success_timestamp_seconds"] == 1_700_000_000  # kept from the good run
