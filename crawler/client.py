@@ -16,6 +16,7 @@ hostile server echoes them. Logs carry route, status, request id and timing — 
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -49,7 +50,7 @@ from crawler.errors import (
 from crawler.log import get_logger
 from crawler.ratelimit import RateLimiter
 from crawler.retry import RetryPolicy
-from crawler.signing import FC2_API_VERSION, fc2_authorization, http_date, percent_encode
+from crawler.signing import FC2_API_VERSION, Fc2Signer, http_date, percent_encode
 from crawler.stats import RunStats
 
 log = get_logger(__name__)
@@ -110,7 +111,8 @@ def _clean(text: str, secrets: tuple[str, ...], limit: int = MAX_SERVER_TEXT) ->
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[redacted]")
-    text = _CONTROL.sub(" ", text)
+    if not text.isprintable():  # every character _CONTROL matches is unprintable: skip the regex if none
+        text = _CONTROL.sub(" ", text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -168,6 +170,23 @@ class FcClient:
         self._wall_clock = wall_clock
         self._monotonic = monotonic
         self._scrub = tuple(s for s in (credentials.access_key_secret, credentials.security_token) if s)
+        # per-request work done once: the x-fc-* headers, the keyed HMAC, the Date of the current second
+        fixed = {"Content-Type": "application/json", "x-fc-account-id": account}
+        if credentials.security_token is not None:
+            fixed["x-fc-security-token"] = credentials.security_token
+        self._fixed_headers = fixed
+        self._signer = Fc2Signer(
+            credentials.access_key_id,
+            credentials.access_key_secret,
+            content_type=fixed["Content-Type"],
+            fc_headers={k: v for k, v in fixed.items() if k.startswith("x-fc-")},
+        )
+        self._date_second = -1
+        self._date = ""
+        # bound once, so a filtered debug call costs nothing, and skipped outright when debug is off
+        self._log = log.bind()
+        is_enabled = getattr(self._log, "is_enabled_for", None)
+        self._debug = bool(is_enabled(logging.DEBUG)) if is_enabled is not None else True
 
     def __repr__(self) -> str:
         return f"FcClient(endpoint={self.endpoint!r}, account={self.account!r}, region={self.region!r})"
@@ -223,22 +242,17 @@ class FcClient:
         return await self._retry.run(attempt, on_retry=retried)
 
     def _headers(self, decoded_path: str) -> dict[str, str]:
-        creds = self._credentials
-        headers = {
-            "Date": http_date(self._wall_clock()),
-            "Content-Type": "application/json",
-            "x-fc-account-id": self.account,
-        }
-        if creds.security_token is not None:
-            headers["x-fc-security-token"] = creds.security_token
-        headers["Authorization"] = fc2_authorization(
-            creds.access_key_id, creds.access_key_secret, "GET", decoded_path, headers
-        )
+        now = self._wall_clock()
+        if int(now) != self._date_second:  # the Date header has a resolution of one second
+            self._date_second, self._date = int(now), http_date(now)
+        headers = {"Date": self._date, **self._fixed_headers}
+        headers["Authorization"] = self._signer.authorization("GET", self._date, decoded_path)
         return headers
 
     async def _get(self, route: str, url: URL, sign: SignHeaders) -> tuple[bytes, str | None]:
         """One attempt through the limiter: the 2xx body and request id, or the mapped error."""
-        async with self._limiter.slot() as sent_at:
+        sent_at = await self._limiter.acquire()  # not ``slot()``: an async context manager costs more
+        try:
             status, headers, body, request_id = await self._send(route, url, sign)
             if 200 <= status < 300:
                 self._limiter.on_success(sent_at)
@@ -255,6 +269,8 @@ class FcClient:
             else:
                 self._limiter.on_success(sent_at)  # an answer all the same: the server admitted it
             raise error
+        finally:
+            self._limiter.release()
 
     async def _send(
         self, route: str, url: URL, sign: SignHeaders
@@ -288,20 +304,25 @@ class FcClient:
         except aiohttp.ClientError as exc:
             raise TransportError(f"{route}: malformed HTTP answer ({type(exc).__name__})") from exc
         finally:
-            log.debug(
-                "client.request",
-                route=route,
-                status=status,
-                request_id=request_id,
-                elapsed_ms=round((self._monotonic() - started) * 1000, 1),
-            )
+            if self._debug:
+                self._log.debug(
+                    "client.request",
+                    route=route,
+                    status=status,
+                    request_id=request_id,
+                    elapsed_ms=round((self._monotonic() - started) * 1000, 1),
+                )
 
     async def _read(self, response: aiohttp.ClientResponse, route: str, request_id: str | None) -> bytes:
         """The body, read in chunks and refused past ``max_body_bytes`` (declared or actual)."""
         declared = response.content_length
-        if declared is not None and declared > self._max_body:
-            response.close()
-            raise self._too_large(route, response.status, request_id, declared)
+        if declared is not None:
+            if declared > self._max_body:
+                response.close()
+                raise self._too_large(route, response.status, request_id, declared)
+            # the parser frames the body by Content-Length (and we ask for no decompression): it
+            # cannot grow past the declared size, so one read, not a loop of chunks
+            return await response.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(CHUNK_BYTES):
@@ -381,8 +402,9 @@ class FcClient:
             items = []
         if not isinstance(items, list):
             raise wrong(f"'{key}' is a {type(items).__name__}, not a list")
-        if not all(isinstance(item, dict) for item in items):
-            raise wrong(f"'{key}' holds something other than JSON objects")
+        for item in items:
+            if type(item) is not dict:  # orjson makes plain dicts
+                raise wrong(f"'{key}' holds something other than JSON objects")
         token = parsed.get("nextToken")
         if token is not None and not isinstance(token, str):
             raise wrong(f"'nextToken' is a {type(token).__name__}, not a string")

@@ -60,6 +60,39 @@ def fc2_authorization(
     return f"FC {access_key_id}:{fc2_signature(secret, method, decoded_path, headers)}"
 
 
+class Fc2Signer:
+    """FC 2.0 signing for one access key and one fixed set of ``x-fc-*`` headers, for the hot path.
+
+    ``fc2_authorization`` lowers, sorts and joins the headers and keys a new HMAC for every request; a
+    crawl sends thousands of GETs with the same key, account header and STS token, so this keys the HMAC
+    once and canonicalises the ``x-fc-*`` block once, leaving only the date and the path per request.
+    The result is exactly ``fc2_authorization``'s (tests hold it to it). The secret lives only inside the
+    keyed HMAC object, never in a repr.
+    """
+
+    __slots__ = ("_content_type", "_fc_block", "_mac", "_prefix")
+
+    def __init__(
+        self, access_key_id: str, secret: str, *, content_type: str, fc_headers: Mapping[str, str]
+    ) -> None:
+        if any(not k.lower().startswith("x-fc-") for k in fc_headers):
+            raise ValueError("fc_headers must hold x-fc-* headers only")
+        self._mac = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)
+        self._fc_block = canonical_fc_headers(fc_headers)
+        self._content_type = content_type
+        self._prefix = f"FC {access_key_id}:"
+
+    def __repr__(self) -> str:
+        return f"Fc2Signer({self._prefix[3:-1]!r})"
+
+    def authorization(self, method: str, date: str, decoded_path: str) -> str:
+        """The ``Authorization`` value of a body-less request with these ``Date`` and path."""
+        to_sign = f"{method.upper()}\n\n{self._content_type}\n{date}\n{self._fc_block}{decoded_path}"
+        mac = self._mac.copy()
+        mac.update(to_sign.encode("utf-8"))
+        return self._prefix + base64.b64encode(mac.digest()).decode("ascii")
+
+
 def parse_fc2_authorization(value: str) -> tuple[str, str] | None:
     """Split ``FC id:signature`` into its parts; ``None`` when it is not of that form."""
     scheme, _, rest = value.partition(" ")
