@@ -44,6 +44,7 @@ SDK_SCRIPT = Path(__file__).resolve().with_name("sdk_crawl.py")
 FCAUDIT = "fcaudit crawl"
 SDK_LOOP = "SDK loop"
 SDK_POOL = "SDK pool"
+CLIENT_NAMES = {"fcaudit": FCAUDIT, "sdk-loop": SDK_LOOP, "sdk-pool": SDK_POOL}
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per client; figures are medians")
     parser.add_argument("--quick", action="store_true", help="a 20-function account, one run (smoke test)")
     parser.add_argument(
+        "--only", action="append", choices=CLIENT_NAMES, help="run only these clients (repeatable)"
+    )
+    parser.add_argument(
         "--emulator-loop", choices=("auto", "asyncio", "uvloop"), default="auto", help="the server's loop"
     )
     args = parser.parse_args(argv)
@@ -309,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
         keys = "abcd" if args.scenario == "all" else args.scenario
         scenarios = tuple(s for k in keys for s in SCENARIOS[k])
         runs = args.runs
+    if args.only:
+        wanted = {CLIENT_NAMES[name] for name in args.only}
+        scenarios = tuple(replace(s, clients=tuple(c for c in s.clients if c in wanted)) for s in scenarios)
     uvloop = emulator_uvloop() if args.emulator_loop == "auto" else args.emulator_loop == "uvloop"
     outcomes = [run_scenario(s, runs, uvloop=uvloop, say=say) for s in scenarios]
     command = "python bench/crawl_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
