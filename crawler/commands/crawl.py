@@ -27,8 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-import anyio
-
+from crawler import loop as event_loop
 from crawler.audit_report import AuditReport
 from crawler.cli import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.config import RunConfig, resolve_config
@@ -388,5 +387,5 @@ def exit_code(outcome: CrawlOutcome, report: AuditReport, fail_on: Severity | No
 def run(args: argparse.Namespace) -> int:
     configure_logging(args)
     plan = build_plan(args, os.environ)
-    outcome = anyio.run(crawl_plan, plan)
+    outcome = event_loop.run(crawl_plan, plan)  # uvloop when installed
     return finish(plan, outcome)

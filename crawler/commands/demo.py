@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
-
+from crawler import loop as event_loop
 from crawler.cli import EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.config import CrawlSettings, Target
 from crawler.crawl import CrawlOutcome
@@ -147,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         f"5-15 ms per request, a {DEMO_QUOTA_RPS:,.0f} requests/s quota and a few injected faults",
         flush=True,
     )
-    outcome = anyio.run(crawl_demo, spec, demo_faults(spec.seed), sink, summarizer)
+    outcome = event_loop.run(crawl_demo, spec, demo_faults(spec.seed), sink, summarizer)
     report = summarizer.report()
     width = shutil.get_terminal_size((100, 24)).columns
     print(render(report, "table", width=width).rstrip("\n"))
