@@ -8,15 +8,16 @@
                                                                               ├─▶ [batches] ─ writer
   ... the next target's lane, with its own streams and workers ...            ┘    (bounded)
 
-Every stream is a bounded memory object stream, so a fast discovery waits for the workers and slow
-output waits for nothing but itself: memory stays flat however large the account. Each target has its
-own lane — its own key stream, its own workers (as many as the target's concurrency) and its own
-function listers — so a target that is slow or throttled holds up only its own lane: its keys never
-sit in front of another region's, and its workers are never the ones another region waits for. Every pair the
-workers take ends as exactly one ``FunctionBatch`` (``ok``, ``none``, ``gone`` or ``error``); a listing
-of services or functions that fails after its retries cannot be a ``function`` record, so it is kept as
-a *discovery error* and reported in the end ``run`` record (the run is then incomplete). An
-``AuthError`` anywhere cancels the whole pipeline at once: retrying wrong credentials only burns quota.
+Every stream is a bounded memory object stream, so a fast discovery waits for the workers and slow output
+waits for nothing but itself: memory stays flat however large the account. Each target has its own lane —
+its own key stream, its own workers (up to the target's concurrency in flight, each started when its key
+arrives) and its own function listers — so a target that is slow or throttled holds up only its own lane:
+its keys never sit in front of another region's, and its workers are never the ones another region waits
+for. Every pair the workers take ends as exactly one ``FunctionBatch`` (``ok``, ``none``, ``gone`` or
+``error``); a listing of services or functions that fails after its retries cannot be a ``function``
+record, so it is kept as a *discovery error* and reported in the end ``run`` record (the run is then
+incomplete). An ``AuthError`` anywhere cancels the whole pipeline at once: retrying wrong credentials
+only burns quota.
 
 With ``--shard K/N`` (``job.shard``) each lane keeps only the services its shard owns, so N crawls cover
 every service once. Shutdown (SIGINT/SIGTERM when ``handle_signals``) is ``crawler.shutdown``: no new
@@ -86,7 +87,8 @@ ClientMap = Mapping[tuple[str, str], ListingClient]  # (account, region) -> clie
 
 @dataclass(frozen=True, slots=True)
 class Lane:
-    """One target's part of the pipeline: its client, the stream its workers take keys from, its width."""
+    """One target's part of the pipeline: its client, the stream its workers take keys from, its width
+    (how many of its functions may be in flight: the target's concurrency)."""
 
     account: str
     region: str
@@ -182,9 +184,7 @@ class Crawl:
                     for (account, region), client in self.clients.items():
                         width = max(1, int(self._widths.get((account, region), self._workers)))
                         key_send, key_recv = anyio.create_memory_object_stream[FunctionKey](width * 2)
-                        async with key_recv:
-                            for _ in range(width):
-                                work.start_soon(self._worker, client, key_recv.clone(), batch_send.clone())
+                        work.start_soon(self._lane_workers, client, width, key_recv, batch_send.clone())
                         lanes.append(Lane(account, region, client, key_send, width))
                     work.start_soon(self._discover, lanes)
             end = self._end_record()
@@ -337,22 +337,40 @@ class Crawl:
 
     # -- workers ---------------------------------------------------------------------------------------
 
-    async def _worker(
+    async def _lane_workers(
         self,
         client: ListingClient,
+        width: int,
         key_recv: MemoryObjectReceiveStream[FunctionKey],
         batch_send: MemoryObjectSendStream[FunctionBatch],
     ) -> None:
-        async with key_recv, batch_send:
+        """A lane's workers: up to ``width`` functions in flight, each a task started when its key
+        arrives, so an idle lane costs one task however wide it is (an estate has many lanes)."""
+        slots = anyio.Semaphore(width)
+        async with key_recv, batch_send, anyio.create_task_group() as tg:
             async for key in key_recv:
+                await slots.acquire()
                 if self._state.stopping:
+                    slots.release()
                     return
-                try:
-                    batch = await self._crawl_function(client, key)
-                except AuthError as exc:
-                    self._state.abort(exc, key.account, key.region)
-                    return
-                await batch_send.send(batch)
+                tg.start_soon(self._work, client, key, batch_send, slots)
+
+    async def _work(
+        self,
+        client: ListingClient,
+        key: FunctionKey,
+        batch_send: MemoryObjectSendStream[FunctionBatch],
+        slots: anyio.Semaphore,
+    ) -> None:
+        try:
+            try:
+                batch = await self._crawl_function(client, key)
+            except AuthError as exc:
+                self._state.abort(exc, key.account, key.region)
+                return
+            await batch_send.send(batch)
+        finally:
+            slots.release()
 
     async def _crawl_function(self, client: ListingClient, key: FunctionKey) -> FunctionBatch:
         configs: list[ConfigRecord] = []
