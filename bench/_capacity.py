@@ -2,9 +2,9 @@
 
 On a 2-core machine a crawl at no latency is a race between two processes: the client and the emulator.
 Before crediting or blaming the client, measure the server alone: a lean load generator (raw keep-alive
-HTTP/1.1 over asyncio streams, one request signed up front and sent again and again, no parsing beyond
-``Content-Length``) drives the same route the crawl spends most of its requests on,
-ListFunctionAsyncInvokeConfigs, for a few seconds over several connections. It reports what the
+HTTP/1.1 over asyncio streams, requests signed up front, no parsing beyond ``Content-Length``) drives the
+route the crawl spends most of its requests on, ListFunctionAsyncInvokeConfigs, over up to 2,000
+different functions, for a few seconds over several connections. It reports what the
 emulator answered per second and its CPU time per request (from ``psutil``): 1 / that is what it could
 do with a whole core to itself.
 """
@@ -52,18 +52,27 @@ def _get(emulator: EmulatorProcess, path: str, query: str) -> dict[str, Any]:
     return data
 
 
-def _first_function(emulator: EmulatorProcess) -> tuple[str, str]:
+def _some_functions(emulator: EmulatorProcess, most: int) -> list[tuple[str, str]]:
     base = f"/{FC2_API_VERSION}/services"
-    service = _get(emulator, base, "limit=1")["services"][0]["serviceName"]
-    function = _get(emulator, f"{base}/{service}/functions", "limit=1")["functions"][0]["functionName"]
-    return service, function
+    pairs: list[tuple[str, str]] = []
+    for service in _get(emulator, base, "limit=100")["services"]:
+        name = service["serviceName"]
+        listed = _get(emulator, f"{base}/{name}/functions", "limit=100")["functions"]
+        pairs += [(name, f["functionName"]) for f in listed]
+        if len(pairs) >= most:
+            break
+    return pairs[:most]
 
 
-async def _connection(host: str, port: int, request: bytes, stop_at: float, counts: list[int]) -> None:
+async def _connection(
+    host: str, port: int, requests: list[bytes], first: int, stop_at: float, counts: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
+    turn = first
     try:
         while time.monotonic() < stop_at:
-            writer.write(request)
+            writer.write(requests[turn % len(requests)])
+            turn += 1
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
             for line in head.split(b"\r\n"):
@@ -75,26 +84,30 @@ async def _connection(host: str, port: int, request: bytes, stop_at: float, coun
         writer.close()
 
 
-async def _drive(host: str, port: int, request: bytes, seconds: float, connections: int) -> int:
+async def _drive(host: str, port: int, requests: list[bytes], seconds: float, connections: int) -> int:
     counts = [0]
     stop_at = time.monotonic() + seconds
-    await asyncio.gather(*(_connection(host, port, request, stop_at, counts) for _ in range(connections)))
+    step = max(1, len(requests) // connections)
+    await asyncio.gather(
+        *(_connection(host, port, requests, i * step, stop_at, counts) for i in range(connections))
+    )
     return counts[0]
 
 
 def measure_capacity(emulator: EmulatorProcess, *, seconds: float = 3.0, connections: int = 16) -> Capacity:
     """Drive the emulator flat out for ``seconds`` (after a short warm-up) and report its capacity."""
-    service, function = _first_function(emulator)
-    path = f"/{FC2_API_VERSION}/services/{service}/functions/{function}/async-invoke-configs"
     split = urlsplit(emulator.endpoint)
     host, port = split.hostname or "127.0.0.1", split.port or 80
-    lines = [f"GET {quote(path)}?limit=100 HTTP/1.1", f"Host: {host}:{port}"]
-    lines += [f"{name}: {value}" for name, value in _signed_headers(emulator, path).items()]
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode()
-    asyncio.run(_drive(host, port, request, 0.5, connections))
+    requests = []
+    for service, function in _some_functions(emulator, 2000):
+        path = f"/{FC2_API_VERSION}/services/{service}/functions/{function}/async-invoke-configs"
+        lines = [f"GET {quote(path)}?limit=100 HTTP/1.1", f"Host: {host}:{port}"]
+        lines += [f"{name}: {value}" for name, value in _signed_headers(emulator, path).items()]
+        requests.append(("\r\n".join(lines) + "\r\n\r\n").encode())
+    asyncio.run(_drive(host, port, requests, 0.5, connections))
     cpu_before = emulator.cpu_seconds()
     started = time.perf_counter()
-    done = asyncio.run(_drive(host, port, request, seconds, connections))
+    done = asyncio.run(_drive(host, port, requests, seconds, connections))
     elapsed = time.perf_counter() - started
     server_cpu = emulator.cpu_seconds() - cpu_before
     return Capacity(

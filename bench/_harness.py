@@ -239,10 +239,15 @@ def run_child(
 
 
 def measured(
-    emulator: EmulatorProcess, client: str, cmd: Sequence[str], *, timeout: float = 1800
+    emulator: EmulatorProcess,
+    client: str,
+    cmd: Sequence[str],
+    *,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 1800,
 ) -> tuple[RunResult, str, str]:
     """Run one client against ``emulator``: its ``RunResult`` (counts zero) and its stdout and stderr."""
-    env = {**_clean_env(), **emulator.env}
+    env = {**_clean_env(), **emulator.env, **(extra_env or {})}
     before = emulator.stats()
     server_before = emulator.cpu_seconds()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:

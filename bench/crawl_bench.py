@@ -42,9 +42,16 @@ from bench._harness import REPO, Account, EmulatorProcess, RunResult, ServerKnob
 
 SDK_SCRIPT = Path(__file__).resolve().with_name("sdk_crawl.py")
 FCAUDIT = "fcaudit crawl"
+#: the same command on the standard asyncio loop, to show what uvloop (used when installed) saves
+FCAUDIT_ASYNCIO = "fcaudit crawl, asyncio loop"
 SDK_LOOP = "SDK loop"
 SDK_POOL = "SDK pool"
-CLIENT_NAMES = {"fcaudit": FCAUDIT, "sdk-loop": SDK_LOOP, "sdk-pool": SDK_POOL}
+CLIENT_NAMES = {
+    "fcaudit": FCAUDIT,
+    "fcaudit-asyncio": FCAUDIT_ASYNCIO,
+    "sdk-loop": SDK_LOOP,
+    "sdk-pool": SDK_POOL,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +73,14 @@ SCENARIOS: dict[str, tuple[Scenario, ...]] = {
         Scenario("a", "2,000 functions, 20 ms latency, concurrency 32", Account(2000, 40), ServerKnobs(20.0)),
     ),
     "b": (
-        Scenario("b", "20,000 functions, no latency", Account(20000, 200), loop_subset=2000, capacity=True),
+        Scenario(
+            "b",
+            "20,000 functions, no latency",
+            Account(20000, 200),
+            clients=(FCAUDIT, FCAUDIT_ASYNCIO, SDK_LOOP, SDK_POOL),
+            loop_subset=2000,
+            capacity=True,
+        ),
     ),
     "c": (
         Scenario(
@@ -87,13 +101,14 @@ QUICK = Scenario("quick", "smoke: 20 functions", Account(20, 2), ServerKnobs(1.0
 # -- the clients ---------------------------------------------------------------------------------------
 
 
-def run_fcaudit(emulator: EmulatorProcess, scenario: Scenario) -> RunResult:
+def run_fcaudit(emulator: EmulatorProcess, scenario: Scenario, name: str = FCAUDIT) -> RunResult:
     with tempfile.TemporaryDirectory(prefix="fcaudit-bench-") as tmp:
         output = Path(tmp) / "out.ndjson"
         cmd = [sys.executable, "-m", "crawler", "crawl", "--endpoint", emulator.endpoint]
         cmd += ["--account", emulator.account_id, "--region", emulator.region, "--output", str(output)]
         cmd += ["--concurrency", str(scenario.concurrency), "--log-format", "json", *scenario.extra_args]
-        result, _out, _err = measured(emulator, FCAUDIT, cmd)
+        env = {"FCAUDIT_EVENT_LOOP": "asyncio"} if name == FCAUDIT_ASYNCIO else None
+        result, _out, _err = measured(emulator, name, cmd, extra_env=env)
         end = json.loads(output.read_bytes().rstrip().rsplit(b"\n", 1)[-1])
     if end.get("type") != "run" or end.get("phase") != "end" or end.get("complete") is not True:
         raise RuntimeError(f"fcaudit crawl did not finish completely: {end}")
@@ -112,8 +127,8 @@ def run_sdk(emulator: EmulatorProcess, scenario: Scenario, threads: int, subset:
 
 
 def run_client(emulator: EmulatorProcess, scenario: Scenario, client: str) -> RunResult:
-    if client == FCAUDIT:
-        return run_fcaudit(emulator, scenario)
+    if client in (FCAUDIT, FCAUDIT_ASYNCIO):
+        return run_fcaudit(emulator, scenario, client)
     if client == SDK_LOOP:
         return run_sdk(emulator, scenario, 1, scenario.loop_subset)
     return run_sdk(emulator, scenario, scenario.concurrency, None)
