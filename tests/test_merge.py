@@ -108,7 +108,10 @@ def test_shard_of_is_stable_and_spreads() -> None:
 def test_merge_combines_the_shards_into_one_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shards = shard_files(tmp_path)
     out = tmp_path / "merged.ndjson"
-    assert run_cli(["merge", str(out), *reversed([str(p) for p in shards])]) == 0
+    summary = tmp_path / "summary.md"
+    argv = ["merge", str(out), *reversed([str(p) for p in shards]), "--summary", str(summary)]
+    assert run_cli([*argv, "--format", "markdown"]) == 0
+    assert summary.read_text().startswith("#")
     merged = read_ndjson(out)
     body = [r for p in shards for r in read_ndjson(p) if r["type"] != "run"]
     assert merged[1:-1] == body  # shard order, byte for byte

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from crawler.atomic_file import write_atomically
 from crawler.commands.summarize import load_policy
 from crawler.merge import merge_shards
 from crawler.render import FORMATS, render
@@ -49,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     text = render(report, args.format, width=width)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     if args.summary is not None:
-        args.summary.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        write_atomically(
+            args.summary, (text if text.endswith("\n") else text + "\n").encode(), what="--summary"
+        )
     print(f"fcaudit: merged {count} shards into {args.output}", file=sys.stderr)
     if end["complete"] is not True:
         print(f"fcaudit: warning: {args.output} is incomplete: a shard's crawl was", file=sys.stderr)
