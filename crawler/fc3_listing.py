@@ -9,7 +9,8 @@ bounded streams, its one writer and its ``function`` records are unchanged; only
 falls from one listing per function to a few pages per region.
 
 Memory: a region's configs are held from the listing until the crawl's workers take them (each is
-dropped when taken), about the size of their NDJSON lines. With ``--targets`` pairs (no discovery) no
+dropped when taken), about the size of their NDJSON lines; configs of functions the crawl's filters or
+shard leave out are not held at all (``keep``). With ``--targets`` pairs (no discovery) no
 region-wide listing is made: each pair is listed alone with ``functionName``.
 
 ``AutoListing`` (``--api auto``) asks FC 3.0 first (one ``ListFunctions`` of one item) and uses FC 2.0
@@ -52,8 +53,17 @@ class Fc3Listing:
 
     api = "fc3"
 
-    def __init__(self, client: Fc3Client, *, page_size: int, max_pages: int) -> None:
+    def __init__(
+        self,
+        client: Fc3Client,
+        *,
+        page_size: int,
+        max_pages: int,
+        keep: Callable[[str, str], bool] = lambda _service, _function: True,
+    ) -> None:
         self.client = client
+        #: which (service, function) the crawl will ask for (its filters and shard): the rest is not held
+        self._keep = keep
         self._page_size = page_size
         self._max_pages = max_pages
         self._lock = anyio.Lock()
@@ -99,7 +109,8 @@ class Fc3Listing:
                 item, account=client.account, region=client.region
             )
             inventory.functions.setdefault(service, set()).add(function)
-            inventory.configs.setdefault((service, function), []).append(config)
+            if self._keep(service, function):
+                inventory.configs.setdefault((service, function), []).append(config)
         log.info(
             "fc3.region_listed",
             account=client.account,

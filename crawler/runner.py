@@ -80,10 +80,18 @@ async def open_clients(
                     Fc3Client(session, **options),
                     page_size=int(settings.page_size),
                     max_pages=int(settings.max_pages),
+                    keep=_wanted(job, target.account, target.region),
                 )
                 client = fc3 if job.api == "fc3" else AutoListing(fc3, FcClient(session, **options))
             clients[(target.account, target.region)] = client
         yield clients
+
+
+def _wanted(job: CrawlJob, account: str, region: str) -> Callable[[str, str], bool]:
+    """The (service, function) pairs of one target the crawl will ask for: its filters and its shard."""
+    return lambda service, function: (
+        job.owns(account, region, service) and job.selection.wants_function(service, function)
+    )
 
 
 async def execute(
