@@ -33,7 +33,7 @@ from crawler.cli import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EX
 from crawler.config import RunConfig, resolve_config
 from crawler.crawl import DEFAULT_GRACE_SECONDS, CrawlOutcome
 from crawler.diff import DriftSide, compare, read_side
-from crawler.diff_render import render_diff
+from crawler.diff_render import DIFF_FORMATS, render_diff
 from crawler.errors import AuthError, UsageError
 from crawler.fc3_listing import API_CHOICES
 from crawler.html_report import write_html
@@ -367,7 +367,8 @@ def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | N
     code = exit_code(outcome, report, plan.fail_on)
     if plan.baseline is not None and plan.drift is not None:
         drift = compare(plan.baseline, plan.drift)
-        print(render_diff(drift, plan.summary_format), file=stream, end="")  # type: ignore[arg-type]
+        fmt = plan.summary_format if plan.summary_format in DIFF_FORMATS else "table"
+        print(render_diff(drift, fmt), file=stream, end="")  # type: ignore[arg-type]
         if plan.fail_on_drift and drift.drifted and code == EXIT_OK:
             code = EXIT_FINDINGS
     return code
