@@ -353,6 +353,7 @@ class FindingsFile:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
         except OSError as exc:
             raise OutputError(f"cannot write findings to {path}: {exc.strerror}") from None
+        os.fchmod(fd, 0o644)  # like every other file fcaudit writes (mkstemp makes it 0600)
         self._tmp = Path(tmp)
         self._out: IO[bytes] = os.fdopen(fd, "wb")
 

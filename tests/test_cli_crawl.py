@@ -202,3 +202,28 @@ def test_fail_on_findings_exits_1_and_the_summary_goes_to_stdout(
     assert printed["findings"]["total"] > 0
     assert orjson.loads(summary.read_bytes()) == printed
     assert findings.stat().st_size > 0
+
+
+def test_summary_file_is_json_and_findings_file_holds_every_finding(
+    emulator: EmulatorThread,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """--summary is JSON whatever --format says; --findings gets all findings, not the listed few."""
+    use_emulator_keys(monkeypatch, emulator)
+    out, summary, findings = tmp_path / "o.ndjson", tmp_path / "s.json", tmp_path / "f.ndjson"
+    config = tmp_path / "audit.toml"
+    config.write_text("[audit]\nmax_findings = 3\n", encoding="utf-8")
+    argv = ["crawl", *target_args(emulator), "-o", str(out), "--summary", str(summary), "--format", "table"]
+    argv += ["--findings", str(findings), "--config", str(config), "-q"]
+
+    assert run_cli(argv) == 0
+
+    report = orjson.loads(summary.read_bytes())
+    lines = findings.read_bytes().splitlines()
+    assert report["findings"]["listed"] == 3 < report["findings"]["total"]
+    assert len(lines) == report["findings"]["total"]
+    fired = {rule for rule, count in report["findings"]["byRule"].items() if count}
+    assert {orjson.loads(line)["ruleId"] for line in lines} == fired
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left

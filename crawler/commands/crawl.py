@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from crawler import loop as event_loop
+from crawler.atomic_file import write_atomically
 from crawler.audit_report import AuditReport
 from crawler.cli import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.config import RunConfig, resolve_config
@@ -42,8 +43,8 @@ from crawler.log import LogFormat, configure, get_logger
 from crawler.metrics import write_metrics
 from crawler.progress import ProgressLine
 from crawler.records import Record
-from crawler.render import render, write_findings
-from crawler.rules import AuditPolicy, Severity, default_policy, policy_from_table
+from crawler.render import FindingsFile, render
+from crawler.rules import AuditPolicy, Finding, Severity, default_policy, policy_from_table
 from crawler.runner import execute
 from crawler.selection import NameFilter, Selection, read_targets_file
 from crawler.shard import ShardSpec
@@ -161,7 +162,8 @@ class CrawlPlan:
     to_stdout: bool
     summary_path: Path | None
     summary_format: str
-    findings_path: Path | None
+    #: ``--findings``: every finding, streamed while the crawl runs, renamed into place at the end
+    findings_file: FindingsFile | None
     grace: float
     report_path: Path | None = None
     metrics_path: Path | None = None
@@ -183,6 +185,23 @@ def records_into(summarizer: Summarizer, drift: DriftSide | None) -> Callable[[R
     def both(record: Record) -> None:
         summarizer.add(record)
         drift.add(record)
+
+    return both
+
+
+def _finding_sinks(
+    drift: DriftSide | None, findings_file: FindingsFile | None
+) -> Callable[[Finding], None] | None:
+    """Every finding as it is made: to the drift's new side and to ``--findings``, when asked for."""
+    sinks = [f for f in (drift.keep if drift else None, findings_file.write if findings_file else None) if f]
+    if not sinks:
+        return None
+    if len(sinks) == 1:
+        return sinks[0]
+
+    def both(finding: Finding) -> None:
+        for sink in sinks:
+            sink(finding)
 
     return both
 
@@ -261,22 +280,28 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
     if args.baseline is not None:  # read now: a bad baseline costs a second, not a crawl
         baseline = read_side(args.baseline, f"--baseline {args.baseline}", policy)
         drift = DriftSide("this crawl", policy, audit=False)
-    summarizer = Summarizer(policy, on_finding=drift.keep if drift is not None else None)
+    findings_file = FindingsFile(args.findings) if args.findings is not None else None
+    summarizer = Summarizer(policy, on_finding=_finding_sinks(drift, findings_file))
     resume: ResumeState | None = None
-    if to_stdout:
-        sink = Sink.to_stdout()
-    else:
-        output = Path(args.output)
-        if args.resume:
-            resume = scan_for_resume(output, records_into(summarizer, drift))
-            if resume is not None:
-                check_resume(resume, job_fingerprint(job), force=args.force_resume)
-                job = replace(job, skip=resume.finished)
-            else:
-                log.info("resume.nothing_to_resume", path=str(output))
-        if output.is_dir():
-            raise UsageError(f"--output {output} is a directory; name a file")
-        sink = Sink.open_file(output, truncate_to=resume.keep_bytes if resume is not None else None)
+    try:
+        if to_stdout:
+            sink = Sink.to_stdout()
+        else:
+            output = Path(args.output)
+            if args.resume:
+                resume = scan_for_resume(output, records_into(summarizer, drift))
+                if resume is not None:
+                    check_resume(resume, job_fingerprint(job), force=args.force_resume)
+                    job = replace(job, skip=resume.finished)
+                else:
+                    log.info("resume.nothing_to_resume", path=str(output))
+            if output.is_dir():
+                raise UsageError(f"--output {output} is a directory; name a file")
+            sink = Sink.open_file(output, truncate_to=resume.keep_bytes if resume is not None else None)
+    except BaseException as exc:
+        if findings_file is not None:  # nothing half-written is left behind
+            findings_file.__exit__(type(exc), exc, exc.__traceback__)
+        raise
     return CrawlPlan(
         job=job,
         sink=sink,
@@ -287,7 +312,7 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
         to_stdout=to_stdout,
         summary_path=args.summary,
         summary_format=args.format,
-        findings_path=args.findings,
+        findings_file=findings_file,
         grace=args.grace,
         report_path=args.report,
         metrics_path=args.metrics,
@@ -350,6 +375,8 @@ def auth_failure(plan: CrawlPlan, outcome: CrawlOutcome) -> AuthError:
 def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | None = None) -> int:
     """Print and write the summary, then decide the exit code."""
     report = plan.summarizer.report()
+    if plan.findings_file is not None:  # every finding of the records written, even when stopping
+        plan.findings_file.__exit__(None, None, None)
     if plan.metrics_path is not None:  # before refused credentials stop us: monitoring must see those too
         write_metrics(report, plan.metrics_path)
     if outcome.auth_error is not None:
@@ -358,10 +385,8 @@ def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | N
     text = render(report, plan.summary_format, width=width)  # type: ignore[arg-type]
     stream = summary_stream or (sys.stderr if plan.to_stdout else sys.stdout)
     print(text, file=stream, end="" if text.endswith("\n") else "\n")
-    if plan.summary_path is not None:
-        plan.summary_path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-    if plan.findings_path is not None:
-        write_findings(report, plan.findings_path)
+    if plan.summary_path is not None:  # JSON whatever --format says: the file is for machines
+        write_atomically(plan.summary_path, render(report, "json").encode("utf-8"), what="--summary")
     if plan.report_path is not None:
         write_html(report, plan.report_path, source=None if plan.to_stdout else plan.sink.name)
     code = exit_code(outcome, report, plan.fail_on)
@@ -388,5 +413,10 @@ def exit_code(outcome: CrawlOutcome, report: AuditReport, fail_on: Severity | No
 def run(args: argparse.Namespace) -> int:
     configure_logging(args)
     plan = build_plan(args, os.environ)
-    outcome = event_loop.run(crawl_plan, plan)  # uvloop when installed
+    try:
+        outcome = event_loop.run(crawl_plan, plan)  # uvloop when installed
+    except BaseException as exc:
+        if plan.findings_file is not None:
+            plan.findings_file.__exit__(type(exc), exc, exc.__traceback__)
+        raise
     return finish(plan, outcome)
