@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.crawl_support import Crawled, read_ndjson, run_cli
@@ -20,12 +21,15 @@ def test_demo_crawls_an_emulated_account_and_names_its_files(
     records_path = out_dir / "configs.ndjson"
     assert code in (0, 3)  # 3 only if an injected fault outlasted every retry: honest, not a crash
     crawled = Crawled.of(read_ndjson(records_path))
-    assert len(crawled.functions) >= 250  # a few may have been deleted by the emulator's faults
+    assert len(crawled.functions) == 300  # deleted ones too: they end as `gone`, never missing
     assert crawled.configs
     assert len(crawled.end) == 1
     assert str(records_path) in printed
     assert (out_dir / "summary.md").read_text().strip()
-    assert (out_dir / "findings.json").exists()
+    findings = (out_dir / "findings.ndjson").read_bytes().splitlines()
+    assert findings
+    assert all(orjson.loads(line)["ruleId"] for line in findings)
+    assert "<html" in (out_dir / "report.html").read_text(encoding="utf-8")
 
 
 def test_demo_refuses_a_silly_size(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

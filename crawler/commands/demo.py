@@ -25,10 +25,11 @@ from crawler.emulator.backend import AccountSpec, generate_account
 from crawler.emulator.faults import FaultConfig, FaultKind
 from crawler.emulator.server import run_emulator
 from crawler.errors import UsageError
+from crawler.html_report import write_html
 from crawler.jobs import CrawlJob
 from crawler.log import configure
 from crawler.progress import ProgressLine
-from crawler.render import render, write_findings
+from crawler.render import FindingsFile, render
 from crawler.runner import execute
 from crawler.sink import Sink
 from crawler.stats import RunStats
@@ -78,7 +79,11 @@ class DemoFiles:
 
     @property
     def findings(self) -> Path:
-        return self.directory / "findings.json"
+        return self.directory / "findings.ndjson"
+
+    @property
+    def report(self) -> Path:
+        return self.directory / "report.html"
 
 
 def account_spec(functions: int, seed: int) -> AccountSpec:
@@ -140,18 +145,20 @@ def run(args: argparse.Namespace) -> int:
     spec = account_spec(args.functions, args.seed)
     files = _prepare(args.output_dir)
     sink = Sink.open_file(files.records)
-    summarizer = Summarizer()
+    findings = FindingsFile(files.findings)
+    summarizer = Summarizer(on_finding=findings.write)
     print(
         f"fcaudit demo: an emulated account with {spec.functions:,} functions in {spec.services:,} services, "
         f"5-15 ms per request, a {DEMO_QUOTA_RPS:,.0f} requests/s quota and a few injected faults",
         flush=True,
     )
-    outcome = event_loop.run(crawl_demo, spec, demo_faults(spec.seed), sink, summarizer)
+    with findings:  # every finding, renamed into place once the crawl is over
+        outcome = event_loop.run(crawl_demo, spec, demo_faults(spec.seed), sink, summarizer)
     report = summarizer.report()
     width = shutil.get_terminal_size((100, 24)).columns
     print(render(report, "table", width=width).rstrip("\n"))
     files.summary.write_text(render(report, "markdown", width=width), encoding="utf-8")
-    write_findings(report, files.findings)
+    write_html(report, files.report, source=str(files.records))
     end = outcome.end.data
     by_status = end.get("functions", {})
     statuses = ", ".join(f"{n:,} {s}" for s, n in by_status.items())
@@ -162,7 +169,10 @@ def run(args: argparse.Namespace) -> int:
         f"({end.get('throttled', 0):,} throttled, {end.get('retries', 0):,} retried) "
         f"in {end.get('elapsedSeconds', 0):.1f} s"
     )
-    print(f"records:  {files.records}\nsummary:  {files.summary}\nfindings: {files.findings}")
+    print(
+        f"records:  {files.records}\nsummary:  {files.summary}\nfindings: {files.findings}\n"
+        f"report:   {files.report} (open it in a browser)"
+    )
     print(
         "next:     jq -c 'select(.type == \"config\")' "
         f"{files.records} | head   ·   fcaudit summarize {files.records}   ·   "
