@@ -344,33 +344,39 @@ class Crawl:
         key_recv: MemoryObjectReceiveStream[FunctionKey],
         batch_send: MemoryObjectSendStream[FunctionBatch],
     ) -> None:
-        """A lane's workers: up to ``width`` functions in flight, each a task started when its key
-        arrives, so an idle lane costs one task however wide it is (an estate has many lanes)."""
-        slots = anyio.Semaphore(width)
+        """A lane's workers: up to ``width`` functions in flight, so an idle lane costs one task however
+        wide it is (an estate has many lanes). This task is the first worker; a worker that takes a key
+        when no other worker is idle starts one more, up to ``width``. Workers then live as long as the
+        lane: a task per function would cost more CPU than the function's request."""
         async with key_recv, batch_send, anyio.create_task_group() as tg:
-            async for key in key_recv:
-                await slots.acquire()
-                if self._state.stopping:
-                    slots.release()
-                    return
-                tg.start_soon(self._work, client, key, batch_send, slots)
+            started = 1
 
-    async def _work(
+            def grow() -> None:
+                nonlocal started
+                if started < width and not key_recv.statistics().tasks_waiting_receive:
+                    started += 1
+                    tg.start_soon(self._worker, client, key_recv.clone(), batch_send.clone(), grow)
+
+            await self._worker(client, key_recv.clone(), batch_send.clone(), grow)
+
+    async def _worker(
         self,
         client: ListingClient,
-        key: FunctionKey,
+        key_recv: MemoryObjectReceiveStream[FunctionKey],
         batch_send: MemoryObjectSendStream[FunctionBatch],
-        slots: anyio.Semaphore,
+        grow: Callable[[], None],
     ) -> None:
-        try:
-            try:
-                batch = await self._crawl_function(client, key)
-            except AuthError as exc:
-                self._state.abort(exc, key.account, key.region)
-                return
-            await batch_send.send(batch)
-        finally:
-            slots.release()
+        async with key_recv, batch_send:
+            async for key in key_recv:
+                if self._state.stopping:
+                    return
+                grow()
+                try:
+                    batch = await self._crawl_function(client, key)
+                except AuthError as exc:
+                    self._state.abort(exc, key.account, key.region)
+                    return
+                await batch_send.send(batch)
 
     async def _crawl_function(self, client: ListingClient, key: FunctionKey) -> FunctionBatch:
         configs: list[ConfigRecord] = []
