@@ -185,7 +185,8 @@ def run(coro: Coroutine[Any, Any, T], use_uvloop: bool) -> T:
         except ImportError:
             pass
         else:
-            return uvloop.run(coro)
+            result: T = uvloop.run(coro)  # typed even where uvloop (and its stubs) is absent
+            return result
     return asyncio.run(coro)
 
 
