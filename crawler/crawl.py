@@ -66,6 +66,9 @@ log = get_logger(__name__)
 
 DEFAULT_GRACE_SECONDS: Final = 5.0
 DISCOVERY_LISTERS: Final = 8
+#: keys a lane buffers at least: more than a page of ListFunctions, so discovery hands over a whole page
+#: and goes on listing instead of waking for every key a worker takes
+KEY_BUFFER: Final = 128
 
 
 class ListingClient(Protocol):
@@ -183,7 +186,8 @@ class Crawl:
                     lanes = []
                     for (account, region), client in self.clients.items():
                         width = max(1, int(self._widths.get((account, region), self._workers)))
-                        key_send, key_recv = anyio.create_memory_object_stream[FunctionKey](width * 2)
+                        buffered = max(width * 2, KEY_BUFFER)
+                        key_send, key_recv = anyio.create_memory_object_stream[FunctionKey](buffered)
                         work.start_soon(self._lane_workers, client, width, key_recv, batch_send.clone())
                         lanes.append(Lane(account, region, client, key_send, width))
                     work.start_soon(self._discover, lanes)
@@ -367,7 +371,16 @@ class Crawl:
         grow: Callable[[], None],
     ) -> None:
         async with key_recv, batch_send:
-            async for key in key_recv:
+            while True:
+                try:  # a key already waiting is taken without a turn of the event loop
+                    key = key_recv.receive_nowait()
+                except anyio.WouldBlock:
+                    try:
+                        key = await key_recv.receive()
+                    except anyio.EndOfStream:
+                        return
+                except anyio.EndOfStream:
+                    return
                 if self._state.stopping:
                     return
                 grow()
@@ -376,7 +389,10 @@ class Crawl:
                 except AuthError as exc:
                     self._state.abort(exc, key.account, key.region)
                     return
-                await batch_send.send(batch)
+                try:
+                    batch_send.send_nowait(batch)
+                except anyio.WouldBlock:
+                    await batch_send.send(batch)
 
     async def _crawl_function(self, client: ListingClient, key: FunctionKey) -> FunctionBatch:
         configs: list[ConfigRecord] = []

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from crawler.errors import InputError, OutputError, ResumeError
 from crawler.log import get_logger
@@ -230,21 +231,27 @@ class Sink:
 
 
 async def write_batches(
-    receive: anyio.abc.ObjectReceiveStream[FunctionBatch],
+    receive: MemoryObjectReceiveStream[FunctionBatch],
     sink: Sink,
     on_batch: Callable[[FunctionBatch], None],
 ) -> None:
     """The writer task: take finished functions until the stream ends; flush by size, by time and when idle.
 
-    A ticker flushes a buffer that has waited ``flush_seconds`` even while no batch arrives, so a slow
-    crawl still reaches the disk every second.
+    Each time it wakes it takes every batch already waiting, not one per turn of the event loop: a fast
+    crawl finishes several functions per turn. A ticker flushes a buffer that has waited
+    ``flush_seconds`` even while no batch arrives, so a slow crawl still reaches the disk every second.
     """
     async with anyio.create_task_group() as tg:
         tg.start_soon(_ticker, sink)
         async with receive:
             async for batch in receive:
-                sink.add_batch(batch)
-                on_batch(batch)
+                while True:
+                    sink.add_batch(batch)
+                    on_batch(batch)
+                    try:
+                        batch = receive.receive_nowait()
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
                 if sink.due:
                     await sink.flush()
         tg.cancel_scope.cancel()
