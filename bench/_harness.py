@@ -29,6 +29,7 @@ from typing import Any
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
+PEAK = Path(__file__).resolve().with_name("_peak.py")
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,24 +219,32 @@ class ChildUsage:
 def run_child(
     cmd: Sequence[str], *, env: dict[str, str], stdout: Any, stderr: Any, timeout: float
 ) -> ChildUsage:
-    """Run ``cmd``; its wall time, and its exact CPU time and peak RSS from ``wait4``."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), env=env, stdout=stdout, stderr=stderr, cwd=REPO)
-    timer = threading.Timer(timeout, proc.kill)
-    timer.start()
-    try:
-        _pid, status, usage = os.wait4(proc.pid, 0)
-    finally:
-        timer.cancel()
-    wall = time.perf_counter() - started
-    code = os.waitstatus_to_exitcode(status)
-    proc.returncode = code  # reaped by wait4: tell Popen so it does not wait again
-    return ChildUsage(
-        exit_code=code,
-        wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
-        peak_rss=usage.ru_maxrss * 1024,  # kilobytes on Linux
-    )
+    """Run ``cmd``; its wall time, its exact CPU time from ``wait4``, and its peak RSS.
+
+    A Python ``cmd`` runs under ``_peak.py``, which records the child's own high-water mark at exit:
+    ``ru_maxrss`` would include the pages of this (larger) process the child was forked from.
+    """
+    with tempfile.TemporaryDirectory(prefix="fcaudit-bench-peak-") as tmp:
+        peak_file = Path(tmp) / "peak"
+        argv = list(cmd)
+        if argv and argv[0] == sys.executable:
+            argv = [sys.executable, str(PEAK), str(peak_file), *argv[1:]]
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=stderr, cwd=REPO)
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            _pid, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = code  # reaped by wait4: tell Popen so it does not wait again
+        try:
+            peak = int(peak_file.read_text())
+        except (OSError, ValueError):
+            peak = usage.ru_maxrss * 1024  # kilobytes on Linux; an upper bound (see above)
+    return ChildUsage(exit_code=code, wall=wall, cpu=usage.ru_utime + usage.ru_stime, peak_rss=peak)
 
 
 def measured(
@@ -258,7 +267,9 @@ def measured(
     server_cpu = emulator.cpu_seconds() - server_before
     after = emulator.stats()
     if usage.exit_code != 0:
-        raise RuntimeError(f"{client} exited with {usage.exit_code}: {stderr[-3000:]}")
+        # the last line only: the SDK logs request headers (the signature) on its way out
+        last = stderr.strip().splitlines()[-1:] or ["(no output)"]
+        raise RuntimeError(f"{client} exited with {usage.exit_code}: {last[0][:500]}")
     result = RunResult(
         client=client,
         wall=usage.wall,

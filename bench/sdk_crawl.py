@@ -19,6 +19,7 @@ import argparse
 import itertools
 import json
 import os
+import random
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -30,11 +31,11 @@ from fc2.fc_exceptions import FcError
 
 PAGE = 100
 THROTTLED = (429, 503)
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 30
 
 
 def _with_retry(fetch: Callable[[str | None], Any], token: str | None) -> dict[str, Any]:
-    """One SDK call; a throttled answer is retried after 0.1, 0.2, 0.4 ... s (at most 2 s)."""
+    """One SDK call; a throttled answer is retried after a full-jitter backoff (0.1 s doubling, 2 s cap)."""
     for attempt in range(MAX_ATTEMPTS):
         try:
             data: dict[str, Any] = fetch(token).data
@@ -42,7 +43,7 @@ def _with_retry(fetch: Callable[[str | None], Any], token: str | None) -> dict[s
         except FcError as exc:
             if exc.status_code not in THROTTLED or attempt == MAX_ATTEMPTS - 1:
                 raise
-            time.sleep(min(2.0, 0.1 * 2**attempt))
+            time.sleep(random.random() * min(2.0, 0.1 * 2**attempt))
     raise AssertionError("unreachable")
 
 

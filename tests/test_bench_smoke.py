@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench._harness import RunResult, median
+from bench._harness import RunResult, median, run_child
 from bench.crawl_bench import FCAUDIT, SCENARIOS, SDK_LOOP, SDK_POOL, Outcome, _scale_subset, render, verdicts
 
 REPO = Path(__file__).resolve().parent.parent
@@ -115,3 +115,16 @@ def test_targets_are_checked_against_the_issue() -> None:
         "- met: (d) peak RSS ≤ 150 MB at 100,000 functions: 130 MB",
         "- MISSED: (d) ≤ 1.2× the 10,000-function figure: 1.30×",
     ]
+
+
+def test_a_child_is_measured_alone_not_with_the_parent_it_was_forked_from() -> None:
+    ballast = bytearray(256 * 2**20)  # this process is large now; a child forked from it must not look so
+    ballast[:: 2**12] = b"1" * len(ballast[:: 2**12])
+    code = "x = bytearray(64 * 2**20); x[::4096] = b'1' * len(x[::4096])"
+    usage = run_child(
+        [sys.executable, "-c", code], env={}, stdout=subprocess.DEVNULL, stderr=None, timeout=60
+    )
+    assert usage.exit_code == 0
+    assert 64 * 2**20 <= usage.peak_rss < 200 * 2**20  # its own 64 MB and an interpreter, not 256 MB
+    assert usage.cpu > 0
+    del ballast
