@@ -44,11 +44,14 @@ SDK_SCRIPT = Path(__file__).resolve().with_name("sdk_crawl.py")
 FCAUDIT = "fcaudit crawl"
 #: the same command on the standard asyncio loop, to show what uvloop (used when installed) saves
 FCAUDIT_ASYNCIO = "fcaudit crawl, asyncio loop"
+#: with a known quota given as --rate there is no slow start: shows what the adaptive start costs
+FCAUDIT_RATE = "fcaudit crawl --rate 2000"
 SDK_LOOP = "SDK loop"
 SDK_POOL = "SDK pool"
 CLIENT_NAMES = {
     "fcaudit": FCAUDIT,
     "fcaudit-asyncio": FCAUDIT_ASYNCIO,
+    "fcaudit-rate": FCAUDIT_RATE,
     "sdk-loop": SDK_LOOP,
     "sdk-pool": SDK_POOL,
 }
@@ -70,7 +73,13 @@ class Scenario:
 
 SCENARIOS: dict[str, tuple[Scenario, ...]] = {
     "a": (
-        Scenario("a", "2,000 functions, 20 ms latency, concurrency 32", Account(2000, 40), ServerKnobs(20.0)),
+        Scenario(
+            "a",
+            "2,000 functions, 20 ms latency, concurrency 32",
+            Account(2000, 40),
+            ServerKnobs(20.0),
+            clients=(FCAUDIT, FCAUDIT_RATE, SDK_LOOP, SDK_POOL),
+        ),
     ),
     "b": (
         Scenario(
@@ -107,6 +116,8 @@ def run_fcaudit(emulator: EmulatorProcess, scenario: Scenario, name: str = FCAUD
         cmd = [sys.executable, "-m", "crawler", "crawl", "--endpoint", emulator.endpoint]
         cmd += ["--account", emulator.account_id, "--region", emulator.region, "--output", str(output)]
         cmd += ["--concurrency", str(scenario.concurrency), "--log-format", "json", *scenario.extra_args]
+        if name == FCAUDIT_RATE:
+            cmd += ["--rate", "2000"]
         env = {"FCAUDIT_EVENT_LOOP": "asyncio"} if name == FCAUDIT_ASYNCIO else None
         result, _out, _err = measured(emulator, name, cmd, extra_env=env)
         end = json.loads(output.read_bytes().rstrip().rsplit(b"\n", 1)[-1])
@@ -127,7 +138,7 @@ def run_sdk(emulator: EmulatorProcess, scenario: Scenario, threads: int, subset:
 
 
 def run_client(emulator: EmulatorProcess, scenario: Scenario, client: str) -> RunResult:
-    if client in (FCAUDIT, FCAUDIT_ASYNCIO):
+    if client in (FCAUDIT, FCAUDIT_ASYNCIO, FCAUDIT_RATE):
         return run_fcaudit(emulator, scenario, client)
     if client == SDK_LOOP:
         return run_sdk(emulator, scenario, 1, scenario.loop_subset)
