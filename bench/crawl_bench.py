@@ -205,10 +205,13 @@ def run_scenario(scenario: Scenario, runs: int, *, uvloop: bool, say: Callable[[
 
 
 def _scale_subset(rows: list[RunResult]) -> list[RunResult]:
-    """A run over part of the account: scale its times to the whole (the request count of a full run)."""
-    full = max((r.requests for r in rows if r.client != SDK_LOOP), default=0)
+    """A run over part of the account: scale its times to the whole, by the requests a complete crawl
+    needs (the fewest, throttled answers aside, of the runs that covered every function)."""
+    everything = max((r.functions for r in rows), default=0)
+    complete = [r.requests - r.throttled for r in rows if r.functions == everything]
+    full = min(complete, default=0)
     return [
-        replace(r, scale=full / r.requests) if r.client == SDK_LOOP and full > r.requests > 0 else r
+        replace(r, scale=full / r.requests) if r.functions < everything and r.requests > 0 else r
         for r in rows
     ]
 

@@ -83,12 +83,22 @@ def test_each_figure_is_the_median_of_the_runs() -> None:
 
 
 def test_a_partial_sdk_loop_is_scaled_to_the_whole_account() -> None:
-    rows = _scale_subset([result(FCAUDIT, 2.0, 10000), result(SDK_LOOP, 4.0, 1000), result(SDK_POOL, 8.0)])
+    rows = _scale_subset(
+        [
+            result(FCAUDIT, 2.0, 10000, functions=9000),
+            result(SDK_LOOP, 4.0, 1000, functions=900),
+            result(SDK_POOL, 8.0, 12000, functions=9000, throttled=2000),  # retried throttles: not the base
+        ]
+    )
     loop = rows[1]
     assert loop.scale == pytest.approx(10.0)
     assert loop.full_wall == pytest.approx(40.0)
     assert loop.full_requests == 10000
     assert rows[2].scale == 1.0  # a run over the whole account is left alone
+    whole = _scale_subset(
+        [result(FCAUDIT, 2.0, 1000), result(SDK_LOOP, 9.0, 1000), result(SDK_POOL, 3.0, 1700, throttled=700)]
+    )
+    assert [r.scale for r in whole] == [1.0, 1.0, 1.0]  # every run covered every function: nothing scaled
     text = render(Outcome(SCENARIOS["b"][0], tuple(rows), None, 1.0, "test"))
     assert rows_of(text)[SDK_LOOP + "*"][10] == "20.0×"  # 40 s (scaled) against fcaudit's 2 s
     assert "scaled ×10.00" in text
