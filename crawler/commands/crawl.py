@@ -30,7 +30,7 @@ from typing import Any, TextIO
 from crawler import loop as event_loop
 from crawler.atomic_file import write_atomically
 from crawler.audit_report import AuditReport
-from crawler.cli import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
+from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.config import RunConfig, resolve_config
 from crawler.crawl import DEFAULT_GRACE_SECONDS, CrawlOutcome
 from crawler.diff import DriftSide, compare, read_side
@@ -61,7 +61,7 @@ FORMATS = ("table", "json", "markdown")
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "crawl",
-        help="crawl accounts and regions, write every async-invoke config as NDJSON, and audit them",
+        help=COMMAND_HELP["crawl"],
         description="Discover every (service, function) pair, page its async-invoke configs, stream them "
         "as NDJSON and print an audit summary.",
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler import loop as event_loop
-from crawler.cli import EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
+from crawler.cli import COMMAND_HELP, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.config import CrawlSettings, Target
 from crawler.crawl import CrawlOutcome
 from crawler.credentials import Credentials
@@ -53,7 +53,7 @@ DEMO_FAULTS = {
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "demo",
-        help="crawl and audit an emulated account in seconds (no cloud account needed)",
+        help=COMMAND_HELP["demo"],
         description="Start the FC emulator in-process with a seeded account, crawl it, audit it, "
         "and show the results and the files written.",
     )

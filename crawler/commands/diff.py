@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from crawler.cli import COMMAND_HELP
 from crawler.commands.summarize import load_policy
 from crawler.diff import compare, read_side
 from crawler.diff_render import DIFF_FORMATS, render_diff
@@ -21,7 +22,7 @@ EXIT_OK, EXIT_DRIFT = 0, 1
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "diff",
-        help="list configs added, removed and changed, and findings new and resolved, between two crawls",
+        help=COMMAND_HELP["diff"],
         description="Compare two NDJSON files written by `fcaudit crawl` (or `fcaudit merge`): configs "
         "added, removed and changed field by field, keyed by account/region/service/function/qualifier, "
         "and audit findings new and resolved.",

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from crawler.cli import EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
+from crawler.cli import COMMAND_HELP, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.emulator.backend import AccountSpec, Backend, generate_account
 from crawler.emulator.faults import RETRY_HINTS, FaultConfig, FaultKind, parse_fault_spec
 from crawler.emulator.server import RunningEmulator, run_emulator
@@ -31,7 +31,7 @@ log = get_logger(__name__)
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "emulator",
-        help="serve a seeded FC 2.0 API emulator on loopback (for trials, tests and load tests)",
+        help=COMMAND_HELP["emulator"],
         description="Serve a generated Function Compute 2.0 account (ListServices, ListFunctions, "
         "async-invoke-config routes) with FC signature checks, paging, quotas and injected faults.",
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.atomic_file import write_atomically
+from crawler.cli import COMMAND_HELP
 from crawler.commands.summarize import load_policy
 from crawler.merge import merge_shards
 from crawler.render import FORMATS, render
@@ -27,7 +28,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_INCOMPLETE = 0, 1, 3
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "merge",
-        help="combine the NDJSON files of `crawl --shard K/N` into one, checking they are complete",
+        help=COMMAND_HELP["merge"],
         description="Check that the files are all N shards of one run (each K once, each finished, same "
         "run fingerprint), write them into OUT as one crawl, and print its audit summary.",
     )

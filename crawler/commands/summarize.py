@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from crawler.audit_report import AuditReport
+from crawler.cli import COMMAND_HELP
 from crawler.errors import ConfigError, InputError, OutputError
 from crawler.metrics import write_metrics
 from crawler.render import FORMATS, FindingsFile, render
@@ -32,7 +33,7 @@ FAIL_ON_CHOICES = ("info", "low", "medium", "high", "none")
 def register(sub: Any) -> None:
     parser = sub.add_parser(
         "summarize",
-        help="summarise and audit an NDJSON file written by fcaudit",
+        help=COMMAND_HELP["summarize"],
         description="Summarise and audit an NDJSON file written by `fcaudit crawl` ('-' reads stdin).",
     )
     parser.add_argument("input", metavar="FILE", help="NDJSON file, or - for stdin")
