@@ -20,12 +20,13 @@ from crawler.signing import fc2_signature, fc2_string_to_sign, parse_fc2_authori
 MAX_SKEW_SECONDS: Final = 15 * 60
 
 
-def _denied(code: str, message: str) -> EmulatorApiError:
+def denied(code: str, message: str) -> EmulatorApiError:
+    """A 403 refusal with the given FC error code."""
     return EmulatorApiError(403, code, message)
 
 
-class RequestVerifier:
-    """Checks one request's ``Authorization``, ``Date`` and ``x-fc-security-token``; raises 403 on failure."""
+class KeyedVerifier:
+    """What every signature gate shares: the accepted keys, the STS token, the clock, a safe repr."""
 
     def __init__(
         self,
@@ -37,10 +38,38 @@ class RequestVerifier:
         self._keys = dict(keys)
         self._token = security_token
         self._wall_clock = wall_clock
-        self._last_date: tuple[str, float] = ("", 0.0)
 
     def __repr__(self) -> str:  # never the secrets
-        return f"RequestVerifier(keys={sorted(self._keys)!r}, sts={self._token is not None})"
+        return f"{type(self).__name__}(keys={sorted(self._keys)!r}, sts={self._token is not None})"
+
+    def _secret(self, key_id: str, code: str) -> str:
+        secret = self._keys.get(key_id)
+        if secret is None:
+            raise denied(code, f"the access key id {key_id} does not exist")
+        return secret
+
+    def _check_token(self, sent: str | None, header: str, *, missing: str, mismatch: str) -> None:
+        """When the server was started with an STS token, the request must carry exactly it."""
+        if self._token is None:
+            return
+        if not sent:
+            raise denied(missing, f"an STS security token is required ({header})")
+        if not hmac.compare_digest(sent.encode("utf-8"), self._token.encode("utf-8")):
+            raise denied(mismatch, "the security token is invalid or expired")
+
+
+class RequestVerifier(KeyedVerifier):
+    """Checks one request's ``Authorization``, ``Date`` and ``x-fc-security-token``; raises 403 on failure."""
+
+    def __init__(
+        self,
+        keys: Mapping[str, str],
+        *,
+        security_token: str | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(keys, security_token=security_token, wall_clock=wall_clock)
+        self._last_date: tuple[str, float] = ("", 0.0)
 
     def _date_timestamp(self, value: str) -> float:
         cached, stamp = self._last_date
@@ -49,9 +78,9 @@ class RequestVerifier:
         try:
             parsed = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
-            raise _denied("AccessDenied", f"the Date header {value!r} is not an RFC 1123 date") from None
+            raise denied("AccessDenied", f"the Date header {value!r} is not an RFC 1123 date") from None
         if parsed.tzinfo is None:
-            raise _denied("AccessDenied", f"the Date header {value!r} has no time zone (use GMT)")
+            raise denied("AccessDenied", f"the Date header {value!r} has no time zone (use GMT)")
         stamp = parsed.timestamp()
         self._last_date = (value, stamp)
         return stamp
@@ -60,38 +89,34 @@ class RequestVerifier:
         """The access key id that signed the request, when everything checks out."""
         authorization = headers.get("Authorization")
         if not authorization:
-            raise _denied("AccessDenied", "the request has no Authorization header")
+            raise denied("AccessDenied", "the request has no Authorization header")
         parsed = parse_fc2_authorization(authorization)
         if parsed is None:
-            raise _denied(
+            raise denied(
                 "AccessDenied", "the Authorization header is not of the form 'FC AccessKeyId:Signature'"
             )
         key_id, signature = parsed
-        secret = self._keys.get(key_id)
-        if secret is None:
-            raise _denied("InvalidAccessKeyID", f"the access key id {key_id} does not exist")
+        secret = self._secret(key_id, "InvalidAccessKeyID")
         date = headers.get("Date")
         if not date:
-            raise _denied("AccessDenied", "the request has no Date header")
+            raise denied("AccessDenied", "the request has no Date header")
         skew = self._wall_clock() - self._date_timestamp(date)
         if abs(skew) > MAX_SKEW_SECONDS:
-            raise _denied(
+            raise denied(
                 "RequestTimeTooSkewed",
                 f"the Date header is {abs(skew):.0f}s away from the server's time (at most "
                 f"{MAX_SKEW_SECONDS}s allowed)",
             )
-        if self._token is not None:
-            token = headers.get("x-fc-security-token")
-            if not token:
-                raise _denied(
-                    "InvalidSecurityToken", "an STS security token is required (x-fc-security-token)"
-                )
-            if not hmac.compare_digest(token.encode("utf-8"), self._token.encode("utf-8")):
-                raise _denied("InvalidSecurityToken", "the security token is invalid or expired")
+        self._check_token(
+            headers.get("x-fc-security-token"),
+            "x-fc-security-token",
+            missing="InvalidSecurityToken",
+            mismatch="InvalidSecurityToken",
+        )
         expected = fc2_signature(secret, method, decoded_path, headers)
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
             string_to_sign = fc2_string_to_sign(method, decoded_path, headers)
-            raise _denied(
+            raise denied(
                 "SignatureNotMatch",
                 f"the request signature does not match; the string to sign was {string_to_sign!r}",
             )

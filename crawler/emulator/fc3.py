@@ -28,15 +28,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
 from aiohttp import web
 
+from crawler.emulator.auth import KeyedVerifier, denied
 from crawler.emulator.backend import Backend, ConfigDict, EmulatorApiError
 from crawler.emulator.paging import TokenCodec, listing_identity, parse_limit
 from crawler.signing import FC3_API_VERSION, acs3_signature, parse_acs3_authorization
@@ -78,26 +78,8 @@ def fc3_error(exc: EmulatorApiError, request_id: str) -> web.Response:
     return response
 
 
-def _denied(code: str, message: str) -> EmulatorApiError:
-    return EmulatorApiError(403, code, message)
-
-
-class Acs3Verifier:
+class Acs3Verifier(KeyedVerifier):
     """Checks one FC 3.0 request's ACS3 ``Authorization``; raises 403 (FC 3.0 codes) on failure."""
-
-    def __init__(
-        self,
-        keys: Mapping[str, str],
-        *,
-        security_token: str | None = None,
-        wall_clock: Callable[[], float] = time.time,
-    ) -> None:
-        self._keys = dict(keys)
-        self._token = security_token
-        self._wall_clock = wall_clock
-
-    def __repr__(self) -> str:  # never the secrets
-        return f"Acs3Verifier(keys={sorted(self._keys)!r}, sts={self._token is not None})"
 
     def verify(
         self,
@@ -110,44 +92,40 @@ class Acs3Verifier:
         """The access key id that signed the request, when everything checks out."""
         authorization = headers.get("Authorization")
         if not authorization:
-            raise _denied("MissingAuthorization", "the request has no Authorization header")
+            raise denied("MissingAuthorization", "the request has no Authorization header")
         parsed = parse_acs3_authorization(authorization)
         if parsed is None:
-            raise _denied(
+            raise denied(
                 "InvalidAuthorization",
                 "the Authorization header is not 'ACS3-HMAC-SHA256 Credential=...,SignedHeaders=...,"
                 "Signature=...'",
             )
         key_id, signed_text, signature = parsed
-        secret = self._keys.get(key_id)
-        if secret is None:
-            raise _denied("InvalidAccessKeyId.NotFound", f"the access key id {key_id} does not exist")
+        secret = self._secret(key_id, "InvalidAccessKeyId.NotFound")
         signed = signed_text.split(";") if signed_text else []
         missing = [h for h in REQUIRED_SIGNED if h not in signed]
         if missing:
-            raise _denied("SignatureDoesNotMatch", f"these headers must be signed: {', '.join(missing)}")
+            raise denied("SignatureDoesNotMatch", f"these headers must be signed: {', '.join(missing)}")
         self._check_date(headers.get("x-acs-date", ""))
         body_hash = hashlib.sha256(body).hexdigest()
         if headers.get("x-acs-content-sha256") != body_hash:
-            raise _denied("SignatureDoesNotMatch", "x-acs-content-sha256 is not the SHA-256 of the body")
-        if self._token is not None:
-            token = headers.get("x-acs-security-token", "")
-            if not token:
-                raise _denied(
-                    "InvalidSecurityToken.Missing", "an STS token is required (x-acs-security-token)"
-                )
-            if not hmac.compare_digest(token.encode("utf-8"), self._token.encode("utf-8")):
-                raise _denied("InvalidSecurityToken.Mismatch", "the security token is invalid or expired")
+            raise denied("SignatureDoesNotMatch", "x-acs-content-sha256 is not the SHA-256 of the body")
+        self._check_token(
+            headers.get("x-acs-security-token"),
+            "x-acs-security-token",
+            missing="InvalidSecurityToken.Missing",
+            mismatch="InvalidSecurityToken.Mismatch",
+        )
         chosen = [(name, value) for name, value in headers.items() if name.lower() in signed]
         expected, recomputed = acs3_signature(secret, method, raw_path, query, chosen, body_hash)
         if recomputed != signed_text:
-            raise _denied(
+            raise denied(
                 "SignatureDoesNotMatch",
                 f"SignedHeaders {signed_text!r} must be the sorted, lower-cased names of signed headers "
                 f"that were sent (got {recomputed!r})",
             )
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
-            raise _denied("SignatureDoesNotMatch", "the request signature does not match")
+            raise denied("SignatureDoesNotMatch", "the request signature does not match")
         return key_id
 
     async def verify_request(self, request: web.Request) -> str:
@@ -160,12 +138,12 @@ class Acs3Verifier:
         try:
             stamp = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
         except ValueError:
-            raise _denied(
+            raise denied(
                 "InvalidTimeStamp.Format", f"x-acs-date {value!r} is not YYYY-MM-DDThh:mm:ssZ"
             ) from None
         skew = abs(self._wall_clock() - stamp)
         if skew > MAX_SKEW_SECONDS:
-            raise _denied(
+            raise denied(
                 "InvalidTimeStamp.Expired",
                 f"x-acs-date is {skew:.0f}s away from the server's time (at most {MAX_SKEW_SECONDS}s)",
             )
