@@ -168,7 +168,7 @@ def test_the_example_file_is_valid_and_resolves(tmp_path: Path) -> None:
     assert [(t.region, t.credentials.access_key_id) for t in staging] == [("ap-southeast-1", "AKSTAGE")]
     assert staging[0].limits(run.settings) == (None, 32)
     assert run.settings == CrawlSettings()
-    assert run.audit == {}
+    assert run.audit["fail_on"] == "none"  # the [audit] table is passed through to the rules untouched
 
 
 # ---- targets: precedence flags > file > env -----------------------------------------------------------

@@ -151,3 +151,14 @@ def test_bad_table_raises_config_error_naming_the_key(table: dict[str, Any], nam
     with pytest.raises(ConfigError) as caught:
         policy_from_table(table, today=TODAY)
     assert caught.value.message.startswith(named), caught.value.message
+
+
+def test_the_example_config_audit_table_is_a_valid_policy() -> None:
+    """config.example.toml documents the [audit] keys; what it shows must be accepted as it stands."""
+    import tomllib
+    from pathlib import Path
+
+    example = tomllib.loads((Path(__file__).parent.parent / "config.example.toml").read_text("utf-8"))
+    policy = policy_from_table(example["audit"], today=date(2026, 11, 26))
+    assert len(policy.suppressions) == 1
+    assert policy.severities["cross-region-destination"] is Severity.LOW
