@@ -18,9 +18,10 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+from crawler.atomic_file import write_atomically
 from crawler.audit_report import AuditReport
 from crawler.cli import COMMAND_HELP
-from crawler.errors import ConfigError, InputError, OutputError
+from crawler.errors import ConfigError, InputError
 from crawler.metrics import write_metrics
 from crawler.render import FORMATS, FindingsFile, render
 from crawler.rules import AuditPolicy, Severity, default_policy, policy_from_table
@@ -102,15 +103,6 @@ def _warn(report: AuditReport) -> None:
         print("fcaudit: warning: the input is incomplete; the summary covers what it holds", file=sys.stderr)
 
 
-def _write_text(path: Path, text: str) -> None:
-    try:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
-
-
 def run(args: argparse.Namespace) -> int:
     policy = load_policy(args.config)
     threshold = policy.fail_on
@@ -127,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         _check_usable(report, args.input)
     _warn(report)
     if args.summary is not None:
-        _write_text(args.summary, render(report, "json"))
+        write_atomically(args.summary, render(report, "json").encode("utf-8"), what="--summary")
     if args.metrics is not None:
         write_metrics(report, args.metrics)
     width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
