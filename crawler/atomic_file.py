@@ -1,10 +1,12 @@
 """Write a whole file or nothing: a temporary file in the same directory, fsynced, then ``os.replace``.
 
 Readers that poll a path — node_exporter's textfile collector reading ``--metrics``, a browser or a
-web server serving ``--report`` — must never see half a file. A rename within one directory is atomic
-on POSIX, so the temporary file lives next to the target; its name starts with a dot and ends in
-``.tmp`` so collectors that match ``*.prom`` (or people listing ``*.html``) skip it. It is created
-with mode 0644 (before the umask): the collector usually runs as another user.
+web server serving ``--report``, a job picking up ``fcaudit merge``'s output — must never see half a
+file. A rename within one directory is atomic on POSIX, so the temporary file lives next to the target;
+its name starts with a dot and ends in ``.tmp`` so collectors that match ``*.prom`` (or people listing
+``*.html``) skip it. It is created with mode 0644 (before the umask): the collector usually runs as
+another user. ``AtomicFile`` is written in pieces (findings as they are made, a merge shard by shard);
+``write_atomically`` is the one-piece case.
 """
 
 from __future__ import annotations
@@ -12,30 +14,70 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from types import TracebackType
 
 from crawler.errors import OutputError
+
+
+class AtomicFile:
+    """A file built in pieces and renamed into place whole: ``commit()`` on success, ``abort()`` else.
+
+    As a context manager it commits when the block ends normally and aborts when it raises; ``what``
+    names the file in errors (``--metrics``, ``--findings``), which are ``OutputError`` one-liners.
+    """
+
+    def __init__(self, path: Path, *, what: str) -> None:
+        self.path = path
+        self.what = what
+        if path.is_dir():
+            raise OutputError(f"{what} {path} is a directory; name a file")
+        parent = path.parent if str(path.parent) else Path(".")
+        self._tmp = parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as exc:
+            raise self._error(exc) from None
+        self._out = os.fdopen(fd, "wb")
+
+    def _error(self, exc: OSError) -> OutputError:
+        return OutputError(f"cannot write {self.what} {self.path}: {exc.strerror}")
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._out.write(data)
+        except OSError as exc:
+            self.abort()
+            raise self._error(exc) from None
+
+    def commit(self) -> None:
+        try:
+            self._out.flush()
+            os.fsync(self._out.fileno())
+            self._out.close()
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            self.abort()
+            raise self._error(exc) from None
+
+    def abort(self) -> None:
+        """Drop what was written; the target is left as it was."""
+        self._out.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
 
 
 def write_atomically(path: Path, data: bytes, *, what: str) -> None:
     """Replace ``path`` with ``data`` in one step; ``OutputError`` (naming ``what``, e.g. ``--metrics``)
     when the directory is missing or not writable."""
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise OutputError(f"{what} {path} is a directory; name a file")
-    tmp = parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except OSError as exc:
-        raise OutputError(f"cannot write {what} {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {what} {path}: {exc.strerror}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with AtomicFile(path, what=what) as out:
+        out.write(data)

@@ -27,7 +27,8 @@ from typing import IO, Any, Final
 
 import orjson
 
-from crawler.errors import InputError, OutputError
+from crawler.atomic_file import AtomicFile
+from crawler.errors import InputError
 from crawler.shard import ShardSpec, shard_of
 
 TAIL_BLOCK: Final = 64 * 1024
@@ -234,29 +235,18 @@ def merge_shards(
         raise InputError(f"{out} is also one of the shard files; write the merge to another file")
     shards = sorted((inspect_shard(p) for p in paths), key=lambda s: s.spec.index)
     count = check_set(shards)
-    tmp = out.with_name(f".{out.name}.merging")
-    try:
-        with tmp.open("wb") as sink:
-            first = orjson.dumps({"type": "run", "phase": "start", **_without_type(merged_start(shards))})
-            sink.write(first + b"\n")
-            on_line(first + b"\n")
-            for shard in shards:
-                for line in shard_body(shard):
-                    sink.write(line)
-                    on_line(line)
-            end = merged_end(shards)
-            last = orjson.dumps(end) + b"\n"
-            sink.write(last)
-            on_line(last)
-            sink.flush()
-            os.fsync(sink.fileno())
-        tmp.replace(out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OutputError(f"cannot write {out}: {exc.strerror}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with AtomicFile(out, what="the merged file") as sink:
+        first = orjson.dumps({"type": "run", "phase": "start", **_without_type(merged_start(shards))})
+        sink.write(first + b"\n")
+        on_line(first + b"\n")
+        for shard in shards:
+            for line in shard_body(shard):
+                sink.write(line)
+                on_line(line)
+        end = merged_end(shards)
+        last = orjson.dumps(end) + b"\n"
+        sink.write(last)
+        on_line(last)
     return count, end
 
 

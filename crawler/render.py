@@ -10,20 +10,18 @@ same sections as the table, for a ticket or a pull request; HTML is the self-con
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Final, Literal
+from typing import Final, Literal
 
 import orjson
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from crawler.atomic_file import AtomicFile
 from crawler.audit_report import AGE_KEYS, AGE_LABELS, RETRY_KEYS, AuditReport, Figures, ServiceFigures
-from crawler.errors import OutputError
 from crawler.html_report import render_html
 from crawler.rules import RULES, Finding, Severity
 
@@ -344,21 +342,15 @@ def _markdown(report: AuditReport) -> str:
 
 # --- findings NDJSON --------------------------------------------------------------------------------
 class FindingsFile:
-    """Findings written one NDJSON line each to a temporary file, renamed into place on success."""
+    """Findings written one NDJSON line each as they are made, renamed into place whole on success."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count = 0
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-        except OSError as exc:
-            raise OutputError(f"cannot write findings to {path}: {exc.strerror}") from None
-        os.fchmod(fd, 0o644)  # like every other file fcaudit writes (mkstemp makes it 0600)
-        self._tmp = Path(tmp)
-        self._out: IO[bytes] = os.fdopen(fd, "wb")
+        self._file = AtomicFile(path, what="--findings")
 
     def write(self, finding: Finding) -> None:
-        self._out.write(orjson.dumps(finding.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+        self._file.write(orjson.dumps(finding.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
         self.count += 1
 
     def __enter__(self) -> FindingsFile:
@@ -367,11 +359,7 @@ class FindingsFile:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._out.close()
-        if kind is None:
-            os.replace(self._tmp, self.path)
-        else:
-            self._tmp.unlink(missing_ok=True)
+        self._file.__exit__(kind, exc, tb)
 
 
 def write_findings(report: AuditReport, path: Path | str) -> int:
