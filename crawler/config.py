@@ -85,9 +85,6 @@ class CrawlSettings:
             )
 
 
-SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(CrawlSettings))
-
-
 @dataclass(frozen=True, slots=True)
 class Target:
     """One (account, region) to crawl, with where to send requests and which key signs them."""

@@ -107,11 +107,6 @@ class AdaptiveRate:
         self._starts.append(now)
         self._prune(now)
 
-    def observed(self, now: float) -> float:
-        """Requests started in the last ``WINDOW`` seconds, per second."""
-        self._prune(now)
-        return len(self._starts) / WINDOW
-
     def _recent(self, now: float, seconds: float) -> float:
         # starts are in time order: a binary search, not a walk over up to a second of requests
         count = len(self._starts) - bisect_right(self._starts, now - seconds)

@@ -163,10 +163,6 @@ class Sink:
         )
 
     @property
-    def pending_records(self) -> int:
-        return self._pending_records
-
-    @property
     def flush_seconds(self) -> float:
         return self._flush_seconds
 
@@ -187,14 +183,6 @@ class Sink:
             self.records_written += records
             self.writes += 1
 
-    def flush_now(self) -> None:
-        """Synchronous flush for the last moment (no event loop, e.g. while exiting at once)."""
-        if self._pending:
-            data = b"".join(self._pending)
-            self.records_written += self._pending_records
-            self._pending, self._pending_records = [], 0
-            self._write_out(data)
-
     def _write_out(self, data: bytes) -> None:
         view = memoryview(data)
         try:
@@ -214,16 +202,6 @@ class Sink:
             return
         try:
             await self.flush()
-        finally:
-            self._closed = True
-            if self._close_stream:
-                self._stream.close()
-
-    def close_now(self) -> None:
-        if self._closed:
-            return
-        try:
-            self.flush_now()
         finally:
             self._closed = True
             if self._close_stream:
