@@ -15,26 +15,30 @@ busiest-second count.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` and ``crawler`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import argparse
 import asyncio
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Coroutine, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
 import orjson
 import psutil
 
+from bench._harness import Account, EmulatorProcess
+from crawler.emulator.app import API
 from crawler.emulator.backend import AccountSpec, Backend, generate_account
 from crawler.signing import fc2_authorization, http_date
 
-API = "/2016-08-15"
 T = TypeVar("T")
 
 
@@ -50,7 +54,8 @@ def pin(pid: int, cpu: int) -> bool:
         return False
 
 
-def time_generation(spec: AccountSpec) -> dict[str, float]:
+def time_generation(spec: AccountSpec) -> tuple[Backend, dict[str, float]]:
+    """The generated account, and how long its skeleton, materialisation and truth dump took."""
     started = time.perf_counter()
     backend = generate_account(spec)
     skeleton = time.perf_counter() - started
@@ -61,7 +66,7 @@ def time_generation(spec: AccountSpec) -> dict[str, float]:
         started = time.perf_counter()
         backend.dump_truth(Path(tmp) / "truth.ndjson")
         dump = time.perf_counter() - started
-    return {
+    return backend, {
         "skeleton_s": skeleton,
         "materialise_all_s": materialise,
         "dump_truth_s": dump,
@@ -148,33 +153,18 @@ async def drive(
     }
 
 
-def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    command = [sys.executable, "-m", "crawler", "emulator", "--port", "0", "--seed", str(args.seed)]
-    command += ["--services", str(args.services), "--functions", str(args.functions)]
-    command += ["--distribution", "skewed", "--log-format", "json"]
-    if not args.lazy:
-        command.append("--eager")  # steady state: every function built before the first request
-    if args.uvloop:
-        command.append("--uvloop")
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    info: dict[str, str] = {}
-    while "ALIBABA_CLOUD_REGION_ID" not in info:
-        line = proc.stdout.readline()
-        if not line:
-            raise SystemExit("the emulator did not start")
-        if line.startswith("# fcaudit emulator serving "):
-            info["endpoint"] = line.split()[4]
-        if line.startswith("export "):
-            name, _, value = line.removeprefix("export ").strip().partition("=")
-            info[name] = value
-    return proc, info
+class SkewedEmulator(EmulatorProcess):
+    """The harness's emulator process on a skewed account, built whole before serving unless ``lazy``."""
 
+    def __init__(self, account: Account, *, uvloop: bool, lazy: bool) -> None:
+        super().__init__(account, uvloop=uvloop)
+        self.lazy = lazy
 
-async def read_stats(endpoint: str) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as session, session.get(endpoint + "/_emulator/stats") as resp:
-        result: dict[str, Any] = orjson.loads(await resp.read())
-        return result
+    def command(self) -> list[str]:
+        cmd = [*super().command(), "--distribution", "skewed"]
+        if not self.lazy:
+            cmd.append("--eager")  # steady state: every function built before the first request
+        return cmd
 
 
 def run(coro: Coroutine[Any, Any, T], use_uvloop: bool) -> T:
@@ -210,18 +200,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     spec = AccountSpec(
         seed=args.seed, services=args.services, functions=args.functions, distribution="skewed"
     )
-    gen = time_generation(spec)
+    backend, gen = time_generation(spec)
     print(
         f"generate {args.functions:,} functions: skeleton {gen['skeleton_s']:.2f} s; every function "
         f"materialised {gen['materialise_all_s']:.2f} s ({gen['records']:,} truth records); "
         f"dump_truth {gen['dump_truth_s']:.2f} s"
     )
 
-    backend = generate_account(spec)
-    proc, info = start_server(args)
-    pinned = pin(proc.pid, 0) and pin(0, 1)
-    server = psutil.Process(proc.pid)
-    signer = Signer(info["ALIBABA_CLOUD_ACCESS_KEY_ID"], info["ALIBABA_CLOUD_ACCESS_KEY_SECRET"])
+    account = Account(functions=args.functions, services=args.services, seed=args.seed)
+    with SkewedEmulator(account, uvloop=args.uvloop, lazy=args.lazy) as emulator:
+        results = measure(args, backend, emulator, gen)
+    print(orjson.dumps(results).decode())
+    return 0
+
+
+def measure(
+    args: argparse.Namespace, backend: Backend, emulator: EmulatorProcess, gen: dict[str, float]
+) -> dict[str, Any]:
+    """Drive each route of ``emulator`` (serving ``backend``'s account) and print its figures."""
+    pinned = pin(emulator.pid, 0) and pin(0, 1)
+    server = psutil.Process(emulator.pid)
+    signer = Signer(
+        emulator.env["ALIBABA_CLOUD_ACCESS_KEY_ID"], emulator.env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
+    )
     rng = random.Random(args.seed)
     results: dict[str, Any] = {
         "generation": gen,
@@ -231,40 +232,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         "client_uvloop": not args.client_asyncio,
         "routes": {},
     }
-    try:
-        for route in args.routes.split(","):
-            paths = paths_for(backend, route, 20_000, rng)
-            run(
-                drive(info["endpoint"], signer, paths, 1.0, args.concurrency), not args.client_asyncio
-            )  # warm-up
-            server.cpu_percent(None)
-            before = server.cpu_times()
-            figures = run(
-                drive(info["endpoint"], signer, paths, args.seconds, args.concurrency),
-                not args.client_asyncio,
-            )
-            after = server.cpu_times()
-            figures["server_cpu_percent"] = server.cpu_percent(None)
-            cpu_seconds = (after.user - before.user) + (after.system - before.system)
-            # what one fully busy core would serve: robust even when the load generator is the limit
-            figures["per_cpu_second"] = figures["requests"] / cpu_seconds if cpu_seconds > 0 else 0.0
-            results["routes"][route] = figures
-            print(
-                f"{route:>9}: {figures['rps']:8,.0f} req/s  ({figures['per_cpu_second']:,.0f} per server "
-                f"CPU-second)  p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms  "
-                f"server CPU {figures['server_cpu_percent']:.0f}%  statuses {figures['statuses']}"
-            )
-        stats = asyncio.run(read_stats(info["endpoint"]))
-        results["server_max_requests_in_1s"] = stats["max_requests_in_1s"]
-        print(
-            f"server's busiest 1 s window: {stats['max_requests_in_1s']:,} requests "
-            f"({'pinned: server CPU 0, load CPU 1' if pinned else 'not pinned'})"
+    for route in args.routes.split(","):
+        paths = paths_for(backend, route, 20_000, rng)
+        run(
+            drive(emulator.endpoint, signer, paths, 1.0, args.concurrency), not args.client_asyncio
+        )  # warm-up
+        server.cpu_percent(None)
+        before = server.cpu_times()
+        figures = run(
+            drive(emulator.endpoint, signer, paths, args.seconds, args.concurrency),
+            not args.client_asyncio,
         )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    print(orjson.dumps(results).decode())
-    return 0
+        after = server.cpu_times()
+        figures["server_cpu_percent"] = server.cpu_percent(None)
+        cpu_seconds = (after.user - before.user) + (after.system - before.system)
+        # what one fully busy core would serve: robust even when the load generator is the limit
+        figures["per_cpu_second"] = figures["requests"] / cpu_seconds if cpu_seconds > 0 else 0.0
+        results["routes"][route] = figures
+        print(
+            f"{route:>9}: {figures['rps']:8,.0f} req/s  ({figures['per_cpu_second']:,.0f} per server "
+            f"CPU-second)  p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms  "
+            f"server CPU {figures['server_cpu_percent']:.0f}%  statuses {figures['statuses']}"
+        )
+    busiest = emulator.stats()["max_requests_in_1s"]
+    results["server_max_requests_in_1s"] = busiest
+    print(
+        f"server's busiest 1 s window: {busiest:,} requests "
+        f"({'pinned: server CPU 0, load CPU 1' if pinned else 'not pinned'})"
+    )
+    return results
 
 
 if __name__ == "__main__":
