@@ -29,15 +29,6 @@ from typing import Final, Literal
 DestinationKind = Literal[
     "mns-queue", "mns-topic", "fc-function", "eventbridge", "rocketmq", "unknown", "malformed"
 ]
-DESTINATION_KINDS: Final[tuple[DestinationKind, ...]] = (
-    "mns-queue",
-    "mns-topic",
-    "fc-function",
-    "eventbridge",
-    "rocketmq",
-    "unknown",
-    "malformed",
-)
 
 #: the counting columns: destination kinds, with FC functions split into their 2.0 and 3.0 forms
 KIND_COLUMNS: Final = (

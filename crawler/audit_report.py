@@ -113,10 +113,6 @@ class Figures:
             suppressed=row[SUPPRESSED],
         )
 
-    @property
-    def findings(self) -> int:
-        return sum(self.findings_by_severity.values())
-
     def to_dict(self) -> dict[str, Any]:
         kinds = self.destinations_by_kind
         return {
