@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Final, Literal
 
+from crawler.records import LATEST
+
 DestinationKind = Literal[
     "mns-queue", "mns-topic", "fc-function", "eventbridge", "rocketmq", "unknown", "malformed"
 ]
@@ -110,13 +112,11 @@ def parse_destination(value: object) -> Destination:
         m = _FC2.fullmatch(resource)
         if m is not None:
             return Destination(
-                arn, "fc-function", region, uid, "fc2", m.group(1), m.group(3), m.group(2) or "LATEST"
+                arn, "fc-function", region, uid, "fc2", m.group(1), m.group(3), m.group(2) or LATEST
             )
         m = _FC3.fullmatch(resource)
         if m is not None:
-            return Destination(
-                arn, "fc-function", region, uid, "fc3", None, m.group(1), m.group(2) or "LATEST"
-            )
+            return Destination(arn, "fc-function", region, uid, "fc3", None, m.group(1), m.group(2) or LATEST)
         return _malformed(arn, "FC resource is not services/{s}[.{q}]/functions/{f} or functions/{f}")
     if product == "eventbridge":
         if _EVENTBRIDGE.fullmatch(resource) is None:
