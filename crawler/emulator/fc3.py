@@ -36,14 +36,13 @@ from typing import Any, Final
 import orjson
 from aiohttp import web
 
-from crawler.emulator.auth import KeyedVerifier, denied
+from crawler.emulator.auth import MAX_SKEW_SECONDS, KeyedVerifier, denied
 from crawler.emulator.backend import Backend, ConfigDict, EmulatorApiError
 from crawler.emulator.paging import TokenCodec, listing_identity, parse_limit
 from crawler.signing import FC3_API_VERSION, acs3_signature, parse_acs3_authorization
 
 FC3_API: Final = f"/{FC3_API_VERSION}"
 SEPARATOR: Final = "$"
-MAX_SKEW_SECONDS: Final = 15 * 60
 REQUIRED_SIGNED: Final = ("host", "x-acs-content-sha256", "x-acs-date")
 IDENTITY: Final = frozenset({"service", "serviceName", "function", "functionName", "qualifier"})
 LATEST_QUALIFIERS: Final = ("", "LATEST")
