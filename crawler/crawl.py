@@ -263,10 +263,11 @@ class Crawl:
 
     async def _send_pairs(self, lanes: Mapping[tuple[str, str], Lane]) -> None:
         selection, job = self.job.selection, self.job
-        for account, region, service, function in job.expanded_pairs():
-            if not selection.wants_function(service, function) or not job.owns(account, region, service):
-                continue
-            await self._offer(lanes[(account, region)].keys, FunctionKey(account, region, service, function))
+        for key in job.pairs or ():  # already FunctionKeys: expanded onto the targets by jobs.expand_pairs
+            if selection.wants_function(key.service, key.function) and job.owns(
+                key.account, key.region, key.service
+            ):
+                await self._offer(lanes[(key.account, key.region)].keys, key)
 
     async def _offer(self, key_send: MemoryObjectSendStream[FunctionKey], key: FunctionKey) -> None:
         self.stats.functions_discovered += 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -51,10 +51,6 @@ class CrawlJob:
     def owns(self, account: str, region: str, service: str) -> bool:
         """Whether this crawl (its shard) covers ``service`` of ``account`` in ``region``."""
         return self.shard is None or self.shard.owns(account, region, service)
-
-    def expanded_pairs(self) -> Iterable[tuple[str, str, str, str]]:
-        for key in self.pairs or ():
-            yield key.account, key.region, key.service, key.function
 
 
 def expand_pairs(
