@@ -29,8 +29,8 @@ def _dest(success: str | None, failure: str | None) -> dict[str, Any]:
     return out
 
 
-def showcase_configs(builder: RecipeBuilder, entry: FunctionEntry) -> list[ConfigDict]:
-    rng = random.Random(((entry.recipe or 0) << 1) | 1)
+def showcase_configs(builder: RecipeBuilder, entry: FunctionEntry, rng: random.Random) -> list[ConfigDict]:
+    """The showcase's configs; ``rng`` is the function's own config generator (see ``build_configs``)."""
 
     def arn(kind: str, variant: str, qualifier: str) -> str:
         return builder.arn_of(rng, kind, variant, entry, qualifier)
