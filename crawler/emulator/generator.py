@@ -295,21 +295,20 @@ class RecipeBuilder:
             out["onFailure"] = {"destination": self.arn(rng, entry, qualifier)}
         return out
 
-    def arn(self, rng: random.Random, entry: FunctionEntry, qualifier: str, variant: str = "") -> str:
+    def arn(self, rng: random.Random, entry: FunctionEntry, qualifier: str) -> str:
         """A destination ARN: mostly ordinary, sometimes cross-region/account, malformed or self."""
-        if not variant:
-            v = rng.random()
-            variant = (
-                "plain"
-                if v < 0.80
-                else "region"
-                if v < 0.88
-                else "account"
-                if v < 0.94
-                else "malformed"
-                if v < 0.97
-                else "self"
-            )
+        v = rng.random()
+        variant = (
+            "plain"
+            if v < 0.80
+            else "region"
+            if v < 0.88
+            else "account"
+            if v < 0.94
+            else "malformed"
+            if v < 0.97
+            else "self"
+        )
         kind = rng.choices(ARN_KINDS, ARN_WEIGHTS)[0]
         return self.arn_of(rng, kind, variant, entry, qualifier)
 
