@@ -46,6 +46,7 @@ from crawler.audit_report import (
     add_rows,
     new_row,
 )
+from crawler.records import LATEST
 from crawler.rules import NO_CONFIG, Evaluation, Finding, Hit, RuleEngine
 
 OTHER_SERVICES: Final = ("*", "*", "(other services)")
@@ -122,8 +123,8 @@ class AuditFold:
         engine = self.engine
         evaluate, count, emit = engine.evaluate, self.count, self.emit
         for cline, qualifier, config in configs:
-            q = qualifier or "LATEST"
-            row[QUAL + (0 if q == "LATEST" else 1 if q.isdigit() else 2)] += 1
+            q = qualifier or LATEST
+            row[QUAL + (0 if q == LATEST else 1 if q.isdigit() else 2)] += 1
             named_service = config.get("service")
             if named_service is None:
                 named_service = config.get("serviceName")
