@@ -19,8 +19,6 @@ import orjson
 from crawler.emulator.server import EmulatorThread
 from crawler.signing import fc2_authorization, http_date
 
-API = "/2016-08-15"
-
 
 @dataclass(frozen=True, slots=True)
 class Reply:

@@ -10,13 +10,14 @@ import aiohttp
 import orjson
 import pytest
 
+from crawler.emulator.app import API
 from crawler.emulator.backend import AccountSpec
 from crawler.emulator.faults import FaultConfig, FaultInjector, FaultKind, TokenBucket, parse_fault_spec
 from crawler.emulator.server import EmulatorThread
 from crawler.emulator.stats import ServerStats
 from crawler.errors import UsageError
 from tests.conftest import EmulatorFactory
-from tests.emulator_support import API, get, request
+from tests.emulator_support import get, request
 
 ACCOUNT = AccountSpec(seed=41, services=2, functions=20, big_functions=1)
 

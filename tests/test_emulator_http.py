@@ -12,12 +12,12 @@ import aiohttp
 import orjson
 import pytest
 
-from crawler.emulator.app import is_loopback
+from crawler.emulator.app import API, is_loopback
 from crawler.emulator.backend import AccountSpec, generate_account
 from crawler.emulator.server import EmulatorThread, run_emulator
 from crawler.signing import fc2_authorization, http_date
 from tests.conftest import EmulatorFactory
-from tests.emulator_support import API, call, get, signed_headers
+from tests.emulator_support import call, get, signed_headers
 
 ACCOUNT = AccountSpec(seed=31, services=3, functions=150, big_functions=1)
 
