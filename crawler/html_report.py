@@ -28,6 +28,7 @@ from crawler import __version__
 from crawler.atomic_file import write_atomically
 from crawler.audit_report import AuditReport
 from crawler.html_charts import COLUMN_WIDTH
+from crawler.html_overview import number
 from crawler.html_view import build_view
 
 TEMPLATE: Final = "report.html.j2"
@@ -73,7 +74,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["num"] = lambda n: f"{n:,}"
+    env.filters["num"] = number
     return env
 
 
