@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 import psutil
 
-from bench._harness import REPO, Account, EmulatorProcess, ServerKnobs
+from bench._harness import REPO, Account, EmulatorProcess, ServerKnobs, _clean_env
 
 DEFAULT_FAULTS = (
     "500=0.01",
@@ -52,7 +52,7 @@ DEFAULT_FAULTS = (
 
 
 class FaultyEmulator(EmulatorProcess):
-    """The harness's emulator process, with faults, a burst and the truth dumped before serving."""
+    """The harness's emulator process, with faults, jitter and the truth dumped before serving."""
 
     def __init__(self, account: Account, knobs: ServerKnobs, faults: tuple[str, ...], truth: Path) -> None:
         super().__init__(account, knobs)
@@ -96,7 +96,7 @@ class Crawl:
 def run_crawl(emulator: EmulatorProcess, out: Path, concurrency: int, timeout: float) -> Crawl:
     cmd = [sys.executable, "-m", "crawler", "crawl", "--endpoint", emulator.endpoint, "-o", str(out), "-q"]
     cmd += ["--concurrency", str(concurrency)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_")} | emulator.env
+    env = {**_clean_env(), **emulator.env}
     samples, stop = Samples(), threading.Event()
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
