@@ -20,7 +20,7 @@ is the target's error, as it would be with either API.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -73,12 +73,6 @@ class Fc3Listing:
     def __repr__(self) -> str:
         return f"Fc3Listing({self.client!r})"
 
-    async def _pages(self, fetch: Callable[[str | None], Awaitable[Page]]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        async for page in iterate_pages(fetch, max_pages=self._max_pages):
-            items.extend(page.items)
-        return items
-
     async def _load(self) -> _Inventory:
         """The region's functions and configs, listed once (a failure is kept and raised again)."""
         async with self._lock:
@@ -94,29 +88,38 @@ class Fc3Listing:
             return self._inventory
 
     async def _list_region(self) -> _Inventory:
-        client, size = self.client, self._page_size
+        client, size, max_pages = self.client, self._page_size, self._max_pages
         inventory = _Inventory()
-        functions = await self._pages(lambda t: client.list_functions_v3(limit=size, next_token=t))
-        for item in functions:
-            name = item.get("functionName")
-            if not isinstance(name, str) or not name:
-                raise ProtocolError("a function in the FC 3.0 listing has no string 'functionName'")
-            service, function = split_function_name(name)
-            inventory.functions.setdefault(service, set()).add(function)
-        configs = await self._pages(lambda t: client.list_async_invoke_configs(limit=size, next_token=t))
-        for item in configs:
-            service, function, _qualifier, config = record_config(
-                item, account=client.account, region=client.region
-            )
-            inventory.functions.setdefault(service, set()).add(function)
-            if self._keep(service, function):
-                inventory.configs.setdefault((service, function), []).append(config)
+        # page by page: only the configs ``keep`` wants are held, never the whole region's raw listing
+        functions = iterate_pages(
+            lambda t: client.list_functions_v3(limit=size, next_token=t), max_pages=max_pages
+        )
+        async for page in functions:
+            for item in page.items:
+                name = item.get("functionName")
+                if not isinstance(name, str) or not name:
+                    raise ProtocolError("a function in the FC 3.0 listing has no string 'functionName'")
+                service, function = split_function_name(name)
+                inventory.functions.setdefault(service, set()).add(function)
+        listed = 0
+        configs = iterate_pages(
+            lambda t: client.list_async_invoke_configs(limit=size, next_token=t), max_pages=max_pages
+        )
+        async for page in configs:
+            listed += len(page.items)
+            for item in page.items:
+                service, function, _qualifier, config = record_config(
+                    item, account=client.account, region=client.region
+                )
+                inventory.functions.setdefault(service, set()).add(function)
+                if self._keep(service, function):
+                    inventory.configs.setdefault((service, function), []).append(config)
         log.info(
             "fc3.region_listed",
             account=client.account,
             region=client.region,
             functions=sum(len(f) for f in inventory.functions.values()),
-            configs=len(configs),
+            configs=listed,
         )
         return inventory
 
