@@ -19,7 +19,7 @@ import orjson
 from crawler.audit_report import AuditReport, ServiceFigures
 from crawler.html_charts import Chart, StackedBar
 from crawler.html_overview import Headline, RunView, charts, headline, number, run_view
-from crawler.rules import RULES, Finding, Severity
+from crawler.rules import DEFAULT_MAX_AGE, DEFAULT_RETRIES, RULES, Finding, Severity
 
 #: how much the HTML lists (everything is counted; ``--findings FILE`` writes every finding)
 LISTED_PER_RULE: Final = 200
@@ -285,6 +285,6 @@ def build_view(report: AuditReport, *, source: str | None = None) -> ReportView:
         problems_total=report.problems_total,
         defaults_note=(
             f"{number(t.on_defaults)} functions have no async config and are counted under the platform "
-            "defaults (3 retries, 86,400 s, no destinations)."
+            f"defaults ({DEFAULT_RETRIES} retries, {number(DEFAULT_MAX_AGE)} s, no destinations)."
         ),
     )
