@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from bench._harness import RunResult, median, run_child
+from bench._harness import REPO, RunResult, median, run_child
 from bench.crawl_bench import FCAUDIT, SCENARIOS, SDK_LOOP, SDK_POOL, Outcome, _scale_subset, render, verdicts
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def result(client: str, wall: float, requests: int = 1000, **changes: float) -> RunResult:
