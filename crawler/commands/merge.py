@@ -49,11 +49,10 @@ def run(args: argparse.Namespace) -> int:
     report = summarizer.report()
     width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
     text = render(report, args.format, width=width)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    text = text if text.endswith("\n") else text + "\n"
+    sys.stdout.write(text)
     if args.summary is not None:
-        write_atomically(
-            args.summary, (text if text.endswith("\n") else text + "\n").encode(), what="--summary"
-        )
+        write_atomically(args.summary, text.encode(), what="--summary")
     print(f"fcaudit: merged {count} shards into {args.output}", file=sys.stderr)
     if end["complete"] is not True:
         print(f"fcaudit: warning: {args.output} is incomplete: a shard's crawl was", file=sys.stderr)
