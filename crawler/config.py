@@ -21,16 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from crawler.config_file import SETTING_RULES, check_setting, load_config_file, validate_config
-from crawler.credentials import (
-    HOW_TO,
-    Credentials,
-    credentials_from_env,
-    credentials_from_env_vars,
-    load_profile,
-    profile_from_env,
-)
+from crawler.credentials import Credentials, credentials_from_env_vars, resolve_credentials_and_region
 from crawler.endpoints import FC_REGIONS, check_account, check_region, target_endpoint
-from crawler.errors import ConfigError, CredentialsError, FatalError, UsageError
+from crawler.errors import ConfigError, FatalError, UsageError
 
 __all__ = [
     "ACCOUNT_ENV",
@@ -164,21 +157,6 @@ def _pick_regions(
     raise error(missing)
 
 
-def _credentials(
-    *, env: Mapping[str, str], profile: str | None, aliyun_config: Path | None
-) -> tuple[Credentials, str | None]:
-    """(credentials, the profile's region_id): named profile > env keys > profile named in env."""
-    if not profile:
-        from_env = credentials_from_env(env)
-        if from_env is not None:
-            return from_env, None
-        profile = profile_from_env(env)
-    if profile:
-        loaded = load_profile(profile, aliyun_config)
-        return loaded.credentials, loaded.region_id
-    raise CredentialsError(f"no credentials found: {HOW_TO}")
-
-
 def _targets_of(
     account: str,
     regions: Sequence[str],
@@ -228,7 +206,7 @@ def _single_target(
         raise UsageError(
             f"no account id: pass --account ID, set account in the config file, or set {ACCOUNT_ENV}"
         )
-    creds, profile_region = _credentials(
+    creds, profile_region = resolve_credentials_and_region(
         env=env, profile=profile or file.get("profile"), aliyun_config=aliyun_config
     )
     chosen = _pick_regions(
@@ -273,7 +251,7 @@ def _file_targets(
             )
             profile_region = None
         else:
-            creds, profile_region = _credentials(
+            creds, profile_region = resolve_credentials_and_region(
                 env=env,
                 profile=entry.get("profile") or profile or file.get("profile"),
                 aliyun_config=aliyun_config,

@@ -181,16 +181,25 @@ def load_profile(name: str, path: Path | None = None) -> Profile:
     )
 
 
+def resolve_credentials_and_region(
+    *, env: Mapping[str, str], profile: str | None, aliyun_config: Path | None = None
+) -> tuple[Credentials, str | None]:
+    """Explicit profile > environment keys > profile named in the environment; else one clear error.
+
+    With the credentials comes the profile's ``region_id`` (``None`` for keys from the environment)."""
+    if not profile:
+        from_env = credentials_from_env(env)
+        if from_env is not None:
+            return from_env, None
+        profile = profile_from_env(env)
+    if profile:
+        loaded = load_profile(profile, aliyun_config)
+        return loaded.credentials, loaded.region_id
+    raise CredentialsError(f"no credentials found: {HOW_TO}")
+
+
 def resolve_credentials(
     *, env: Mapping[str, str], profile: str | None, aliyun_config: Path | None = None
 ) -> Credentials:
-    """Explicit profile > environment keys > profile named in the environment; else one clear error."""
-    if profile:
-        return load_profile(profile, aliyun_config).credentials
-    from_env = credentials_from_env(env)
-    if from_env is not None:
-        return from_env
-    env_profile = profile_from_env(env)
-    if env_profile is not None:
-        return load_profile(env_profile, aliyun_config).credentials
-    raise CredentialsError(f"no credentials found: {HOW_TO}")
+    """``resolve_credentials_and_region`` without the region."""
+    return resolve_credentials_and_region(env=env, profile=profile, aliyun_config=aliyun_config)[0]
