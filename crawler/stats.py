@@ -11,6 +11,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from crawler.records import FUNCTION_STATUSES
+
 
 @dataclass(slots=True)
 class RunStats:
@@ -35,7 +37,7 @@ class RunStats:
             "retries": self.retries,
             "errorsByCode": dict(sorted(self.errors_by_code.items())),
             "functionsDiscovered": self.functions_discovered,
-            "functions": {s: self.functions_by_status.get(s, 0) for s in ("ok", "none", "gone", "error")},
+            "functions": {s: self.functions_by_status.get(s, 0) for s in FUNCTION_STATUSES},
             "configs": self.configs,
             "pages": self.pages,
             "elapsedSeconds": round(self.elapsed(), 3),
