@@ -288,7 +288,7 @@ def _scan(path: Path, handle: BinaryIO, on_record: Callable[[Record], None] | No
     configs = 0
     keep = 0
     offset = 0
-    held: list[Record] = []  # records after the last function record: kept only if one follows
+    held: list[ConfigRecord] = []  # configs after the last function record: kept only if one follows
     lineno = 0
     for line in handle:
         lineno += 1
@@ -313,7 +313,7 @@ def _scan(path: Path, handle: BinaryIO, on_record: Callable[[Record], None] | No
                 raise ResumeError(f"cannot resume from {path}: line {lineno} repeats function {record.key}")
             finished.add(record.key)
             by_status[record.status] += 1
-            configs += sum(1 for r in held if isinstance(r, ConfigRecord))
+            configs += len(held)
             if on_record is not None:
                 for kept in held:
                     on_record(kept)
