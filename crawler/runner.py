@@ -57,7 +57,7 @@ async def open_clients(
     for target in job.targets:
         if target.endpoint not in limiters:
             rate, concurrency = target.limits(settings)
-            limiters[target.endpoint] = RateLimiter(rate, concurrency)
+            limiters[target.endpoint] = RateLimiter(rate, concurrency, name=target.endpoint)
     connections = sum(limiter.concurrency for limiter in limiters.values())
     clients: dict[tuple[str, str], ListingClient] = {}
     async with open_session(settings, connection_limit=connections) as session:
