@@ -20,7 +20,7 @@ is the target's error, as it would be with either API.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -88,11 +88,37 @@ class Fc3Listing:
             return self._inventory
 
     async def _list_region(self) -> _Inventory:
-        client, size, max_pages = self.client, self._page_size, self._max_pages
         inventory = _Inventory()
-        # page by page: only the configs ``keep`` wants are held, never the whole region's raw listing
+        listed: list[int] = []
+        failures: list[CrawlerError] = []
+
+        async def run(listing: Callable[[], Awaitable[None]]) -> None:
+            try:
+                await listing()
+            except CrawlerError as exc:  # the first failure is the region's: stop the other listing
+                failures.append(exc)
+                tg.cancel_scope.cancel()
+
+        # the two listings are independent chains of pages: side by side, the region takes as long as the
+        # longer one, not the sum of both
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run, lambda: self._list_functions(inventory))
+            tg.start_soon(run, lambda: self._list_configs(inventory, listed))
+        if failures:
+            raise failures[0]
+        log.info(
+            "fc3.region_listed",
+            account=self.client.account,
+            region=self.client.region,
+            functions=sum(len(f) for f in inventory.functions.values()),
+            configs=sum(listed),
+        )
+        return inventory
+
+    async def _list_functions(self, inventory: _Inventory) -> None:
+        client = self.client
         functions = iterate_pages(
-            lambda t: client.list_functions_v3(limit=size, next_token=t), max_pages=max_pages
+            lambda t: client.list_functions_v3(limit=self._page_size, next_token=t), max_pages=self._max_pages
         )
         async for page in functions:
             for item in page.items:
@@ -101,12 +127,16 @@ class Fc3Listing:
                     raise ProtocolError("a function in the FC 3.0 listing has no string 'functionName'")
                 service, function = split_function_name(name)
                 inventory.functions.setdefault(service, set()).add(function)
-        listed = 0
+
+    async def _list_configs(self, inventory: _Inventory, listed: list[int]) -> None:
+        # page by page: only the configs ``keep`` wants are held, never the whole region's raw listing
+        client = self.client
         configs = iterate_pages(
-            lambda t: client.list_async_invoke_configs(limit=size, next_token=t), max_pages=max_pages
+            lambda t: client.list_async_invoke_configs(limit=self._page_size, next_token=t),
+            max_pages=self._max_pages,
         )
         async for page in configs:
-            listed += len(page.items)
+            listed.append(len(page.items))
             for item in page.items:
                 service, function, _qualifier, config = record_config(
                     item, account=client.account, region=client.region
@@ -114,14 +144,6 @@ class Fc3Listing:
                 inventory.functions.setdefault(service, set()).add(function)
                 if self._keep(service, function):
                     inventory.configs.setdefault((service, function), []).append(config)
-        log.info(
-            "fc3.region_listed",
-            account=client.account,
-            region=client.region,
-            functions=sum(len(f) for f in inventory.functions.values()),
-            configs=listed,
-        )
-        return inventory
 
     # -- the crawl's three calls -----------------------------------------------------------------------
     async def list_services(self, *, limit: int, next_token: str | None) -> Page:

@@ -13,7 +13,7 @@ import anyio
 import orjson
 import pytest
 
-from crawler.client import FcClient, open_session
+from crawler.client import FcClient, Page, open_session
 from crawler.config import CrawlSettings, Target
 from crawler.crawl import Crawl, ListingClient
 from crawler.credentials import Credentials
@@ -329,3 +329,56 @@ async def test_fc3_under_a_quota_is_throttled_in_its_own_shape_and_retried(
     assert throttled[0] == 429
     assert throttled[1]["Code"] == "ResourceExhausted"
     assert set(throttled[1]) == {"Code", "Message", "RequestId"}
+
+
+class ObservedFc3Client(Fc3Client):
+    """The real client, noting when each listing's requests start and end (and failing one on request)."""
+
+    events: list[str]
+    fail_configs_page: int | None = None
+
+    async def list_functions_v3(self, *, limit: int, next_token: str | None, prefix: str = "") -> Page:
+        self.events.append("functions>")
+        page = await super().list_functions_v3(limit=limit, next_token=next_token, prefix=prefix)
+        self.events.append("functions<")
+        return page
+
+    async def list_async_invoke_configs(
+        self, *, limit: int, next_token: str | None, function_name: str = ""
+    ) -> Page:
+        self.events.append("configs>")
+        if self.events.count("configs>") == self.fail_configs_page:
+            raise ProtocolError("the configs listing broke")
+        page = await super().list_async_invoke_configs(
+            limit=limit, next_token=next_token, function_name=function_name
+        )
+        self.events.append("configs<")
+        return page
+
+
+@pytest.mark.parametrize("fail_configs_page", [None, 2])
+async def test_the_region_listings_run_side_by_side_and_one_failure_stops_both(
+    emulator_factory: EmulatorFactory, fail_configs_page: int | None
+) -> None:
+    emu = emulator_factory(FC3_ACCOUNT, FaultConfig(seed=1, latency_ms=2.0))
+    creds = Credentials(emu.access_key_id, emu.access_key_secret)
+    async with open_session(SETTINGS) as session:
+        client: ObservedFc3Client = settings_client(
+            ObservedFc3Client, session, emu.endpoint, emu.backend, creds
+        )
+        client.events, client.fail_configs_page = [], fail_configs_page
+        listing = Fc3Listing(client, page_size=10, max_pages=100)
+        if fail_configs_page is None:
+            services = (await listing.list_services(limit=100, next_token=None)).items
+            assert len(services) == FC3_ACCOUNT.services
+            events = client.events
+            # both chains were under way before either had its first answer: side by side, not one by one
+            assert sorted(events[:2]) == ["configs>", "functions>"]
+            assert events.count("functions<") == 6
+            assert events.count("configs<") == 35
+        else:
+            for _ in range(2):  # the failure is the region's, raised again to every later caller
+                with pytest.raises(ProtocolError, match="configs listing broke"):
+                    await listing.list_services(limit=100, next_token=None)
+            # the functions chain (6 pages) was stopped, not left to run on
+            assert client.events.count("functions<") < 6
