@@ -10,7 +10,11 @@ server's pace and stays just under it. It is AIMD, as TCP is, with the clock inj
   ``1/rate`` after the *due* time): a lateness of more than that, such as an idle spell, is not credited;
 * **slow start** (no ``--rate``): begin at ``INITIAL_RATE`` and grow exponentially until the first
   throttled answer. Starting unpaced instead would put ``concurrency`` requests in flight against an
-  empty quota and have nearly all of them throttled;
+  empty quota and have nearly all of them throttled. The rate doubles in well under a second, so two
+  things must keep up with it: a start waiting on the pace looks again a round trip later (the due
+  time it slept towards was computed from a rate that has grown since), and "is the limiter the
+  bottleneck?" is judged over a few round trips, not a fixed quarter second in which the rate has
+  already outgrown the requests started;
 * **multiplicative decrease**: the first throttle halves the rate; later ones cut it to ``DECREASE`` times
   the smaller of the rate and the successful answers per second over the last second (what the server
   actually admits) — but only for a request sent *after* the previous cut: answers to requests sent
@@ -48,7 +52,7 @@ log = get_logger(__name__)
 # throttled answers stay under 5 %, no 1 s window after the first two exceeds 1.2 x the quota.
 # tests/test_ratelimit.py keeps that simulation as a regression test.
 INITIAL_RATE = 5.0  # requests/s at the start of slow start
-SLOW_START_GAIN = 5.0  # requests/s added per success in slow start, so the rate grows as e^(5 t) ...
+SLOW_START_GAIN = 10.0  # requests/s added per success in slow start, so the rate grows as e^(10 t) ...
 SLOW_START_PER_RTT = 0.4  # ... but by at most e^0.4 = 1.5 times per round trip (less overshoot)
 FIRST_DECREASE = 0.5  # leaving slow start: half the rate at which the first throttle came
 DECREASE = 0.8  # later: 0.8 x the smaller of the rate and the accepted (successful) answers/s
@@ -58,7 +62,9 @@ PROBE_STEP = 0.01  # then probe above it at 1 % of that level per second
 MIN_RATE = 0.2
 LATE_CREDIT = 0.01  # seconds of lateness a start may make up on the schedule (timer overshoot)
 WINDOW = 1.0  # seconds over which start and success rates are measured
-BUSY_WINDOW = 0.25  # growth needs requests waiting on the pace, and half the rate used, this recently
+BUSY_WINDOW = 0.25  # growth needs requests waiting on the pace, and half the rate used, this recently ...
+SLOW_START_ROUNDS = 4.0  # ... or, in slow start, this many round trips (the rate outgrows a fixed window)
+MIN_RECHECK = 0.002  # in slow start a waiting start looks again after a round trip, at least this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,10 @@ class AdaptiveRate:
         due = self._last_start + 1.0 / self.rate
         if due > now:
             self._backlogged_at = now
+            if self.slow_start and self.rtt is not None:
+                # the rate may grow with every answer: look again a round trip from now, not at a due
+                # time computed from a pace that is already out of date
+                return min(due, now + max(self.rtt, MIN_RECHECK))
         return due
 
     def started(self, now: float) -> None:
@@ -148,7 +158,8 @@ class AdaptiveRate:
         if sent_at < self._last_cut:
             return
         ceiling = self.ceiling if self.ceiling is not None else math.inf
-        busy = max(BUSY_WINDOW, 2.0 / self.rate)
+        window = BUSY_WINDOW if not self.slow_start or self.rtt is None else SLOW_START_ROUNDS * self.rtt
+        busy = max(window, 2.0 / self.rate)
         if (
             self.rate >= ceiling
             or now - self._backlogged_at > busy

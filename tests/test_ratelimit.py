@@ -178,13 +178,16 @@ class Outcome:
     throttled: int
     max_window: int  # most requests arriving in one whole second, after the first two
     steady: float  # requests/s over seconds 5 to the end
+    finished: float | None  # when the ``until``-th success came (None: not within the simulated time)
 
 
-def simulate(quota: float, latency: float, workers: int, ceiling: float | None = None) -> Outcome:
+def simulate(
+    quota: float, latency: float, workers: int, ceiling: float | None = None, until: int | None = None
+) -> Outcome:
     """Virtual-time model of a crawl: ``workers`` always have work, each request goes through the FIFO
     pacer exactly as ``RateLimiter.acquire`` does, the server is a token bucket (burst = 1 s of quota,
     as the emulator's), latency jitters +-30 %, throttled requests are retried with full jitter and the
-    server's hint, like ``RetryPolicy``."""
+    server's hint, like ``RetryPolicy``. With ``until`` the crawl ends at that many successes."""
     rng = random.Random(7)
     core = AdaptiveRate(ceiling)
     burst = max(1, math.ceil(quota))
@@ -193,7 +196,8 @@ def simulate(quota: float, latency: float, workers: int, ceiling: float | None =
     waiting: deque[int] = deque()
     attempts = dict.fromkeys(range(workers), 1)
     windows: Counter[int] = Counter()
-    seq = requests = throttled = 0
+    seq = requests = throttled = successes = 0
+    finished: float | None = None
     pacer_asleep = False
     duration = 30.0
 
@@ -231,6 +235,10 @@ def simulate(quota: float, latency: float, workers: int, ceiling: float | None =
             if tokens >= 1:
                 tokens -= 1
                 core.succeeded(now, sent)
+                successes += 1
+                if successes == until:
+                    finished = now
+                    break
                 attempts[worker] = 1
                 push(now, "want", worker)
             else:
@@ -242,7 +250,7 @@ def simulate(quota: float, latency: float, workers: int, ceiling: float | None =
         pace(now)
     later = [windows[s] for s in range(2, int(duration))]
     steady = sum(windows[s] for s in range(5, int(duration))) / (duration - 5)
-    return Outcome(requests, throttled, max(later), steady)
+    return Outcome(requests, throttled, max(later), steady, finished)
 
 
 @pytest.mark.parametrize(
@@ -256,6 +264,25 @@ def test_without_a_rate_the_limiter_settles_under_the_quota(
     assert outcome.throttled < 0.05 * outcome.requests
     assert outcome.max_window <= 1.2 * quota
     assert outcome.steady >= 0.85 * quota  # and it does not leave the quota unused
+
+
+def test_slow_start_reaches_the_pace_the_workers_allow_within_a_fraction_of_a_short_crawl() -> None:
+    # scenario (a) of the benchmark: 2,044 requests, 20 ms, 32 workers and no quota in sight, so the
+    # bound is 2,044 x 20 ms / 32 = 1.28 s. The rate must double fast enough that a short crawl is not
+    # mostly slow start (a fixed e^(5 t) from 5 requests/s, its due times slept out, took 1.86x)
+    outcome = simulate(1e6, 0.02, 32, until=2044)
+    assert outcome.throttled == 0
+    assert outcome.finished is not None
+    assert outcome.finished <= 1.5 * 2044 * 0.02 / 32
+
+
+def test_in_slow_start_a_waiting_start_looks_again_after_a_round_trip() -> None:
+    core = AdaptiveRate(None)
+    core.started(10.0)
+    core.succeeded(10.02, sent_at=10.0)  # a 20 ms round trip; the pace is 5/s: next due at 10.2
+    assert core.next_start(10.03) == pytest.approx(10.03 + 0.02)  # the rate may have grown by then
+    core.slow_start = False  # out of slow start the rate grows by small steps: the due time stands
+    assert core.next_start(10.03) == pytest.approx(10.0 + 1.0 / core.rate)
 
 
 def test_a_ceiling_under_the_quota_is_never_throttled_nor_exceeded() -> None:
