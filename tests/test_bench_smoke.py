@@ -11,7 +11,17 @@ import sys
 import pytest
 
 from bench._harness import REPO, RunResult, median, run_child
-from bench.crawl_bench import FCAUDIT, SCENARIOS, SDK_LOOP, SDK_POOL, Outcome, _scale_subset, render, verdicts
+from bench.crawl_bench import (
+    FCAUDIT,
+    FCAUDIT_AUTO,
+    SCENARIOS,
+    SDK_LOOP,
+    SDK_POOL,
+    Outcome,
+    _scale_subset,
+    render,
+    verdicts,
+)
 
 
 def result(client: str, wall: float, requests: int = 1000, **changes: float) -> RunResult:
@@ -61,14 +71,17 @@ def test_the_harness_runs_every_client_on_a_tiny_account() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     print(done.stdout)  # the table, for whoever runs pytest -s
     rows = rows_of(done.stdout)
-    assert set(rows) == {FCAUDIT, SDK_LOOP, SDK_POOL}
+    assert set(rows) == {FCAUDIT, FCAUDIT_AUTO, SDK_LOOP, SDK_POOL}
     functions = {client: int(cells[1].replace(",", "")) for client, cells in rows.items()}
     requests = {client: int(cells[4].replace(",", "")) for client, cells in rows.items()}
-    # the same account crawled three ways: the same functions found and the same requests made
+    # the same account crawled four ways: the same functions found every time ...
     assert len(set(functions.values())) == 1
     assert functions[FCAUDIT] >= 20
+    # ... with the same requests over FC 2.0, and a few region-wide pages over FC 3.0
+    fc3_requests = requests.pop(FCAUDIT_AUTO)
     assert len(set(requests.values())) == 1
     assert requests[FCAUDIT] > functions[FCAUDIT]
+    assert fc3_requests < functions[FCAUDIT]
 
 
 def test_each_figure_is_the_median_of_the_runs() -> None:
@@ -104,7 +117,7 @@ def test_a_partial_sdk_loop_is_scaled_to_the_whole_account() -> None:
 def test_targets_are_checked_against_the_issue() -> None:
     a = Outcome(
         SCENARIOS["a"][0],
-        (result(FCAUDIT, 1.0), result(SDK_LOOP, 45.0), result(SDK_POOL, 3.0)),
+        (result(FCAUDIT, 1.0), result(FCAUDIT_AUTO, 0.5, 40), result(SDK_LOOP, 45.0), result(SDK_POOL, 3.0)),
         None,
         0.9,
         "test",
@@ -117,6 +130,8 @@ def test_targets_are_checked_against_the_issue() -> None:
     assert found == [
         "- met: (a) ≥ 40× the SDK loop: 45.0×",
         "- MISSED: (a) ≥ 4× the SDK pool: 3.0×",
+        "- met: (a) with --api auto ≥ 40× the loop: 90.0× the loop, 6.0× the pool",
+        "- met: (a) with --api auto ≥ 4× the pool: 90.0× the loop, 6.0× the pool",
         "- met: (c) wall ≤ 1.15 × requests ÷ quota: 1.10×",
         "- MISSED: (c) throttled < 5 %: 6.0%",
         "- met: (d) peak RSS ≤ 150 MB at 100,000 functions: 130 MB",
