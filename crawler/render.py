@@ -22,7 +22,6 @@ from rich.table import Table
 
 from crawler.atomic_file import AtomicFile
 from crawler.audit_report import AGE_KEYS, AGE_LABELS, RETRY_KEYS, AuditReport, Figures, ServiceFigures
-from crawler.html_report import render_html
 from crawler.rules import RULES, Finding, Severity
 
 Format = Literal["table", "json", "markdown", "html"]
@@ -52,6 +51,8 @@ _TITLES = {r.rule_id: r.title for r in RULES}
 def render(report: AuditReport, fmt: Format, *, width: int = 80, source: str | None = None) -> str:
     """``source``: where the records came from, named in the HTML page (the other formats ignore it)."""
     if fmt == "html":
+        from crawler.html_report import render_html  # Jinja2 and the templates: only for HTML
+
         return render_html(report, source=source)
     if fmt == "json":
         return orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode()

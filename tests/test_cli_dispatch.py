@@ -28,6 +28,16 @@ def test_only_the_subcommand_being_run_is_imported() -> None:
     assert out.strip() == "['crawler.commands.crawl']"
 
 
+def test_a_crawl_loads_the_html_and_diff_modules_only_when_asked_for() -> None:
+    # every crawl pays its imports at start (about 0.3 s); Jinja2 and the report templates are for --report
+    probe = (
+        "import sys; from crawler.cli import build_parser; build_parser(['crawl', '--help-not-parsed']); "
+        "print(sorted(m for m in ('jinja2', 'crawler.html_report', 'crawler.diff') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 @pytest.mark.parametrize("name", list(COMMAND_HELP))
 def test_each_subcommand_parses_its_own_flags(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:

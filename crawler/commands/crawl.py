@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from crawler import loop as event_loop
 from crawler.atomic_file import write_atomically
@@ -33,11 +33,8 @@ from crawler.audit_report import AuditReport
 from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.config import RunConfig, resolve_config
 from crawler.crawl import DEFAULT_GRACE_SECONDS, CrawlOutcome
-from crawler.diff import DriftSide, compare, read_side
-from crawler.diff_render import DIFF_FORMATS, render_diff
 from crawler.errors import AuthError, UsageError
 from crawler.fc3_listing import API_CHOICES
-from crawler.html_report import write_html
 from crawler.jobs import CrawlJob, expand_pairs, job_fingerprint
 from crawler.log import LogFormat, configure, get_logger
 from crawler.metrics import write_metrics
@@ -51,6 +48,9 @@ from crawler.shard import ShardSpec
 from crawler.sink import ResumeState, Sink, check_resume, scan_for_resume
 from crawler.stats import RunStats
 from crawler.summary import Summarizer
+
+if TYPE_CHECKING:  # --baseline and --report load their modules (and Jinja2) only when given
+    from crawler.diff import DriftSide
 
 log = get_logger(__name__)
 
@@ -278,6 +278,8 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
     job = CrawlJob(config.targets, config.settings, selection, pairs, source, shard=shard, api=args.api)
     baseline = drift = None
     if args.baseline is not None:  # read now: a bad baseline costs a second, not a crawl
+        from crawler.diff import DriftSide, read_side
+
         baseline = read_side(args.baseline, f"--baseline {args.baseline}", policy)
         drift = DriftSide("this crawl", policy, audit=False)
     findings_file = FindingsFile(args.findings) if args.findings is not None else None
@@ -388,9 +390,14 @@ def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | N
     if plan.summary_path is not None:  # JSON whatever --format says: the file is for machines
         write_atomically(plan.summary_path, render(report, "json").encode("utf-8"), what="--summary")
     if plan.report_path is not None:
+        from crawler.html_report import write_html
+
         write_html(report, plan.report_path, source=None if plan.to_stdout else plan.sink.name)
     code = exit_code(outcome, report, plan.fail_on)
     if plan.baseline is not None and plan.drift is not None:
+        from crawler.diff import compare
+        from crawler.diff_render import DIFF_FORMATS, render_diff
+
         drift = compare(plan.baseline, plan.drift)
         fmt = plan.summary_format if plan.summary_format in DIFF_FORMATS else "table"
         print(render_diff(drift, fmt), file=stream, end="")  # type: ignore[arg-type]
