@@ -13,9 +13,10 @@ dropped when taken), about the size of their NDJSON lines; configs of functions 
 shard leave out are not held at all (``keep``). With ``--targets`` pairs (no discovery) no
 region-wide listing is made: each pair is listed alone with ``functionName``.
 
-``AutoListing`` (``--api auto``) asks FC 3.0 first (one ``ListFunctions`` of one item) and uses FC 2.0
-for that target when FC 3.0 answers 404 or another 4xx that says the API is not there; any other error
-is the target's error, as it would be with either API.
+``AutoListing`` (``--api auto``) asks FC 3.0 first, with the first page of the region's config listing
+(which the listing then uses: no extra request), and uses FC 2.0 for that target when FC 3.0 answers 404
+or another 4xx that says the API is not there; any other error is the target's error, as it would be
+with either API.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class Fc3Listing:
         self._lock = anyio.Lock()
         self._inventory: _Inventory | None = None
         self._failure: CrawlerError | None = None
+        #: the config listing's first page when ``probe`` fetched it (``--api auto``), used once
+        self._first_configs: Page | None = None
 
     def __repr__(self) -> str:
         return f"Fc3Listing({self.client!r})"
@@ -128,13 +131,25 @@ class Fc3Listing:
                 service, function = split_function_name(name)
                 inventory.functions.setdefault(service, set()).add(function)
 
+    async def probe(self) -> None:
+        """Whether FC 3.0 answers here, asked with the first page of the region's config listing (the
+        longer of the two chains), so the question costs no request and no round trip of its own."""
+        self._first_configs = await self.client.list_async_invoke_configs(
+            limit=self._page_size, next_token=None
+        )
+
     async def _list_configs(self, inventory: _Inventory, listed: list[int]) -> None:
         # page by page: only the configs ``keep`` wants are held, never the whole region's raw listing
         client = self.client
-        configs = iterate_pages(
-            lambda t: client.list_async_invoke_configs(limit=self._page_size, next_token=t),
-            max_pages=self._max_pages,
-        )
+        probed = [self._first_configs] if self._first_configs is not None else []
+        self._first_configs = None
+
+        async def fetch(token: str | None) -> Page:
+            if token is None and probed:
+                return probed.pop()
+            return await client.list_async_invoke_configs(limit=self._page_size, next_token=token)
+
+        configs = iterate_pages(fetch, max_pages=self._max_pages)
         async for page in configs:
             listed.append(len(page.items))
             for item in page.items:
@@ -202,7 +217,7 @@ class AutoListing:
             if self._chosen is None:
                 client = self.fc3.client
                 try:
-                    await client.list_functions_v3(limit=1, next_token=None)
+                    await self.fc3.probe()
                     self._chosen = self.fc3
                 except (NotFoundError, RequestRejectedError) as exc:
                     log.info(

@@ -4,6 +4,7 @@ FC 3.0 writes the same configs as a crawl through FC 2.0."""
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 from typing import Any
@@ -304,6 +305,9 @@ async def test_auto_uses_fc3_where_it_answers_and_fc2_elsewhere(
     routes = emu.stats()["routes"]
     if serves_fc3:
         assert set(routes) == {"ListFunctionsV3", "ListAsyncInvokeConfigs"}
+        configs = sum(1 for r in emu.backend.truth_records() if r["type"] == "config")
+        # the probe was the config listing's first page: no request of its own
+        assert emu.stats()["requests"] == stats.requests == 1 + math.ceil(configs / 100)
         assert_same_configs([r for r in emu.backend.truth_records()], records)
     else:
         assert routes["Unknown"] == {"404": 1}  # the one FC 3.0 probe
