@@ -19,9 +19,10 @@ server's pace and stays just under it. It is AIMD, as TCP is, with the clock inj
   pages, such as a small region or FC 3.0's region-wide listings, then run at the speed of the round
   trip instead of the 5 requests/s a pace must start from, and a quota sees at most that many extra;
 * **multiplicative decrease**: the first throttle halves the rate; later ones cut it to ``DECREASE`` times
-  the smaller of the rate and the successful answers per second over the last second (what the server
-  actually admits) — but only for a request sent *after* the previous cut: answers to requests sent
-  before it describe the old pace, and cutting again for each of them would collapse the rate;
+  the smaller of the rate and the successful answers per second over the last second, or since slow
+  start ended if that reads more (what the server actually admits) — but only for a request sent
+  *after* the previous cut: answers to requests sent before it describe the old pace, and cutting
+  again for each of them would collapse the rate;
 * **additive increase**: each success raises the rate, quickly back to ``RECOVER_TO`` of the level at
   which throttling last happened, then slowly (``PROBE_STEP`` of it per second) above it. A token-bucket
   quota lets a prober run above it until its burst is spent, so the probe must be slow for the overshoot
@@ -69,6 +70,7 @@ PROBE_STEP = 0.01  # then probe above it at 1 % of that level per second
 MIN_RATE = 0.2
 LATE_CREDIT = 0.01  # seconds of lateness a start may make up on the schedule (timer overshoot)
 WINDOW = 1.0  # seconds over which start and success rates are measured
+SHORT_SPAN = 0.1  # after slow start, the accepted rate is also read over its time since (at least this)
 BUSY_WINDOW = 0.25  # growth needs requests waiting on the pace, and half the rate used, this recently ...
 SLOW_START_ROUNDS = 4.0  # ... or, in slow start, this many round trips (the rate outgrows a fixed window)
 MIN_RECHECK = 0.002  # in slow start a waiting start looks again after a round trip, at least this long
@@ -101,6 +103,7 @@ class AdaptiveRate:
         self._starts: deque[float] = deque()
         self._successes: deque[float] = deque()
         self._first_start: float | None = None
+        self._ramp_end: float | None = None  # when slow start ended (its first throttle)
         self.rtt: float | None = None
 
     # -- pacing -------------------------------------------------------------------------------------
@@ -132,11 +135,26 @@ class AdaptiveRate:
         count = len(self._starts) - bisect_right(self._starts, now - seconds)
         return count / seconds
 
+    def _admitted(self, now: float, span: float) -> float:
+        count = len(self._successes) - bisect_right(self._successes, now - span)
+        return count / span
+
     def accepted(self, now: float) -> float:
-        """Successful answers per second over the last ``WINDOW`` (or since the first request)."""
+        """Successful answers per second: over the last ``WINDOW`` (or since the first request) or, when
+        that is more, over the time since slow start ended (at least ``SHORT_SPAN`` or four requests).
+
+        Within a second of the first throttle the longer span still holds the ramp, when the pace was a
+        fraction of the server's: read alone, it put the level near half a bursty quota (700/s with a
+        burst of 35: the burst hid the quota until the pace was well past it), and the slow probe above
+        the level did not climb back within a short crawl.
+        """
         self._prune(now)
         span = WINDOW if self._first_start is None else min(WINDOW, max(now - self._first_start, 0.1))
-        return len(self._successes) / span
+        whole = self._admitted(now, span)
+        if self._ramp_end is None:
+            return whole
+        since = min(WINDOW, max(now - self._ramp_end, SHORT_SPAN, 4.0 / self.rate))
+        return max(whole, self._admitted(now, since))
 
     def _prune(self, now: float) -> None:
         while self._starts and self._starts[0] <= now - WINDOW:
@@ -150,6 +168,8 @@ class AdaptiveRate:
         if sent_at < self._last_cut:
             return False
         # in slow start the trailing second lags the exponential growth: trust the pace instead
+        if self.slow_start:
+            self._ramp_end = now
         accepted = 0.0 if self.slow_start else self.accepted(now)
         used = max(MIN_RATE, min(self.rate, accepted)) if accepted > 0 else self.rate
         self.level = used

@@ -182,7 +182,12 @@ class Outcome:
 
 
 def simulate(
-    quota: float, latency: float, workers: int, ceiling: float | None = None, until: int | None = None
+    quota: float,
+    latency: float,
+    workers: int,
+    ceiling: float | None = None,
+    until: int | None = None,
+    burst: int | None = None,
 ) -> Outcome:
     """Virtual-time model of a crawl: ``workers`` always have work, each request goes through the FIFO
     pacer exactly as ``RateLimiter.acquire`` does, the server is a token bucket (burst = 1 s of quota,
@@ -190,7 +195,7 @@ def simulate(
     server's hint, like ``RetryPolicy``. With ``until`` the crawl ends at that many successes."""
     rng = random.Random(7)
     core = AdaptiveRate(ceiling)
-    burst = max(1, math.ceil(quota))
+    burst = burst or max(1, math.ceil(quota))
     tokens, stamp = float(burst), 0.0
     events: list[tuple[float, int, str, int, float]] = []
     waiting: deque[int] = deque()
@@ -309,6 +314,33 @@ def test_in_slow_start_a_waiting_start_looks_again_after_a_round_trip() -> None:
     assert core.next_start(10.03) == pytest.approx(10.03 + 0.02)  # the rate may have grown by then
     core.slow_start = False  # out of slow start the rate grows by small steps: the due time stands
     assert core.next_start(10.03) == pytest.approx(10.0 + 1.0 / core.rate)
+
+
+def test_a_bursty_quota_is_not_mistaken_for_half_of_itself() -> None:
+    # the demo's quota: 700/s with a burst of 35. The burst hides the quota until slow start is well past
+    # it; read over the whole ramp, the accepted rate at the second cut put the level near 320/s and the
+    # crawl took 10.2 s. Read since the ramp ended, it finds the quota: the bound is 3,110 / 700 = 4.44 s
+    outcome = simulate(700, 0.01, 32, until=3110, burst=35)
+    assert outcome.finished is not None
+    assert outcome.finished <= 1.3 * 3110 / 700
+    assert outcome.throttled < 0.01 * outcome.requests
+
+
+def test_after_slow_start_the_accepted_rate_is_read_since_it_ended_when_that_says_more() -> None:
+    core = AdaptiveRate(None)
+    core.started(0.0)
+    for i in range(10):  # the ramp: 10 answers in half a second
+        core.succeeded(0.05 * i, sent_at=0.05 * i - 0.01)
+    core.rate = 1600.0  # slow start has run well past the quota, as a burst lets it
+    core.throttled(0.5, sent_at=0.49)  # and ends: the pace is halved to 800/s
+    for i in range(70):  # then the server admits 700/s
+        core.succeeded(0.5 + i / 700, sent_at=0.49 + i / 700)
+    assert core.accepted(0.6) == pytest.approx(700, rel=0.02)  # not (10 + 70) / 0.6 = 133/s
+    fresh = AdaptiveRate(None)
+    fresh.started(0.0)
+    for i in range(80):
+        fresh.succeeded(i / 100, sent_at=i / 100 - 0.01)
+    assert fresh.accepted(0.8) == pytest.approx(100, rel=0.02)  # no ramp ended: the last second
 
 
 def test_a_ceiling_under_the_quota_is_never_throttled_nor_exceeded() -> None:
