@@ -130,14 +130,14 @@ class AdaptiveRate:
         self._starts.append(now)
         self._prune(now)
 
-    def _recent(self, now: float, seconds: float) -> float:
-        # starts are in time order: a binary search, not a walk over up to a second of requests
-        count = len(self._starts) - bisect_right(self._starts, now - seconds)
-        return count / seconds
+    @staticmethod
+    def _per_second(times: deque[float], now: float, seconds: float) -> float:
+        # times are in order: a binary search, not a walk over up to a second of requests
+        return (len(times) - bisect_right(times, now - seconds)) / seconds
 
-    def _admitted(self, now: float, span: float) -> float:
-        count = len(self._successes) - bisect_right(self._successes, now - span)
-        return count / span
+    def _recent(self, now: float, seconds: float) -> float:
+        """Starts per second over the last ``seconds``."""
+        return self._per_second(self._starts, now, seconds)
 
     def accepted(self, now: float) -> float:
         """Successful answers per second: over the last ``WINDOW`` (or since the first request) or, when
@@ -150,11 +150,11 @@ class AdaptiveRate:
         """
         self._prune(now)
         span = WINDOW if self._first_start is None else min(WINDOW, max(now - self._first_start, 0.1))
-        whole = self._admitted(now, span)
+        whole = self._per_second(self._successes, now, span)
         if self._ramp_end is None:
             return whole
         since = min(WINDOW, max(now - self._ramp_end, SHORT_SPAN, 4.0 / self.rate))
-        return max(whole, self._admitted(now, since))
+        return max(whole, self._per_second(self._successes, now, since))
 
     def _prune(self, now: float) -> None:
         while self._starts and self._starts[0] <= now - WINDOW:
@@ -168,14 +168,13 @@ class AdaptiveRate:
         if sent_at < self._last_cut:
             return False
         # in slow start the trailing second lags the exponential growth: trust the pace instead
-        if self.slow_start:
-            self._ramp_end = now
         accepted = 0.0 if self.slow_start else self.accepted(now)
         used = max(MIN_RATE, min(self.rate, accepted)) if accepted > 0 else self.rate
         self.level = used
         factor = FIRST_DECREASE if self.slow_start else DECREASE
         self.rate = max(MIN_RATE, factor * used)
-        self.slow_start = False
+        if self.slow_start:
+            self.slow_start, self._ramp_end = False, now
         self._last_cut = now
         self.cuts += 1
         return True
