@@ -43,6 +43,7 @@ API_CHOICES: tuple[ApiChoice, ...] = ("fc2", "fc3", "auto")
 class _Inventory:
     functions: dict[str, set[str]] = field(default_factory=dict)
     configs: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    listed: int = 0  # configs in the region-wide listing (those ``keep`` leaves out too)
 
 
 def _single(items: list[dict[str, Any]]) -> Page:
@@ -92,7 +93,6 @@ class Fc3Listing:
 
     async def _list_region(self) -> _Inventory:
         inventory = _Inventory()
-        listed: list[int] = []
         failures: list[CrawlerError] = []
 
         async def run(listing: Callable[[], Awaitable[None]]) -> None:
@@ -106,7 +106,7 @@ class Fc3Listing:
         # longer one, not the sum of both
         async with anyio.create_task_group() as tg:
             tg.start_soon(run, lambda: self._list_functions(inventory))
-            tg.start_soon(run, lambda: self._list_configs(inventory, listed))
+            tg.start_soon(run, lambda: self._list_configs(inventory))
         if failures:
             raise failures[0]
         log.info(
@@ -114,7 +114,7 @@ class Fc3Listing:
             account=self.client.account,
             region=self.client.region,
             functions=sum(len(f) for f in inventory.functions.values()),
-            configs=sum(listed),
+            configs=inventory.listed,
         )
         return inventory
 
@@ -138,20 +138,19 @@ class Fc3Listing:
             limit=self._page_size, next_token=None
         )
 
-    async def _list_configs(self, inventory: _Inventory, listed: list[int]) -> None:
+    async def _list_configs(self, inventory: _Inventory) -> None:
         # page by page: only the configs ``keep`` wants are held, never the whole region's raw listing
         client = self.client
-        probed = [self._first_configs] if self._first_configs is not None else []
-        self._first_configs = None
 
         async def fetch(token: str | None) -> Page:
-            if token is None and probed:
-                return probed.pop()
+            probed, self._first_configs = self._first_configs, None
+            if token is None and probed is not None:
+                return probed
             return await client.list_async_invoke_configs(limit=self._page_size, next_token=token)
 
         configs = iterate_pages(fetch, max_pages=self._max_pages)
         async for page in configs:
-            listed.append(len(page.items))
+            inventory.listed += len(page.items)
             for item in page.items:
                 service, function, _qualifier, config = record_config(
                     item, account=client.account, region=client.region
