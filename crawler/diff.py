@@ -174,11 +174,6 @@ class DriftSide:
         if not self.started and not self.configs and not self.errors:
             raise InputError(f"{self.name} holds no fcaudit records; is it NDJSON from fcaudit crawl?")
 
-    def finish(self) -> None:
-        """Settle the audit of the last function (call once, after the last record)."""
-        if self._summarizer is not None:
-            self._summarizer.report()
-
     def sees(self, account: str, region: str, service: str, function: str) -> bool:
         """False when this side could not have listed that function's configs."""
         if self.targets is not None and (account, region) not in self.targets:
@@ -199,7 +194,6 @@ def read_side(path: Path, name: str, policy: AuditPolicy | None, ignore: Iterabl
         raise InputError(f"{name}: is a directory, not an NDJSON file") from None
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror})") from None
-    side.finish()
     return side
 
 
