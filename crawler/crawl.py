@@ -208,6 +208,8 @@ class Crawl:
     def _count_batch(self, batch: FunctionBatch) -> None:
         self.stats.functions_done += 1
         self.stats.functions_by_status[batch.function.status] += 1
+        if batch.function.error is not None:
+            self.stats.errors_by_code[str(batch.function.error["code"])] += 1
         self.stats.configs += len(batch.configs)
         for config in batch.configs:
             self._on_record(config)

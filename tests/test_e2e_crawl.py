@@ -204,6 +204,7 @@ def test_a_transiently_repeated_token_is_refetched(
     # ``error`` record for a function, a discovery error for a service's function listing.
     stuck = {k for k, f in crawled.functions.items() if f["status"] == "error"}
     assert all(crawled.functions[k]["error"]["code"] == "PaginationError" for k in stuck)
+    assert crawled.end[0]["errorsByCode"] == ({"PaginationError": len(stuck)} if stuck else {})
     failed_services = {d["service"] for d in crawled.end[0]["discoveryErrors"]}
     assert all(d["error"]["code"] == "PaginationError" for d in crawled.end[0]["discoveryErrors"])
     missing = set(expected.functions) - set(crawled.functions)

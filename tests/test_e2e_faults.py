@@ -7,6 +7,7 @@ retries were exhausted — which, with the default attempts and a 10% fault rate
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,8 @@ def test_all_faults_together(
     for key in errored:  # an error only where the retries (or the run's retry budget) ran out
         error = crawled.functions[key]["error"]
         assert error["attempts"] == 6 or error["code"] in ("RetryBudgetExhausted", "PaginationError"), error
+    codes = Counter(crawled.functions[key]["error"]["code"] for key in errored)
+    assert crawled.end[0]["errorsByCode"] == dict(codes)  # the end record counts them by code
     failed_services = {d["service"] for d in crawled.end[0]["discoveryErrors"]}
     assert None not in failed_services
     expected = Crawled.of(truth)
