@@ -43,7 +43,6 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import anyio
 
@@ -74,15 +73,6 @@ SHORT_SPAN = 0.1  # after slow start, the accepted rate is also read over its ti
 BUSY_WINDOW = 0.25  # growth needs requests waiting on the pace, and half the rate used, this recently ...
 SLOW_START_ROUNDS = 4.0  # ... or, in slow start, this many round trips (the rate outgrows a fixed window)
 MIN_RECHECK = 0.002  # in slow start a waiting start looks again after a round trip, at least this long
-
-
-@dataclass(frozen=True, slots=True)
-class RateSnapshot:
-    rate: float
-    ceiling: float | None
-    level: float | None
-    slow_start: bool
-    cuts: int
 
 
 class AdaptiveRate:
@@ -202,9 +192,6 @@ class AdaptiveRate:
             step = RECOVER_STEP if self.rate < RECOVER_TO * level else PROBE_STEP
             grown = self.rate + step * level / self.rate
         self.rate = min(ceiling, grown)
-
-    def snapshot(self) -> RateSnapshot:
-        return RateSnapshot(self.rate, self.ceiling, self.level, self.slow_start, self.cuts)
 
 
 Clock = Callable[[], float]
