@@ -92,6 +92,9 @@ RULES: Final[tuple[RuleInfo, ...]] = (
 )
 RULE_IDS: Final = frozenset(r.rule_id for r in RULES)
 DEFAULT_SEVERITY: Final = MappingProxyType({r.rule_id: r.severity for r in RULES})
+RULE_TITLES: Final = MappingProxyType({r.rule_id: r.title for r in RULES})
+#: the severities as flags and config files spell them, least severe first
+SEVERITY_LABELS: Final = tuple(s.label for s in Severity)
 
 Matcher = Callable[[str], bool]
 

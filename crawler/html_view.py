@@ -19,7 +19,7 @@ import orjson
 from crawler.audit_report import AuditReport, ServiceFigures
 from crawler.html_charts import Chart, StackedBar
 from crawler.html_overview import Headline, RunView, charts, headline, number, run_view
-from crawler.rules import DEFAULT_MAX_AGE, DEFAULT_RETRIES, RULES, Finding, Severity
+from crawler.rules import DEFAULT_MAX_AGE, DEFAULT_RETRIES, RULE_TITLES, Finding, Severity
 
 #: how much the HTML lists (everything is counted; ``--findings FILE`` writes every finding)
 LISTED_PER_RULE: Final = 200
@@ -27,8 +27,6 @@ LISTED_SERVICES: Final = 1_000
 LISTED_PROBLEMS: Final = 100
 #: severities whose findings start unfolded (the rest open with a click, and all open for printing)
 OPEN_SEVERITIES: Final = frozenset({"high", "medium"})
-
-_TITLES: Final = {r.rule_id: r.title for r in RULES}
 
 
 def evidence_value(value: object) -> str:
@@ -165,7 +163,7 @@ def _severities(report: AuditReport) -> tuple[tuple[RuleGroup, ...], tuple[Sever
         RuleGroup(
             rule_id=r,
             severity=severities[r].label,
-            title=_TITLES.get(r, r),
+            title=RULE_TITLES.get(r, r),
             count=report.totals.findings_by_rule.get(r, 0),
             suppressed=report.suppressed_by_rule.get(r, 0),
             findings=tuple(listed.get(r, ())),

@@ -32,8 +32,7 @@ from typing import Final, Literal
 
 from crawler import __version__
 from crawler.atomic_file import write_atomically
-from crawler.audit_report import AuditReport, RunInfo
-from crawler.rules import RULES
+from crawler.audit_report import RULE_ORDER, AuditReport, RunInfo
 
 PREFIX: Final = "fcaudit_"
 LAST_SUCCESS: Final = "fcaudit_last_success_timestamp_seconds"
@@ -137,7 +136,7 @@ def families(
     say when it finished."""
     t = report.totals
     severities = report.policy.severities
-    rules = [r.rule_id for r in RULES]
+    rules = RULE_ORDER
     return [
         Family(
             PREFIX + "build_info",

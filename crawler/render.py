@@ -22,7 +22,7 @@ from rich.table import Table
 
 from crawler.atomic_file import AtomicFile
 from crawler.audit_report import AGE_KEYS, AGE_LABELS, RETRY_KEYS, AuditReport, Figures, ServiceFigures
-from crawler.rules import RULES, Finding, Severity
+from crawler.rules import RULE_TITLES, Finding, Severity
 
 Format = Literal["table", "json", "markdown", "html"]
 FORMATS: Final = ("table", "json", "markdown", "html")
@@ -45,7 +45,6 @@ _KINDS = (
     ("unknown", "unknown"),
     ("malformed", "malformed"),
 )
-_TITLES = {r.rule_id: r.title for r in RULES}
 
 
 def render(report: AuditReport, fmt: Format, *, width: int = 80, source: str | None = None) -> str:
@@ -308,7 +307,7 @@ def _markdown(report: AuditReport) -> str:
                     report.policy.severities[r].label,
                     report.findings_by_rule.get(r, 0),
                     report.suppressed_by_rule.get(r, 0),
-                    _TITLES[r],
+                    RULE_TITLES[r],
                 ]
                 for r in ids
             ],

@@ -28,7 +28,9 @@ from crawler.arns import Destination, names_function, parse_destination
 from crawler.audit_policy import (
     DEFAULT_SEVERITY,
     RULE_IDS,
+    RULE_TITLES,
     RULES,
+    SEVERITY_LABELS,
     AuditPolicy,
     RuleInfo,
     Severity,
@@ -44,6 +46,8 @@ __all__ = [
     "NO_CONFIG",
     "RULES",
     "RULE_IDS",
+    "RULE_TITLES",
+    "SEVERITY_LABELS",
     "AuditPolicy",
     "Evaluation",
     "Finding",

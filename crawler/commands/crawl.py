@@ -41,7 +41,7 @@ from crawler.metrics import write_metrics
 from crawler.progress import ProgressLine
 from crawler.records import Record
 from crawler.render import FindingsFile, render
-from crawler.rules import AuditPolicy, Finding, Severity, default_policy, policy_from_table
+from crawler.rules import SEVERITY_LABELS, AuditPolicy, Finding, Severity, default_policy, policy_from_table
 from crawler.runner import execute
 from crawler.selection import NameFilter, Selection, read_targets_file
 from crawler.shard import ShardSpec
@@ -54,7 +54,6 @@ if TYPE_CHECKING:  # --baseline and --report load their modules (and Jinja2) onl
 
 log = get_logger(__name__)
 
-SEVERITIES = ("info", "low", "medium", "high")
 FORMATS = ("table", "json", "markdown")
 
 
@@ -101,7 +100,9 @@ def register(sub: Any) -> None:
         type=Path,
         help="write Prometheus metrics (node_exporter textfile collector)",
     )
-    out.add_argument("--fail-on", choices=SEVERITIES, help="exit 1 when a finding is at least this severe")
+    out.add_argument(
+        "--fail-on", choices=SEVERITY_LABELS, help="exit 1 when a finding is at least this severe"
+    )
     how = parser.add_argument_group("how hard")
     how.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (default 32)")
     how.add_argument(

@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crawler.cli import COMMAND_HELP
+from crawler.cli import COMMAND_HELP, EXIT_OK
+from crawler.cli import EXIT_FINDINGS as EXIT_DRIFT
 from crawler.commands.summarize import load_policy
 from crawler.diff import compare, read_side
 from crawler.diff_render import DIFF_FORMATS, render_diff
-
-EXIT_OK, EXIT_DRIFT = 0, 1
 
 
 def register(sub: Any) -> None:

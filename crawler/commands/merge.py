@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from crawler.atomic_file import write_atomically
-from crawler.cli import COMMAND_HELP
+from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
 from crawler.commands.summarize import load_policy
 from crawler.merge import merge_shards
 from crawler.render import FORMATS, render
-from crawler.rules import Severity
+from crawler.rules import SEVERITY_LABELS, Severity
 from crawler.summary import Summarizer
-
-EXIT_OK, EXIT_FINDINGS, EXIT_INCOMPLETE = 0, 1, 3
 
 
 def register(sub: Any) -> None:
@@ -36,9 +34,7 @@ def register(sub: Any) -> None:
     parser.add_argument("shards", metavar="SHARD.ndjson", type=Path, nargs="+", help="every shard's file")
     parser.add_argument("--format", choices=FORMATS, default="table", help="summary format")
     parser.add_argument("--summary", metavar="FILE", type=Path, help="also write the summary to FILE")
-    parser.add_argument(
-        "--fail-on", choices=("info", "low", "medium", "high"), help="exit 1 when a finding is this severe"
-    )
+    parser.add_argument("--fail-on", choices=SEVERITY_LABELS, help="exit 1 when a finding is this severe")
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML file; its [audit] table is used")
     parser.set_defaults(handler=run)
 

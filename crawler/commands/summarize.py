@@ -20,15 +20,14 @@ from typing import IO, Any
 
 from crawler.atomic_file import write_atomically
 from crawler.audit_report import AuditReport
-from crawler.cli import COMMAND_HELP
+from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
 from crawler.errors import ConfigError, InputError
 from crawler.metrics import write_metrics
 from crawler.render import FORMATS, FindingsFile, render
-from crawler.rules import AuditPolicy, Severity, default_policy, policy_from_table
+from crawler.rules import SEVERITY_LABELS, AuditPolicy, Severity, default_policy, policy_from_table
 from crawler.summary import INCOMPLETE_KINDS, Summarizer
 
-EXIT_OK, EXIT_FINDINGS, EXIT_INCOMPLETE = 0, 1, 3
-FAIL_ON_CHOICES = ("info", "low", "medium", "high", "none")
+FAIL_ON_CHOICES = (*SEVERITY_LABELS, "none")
 
 
 def register(sub: Any) -> None:
