@@ -81,8 +81,8 @@ def _target(f: Finding) -> str:
 def _settings_rows(t: Figures) -> list[tuple[str, str, str]]:
     """(group, label, value) rows for the destination/stateful section."""
     rows = [("coverage", label, f"{t.destination_coverage[k]:,}") for k, label in _COVERAGE]
-    by_kind = t.to_dict()["destinationsByKind"]
-    forms = t.to_dict()["fcFunctionForms"]
+    shown = t.to_dict()  # kinds as the JSON shows them (fc2 + fc3 read as one fc-function)
+    by_kind, forms = shown["destinationsByKind"], shown["fcFunctionForms"]
     for key, label in _KINDS:
         extra = (
             f" (2.0: {forms['fc2']:,}, 3.0: {forms['fc3']:,})"
