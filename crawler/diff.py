@@ -33,7 +33,7 @@ from typing import IO, Any, Final, Literal
 
 import orjson
 
-from crawler.errors import InputError
+from crawler.errors import InputError, reading
 from crawler.records import ConfigRecord, FunctionRecord, Record, RunRecord, parse_line
 from crawler.rules import AuditPolicy, Finding, default_policy
 from crawler.summary import Summarizer
@@ -185,15 +185,8 @@ class DriftSide:
 
 def read_side(path: Path, name: str, policy: AuditPolicy | None, ignore: Iterable[str] = ()) -> DriftSide:
     side = DriftSide(name, policy, ignore)
-    try:
-        with path.open("rb") as stream:
-            side.read(stream)
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{name}: is a directory, not an NDJSON file") from None
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror})") from None
+    with reading(name), path.open("rb") as stream:
+        side.read(stream)
     return side
 
 

@@ -32,6 +32,8 @@ they are ``AuthError``, which stops the whole run at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -84,6 +86,20 @@ class InputError(FatalError):
 
 class OutputError(FatalError):
     code = "OutputError"
+
+
+@contextmanager
+def reading(name: str, what: str = "an NDJSON file") -> Iterator[None]:
+    """Opening and reading input ``name`` inside this block: an ``OSError`` becomes a one-line
+    ``InputError`` naming the file and what is wrong with it."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory, not {what}") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror})") from None
 
 
 class ResumeError(FatalError):

@@ -28,7 +28,7 @@ from typing import IO, Any, Final
 import orjson
 
 from crawler.atomic_file import AtomicFile
-from crawler.errors import InputError
+from crawler.errors import InputError, reading
 from crawler.shard import ShardSpec, shard_of
 
 TAIL_BLOCK: Final = 64 * 1024
@@ -81,17 +81,10 @@ class ShardFile:
 def inspect_shard(path: Path) -> ShardFile:
     """Open ``path`` and check it is a finished shard of some run; ``InputError`` naming what is wrong."""
     name = str(path)
-    try:
-        with path.open("rb") as handle:
-            first = handle.readline()
-            size = os.fstat(handle.fileno()).st_size
-            last = _last_line(handle, size) if first else b""
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{name}: is a directory, not a shard's NDJSON file") from None
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror})") from None
+    with reading(name, "a shard's NDJSON file"), path.open("rb") as handle:
+        first = handle.readline()
+        size = os.fstat(handle.fileno()).st_size
+        last = _last_line(handle, size) if first else b""
     if not first.strip():
         raise InputError(f"{name}: is empty, not a shard's NDJSON file")
     start = _load(first, f"{name} line 1")

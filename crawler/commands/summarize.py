@@ -21,7 +21,7 @@ from typing import IO, Any
 from crawler.atomic_file import write_atomically
 from crawler.audit_report import AuditReport
 from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
-from crawler.errors import ConfigError, InputError
+from crawler.errors import ConfigError, InputError, reading
 from crawler.metrics import write_metrics
 from crawler.render import FORMATS, FindingsFile, render
 from crawler.rules import SEVERITY_LABELS, AuditPolicy, Severity, default_policy, policy_from_table
@@ -72,14 +72,8 @@ def load_policy(path: Path | None, *, today: date | None = None) -> AuditPolicy:
 def _open_input(name: str) -> IO[bytes]:
     if name == "-":
         return sys.stdin.buffer
-    try:
+    with reading(name):
         return Path(name).open("rb")
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{name}: is a directory, not an NDJSON file") from None
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror})") from None
 
 
 def _check_usable(report: AuditReport, name: str) -> None:
