@@ -96,8 +96,8 @@ def _pairs_digest(job: CrawlJob) -> dict[str, Any] | None:
     return {"count": len(job.pairs), "sha256": digest.hexdigest(), "source": job.pairs_source}
 
 
-def _fingerprint(job: CrawlJob, *, with_shard: bool) -> str:
-    pairs = _pairs_digest(job)
+def _fingerprint(job: CrawlJob, pairs: dict[str, Any] | None, *, with_shard: bool) -> str:
+    """``pairs``: ``_pairs_digest(job)``, passed in so a caller that needs it too sorts the pairs once."""
     shaping: dict[str, Any] = {
         "targets": sorted((t["account"], t["region"], t["endpoint"]) for t in _targets_list(job)),
         "selection": job.selection.as_dict(),
@@ -113,25 +113,26 @@ def _fingerprint(job: CrawlJob, *, with_shard: bool) -> str:
 
 def job_fingerprint(job: CrawlJob) -> str:
     """What ``--resume`` compares: targets, filters, pairs, output-shaping settings, API and shard."""
-    return _fingerprint(job, with_shard=True)
+    return _fingerprint(job, _pairs_digest(job), with_shard=True)
 
 
 def run_fingerprint(job: CrawlJob) -> str:
     """The same without the shard: equal for every shard of one sharded run (``fcaudit merge``)."""
-    return _fingerprint(job, with_shard=False)
+    return _fingerprint(job, _pairs_digest(job), with_shard=False)
 
 
 def job_description(job: CrawlJob) -> dict[str, Any]:
     """What the start ``run`` record says about the crawl."""
+    pairs = _pairs_digest(job)
     return {
         "targets": _targets_list(job),
         "selection": job.selection.as_dict(),
-        "pairs": _pairs_digest(job),
+        "pairs": pairs,
         "settings": settings_dict(job.settings),
         "api": job.api,
         "shard": job.shard.as_dict() if job.shard is not None else None,
-        "fingerprint": job_fingerprint(job),
-        "runFingerprint": run_fingerprint(job),
+        "fingerprint": _fingerprint(job, pairs, with_shard=True),
+        "runFingerprint": _fingerprint(job, pairs, with_shard=False),
     }
 
 
