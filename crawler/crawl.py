@@ -287,7 +287,7 @@ class Crawl:
             try:
                 async for page in iterate_pages(fetch, max_pages=self._max_pages):
                     for item in page.items:
-                        name = item.get("serviceName") if isinstance(item, dict) else None
+                        name = item.get("serviceName")
                         if not isinstance(name, str) or not name:
                             self._discovery_error(account, region, None, _bad_item("service", "serviceName"))
                             continue
@@ -314,7 +314,7 @@ class Crawl:
                 try:
                     async for page in iterate_pages(fetch, max_pages=self._max_pages):
                         for item in page.items:
-                            name = item.get("functionName") if isinstance(item, dict) else None
+                            name = item.get("functionName")
                             if not isinstance(name, str) or not name:
                                 self._discovery_error(
                                     account, region, service, _bad_item("function", "functionName")
@@ -412,8 +412,6 @@ class Crawl:
                 pages += 1
                 self.stats.pages += 1
                 for item in page.items:
-                    if not isinstance(item, dict):
-                        raise ProtocolError(f"a config is a {type(item).__name__}, not an object")
                     qualifier = normalise_qualifier(item.get("qualifier"))
                     if qualifier in qualifiers:
                         self._duplicates += 1
