@@ -98,9 +98,6 @@ class Fc3Client(FcClient):
         super().__init__(*args, **kwargs)
         self._nonce = nonce
 
-    def __repr__(self) -> str:
-        return f"Fc3Client(endpoint={self.endpoint!r}, account={self.account!r}, region={self.region!r})"
-
     async def list_functions_v3(self, *, limit: int, next_token: str | None, prefix: str = "") -> Page:
         query = [("limit", str(int(limit)))]
         if prefix:
