@@ -182,8 +182,9 @@ def merged_end(shards: Sequence[ShardFile]) -> dict[str, Any]:
     return out
 
 
-def shard_body(shard: ShardFile) -> Iterator[bytes]:
-    """The config and function lines between a shard's run records, each checked to be the shard's."""
+def shard_body(shard: ShardFile) -> Iterator[tuple[bytes, dict[str, Any]]]:
+    """The config and function lines between a shard's run records, each checked to be the shard's,
+    with the record each line holds (parsed once, here)."""
     spec, name = shard.spec, str(shard.path)
     owner: dict[tuple[str, str, str], bool] = {}
     with shard.path.open("rb") as handle:
@@ -216,30 +217,30 @@ def shard_body(shard: ShardFile) -> Iterator[bytes]:
                     f"{name} line {lineno}: service {service} (account {account}, region {region}) belongs "
                     f"to shard {owner_index}/{spec.count}, not {spec.label}"
                 )
-            yield line
+            yield line, obj
 
 
 def merge_shards(
-    paths: Sequence[Path], out: Path, on_line: Callable[[bytes], None] = lambda _l: None
+    paths: Sequence[Path], out: Path, on_record: Callable[[dict[str, Any]], None] = lambda _r: None
 ) -> tuple[int, dict[str, Any]]:
-    """Merge the shard files into ``out`` (atomically); (N, the merged end record)."""
+    """Merge the shard files into ``out`` (atomically); (N, the merged end record). ``on_record`` sees
+    every record written, in order."""
     resolved = {p.resolve() for p in paths}
     if out.resolve() in resolved:
         raise InputError(f"{out} is also one of the shard files; write the merge to another file")
     shards = sorted((inspect_shard(p) for p in paths), key=lambda s: s.spec.index)
     count = check_set(shards)
     with AtomicFile(out, what="the merged file") as sink:
-        first = orjson.dumps({"type": "run", "phase": "start", **_without_type(merged_start(shards))})
-        sink.write(first + b"\n")
-        on_line(first + b"\n")
+        start = {"type": "run", "phase": "start", **_without_type(merged_start(shards))}
+        sink.write(orjson.dumps(start) + b"\n")
+        on_record(start)
         for shard in shards:
-            for line in shard_body(shard):
+            for line, record in shard_body(shard):
                 sink.write(line)
-                on_line(line)
+                on_record(record)
         end = merged_end(shards)
-        last = orjson.dumps(end) + b"\n"
-        sink.write(last)
-        on_line(last)
+        sink.write(orjson.dumps(end) + b"\n")
+        on_record(end)
     return count, end
 
 

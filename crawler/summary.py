@@ -94,8 +94,12 @@ class Summarizer:
     # --- feeding ------------------------------------------------------------------------------------
     def add(self, record: Record) -> None:
         """One live record, exactly as it will be written (one line)."""
+        self.add_dict(record.to_dict())
+
+    def add_dict(self, obj: Any) -> None:
+        """One line's record already parsed from JSON, with the same checks as ``add_lines``."""
         self.lines += 1
-        self._fold_obj(record.to_dict(), self.lines)
+        self._fold_obj(obj, self.lines)
 
     def add_batch(self, batch: FunctionBatch) -> None:
         for config in batch.configs:

@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     summarizer = Summarizer(load_policy(args.config))
-    count, end = merge_shards(args.shards, args.output, on_line=lambda line: summarizer.add_lines((line,)))
+    count, end = merge_shards(args.shards, args.output, on_record=summarizer.add_dict)
     report = summarizer.report()
     width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
     text = render(report, args.format, width=width)
