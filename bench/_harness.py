@@ -282,3 +282,20 @@ def measured(
         configs=0,
     )
     return result, stdout, stderr
+
+
+def measured_crawl(
+    emulator: EmulatorProcess, client: str, args: Sequence[str], *, extra_env: dict[str, str] | None = None
+) -> RunResult:
+    """``fcaudit crawl`` (the real command) of ``emulator``'s account with ``args``: its ``RunResult`` with
+    the functions and configs its end record counts. A crawl that did not finish completely is an error."""
+    with tempfile.TemporaryDirectory(prefix="fcaudit-bench-") as tmp:
+        output = Path(tmp) / "out.ndjson"
+        cmd = [sys.executable, "-m", "crawler", "crawl", "--endpoint", emulator.endpoint]
+        cmd += ["--account", emulator.account_id, "--region", emulator.region, "--output", str(output), *args]
+        result, _out, _err = measured(emulator, client, cmd, extra_env=extra_env)
+        end = json.loads(output.read_bytes().rstrip().rsplit(b"\n", 1)[-1])
+    if end.get("type") != "run" or end.get("phase") != "end" or end.get("complete") is not True:
+        raise RuntimeError(f"{client} did not finish completely: {end}")
+    functions = sum(int(n) for n in end["functions"].values())
+    return replace(result, functions=functions, configs=int(end["configs"]))

@@ -35,14 +35,13 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``crawler``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
+import importlib.util
 import json
-import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from bench._capacity import Capacity, measure_capacity
-from bench._harness import REPO, Account, EmulatorProcess, RunResult, ServerKnobs, measured, median
+from bench._harness import Account, EmulatorProcess, RunResult, ServerKnobs, measured, measured_crawl, median
 
 SDK_SCRIPT = Path(__file__).resolve().with_name("sdk_crawl.py")
 FCAUDIT = "fcaudit crawl"
@@ -125,22 +124,13 @@ QUICK = Scenario(
 
 
 def run_fcaudit(emulator: EmulatorProcess, scenario: Scenario, name: str = FCAUDIT) -> RunResult:
-    with tempfile.TemporaryDirectory(prefix="fcaudit-bench-") as tmp:
-        output = Path(tmp) / "out.ndjson"
-        cmd = [sys.executable, "-m", "crawler", "crawl", "--endpoint", emulator.endpoint]
-        cmd += ["--account", emulator.account_id, "--region", emulator.region, "--output", str(output)]
-        cmd += ["--concurrency", str(scenario.concurrency), "--log-format", "json", *scenario.extra_args]
-        if name == FCAUDIT_RATE:
-            cmd += ["--rate", "2000"]
-        if name == FCAUDIT_AUTO:
-            cmd += ["--api", "auto"]
-        env = {"FCAUDIT_EVENT_LOOP": "asyncio"} if name == FCAUDIT_ASYNCIO else None
-        result, _out, _err = measured(emulator, name, cmd, extra_env=env)
-        end = json.loads(output.read_bytes().rstrip().rsplit(b"\n", 1)[-1])
-    if end.get("type") != "run" or end.get("phase") != "end" or end.get("complete") is not True:
-        raise RuntimeError(f"fcaudit crawl did not finish completely: {end}")
-    functions = sum(int(n) for n in end["functions"].values())
-    return replace(result, functions=functions, configs=int(end["configs"]))
+    args = ["--concurrency", str(scenario.concurrency), "--log-format", "json", *scenario.extra_args]
+    if name == FCAUDIT_RATE:
+        args += ["--rate", "2000"]
+    if name == FCAUDIT_AUTO:
+        args += ["--api", "auto"]
+    env = {"FCAUDIT_EVENT_LOOP": "asyncio"} if name == FCAUDIT_ASYNCIO else None
+    return measured_crawl(emulator, name, args, extra_env=env)
 
 
 def run_sdk(emulator: EmulatorProcess, scenario: Scenario, threads: int, subset: int | None) -> RunResult:
@@ -177,21 +167,8 @@ class Outcome:
 
 
 def emulator_uvloop() -> bool:
-    """Whether ``fcaudit emulator`` can serve on uvloop here (a faster server: a fairer client race)."""
-    helptext = subprocess.run(
-        [sys.executable, "-m", "crawler", "emulator", "--help"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=False,
-    ).stdout
-    if "--uvloop" not in helptext:
-        return False
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    """Whether ``fcaudit emulator --uvloop`` can serve here (a faster server: a fairer client race)."""
+    return importlib.util.find_spec("uvloop") is not None
 
 
 def run_scenario(scenario: Scenario, runs: int, *, uvloop: bool, say: Callable[[str], None]) -> Outcome:

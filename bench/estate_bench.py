@@ -19,25 +19,14 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``crawler``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
-import json
-import tempfile
-from dataclasses import replace
 
-from bench._harness import Account, EmulatorProcess, RunResult, ServerKnobs, measured, median
+from bench._harness import Account, EmulatorProcess, RunResult, ServerKnobs, measured_crawl, median
 
 APIS = ("fc2", "fc3")
 
 
 def crawl_once(emulator: EmulatorProcess, api: str, concurrency: int) -> RunResult:
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.ndjson"
-        cmd = [sys.executable, "-m", "crawler", "crawl", "--endpoint", emulator.endpoint]
-        cmd += ["--account", emulator.account_id, "--region", emulator.region, "--api", api]
-        cmd += ["--concurrency", str(concurrency), "--output", str(out), "-qq"]
-        result, _stdout, _stderr = measured(emulator, f"--api {api}", cmd)
-        end = json.loads(out.read_bytes().splitlines()[-1])
-    functions = sum(int(n) for n in end["functions"].values())
-    return replace(result, functions=functions, configs=int(end["configs"]))
+    return measured_crawl(emulator, f"--api {api}", ["--api", api, "--concurrency", str(concurrency), "-qq"])
 
 
 def main(argv: list[str] | None = None) -> int:
