@@ -35,17 +35,36 @@ class Capacity:
         return 1.0 / self.server_cpu_per_request if self.server_cpu_per_request > 0 else 0.0
 
 
-def _signed_headers(emulator: EmulatorProcess, path: str) -> dict[str, str]:
-    headers = {"Date": http_date(time.time()), "Content-Type": "application/json"}
-    key_id = emulator.env["ALIBABA_CLOUD_ACCESS_KEY_ID"]
-    secret = emulator.env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
-    headers["Authorization"] = fc2_authorization(key_id, secret, "GET", path, headers)
-    return headers
+class Signer:
+    """Signed headers per (path, Date second), cached so the load generator spends its CPU on sending."""
+
+    def __init__(self, key_id: str, secret: str) -> None:
+        self.key_id, self.secret = key_id, secret
+        self._cache: dict[tuple[str, str], dict[str, str]] = {}
+
+    @classmethod
+    def of(cls, emulator: EmulatorProcess) -> Signer:
+        """Signing with the keys ``emulator`` printed."""
+        return cls(
+            emulator.env["ALIBABA_CLOUD_ACCESS_KEY_ID"], emulator.env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
+        )
+
+    def headers(self, path: str) -> dict[str, str]:
+        date = http_date(time.time())
+        key = (path, date)
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            found = {"Date": date, "Content-Type": "application/json"}
+            found["Authorization"] = fc2_authorization(self.key_id, self.secret, "GET", path, found)
+            self._cache[key] = found
+        return found
 
 
 def _get(emulator: EmulatorProcess, path: str, query: str) -> dict[str, Any]:
     request = urllib.request.Request(
-        f"{emulator.endpoint}{quote(path)}?{query}", headers=_signed_headers(emulator, path)
+        f"{emulator.endpoint}{quote(path)}?{query}", headers=Signer.of(emulator).headers(path)
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         data: dict[str, Any] = json.loads(response.read())
@@ -99,10 +118,11 @@ def measure_capacity(emulator: EmulatorProcess, *, seconds: float = 3.0, connect
     split = urlsplit(emulator.endpoint)
     host, port = split.hostname or "127.0.0.1", split.port or 80
     requests = []
+    signer = Signer.of(emulator)
     for service, function in _some_functions(emulator, 2000):
         path = f"/{FC2_API_VERSION}/services/{service}/functions/{function}/async-invoke-configs"
         lines = [f"GET {quote(path)}?limit=100 HTTP/1.1", f"Host: {host}:{port}"]
-        lines += [f"{name}: {value}" for name, value in _signed_headers(emulator, path).items()]
+        lines += [f"{name}: {value}" for name, value in signer.headers(path).items()]
         requests.append(("\r\n".join(lines) + "\r\n\r\n").encode())
     asyncio.run(_drive(host, port, requests, 0.5, connections))
     cpu_before = emulator.cpu_seconds()

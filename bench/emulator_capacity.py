@@ -34,10 +34,10 @@ import aiohttp
 import orjson
 import psutil
 
+from bench._capacity import Signer
 from bench._harness import Account, EmulatorProcess
 from crawler.emulator.app import API
 from crawler.emulator.backend import AccountSpec, Backend, generate_account
-from crawler.signing import fc2_authorization, http_date
 
 T = TypeVar("T")
 
@@ -89,26 +89,6 @@ def paths_for(backend: Backend, route: str, count: int, rng: random.Random) -> l
                 f"{API}/services/{service}/functions/{rng.choice(names)}/async-invoke-configs?limit=100"
             )
     return paths
-
-
-class Signer:
-    """Signed headers per (path, Date second), cached so the load generator spends its CPU on sending."""
-
-    def __init__(self, key_id: str, secret: str) -> None:
-        self.key_id, self.secret = key_id, secret
-        self._cache: dict[tuple[str, str], dict[str, str]] = {}
-
-    def headers(self, path: str) -> dict[str, str]:
-        date = http_date(time.time())
-        key = (path, date)
-        found = self._cache.get(key)
-        if found is None:
-            if len(self._cache) > 100_000:
-                self._cache.clear()
-            found = {"Date": date, "Content-Type": "application/json"}
-            found["Authorization"] = fc2_authorization(self.key_id, self.secret, "GET", path, found)
-            self._cache[key] = found
-        return found
 
 
 async def drive(
@@ -220,9 +200,7 @@ def measure(
     """Drive each route of ``emulator`` (serving ``backend``'s account) and print its figures."""
     pinned = pin(emulator.pid, 0) and pin(0, 1)
     server = psutil.Process(emulator.pid)
-    signer = Signer(
-        emulator.env["ALIBABA_CLOUD_ACCESS_KEY_ID"], emulator.env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
-    )
+    signer = Signer.of(emulator)
     rng = random.Random(args.seed)
     results: dict[str, Any] = {
         "generation": gen,
