@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from crawler.cli import COMMAND_HELP, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.emulator.backend import AccountSpec, Backend, generate_account
-from crawler.emulator.faults import RETRY_HINTS, FaultConfig, FaultKind, parse_fault_spec
+from crawler.emulator.faults import RETRY_HINTS, FaultConfig, FaultKind, kinds_help, parse_fault_spec
 from crawler.emulator.server import RunningEmulator, run_emulator
 from crawler.errors import UsageError
 from crawler.log import configure, get_logger
@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
     knobs.add_argument("--burst", type=int, help="quota burst (default: the quota rounded up)")
     knobs.add_argument("--throttle-status", type=int, choices=(429, 503), default=429)
     knobs.add_argument("--retry-hint", choices=RETRY_HINTS, default="none", help="hint on throttled answers")
-    kinds = ", ".join(k.value for k in FaultKind)
+    kinds = kinds_help()
     knobs.add_argument(
         "--fault", action="append", default=[], metavar="KIND=RATE", help=f"inject a fault; kinds: {kinds}"
     )

@@ -48,7 +48,7 @@ GENERIC_FAULTS: Final = (
 )
 
 
-def _kinds_help() -> str:
+def kinds_help() -> str:
     return ", ".join(k.value for k in FaultKind)
 
 
@@ -105,20 +105,20 @@ def _fault_kind(text: str) -> FaultKind:
     try:
         return FaultKind(text.strip().lower())
     except ValueError:
-        raise UsageError(f"unknown fault kind {text!r}; use one of {_kinds_help()}") from None
+        raise UsageError(f"unknown fault kind {text!r}; use one of {kinds_help()}") from None
 
 
 def parse_fault_spec(spec: str) -> tuple[FaultKind, float]:
     """``"reset=0.1"`` → ``(FaultKind.RESET, 0.1)``; anything else is a ``UsageError``."""
     name, sep, value = spec.partition("=")
     if not sep:
-        raise UsageError(f"fault {spec!r} must be KIND=RATE, e.g. reset=0.1 (kinds: {_kinds_help()})")
+        raise UsageError(f"fault {spec!r} must be KIND=RATE, e.g. reset=0.1 (kinds: {kinds_help()})")
     kind = _fault_kind(name)
     try:
         rate = float(value)
     except ValueError:
         raise UsageError(f"fault {spec!r}: rate {value!r} is not a number in 0..1") from None
-    if not 0.0 <= rate <= 1.0 or math.isnan(rate):
+    if not 0.0 <= rate <= 1.0:  # NaN too: it compares false
         raise UsageError(f"fault {spec!r}: rate must be in 0..1")
     return kind, rate
 
