@@ -35,6 +35,7 @@ from crawler.emulator.backend import Backend, EmulatorApiError, iso
 from crawler.emulator.faults import FaultConfig, FaultInjector, FaultKind
 from crawler.emulator.fc3 import FC3_API, Acs3Verifier, Fc3Api, fc3_error
 from crawler.emulator.paging import TokenCodec, listing_identity, parse_limit, select_page
+from crawler.emulator.responses import error_response, json_response
 from crawler.emulator.stats import ServerStats
 from crawler.signing import FC2_API_VERSION
 
@@ -44,10 +45,6 @@ QUALIFIER_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 RANGES: Final = {"maxAsyncRetryAttempts": (0, 8), "maxAsyncEventAgeInSeconds": (1, 2592000)}
 BODYLESS_ROUTES: Final = frozenset({"DeleteFunctionAsyncInvokeConfig"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def json_response(payload: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json")
 
 
 def is_loopback(remote: str | None) -> bool:
@@ -198,10 +195,7 @@ class EmulatorApp:
         """The error in the shape of the API that was called: FC 3.0's under ``/2023-03-30``."""
         if is_fc3(path):
             return fc3_error(exc, request_id)
-        response = json_response({"ErrorCode": exc.code, "ErrorMessage": exc.message}, exc.http or 500)
-        response.headers.update(exc.headers)
-        response.headers["X-Fc-Request-Id"] = request_id
-        return response
+        return error_response({"ErrorCode": exc.code, "ErrorMessage": exc.message}, exc, request_id)
 
     async def _serve(
         self, request: web.Request, handler: Handler, route: str, request_id: str

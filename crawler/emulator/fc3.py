@@ -33,12 +33,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import orjson
 from aiohttp import web
 
 from crawler.emulator.auth import MAX_SKEW_SECONDS, KeyedVerifier, denied
 from crawler.emulator.backend import Backend, ConfigDict, EmulatorApiError
 from crawler.emulator.paging import TokenCodec, listing_identity, parse_limit
+from crawler.emulator.responses import error_response, json_response
 from crawler.signing import FC3_API_VERSION, acs3_signature, parse_acs3_authorization
 
 FC3_API: Final = f"/{FC3_API_VERSION}"
@@ -70,11 +70,9 @@ def fc3_config(backend: Backend, service: str, function: str, config: Mapping[st
 
 
 def fc3_error(exc: EmulatorApiError, request_id: str) -> web.Response:
-    body = {"Code": exc.code, "Message": exc.message, "RequestId": request_id}
-    response = web.Response(body=orjson.dumps(body), status=exc.http or 500, content_type="application/json")
-    response.headers.update(exc.headers)
-    response.headers["X-Fc-Request-Id"] = request_id
-    return response
+    return error_response(
+        {"Code": exc.code, "Message": exc.message, "RequestId": request_id}, exc, request_id
+    )
 
 
 class Acs3Verifier(KeyedVerifier):
@@ -186,7 +184,7 @@ class Fc3Api:
             payload["nextToken"] = self.codec.encode(identity, "\x00".join(following))
         elif self.empty_last_token:
             payload["nextToken"] = ""
-        return web.Response(body=orjson.dumps(payload), content_type="application/json")
+        return json_response(payload)
 
     def _functions(self, start: tuple[str, str], services: Sequence[str]) -> Iterator[tuple[str, str]]:
         """(service, function) of every live function from ``start`` on, in FC 3.0 name order (``$``

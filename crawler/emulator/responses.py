@@ -1,0 +1,23 @@
+"""The emulator's JSON answers, shared by the FC 2.0 app and the FC 3.0 routes: a body, or an error in
+the called API's shape with its headers and the request id every answer carries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from crawler.emulator.backend import EmulatorApiError
+
+
+def json_response(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json")
+
+
+def error_response(body: dict[str, Any], exc: EmulatorApiError, request_id: str) -> web.Response:
+    """``body`` (the API's error fields) with ``exc``'s status and headers and ``X-Fc-Request-Id``."""
+    response = json_response(body, exc.http or 500)
+    response.headers.update(exc.headers)
+    response.headers["X-Fc-Request-Id"] = request_id
+    return response
