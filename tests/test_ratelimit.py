@@ -14,7 +14,6 @@ import pytest
 from anyio.lowlevel import checkpoint
 from structlog.testing import capture_logs
 
-from crawler import ratelimit
 from crawler.ratelimit import AdaptiveRate, RateLimiter
 
 pytestmark = pytest.mark.anyio
@@ -104,21 +103,21 @@ def busy(core: AdaptiveRate, now: float, starts: int) -> None:
 
 def test_slow_start_grows_per_success_capped_per_round_trip() -> None:
     core = AdaptiveRate(None)
-    assert (core.rate, core.slow_start) == (ratelimit.INITIAL_RATE, True)
+    assert (core.rate, core.slow_start) == (5.0, True)  # INITIAL_RATE
     busy(core, 10.0, 20)
     core.succeeded(10.0, sent_at=9.99)  # 10 ms round trip: the per-success gain applies
-    assert core.rate == pytest.approx(ratelimit.INITIAL_RATE + ratelimit.SLOW_START_GAIN)
+    assert core.rate == pytest.approx(10.0)  # 5/s + SLOW_START_GAIN 5/s per success
     slow = AdaptiveRate(None)
     busy(slow, 10.0, 20)
     slow.succeeded(10.0, sent_at=9.0)  # 1 s round trip: growth limited to e^0.4 per round trip
-    assert slow.rate == pytest.approx(ratelimit.INITIAL_RATE + ratelimit.SLOW_START_PER_RTT / 1.0)
+    assert slow.rate == pytest.approx(5.4)  # 5/s + SLOW_START_PER_RTT 0.4 per 1 s round trip
 
 
 def test_no_growth_unless_the_limiter_is_the_bottleneck() -> None:
     core = AdaptiveRate(None)
     core.started(0.0)
     core.succeeded(5.0, sent_at=4.99)  # nothing waited on the pace
-    assert core.rate == ratelimit.INITIAL_RATE
+    assert core.rate == 5.0
 
 
 def test_first_throttle_halves_later_ones_cut_to_the_accepted_rate() -> None:
@@ -133,7 +132,7 @@ def test_first_throttle_halves_later_ones_cut_to_the_accepted_rate() -> None:
     rate_before = core.rate
     assert core.throttled(2.1, sent_at=2.05)
     assert core.level == pytest.approx(min(rate_before, 25.0))
-    assert core.rate == pytest.approx(ratelimit.DECREASE * 25.0)
+    assert core.rate == pytest.approx(20.0)  # DECREASE 0.8 x the accepted 25/s
 
 
 def test_recovery_is_fast_below_the_last_level_and_slow_above_it() -> None:
@@ -141,10 +140,10 @@ def test_recovery_is_fast_below_the_last_level_and_slow_above_it() -> None:
     core.slow_start, core.level, core.rate = False, 100.0, 50.0
     busy(core, 5.0, 20)
     core.succeeded(5.0, sent_at=4.99)
-    assert core.rate == pytest.approx(50.0 + ratelimit.RECOVER_STEP * 100.0 / 50.0)
+    assert core.rate == pytest.approx(50.2)  # + RECOVER_STEP 10 % of 100/s, per 50 requests
     core.rate = 95.0
     core.succeeded(5.0, sent_at=4.99)
-    assert core.rate == pytest.approx(95.0 + ratelimit.PROBE_STEP * 100.0 / 95.0)
+    assert core.rate == pytest.approx(95.0 + 1.0 / 95.0)  # + PROBE_STEP 1 % of 100/s, per 95
 
 
 def test_never_above_the_ceiling_nor_below_the_floor() -> None:
@@ -155,7 +154,7 @@ def test_never_above_the_ceiling_nor_below_the_floor() -> None:
     assert core.rate == 8.0
     for t in range(1, 60):
         core.throttled(float(t), sent_at=float(t))
-    assert core.rate == ratelimit.MIN_RATE
+    assert core.rate == 0.2  # MIN_RATE
     with pytest.raises(ValueError, match="ceiling"):
         AdaptiveRate(0.0)
 
@@ -166,7 +165,7 @@ def test_a_cut_is_logged() -> None:
     with capture_logs() as logs:
         limiter.on_throttled(4.9)
     assert [e["event"] for e in logs] == ["ratelimit.cut"]
-    assert logs[0]["rate"] == pytest.approx(ratelimit.INITIAL_RATE * ratelimit.FIRST_DECREASE)
+    assert logs[0]["rate"] == pytest.approx(2.5)  # FIRST_DECREASE halves the initial 5/s
 
 
 # ---- a seeded simulation against a token-bucket quota ----------------------------------------------
@@ -294,9 +293,9 @@ def test_one_or_two_chains_of_pages_run_at_the_round_trip_not_the_starting_pace(
 async def test_until_the_first_throttle_a_small_window_starts_unpaced() -> None:
     clock = FakeClock()
     limiter = RateLimiter(None, 8, clock, clock.sleep)
-    window = ratelimit.INITIAL_WINDOW
+    window = 2  # INITIAL_WINDOW
     starts = [await limiter.acquire() for _ in range(window + 1)]  # none released: all in flight
-    assert starts == pytest.approx([0.0] * window + [1.0 / ratelimit.INITIAL_RATE])
+    assert starts == pytest.approx([0.0, 0.0, 0.2])  # two unpaced, then 1/5 s
     for _ in starts:
         limiter.release()
     limiter.on_throttled(clock.now)  # slow start is over: every start is paced again

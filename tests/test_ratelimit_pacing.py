@@ -9,7 +9,6 @@ import anyio
 import pytest
 from anyio.lowlevel import checkpoint
 
-from crawler import ratelimit
 from crawler.ratelimit import AdaptiveRate, RateLimiter
 
 pytestmark = pytest.mark.anyio
@@ -63,7 +62,7 @@ async def test_lateness_beyond_the_credit_is_not_made_up() -> None:
 def test_the_credit_only_covers_a_start_just_after_its_due_time() -> None:
     core = AdaptiveRate(10.0)
     core.started(1.0)
-    core.started(1.1 + ratelimit.LATE_CREDIT / 2)  # a little late: the schedule is kept
+    core.started(1.105)  # 5 ms late, within LATE_CREDIT (10 ms): the schedule is kept
     assert core.next_start(1.15) == pytest.approx(1.2)
     core.started(5.0)  # after an idle spell: no credit, the next start is a full interval away
     assert core.next_start(5.0) == pytest.approx(5.1)
