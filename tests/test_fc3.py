@@ -27,7 +27,6 @@ from crawler.fc3 import Fc3Client, parse_function_arn, record_config, split_func
 from crawler.fc3_listing import AutoListing, Fc3Listing
 from crawler.jobs import CrawlJob
 from crawler.ratelimit import RateLimiter
-from crawler.records import normalise_qualifier
 from crawler.retry import RetryBudget, RetryPolicy
 from crawler.sink import Sink
 from crawler.stats import RunStats
@@ -71,7 +70,7 @@ def fc2_as_fc3_maps_it(config: dict[str, Any], service: str, function: str) -> d
     out: dict[str, Any] = {
         "service": service,
         "function": function,
-        "qualifier": normalise_qualifier(config.get("qualifier")),
+        "qualifier": config.get("qualifier") or "LATEST",  # not the crawler's own normalising
     }
     out.update(
         (k, v)

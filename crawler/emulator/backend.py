@@ -23,10 +23,17 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from crawler.errors import CrawlerError, OutputError, UsageError
-from crawler.records import normalise_qualifier
 
 ConfigDict = dict[str, Any]
 Distribution = Literal["uniform", "skewed"]
+
+
+def qualifier_key(value: object) -> str:
+    """The key a config is kept under: ``""`` and a missing qualifier are the unpublished ``LATEST``.
+
+    The emulator's own rule, deliberately not ``crawler.records.normalise_qualifier``: the ground truth
+    (``truth_records``) is an oracle for the crawler, so it must not share the code it checks."""
+    return "LATEST" if value in (None, "") else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +208,7 @@ class Backend:
         if entry.configs is None:
             assert self._builder is not None
             entry.long_names, built = self._builder.build_configs(entry)
-            configs = {normalise_qualifier(c.get("qualifier")): c for c in built}
+            configs = {qualifier_key(c.get("qualifier")): c for c in built}
             entry.order = sorted(configs)
             entry.configs = configs
         return entry.configs
@@ -228,7 +235,7 @@ class Backend:
 
     def get_config(self, service: str, function: str, qualifier: str) -> ConfigDict:
         configs = self._configs(self._function(service, function))
-        found = configs.get(normalise_qualifier(qualifier))
+        found = configs.get(qualifier_key(qualifier))
         if found is None:
             raise EmulatorApiError(
                 404,
@@ -244,7 +251,7 @@ class Backend:
         """Create or replace one qualifier's config; ``fields`` were validated by the caller."""
         entry = self._function(service, function)
         configs = self._configs(entry)
-        key = normalise_qualifier(qualifier)
+        key = qualifier_key(qualifier)
         previous = configs.get(key)
         names = ("serviceName", "functionName") if entry.long_names else ("service", "function")
         config: ConfigDict = {
@@ -266,7 +273,7 @@ class Backend:
     def delete_config(self, service: str, function: str, qualifier: str) -> None:
         entry = self._function(service, function)
         self.get_config(service, function, qualifier)
-        key = normalise_qualifier(qualifier)
+        key = qualifier_key(qualifier)
         assert entry.configs is not None
         del entry.configs[key]
         del entry.order[bisect_left(entry.order, key)]
