@@ -95,6 +95,8 @@ DEFAULT_SEVERITY: Final = MappingProxyType({r.rule_id: r.severity for r in RULES
 RULE_TITLES: Final = MappingProxyType({r.rule_id: r.title for r in RULES})
 #: the severities as flags and config files spell them, least severe first
 SEVERITY_LABELS: Final = tuple(s.label for s in Severity)
+#: what ``--fail-on`` (and ``[audit] fail_on``) accept on every command: a severity, or ``none``
+FAIL_ON_CHOICES: Final = (*SEVERITY_LABELS, "none")
 
 Matcher = Callable[[str], bool]
 
@@ -209,6 +211,17 @@ class AuditPolicy:
             "maxEventAgeLimit": self.max_event_age_limit,
             "today": self.today.isoformat(),
         }
+
+
+def resolve_fail_on(flag: str | None, policy: AuditPolicy) -> Severity | None:
+    """The findings gate of every command that audits: ``--fail-on``, else the ``[audit]`` table's
+    ``fail_on`` (already in ``policy``), else never (``None``). ``--fail-on none`` turns a file's gate
+    off."""
+    if flag is None:
+        return policy.fail_on
+    if flag == "none":
+        return None
+    return Severity.parse(flag, where="--fail-on")
 
 
 def default_policy(*, today: date | None = None) -> AuditPolicy:

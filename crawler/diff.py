@@ -33,6 +33,7 @@ from typing import IO, Any, Final, Literal
 
 import orjson
 
+from crawler.audit_report import AuditReport
 from crawler.errors import InputError, reading
 from crawler.records import ConfigRecord, FunctionRecord, Record, RunRecord, parse_line
 from crawler.rules import AuditPolicy, Finding, default_policy
@@ -120,6 +121,10 @@ class DriftSide:
         self.complete = True
         policy = policy if policy is not None else default_policy()
         self._summarizer = Summarizer(policy, on_finding=self.keep) if audit else None
+
+    def audit(self) -> AuditReport | None:
+        """The audit of this side's records, as ``fcaudit summarize`` gives it (``None`` without one)."""
+        return self._summarizer.report() if self._summarizer is not None else None
 
     def keep(self, finding: Finding) -> None:
         self.findings[finding_key(finding)] = finding

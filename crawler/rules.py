@@ -27,6 +27,7 @@ from typing import Any, Final
 from crawler.arns import Destination, names_function, parse_destination
 from crawler.audit_policy import (
     DEFAULT_SEVERITY,
+    FAIL_ON_CHOICES,
     RULE_IDS,
     RULE_TITLES,
     RULES,
@@ -38,11 +39,13 @@ from crawler.audit_policy import (
     default_policy,
     glob_matcher,
     policy_from_table,
+    resolve_fail_on,
 )
 from crawler.finding_text import Hit, evidence, message
 
 __all__ = [
     "DEFAULT_SEVERITY",
+    "FAIL_ON_CHOICES",
     "NO_CONFIG",
     "RULES",
     "RULE_IDS",
@@ -58,6 +61,7 @@ __all__ = [
     "Suppression",
     "default_policy",
     "policy_from_table",
+    "resolve_fail_on",
 ]
 
 DEFAULT_RETRIES = 3

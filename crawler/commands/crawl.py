@@ -31,6 +31,7 @@ from crawler import loop as event_loop
 from crawler.atomic_file import write_atomically
 from crawler.audit_report import AuditReport
 from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
+from crawler.commands import add_fail_on
 from crawler.config import RunConfig, resolve_config
 from crawler.crawl import DEFAULT_GRACE_SECONDS, CrawlOutcome
 from crawler.errors import AuthError, UsageError
@@ -41,7 +42,7 @@ from crawler.metrics import write_metrics
 from crawler.progress import ProgressLine
 from crawler.records import Record
 from crawler.render import FindingsFile, render
-from crawler.rules import SEVERITY_LABELS, AuditPolicy, Finding, Severity, default_policy, policy_from_table
+from crawler.rules import AuditPolicy, Finding, Severity, default_policy, policy_from_table, resolve_fail_on
 from crawler.runner import execute
 from crawler.selection import NameFilter, Selection, read_targets_file
 from crawler.shard import ShardSpec
@@ -100,9 +101,7 @@ def register(sub: Any) -> None:
         type=Path,
         help="write Prometheus metrics (node_exporter textfile collector)",
     )
-    out.add_argument(
-        "--fail-on", choices=SEVERITY_LABELS, help="exit 1 when a finding is at least this severe"
-    )
+    add_fail_on(out)
     how = parser.add_argument_group("how hard")
     how.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (default 32)")
     how.add_argument(
@@ -267,7 +266,7 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
         source = f"--targets {args.targets}"
         pairs = expand_pairs(read_targets_file(args.targets), config.targets, source)
     policy = _policy(config)
-    fail_on = Severity.parse(args.fail_on, where="--fail-on") if args.fail_on else None
+    fail_on = resolve_fail_on(args.fail_on, policy)
     for path, flag in (
         (args.summary, "--summary"),
         (args.findings, "--findings"),

@@ -1,7 +1,9 @@
 """``fcaudit diff OLD.ndjson NEW.ndjson``: what changed between two audits (``crawler.diff``).
 
-Exit 0 when the diff was made (drift or not), 1 with ``--fail-on-drift`` when anything changed, 2 when
-an input cannot be read (one line naming the file and the line).
+Exit 0 when the diff was made (drift or not), 1 with ``--fail-on-drift`` when anything changed or when
+NEW (the later crawl) has a finding at or above the ``--fail-on`` threshold (the flag, else ``--config``'s
+``[audit] fail_on``, else never: ``crawler.rules.resolve_fail_on``, as for crawl, summarize and merge),
+2 when an input cannot be read (one line naming the file and the line).
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crawler.cli import COMMAND_HELP, EXIT_OK
-from crawler.cli import EXIT_FINDINGS as EXIT_DRIFT
+from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_OK
+from crawler.commands import add_fail_on
 from crawler.commands.summarize import load_policy
 from crawler.diff import compare, read_side
 from crawler.diff_render import DIFF_FORMATS, render_diff
+from crawler.rules import resolve_fail_on
 
 
 def register(sub: Any) -> None:
@@ -43,15 +46,20 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--config", type=Path, metavar="FILE", help="TOML file whose [audit] table decides the findings"
     )
+    add_fail_on(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     policy = load_policy(args.config)
+    fail_on = resolve_fail_on(args.fail_on, policy)
     old = read_side(args.old, str(args.old), policy, args.ignore_field)
     new = read_side(args.new, str(args.new), policy, args.ignore_field)
     report = compare(old, new)
     sys.stdout.write(render_diff(report, args.format))
     for warning in report.warnings:
         print(f"fcaudit: warning: {warning}", file=sys.stderr)
-    return EXIT_DRIFT if args.fail_on_drift and report.drifted else EXIT_OK
+    audit = new.audit()
+    if audit is not None and audit.fails(fail_on):
+        return EXIT_FINDINGS
+    return EXIT_FINDINGS if args.fail_on_drift and report.drifted else EXIT_OK

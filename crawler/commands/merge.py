@@ -16,10 +16,11 @@ from typing import Any
 
 from crawler.atomic_file import write_atomically
 from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
+from crawler.commands import add_fail_on
 from crawler.commands.summarize import load_policy
 from crawler.merge import merge_shards
 from crawler.render import FORMATS, render
-from crawler.rules import SEVERITY_LABELS, Severity
+from crawler.rules import resolve_fail_on
 from crawler.summary import Summarizer
 
 
@@ -34,13 +35,15 @@ def register(sub: Any) -> None:
     parser.add_argument("shards", metavar="SHARD.ndjson", type=Path, nargs="+", help="every shard's file")
     parser.add_argument("--format", choices=FORMATS, default="table", help="summary format")
     parser.add_argument("--summary", metavar="FILE", type=Path, help="also write the summary to FILE")
-    parser.add_argument("--fail-on", choices=SEVERITY_LABELS, help="exit 1 when a finding is this severe")
+    add_fail_on(parser)
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML file; its [audit] table is used")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    summarizer = Summarizer(load_policy(args.config))
+    policy = load_policy(args.config)
+    fail_on = resolve_fail_on(args.fail_on, policy)
+    summarizer = Summarizer(policy)
     count, end = merge_shards(args.shards, args.output, on_record=summarizer.add_dict)
     report = summarizer.report()
     width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
@@ -53,6 +56,6 @@ def run(args: argparse.Namespace) -> int:
     if end["complete"] is not True:
         print(f"fcaudit: warning: {args.output} is incomplete: a shard's crawl was", file=sys.stderr)
         return EXIT_INCOMPLETE
-    if args.fail_on and report.fails(Severity.parse(args.fail_on, where="--fail-on")):
+    if report.fails(fail_on):
         return EXIT_FINDINGS
     return EXIT_OK

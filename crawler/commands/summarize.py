@@ -21,13 +21,12 @@ from typing import IO, Any
 from crawler.atomic_file import write_atomically
 from crawler.audit_report import AuditReport
 from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
+from crawler.commands import add_fail_on
 from crawler.errors import ConfigError, InputError, reading
 from crawler.metrics import write_metrics
 from crawler.render import FORMATS, FindingsFile, render
-from crawler.rules import SEVERITY_LABELS, AuditPolicy, Severity, default_policy, policy_from_table
+from crawler.rules import AuditPolicy, default_policy, policy_from_table, resolve_fail_on
 from crawler.summary import INCOMPLETE_KINDS, Summarizer
-
-FAIL_ON_CHOICES = (*SEVERITY_LABELS, "none")
 
 
 def register(sub: Any) -> None:
@@ -44,9 +43,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--metrics", type=Path, metavar="FILE", help="write Prometheus metrics here (node_exporter textfile)"
     )
-    parser.add_argument(
-        "--fail-on", choices=FAIL_ON_CHOICES, default=None, help="exit 1 if any finding is at/above this"
-    )
+    add_fail_on(parser)
     parser.add_argument(
         "--config", type=Path, metavar="FILE", help="TOML file; only its [audit] table is read"
     )
@@ -98,9 +95,7 @@ def _warn(report: AuditReport) -> None:
 
 def run(args: argparse.Namespace) -> int:
     policy = load_policy(args.config)
-    threshold = policy.fail_on
-    if args.fail_on is not None:
-        threshold = None if args.fail_on == "none" else Severity.parse(args.fail_on)
+    threshold = resolve_fail_on(args.fail_on, policy)
     with ExitStack() as stack:
         source = _open_input(args.input)
         if source is not sys.stdin.buffer:
