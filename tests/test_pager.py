@@ -59,6 +59,22 @@ async def test_a_transient_repeat_is_refetched_and_discarded() -> None:
     assert calls == [None, "a", "a", "b"]
 
 
+async def test_the_repeat_allowance_is_per_page_not_per_listing() -> None:
+    """Pins the per-page reset of the repeat counter: one transient repeat on each of three pages (three
+    in all, more than ``repeat_retries=2``) is three separate blips, each re-fetched, and the listing
+    completes; only repeats of one page in a row count against the allowance."""
+    calls: list[str | None] = []
+    links: dict[str | None, list[str | None]] = {
+        None: ["a"],
+        "a": ["a", "b"],
+        "b": ["b", "c"],
+        "c": ["c", None],
+    }
+    pages = await collect(server(links, calls), repeat_retries=2)
+    assert pages == ["first", "a", "b", "c"]
+    assert calls == [None, "a", "a", "b", "b", "c", "c"]
+
+
 async def test_a_persistent_repeat_is_a_pagination_error() -> None:
     calls: list[str | None] = []
     with pytest.raises(PaginationError, match="repeated nextToken"):
