@@ -231,3 +231,31 @@ def test_unreadable_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.
     err = capsys.readouterr().err.strip()
     assert "bad.ndjson line 2: not valid JSON" in err
     assert len(err.splitlines()) == 1
+
+
+def test_a_field_whose_type_changed_is_a_change(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Pins that a value of another JSON type is drift even where Python calls it equal: ``3`` became
+    ``3.0`` (and ``true`` became ``1``) — a different answer from the API, reported field by field."""
+    old = tmp_path / "old.ndjson"
+    new = tmp_path / "new.ndjson"
+    for path, retries, stateful in ((old, 3, True), (new, 3.0, 1)):
+        body = {"qualifier": "", "maxAsyncRetryAttempts": retries, "statefulInvocation": stateful}
+        path.write_bytes(
+            lines(
+                run_record("start", targets=TARGETS),
+                config("f", "LATEST", body),
+                function("f", "ok", 1),
+                run_record("end", complete=True),
+            )
+        )
+    result = diff_json(old, new, capsys)
+    assert result["drift"] is True
+    [change] = result["configs"]
+    assert (change["change"], change["function"], change["qualifier"]) == ("changed", "f", "LATEST")
+    assert change["fields"] == [
+        {"field": "maxAsyncRetryAttempts", "old": 3, "new": 3.0},
+        {"field": "statefulInvocation", "old": True, "new": 1},
+    ]
+    retries, stateful = change["fields"]
+    assert (type(retries["old"]), type(retries["new"])) == (int, float)
+    assert (type(stateful["old"]), type(stateful["new"])) == (bool, int)
