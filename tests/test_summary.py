@@ -91,6 +91,23 @@ def test_counts_every_figure() -> None:
     assert (t.cross_region, t.cross_account) == (0, 0)
 
 
+def test_age_buckets_include_their_upper_bound() -> None:
+    """Pins the bucket edges of ``maxEventAge``: a bucket "up to N s" holds N itself, so 599 s and
+    600 s are ``upTo10m`` and 601 s is ``upTo1h`` (likewise 60/61 s at the one-minute edge)."""
+    configs = [config(str(v), age=age) for v, age in enumerate((59, 60, 61, 599, 600, 601), start=1)]
+    report = summarize(run_records([batch(*configs)]))
+    assert report.to_dict()["totals"]["maxEventAge"] == {
+        "upTo1m": 2,  # 59, 60
+        "upTo10m": 3,  # 61, 599, 600
+        "upTo1h": 1,  # 601
+        "upTo6h": 0,
+        "upTo1d": 0,
+        "upTo7d": 0,
+        "longer": 0,
+        "outOfRange": 0,
+    }
+
+
 def test_per_service_figures_add_up_to_the_totals() -> None:
     report = summarize(run_records(_mixed()))
     by_name = {s.service: s.figures for s in report.services}
