@@ -74,6 +74,7 @@ class FakeServer:
     endpoint: str = ""
     seen: list[Seen] = field(default_factory=list)
     answers: list[Handler] = field(default_factory=list)
+    served: list[int] = field(default_factory=list)  # the HTTP status of each answer, in order
 
     def answer(self, *handlers: Handler) -> None:
         self.answers = list(handlers)
@@ -81,7 +82,9 @@ class FakeServer:
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         self.seen.append(Seen(request.raw_path, dict(request.headers)))
         handler = self.answers[0] if len(self.answers) == 1 else self.answers.pop(0)
-        return await handler(request)
+        response = await handler(request)
+        self.served.append(response.status)
+        return response
 
 
 @pytest.fixture
@@ -269,6 +272,8 @@ async def test_plain_http_to_a_remote_host_is_refused() -> None:
 async def test_status_and_code_mapping(
     fake: FakeServer, handler: Handler, kind: type[CrawlerError], code: str, retry_after: float | None
 ) -> None:
+    """Pins each answer's mapping: the error class, its code, the HTTP status that was served (not just
+    some int), the request id and the Retry-After it carried."""
     fake.answer(handler)
     async with client_for(fake.endpoint) as client:
         with pytest.raises(kind) as caught:
@@ -276,7 +281,8 @@ async def test_status_and_code_mapping(
     error = caught.value
     assert type(error) is kind
     assert error.code == code
-    assert isinstance(error.http, int)
+    assert fake.served  # the error's http is the status this server answered (the last attempt's)
+    assert error.http == fake.served[-1]
     assert error.request_id in ("req-42", "req-raw")
     assert getattr(error, "retry_after", None) == retry_after
     assert "\n" not in error.message
