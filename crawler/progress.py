@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TextIO
 
@@ -67,11 +67,13 @@ class ProgressLine:
         stream: TextIO | None = None,
         enabled: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self._stats = stats
         self._stream = stream if stream is not None else sys.stderr
         self.enabled = self._stream.isatty() if enabled is None else enabled
         self._clock = clock
+        self._sleep = sleep
         self._rate = RequestRate()
         self._live: Live | None = None
 
@@ -102,7 +104,7 @@ class ProgressLine:
         if self._live is None:
             return
         while True:
-            await anyio.sleep(REFRESH_SECONDS)
+            await self._sleep(REFRESH_SECONDS)
             self._live.update(self.renderable(), refresh=True)
 
     def __exit__(

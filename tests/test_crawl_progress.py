@@ -73,6 +73,41 @@ def test_the_line_is_drawn_on_a_terminal() -> None:
     assert "functions 3/10" in stream.getvalue()
 
 
+def test_the_line_is_redrawn_every_quarter_second_with_fresh_figures() -> None:
+    """Pins the periodic redraw: every ``REFRESH_SECONDS`` (0.25 s, on an injected clock and sleep) the
+    line is drawn again from the stats as they are then, the request rate read on that clock. A line
+    drawn once at the start (the stats at 0/10) shows none of the later figures."""
+    stream = FakeTTY()
+    stats = RunStats()
+    stats.functions_discovered = 10
+    now = [0.0]
+    waits: list[float] = []
+    done = anyio.Event()
+
+    async def sleep(seconds: float) -> None:
+        if len(waits) == 4:  # four redraws are enough
+            done.set()
+            await anyio.sleep_forever()
+        waits.append(seconds)
+        now[0] += seconds
+        stats.functions_done += 1
+        stats.requests += 25  # 25 requests per 0.25 s: 100 req/s
+
+    async def main() -> None:
+        with ProgressLine(stats, stream=stream, clock=lambda: now[0], sleep=sleep) as progress:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(progress.refresh_forever)
+                await done.wait()
+                tg.cancel_scope.cancel()
+
+    anyio.run(main)
+    drawn = stream.getvalue()
+    assert waits == [0.25] * 4
+    for done_so_far in (1, 2, 3, 4):
+        assert f"functions {done_so_far}/10" in drawn
+    assert "100 req/s" in drawn
+
+
 def test_crawl_logs_json_lines_and_no_progress_when_piped(
     emulator: EmulatorThread,
     monkeypatch: pytest.MonkeyPatch,
