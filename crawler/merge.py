@@ -7,7 +7,7 @@ with its ``run`` end record (the process finished), all name the same ``N`` and 
 belong to its file's shard (the same hash ``--shard`` used), so two shards can never both hold a
 function and a file from another run cannot slip in. Any failure is one line naming the file (and the
 line), and no output is left behind: the merged file is written beside ``OUT`` and renamed into place
-only when everything checked out.
+only when everything checked out. ``OUT`` is locked (``crawler.output_lock``) for the whole merge.
 
 The merged file reads like one unsharded crawl: one start record (shard 0's, with ``shard: null``, the
 run fingerprint as its fingerprint, and ``mergedShards`` listing the parts), the shards' config and
@@ -29,6 +29,7 @@ import orjson
 
 from crawler.atomic_file import AtomicFile
 from crawler.errors import InputError, reading
+from crawler.output_lock import lock_output
 from crawler.shard import ShardSpec, shard_of
 
 TAIL_BLOCK: Final = 64 * 1024
@@ -228,6 +229,13 @@ def merge_shards(
     resolved = {p.resolve() for p in paths}
     if out.resolve() in resolved:
         raise InputError(f"{out} is also one of the shard files; write the merge to another file")
+    with lock_output(out, "the merged file"):  # one merge per OUT, before any shard is read
+        return _merge(paths, out, on_record)
+
+
+def _merge(
+    paths: Sequence[Path], out: Path, on_record: Callable[[dict[str, Any]], None]
+) -> tuple[int, dict[str, Any]]:
     shards = sorted((inspect_shard(p) for p in paths), key=lambda s: s.spec.index)
     count = check_set(shards)
     with AtomicFile(out, what="the merged file") as sink:

@@ -2,14 +2,17 @@
 
 Everything a user can get wrong is checked before the first request (flag values, the config file,
 credentials, the targets file, the output path — opening it is the check — and a ``--baseline`` file),
-so a typo costs a second, not a half-finished crawl. Records go to stdout or ``--output``; logs and the
-progress line go to stderr; the summary goes to whichever of stdout/stderr is *not* carrying the
-records, so stdout stays pure NDJSON when it is the data stream. With ``--baseline`` the drift from
-that crawl (``fcaudit diff``) follows the summary, in the same format.
+so a typo costs a second, not a half-finished crawl. ``--output`` is locked (``crawler.output_lock``)
+before it is read for ``--resume`` or written, and released on every way out of ``run``.
+
+Records go to stdout or ``--output``; logs and the progress line go to stderr; the summary goes to
+whichever of stdout/stderr is *not* carrying the records, so stdout stays pure NDJSON when it is the data
+stream. With ``--baseline`` the drift from that crawl (``fcaudit diff``) follows the summary, in the same
+format.
 
 Exit codes (``crawler.cli``): 0 complete and no finding at/above ``--fail-on``; 1 such findings (or,
-with ``--fail-on-drift``, any drift from the baseline); 2 bad
-input or refused credentials; 3 incomplete (a pair ended in ``error`` or a listing failed); 130/143
+with ``--fail-on-drift``, any drift from the baseline); 2 bad input, refused credentials or an output
+locked by another run; 3 incomplete (a pair ended in ``error`` or a listing failed); 130/143
 interrupted by SIGINT/SIGTERM (the file can be resumed).
 """
 
@@ -39,6 +42,7 @@ from crawler.fc3_listing import API_CHOICES
 from crawler.jobs import CrawlJob, expand_pairs, job_fingerprint
 from crawler.log import LogFormat, configure, get_logger
 from crawler.metrics import write_metrics
+from crawler.output_lock import OutputLock, lock_output
 from crawler.progress import ProgressLine
 from crawler.records import Record
 from crawler.render import FindingsFile, render
@@ -171,6 +175,8 @@ class CrawlPlan:
     baseline: DriftSide | None = None
     drift: DriftSide | None = None
     fail_on_drift: bool = False
+    #: the exclusive lock on ``--output`` (``crawler.output_lock``), released when the command ends
+    lock: OutputLock | None = None
 
     @property
     def on_record(self) -> Callable[[Record], None]:
@@ -282,14 +288,19 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
 
         baseline = read_side(args.baseline, f"--baseline {args.baseline}", policy)
         drift = DriftSide("this crawl", policy, audit=False)
-    findings_file = FindingsFile(args.findings) if args.findings is not None else None
-    summarizer = Summarizer(policy, on_finding=_finding_sinks(drift, findings_file))
+    output = None if to_stdout else Path(args.output)
+    if output is not None and output.is_dir():
+        raise UsageError(f"--output {output} is a directory; name a file")
+    # one writer per file: locked before the file is read for --resume or anything is written
+    lock = lock_output(output, "--output") if output is not None else None
+    findings_file: FindingsFile | None = None
     resume: ResumeState | None = None
     try:
-        if to_stdout:
+        findings_file = FindingsFile(args.findings) if args.findings is not None else None
+        summarizer = Summarizer(policy, on_finding=_finding_sinks(drift, findings_file))
+        if output is None:
             sink = Sink.to_stdout()
         else:
-            output = Path(args.output)
             if args.resume:
                 resume = scan_for_resume(output, records_into(summarizer, drift))
                 if resume is not None:
@@ -297,12 +308,12 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
                     job = replace(job, skip=resume.finished)
                 else:
                     log.info("resume.nothing_to_resume", path=str(output))
-            if output.is_dir():
-                raise UsageError(f"--output {output} is a directory; name a file")
             sink = Sink.open_file(output, truncate_to=resume.keep_bytes if resume is not None else None)
     except BaseException as exc:
         if findings_file is not None:  # nothing half-written is left behind
             findings_file.__exit__(type(exc), exc, exc.__traceback__)
+        if lock is not None:
+            lock.release()
         raise
     return CrawlPlan(
         job=job,
@@ -321,6 +332,7 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
         baseline=baseline,
         drift=drift,
         fail_on_drift=args.fail_on_drift,
+        lock=lock,
     )
 
 
@@ -421,9 +433,13 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(args)
     plan = build_plan(args, os.environ)
     try:
-        outcome = event_loop.run(crawl_plan, plan)  # uvloop when installed
-    except BaseException as exc:
-        if plan.findings_file is not None:
-            plan.findings_file.__exit__(type(exc), exc, exc.__traceback__)
-        raise
-    return finish(plan, outcome)
+        try:
+            outcome = event_loop.run(crawl_plan, plan)  # uvloop when installed
+        except BaseException as exc:
+            if plan.findings_file is not None:
+                plan.findings_file.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return finish(plan, outcome)
+    finally:
+        if plan.lock is not None:  # every way out: the next run must not find it held
+            plan.lock.release()

@@ -28,6 +28,7 @@ from crawler.errors import UsageError
 from crawler.html_report import write_html
 from crawler.jobs import CrawlJob
 from crawler.log import configure
+from crawler.output_lock import lock_output
 from crawler.progress import ProgressLine
 from crawler.render import FindingsFile, render
 from crawler.runner import execute
@@ -144,6 +145,11 @@ def run(args: argparse.Namespace) -> int:
     configure(logging.WARNING - 10 * int(args.verbose) + 10 * int(args.quiet))
     spec = account_spec(args.functions, args.seed)
     files = _prepare(args.output_dir)
+    with lock_output(files.records, "the demo records"):  # two demos into one directory: one refuses
+        return _demo(spec, files)
+
+
+def _demo(spec: AccountSpec, files: DemoFiles) -> int:
     sink = Sink.open_file(files.records)
     findings = FindingsFile(files.findings)
     summarizer = Summarizer(on_finding=findings.write)
