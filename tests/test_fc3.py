@@ -176,6 +176,11 @@ async def test_the_fc3_routes_page_filter_and_check_acs3(emulator_factory: Emula
         assert {f["functionName"] for f in prefixed} == {
             f"{service}${n}" for n in backend.function_names(service)
         }
+        # a signed prefix holding every character the canonical query must percent-encode: no match
+        odd, _ = await all_pages(
+            lambda t: client.list_functions_v3(limit=3, next_token=t, prefix="a+b/c=d$~*% é")
+        )
+        assert odd == []
         assert emu.stats()["routes"]["ListAsyncInvokeConfigs"] == {"200": pages + one_pages, "404": 1}
 
 

@@ -144,8 +144,10 @@ class EmulatorApp:
             {self.access_key_id: self.access_key_secret}, security_token=security_token, wall_clock=wall_clock
         )
         seed_text = f"fcaudit-emulator:{backend.seed}:{backend.account_id}"
-        self.codec = TokenCodec(token_key or hashlib.sha256(seed_text.encode()).digest())
-        self.fc3 = Fc3Api(backend, self.codec, empty_last_token=empty_last_token)
+        token_key = token_key or hashlib.sha256(seed_text.encode()).digest()
+        self.codec = TokenCodec(token_key)
+        # FC 3.0 signs its nextToken: its tokens hold + / = $ (paging.RESERVED_MARK)
+        self.fc3 = Fc3Api(backend, TokenCodec(token_key, reserved=True), empty_last_token=empty_last_token)
         self._wall_clock = wall_clock
         self._ids = itertools.count(1)
         rid = f"{random.Random(seed_text).getrandbits(80):020x}"

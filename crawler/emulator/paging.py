@@ -5,6 +5,11 @@ a 100,000-function listing the client is, and still correct after items were del
 the listing's identity and that key under a per-server key. A token that was edited, made up, or taken
 from another listing (another service, function, listing kind or prefix) fails the HMAC and the request
 is refused with 400 ``InvalidArgument``, as the real service refuses tokens it did not issue.
+
+FC 3.0 signs the query, ``nextToken`` included, so its tokens (``TokenCodec(key, reserved=True)``) are
+spelled to exercise the canonical query's percent-encoding: ``RESERVED_MARK`` (``+/=$``) then standard
+base64 with its padding. A client that signs or sends a token without percent-encoding it fails here, as
+it would against FC once a real token held one of those characters.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ DEFAULT_LIMIT: Final = 20
 MAX_LIMIT: Final = 100
 _VERSION: Final = b"\x01"
 _MAC_BYTES: Final = 12
+#: how every FC 3.0 token begins: each character the ACS3 canonical query must percent-encode
+RESERVED_MARK: Final = "+/=$"
 
 
 def parse_limit(raw: str | None) -> int:
@@ -47,8 +54,9 @@ def listing_identity(kind: str, service: str = "", function: str = "", prefix: s
 class TokenCodec:
     """Issues and checks ``nextToken`` values under one server key."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, *, reserved: bool = False) -> None:
         self._key = key
+        self._reserved = reserved
 
     def _mac(self, identity: bytes, position: bytes) -> bytes:
         message = identity + b"\x00\x00" + position
@@ -57,13 +65,20 @@ class TokenCodec:
     def encode(self, identity: bytes, position: str) -> str:
         raw = position.encode("utf-8")
         blob = _VERSION + raw + self._mac(identity, raw)
+        if self._reserved:
+            return RESERVED_MARK + base64.b64encode(blob).decode("ascii")
         return base64.urlsafe_b64encode(blob).decode("ascii").rstrip("=")
 
     def decode(self, identity: bytes, token: str) -> str:
         """The position a token resumes at; 400 ``InvalidArgument`` when it is not this listing's."""
         try:
-            padded = token + "=" * (-len(token) % 4)
-            blob = base64.urlsafe_b64decode(padded.encode("ascii"))
+            if not self._reserved:
+                padded = token + "=" * (-len(token) % 4)
+                blob = base64.urlsafe_b64decode(padded.encode("ascii"))
+            elif token.startswith(RESERVED_MARK):
+                blob = base64.b64decode(token[len(RESERVED_MARK) :].encode("ascii"), validate=True)
+            else:
+                blob = b""
         except (binascii.Error, UnicodeEncodeError, ValueError):
             blob = b""
         if len(blob) > 1 + _MAC_BYTES and blob[:1] == _VERSION:
