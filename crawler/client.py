@@ -12,6 +12,11 @@ and the shape is checked before anything leaves this module: an object, a list o
 expected key, a ``nextToken`` that is a string or absent. Text the server sends back (error messages,
 request ids) is trimmed, stripped of control characters, and scrubbed of our secret and token in case a
 hostile server echoes them. Logs carry route, status, request id and timing — never headers.
+
+Time is bounded per attempt by ``total_timeout`` (aiohttp's total timer: the whole exchange, so a server
+trickling a byte at a time under ``read_timeout`` is still cut). Failures that would only repeat are said
+in plain words and carry an ``attempt_limit``: a certificate that does not verify (one attempt), a host
+name that does not resolve, a failed TLS handshake, a 200 that is an HTML page (two).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,8 +42,10 @@ from crawler.endpoints import check_endpoint
 from crawler.errors import (
     AuthError,
     BodyError,
+    CertificateError,
     ConnectionLostError,
     CrawlerError,
+    NameNotResolvedError,
     NotFoundError,
     ProtocolError,
     RequestRejectedError,
@@ -45,6 +53,7 @@ from crawler.errors import (
     ResponseTooLargeError,
     ServerError,
     ThrottledError,
+    TlsError,
     TransportError,
 )
 from crawler.log import get_logger
@@ -167,6 +176,7 @@ class FcClient:
         self._retry = retry
         self._stats = stats
         self._max_body = settings.max_body_bytes
+        self._timeouts = (settings.connect_timeout, settings.read_timeout, settings.total_timeout)
         self._wall_clock = wall_clock
         self._monotonic = monotonic
         self._scrub = tuple(s for s in (credentials.access_key_secret, credentials.security_token) if s)
@@ -292,9 +302,11 @@ class FcClient:
             error.request_id = error.request_id or request_id
             raise
         except TimeoutError as exc:
-            raise RequestTimeoutError(f"{route}: no answer within the timeout") from exc
+            raise self._timeout(route, exc) from exc
         except aiohttp.ClientPayloadError as exc:
             raise BodyError(f"{route}: the body was cut short ({type(exc).__name__})") from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise _connect_error(route, exc) from exc
         except aiohttp.ClientConnectionError as exc:
             raise ConnectionLostError(f"{route}: connection lost ({type(exc).__name__})") from exc
         except aiohttp.ClientResponseError as exc:
@@ -313,6 +325,25 @@ class FcClient:
                     request_id=request_id,
                     elapsed_ms=round((self._monotonic() - started) * 1000, 1),
                 )
+
+    def _timeout(self, route: str, exc: TimeoutError) -> RequestTimeoutError:
+        """Which of the three clocks ran out, in plain words, with the setting that sets it."""
+        if isinstance(exc, _CONNECT_TIMEOUT):
+            return RequestTimeoutError(
+                f"{route}: could not connect within connect_timeout ({self._timeouts[0]:g} s)"
+            )
+        if isinstance(exc, _READ_TIMEOUT):
+            return RequestTimeoutError(
+                f"{route}: the server sent nothing for read_timeout ({self._timeouts[1]:g} s)"
+            )
+        if isinstance(exc, aiohttp.ServerTimeoutError):  # an aiohttp too old to say which clock
+            return RequestTimeoutError(f"{route}: timed out ({exc})")
+        # aiohttp's total timer covers the whole exchange: queueing for a connection, connecting, the
+        # request, the head and every byte of the body, so a server that trickles is cut here
+        return RequestTimeoutError(
+            f"{route}: no complete answer within total_timeout ({self._timeouts[2]:g} s), the per-request "
+            "deadline: the server is stalling or trickling"
+        )
 
     async def _read(self, response: aiohttp.ClientResponse, route: str, request_id: str | None) -> bytes:
         """The body, read in chunks and refused past ``max_body_bytes`` (declared or actual)."""
@@ -394,6 +425,14 @@ class FcClient:
             if "depth" in exc.msg or "recursion" in exc.msg:
                 raise wrong("the JSON answer is nested too deeply") from exc
             error = BodyError(f"{route}: the answer is not valid JSON ({exc.msg})")
+            if body.lstrip()[:1] == b"<":
+                # a page (a proxy's, a login portal's) comes back the same: one more try, not max_attempts;
+                # JSON cut short is a transient fault and keeps every attempt
+                error = BodyError(
+                    f"{route}: HTTP 200 with an HTML page, not FC's JSON (a proxy, a login page or a "
+                    "wrong endpoint answered)"
+                )
+                error.attempt_limit = 2
             error.http, error.request_id = 200, request_id
             raise error from exc
         if not isinstance(parsed, dict):
@@ -413,6 +452,40 @@ class FcClient:
 
 
 __all__ = ["FcClient", "Page", "encode_segment", "open_session"]
+
+
+# aiohttp >= 3.10 names its connect and read timeouts and its DNS failure; older ones raise the bases
+_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
+    getattr(aiohttp, name) for name in ("ConnectionTimeoutError",) if hasattr(aiohttp, name)
+)
+_READ_TIMEOUT: tuple[type[BaseException], ...] = tuple(
+    getattr(aiohttp, name) for name in ("SocketTimeoutError",) if hasattr(aiohttp, name)
+)
+_DNS_ERROR: tuple[type[BaseException], ...] = (
+    socket.gaierror,
+    *(getattr(aiohttp, name) for name in ("ClientConnectorDNSError",) if hasattr(aiohttp, name)),
+)
+
+
+def _connect_error(route: str, exc: aiohttp.ClientConnectorError) -> TransportError:
+    """A failure to connect, in plain words: a name that does not resolve and a certificate that does
+    not verify are said as such (and tried at most twice and once: they fail the same way again)."""
+    host = exc.host
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert = exc.certificate_error
+        reason = getattr(cert, "verify_message", None) or getattr(cert, "reason", None) or str(cert)
+        return CertificateError(
+            f"{route}: certificate verify failed for {host} ({reason}); check the endpoint, or the CA "
+            "bundle if a proxy inspects TLS (SSL_CERT_FILE)"
+        )
+    if isinstance(exc, aiohttp.ClientSSLError):
+        reason = getattr(exc.os_error, "reason", None) or type(exc.os_error).__name__
+        return TlsError(f"{route}: TLS handshake with {host} failed ({reason})")
+    if isinstance(exc, _DNS_ERROR) or isinstance(exc.os_error, socket.gaierror):
+        reason = exc.os_error.strerror or "no address"
+        return NameNotResolvedError(f"{route}: name not resolved: {host} ({reason}); check the endpoint")
+    reason = exc.os_error.strerror or type(exc.os_error).__name__
+    return ConnectionLostError(f"{route}: cannot connect to {host}:{exc.port} ({reason})")
 
 
 _QUOTA_CODES = frozenset({"ResourceExhausted", "ResourceThrottled", "TooManyRequests", "QpsLimitExceeded"})

@@ -21,9 +21,13 @@ they are ``AuthError``, which stops the whole run at once.
     │   ├── ServerError             other 5xx                            (retryable)
     │   └── RequestRejectedError    other 4xx (InvalidArgument, ...)
     ├── TransportError              no usable answer                     (retryable)
-    │   ├── RequestTimeoutError     connect / read timeout, stall
+    │   ├── RequestTimeoutError     connect / read timeout, stall, the per-request deadline
+    │   │   └── FunctionDeadlineError  one function's listing outlived function_deadline (final)
     │   ├── ConnectionLostError     reset, refused, disconnected
-    │   └── BodyError               truncated body, invalid JSON
+    │   ├── NameNotResolvedError    DNS: the endpoint's host name does not resolve (tried twice)
+    │   ├── TlsError                TLS handshake failed (tried twice)
+    │   │   └── CertificateError    certificate verify failed (never retried)
+    │   └── BodyError               truncated body, invalid JSON (a 200 that is not JSON: tried twice)
     ├── ProtocolError               a well-formed answer of the wrong shape (not retryable)
     │   └── ResponseTooLargeError   body over the size cap
     ├── PaginationError             repeated nextToken, too many pages
@@ -46,6 +50,9 @@ class CrawlerError(Exception):
     request_id: str | None = None
     #: how many attempts were made before this error was final (set by the retry loop)
     attempts: int = 1
+    #: a failure that repeats identically (DNS, TLS, an HTML page for JSON): at most this many attempts,
+    #: whatever ``max_attempts`` says; ``None``: no limit of its own
+    attempt_limit: int | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -171,8 +178,38 @@ class RequestTimeoutError(TransportError):
     code = "Timeout"
 
 
+class FunctionDeadlineError(RequestTimeoutError):
+    """One function's whole listing (its pages, retries and waits) took longer than
+    ``function_deadline``: the crawl gives up on that function (an ``error`` record)."""
+
+    retryable = False
+    code = "FunctionDeadline"
+
+
 class ConnectionLostError(TransportError):
     code = "ConnectionLost"
+
+
+class NameNotResolvedError(TransportError):
+    """The endpoint's host name does not resolve. Tried once more (a resolver can hiccup), no more."""
+
+    code = "NameNotResolved"
+    attempt_limit = 2
+
+
+class TlsError(TransportError):
+    """The TLS handshake failed (protocol, cipher): tried once more, no more."""
+
+    code = "TLSError"
+    attempt_limit = 2
+
+
+class CertificateError(TlsError):
+    """The server's certificate did not verify: it will not verify on the next attempt either."""
+
+    retryable = False
+    code = "CertificateInvalid"
+    attempt_limit = 1
 
 
 class BodyError(TransportError):

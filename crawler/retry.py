@@ -12,7 +12,9 @@ The ``RetryBudget`` stops a failing endpoint from turning into a retry storm: ea
 a call that succeeds gives back what its own retries cost (a transient fault is free in the end) or,
 when it needed none, ``SUCCESS_REFUND``; tokens are capped at the capacity. Only calls that keep failing
 drain it, and once it is empty every retryable failure is final at once (``RetryBudgetExhaustedError``),
-until successes refill it. ``AuthError`` and other non-retryable errors are never retried.
+until successes refill it. ``AuthError`` and other non-retryable errors are never retried; an error
+with an ``attempt_limit`` (a failure that repeats identically: DNS, TLS, an HTML page) gets no more
+attempts than that.
 """
 
 from __future__ import annotations
@@ -90,7 +92,10 @@ class RetryPolicy:
         return max(min(hint, self.cap), jitter)
 
     def should_retry(self, attempt: int, error: CrawlerError) -> bool:
-        return error.retryable and not isinstance(error, AuthError) and attempt < self.max_attempts
+        limit = self.max_attempts
+        if error.attempt_limit is not None:  # a failure that repeats identically (DNS, TLS, HTML)
+            limit = min(limit, error.attempt_limit)
+        return error.retryable and not isinstance(error, AuthError) and attempt < limit
 
     async def run(
         self,

@@ -12,6 +12,7 @@ emulator's ground truth.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -92,15 +93,24 @@ class Upstream:
 class HostileServer:
     """Serve ``app`` on 127.0.0.1 from a background thread; a context manager.
 
-    After ``__enter__``: ``endpoint`` (``http://127.0.0.1:PORT``) and ``port``. ``call_soon(fn)`` runs
-    ``fn`` on the server's loop (to change a mode's state while a crawl runs).
+    After ``__enter__``: ``endpoint`` (``http://127.0.0.1:PORT``; ``https://`` with an ``ssl_context``)
+    and ``port``. ``call_soon(fn)`` runs ``fn`` on the server's loop (to change a mode's state while a
+    crawl runs).
     """
 
     endpoint: str
     port: int
 
-    def __init__(self, app: web.Application, *, port: int = 0, startup_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        port: int = 0,
+        startup_timeout: float = 10.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self._app = app
+        self._ssl_context = ssl_context
         self._port = port
         self._startup_timeout = startup_timeout
         self._ready = threading.Event()
@@ -143,10 +153,11 @@ class HostileServer:
         runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, "127.0.0.1", self._port)
+            site = web.TCPSite(runner, "127.0.0.1", self._port, ssl_context=self._ssl_context)
             await site.start()
             self.port = int(runner.addresses[0][1])
-            self.endpoint = f"http://127.0.0.1:{self.port}"
+            scheme = "https" if self._ssl_context is not None else "http"
+            self.endpoint = f"{scheme}://127.0.0.1:{self.port}"
             self._ready.set()
             await self._stop.wait()
         finally:
