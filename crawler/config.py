@@ -58,9 +58,16 @@ class CrawlSettings:
     retry_budget: float = 100.0
     connect_timeout: float = 10.0
     #: the longest silence while reading a response (a stalled server)
-    read_timeout: float = 30.0
-    #: the longest one attempt may take in all (a server trickling bytes)
-    total_timeout: float = 120.0
+    read_timeout: float = 10.0
+    #: the per-request deadline: the longest one attempt may take in all, from queueing for a connection
+    #: to the last byte of the body (a server trickling bytes under ``read_timeout``)
+    total_timeout: float = 20.0
+    #: the longest one function's whole listing may take, its pages, retries and waits included; past it
+    #: the function ends as an ``error`` (``FunctionDeadline``)
+    function_deadline: float = 120.0
+    #: the whole run's deadline in seconds (``--deadline``): past it the run takes no new work, lets the
+    #: work in flight end within the grace period and ends incomplete, resumable; ``None``: none
+    deadline: float | None = None
     max_body_bytes: int = 8 * 1024 * 1024
     insecure_http: bool = False
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,15 +34,38 @@ SETTING_RULES: dict[str, tuple[str, float, float, bool]] = {
     "connect_timeout": ("float", 0, 600, True),
     "read_timeout": ("float", 0, 3600, True),
     "total_timeout": ("float", 0, 86400, True),
+    "function_deadline": ("duration", 0, 7 * 86400, True),
+    "deadline": ("duration", 0, 30 * 86400, True),
     "max_body_bytes": ("int", 1024, 2**31, False),
     "insecure_http": ("bool", 0, 0, False),
 }
+
+
+#: settings whose absence (``None``) means "no limit"
+OPTIONAL_SETTINGS = frozenset({"rate", "deadline"})
+_DURATION = re.compile(
+    r"(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?"
+)
+_UNIT_SECONDS = (86400.0, 3600.0, 60.0, 1.0)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from ``"90"``, ``"90s"``, ``"30m"``, ``"2h"``, ``"1d"`` or ``"1h30m"``; ``ValueError`` else."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None or not text.strip() or not any(match.groups()):
+        raise ValueError(text)
+    return sum(float(part) * unit for part, unit in zip(match.groups(), _UNIT_SECONDS, strict=True) if part)
 
 
 def rule_text(name: str) -> str:
     kind, low, high, open_low = SETTING_RULES[name]
     if kind == "bool":
         return "true or false"
+    if kind == "duration":
+        return (
+            f"a duration greater than {low:g} s and at most {high / 86400:g} days: seconds (90) or a "
+            "number with a unit (90s, 30m, 2h, 1d, 1h30m)"
+        )
     noun = "an integer" if kind == "int" else "a number"
     low_text = f"greater than {low:g}" if open_low else f"at least {low:g}"
     return f"{noun} {low_text} and at most {high:g}"
@@ -54,8 +78,13 @@ def check_setting(name: str, value: object) -> Any:
         if isinstance(value, bool):
             return value
         raise ValueError(rule_text(name))
-    if name == "rate" and value is None:
+    if name in OPTIONAL_SETTINGS and value is None:
         return None
+    if kind == "duration" and isinstance(value, str):
+        try:
+            value = parse_duration(value)
+        except ValueError:
+            raise ValueError(rule_text(name)) from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(rule_text(name))
     if kind == "int" and not isinstance(value, int):

@@ -22,7 +22,9 @@ only burns quota.
 With ``--shard K/N`` (``job.shard``) each lane keeps only the services its shard owns, so N crawls cover
 every service once. Shutdown (SIGINT/SIGTERM when ``handle_signals``) is ``crawler.shutdown``: no new
 pairs, a grace period for those in flight, then the finished functions and an end record with
-``complete: false``.
+``complete: false``; the run's ``deadline`` setting (``--deadline``) passing does the same, recorded as
+``interrupted: "deadline"``. One function's listing is bounded by ``function_deadline`` (then it is an
+``error`` record, ``FunctionDeadline``).
 
 The clients are a parameter (anything with the three list calls), so the pipeline is independent of
 the transport; ``crawler.runner.open_clients`` builds the real ones: one aiohttp session, one adaptive
@@ -41,7 +43,14 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from crawler.errors import AuthError, CrawlerError, FatalError, NotFoundError, ProtocolError
+from crawler.errors import (
+    AuthError,
+    CrawlerError,
+    FatalError,
+    FunctionDeadlineError,
+    NotFoundError,
+    ProtocolError,
+)
 from crawler.jobs import CrawlJob
 from crawler.log import get_logger
 from crawler.pager import iterate_pages
@@ -151,6 +160,8 @@ class Crawl:
         self._page_size = int(settings.page_size)
         self._max_pages = int(settings.max_pages)
         self._workers = max(1, int(settings.concurrency))
+        self._function_deadline = float(settings.function_deadline)
+        self._deadline = None if settings.deadline is None else float(settings.deadline)
         #: each target's own concurrency (``[[targets]]`` ``concurrency``), which sizes its lane
         self._widths = {(t.account, t.region): t.limits(settings)[1] for t in job.targets}
 
@@ -176,6 +187,8 @@ class Crawl:
         async with anyio.create_task_group() as outer:
             if handle_signals:
                 outer.start_soon(state.watch_signals, self._grace)
+            if self._deadline is not None:
+                outer.start_soon(state.expire_after, self._deadline, self._grace)
             if extra is not None:
                 outer.start_soon(extra)
             async with anyio.create_task_group() as pipeline:
@@ -220,12 +233,12 @@ class Crawl:
         s = self._state
         errors = self.stats.functions_by_status.get("error", 0)
         complete = (
-            s.interrupted is None and s.auth_error is None and not self._discovery_errors and errors == 0
+            s.stop_reason is None and s.auth_error is None and not self._discovery_errors and errors == 0
         )
         data: dict[str, Any] = {
             "complete": complete,
             "finishedAt": self._now().isoformat(timespec="seconds"),
-            "interrupted": s.interrupted.name if s.interrupted is not None else None,
+            "interrupted": s.stop_reason,
             "aborted": s.auth_error.as_record() if s.auth_error is not None else None,
             "discoveryErrors": [d.as_dict() for d in self._discovery_errors],
             "duplicateConfigsDropped": self._duplicates,
@@ -408,17 +421,25 @@ class Crawl:
             )
 
         try:
-            async for page in iterate_pages(fetch, max_pages=self._max_pages):
-                pages += 1
-                self.stats.pages += 1
-                for item in page.items:
-                    qualifier = normalise_qualifier(item.get("qualifier"))
-                    if qualifier in qualifiers:
-                        self._duplicates += 1
-                        log.warning("crawl.duplicate_config", service=key.service, function=key.function)
-                        continue
-                    qualifiers.add(qualifier)
-                    configs.append(ConfigRecord(key, qualifier, item))
+            # the function's whole listing, retries and waits included, is bounded: a server that
+            # stalls or trickles costs at most function_deadline, not max_attempts x total_timeout a page
+            with anyio.move_on_after(self._function_deadline) as bounded:
+                async for page in iterate_pages(fetch, max_pages=self._max_pages):
+                    pages += 1
+                    self.stats.pages += 1
+                    for item in page.items:
+                        qualifier = normalise_qualifier(item.get("qualifier"))
+                        if qualifier in qualifiers:
+                            self._duplicates += 1
+                            log.warning("crawl.duplicate_config", service=key.service, function=key.function)
+                            continue
+                        qualifiers.add(qualifier)
+                        configs.append(ConfigRecord(key, qualifier, item))
+            if bounded.cancelled_caught:
+                raise FunctionDeadlineError(
+                    f"the function's listing took longer than function_deadline "
+                    f"({self._function_deadline:g} s) after {pages} pages; gave up on it"
+                )
         except NotFoundError:
             return FunctionBatch((), FunctionRecord(key, "gone", 0, pages))
         except AuthError:

@@ -9,6 +9,8 @@ locks): the cancel scopes of the work and of discovery, whether to stop taking n
 * A second signal cancels the work at once. Either way the writer still writes every finished function
   and the end ``run`` record (``complete: false``), so the file stays whole and resumable.
 * An ``AuthError`` cancels the work at once: every other request would be refused too.
+* The run's ``--deadline`` passing is a first signal without a signal: no new pairs, the grace period for
+  those in flight, an end record with ``complete: false`` and ``interrupted: "deadline"`` (exit 3).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class RunControl:
     auth_error: AuthError | None = None
     #: (account, region) whose key was refused
     auth_target: tuple[str, str] | None = None
+    #: the run's ``--deadline`` passed (and stopped it, unless it was already stopping)
+    deadline_passed: bool = False
 
     def abort(self, exc: AuthError, account: str, region: str) -> None:
         """Refused credentials: stop everything now (the first refusal is the one reported)."""
@@ -57,16 +61,40 @@ class RunControl:
         """A stop signal: the first one winds down within ``grace`` seconds, a second one stops at once."""
         if self.interrupted is None:
             self.interrupted = signum
-            self.stopping = True
             log.warning("crawl.interrupted", signal=signum.name, grace_seconds=grace)
-            if self.discovery is not None:
-                self.discovery.cancel()
-            if self.work is not None:
-                self.work.deadline = min(self.work.deadline, anyio.current_time() + grace)
+            self._wind_down(grace)
             return
         log.warning("crawl.interrupted_again", signal=signum.name)
         if self.work is not None:
             self.work.cancel()
+
+    def expire(self, deadline: float, grace: float) -> None:
+        """The run's deadline (``deadline`` seconds) passed: wind down as on a first signal."""
+        if self.stopping:  # already ending (a signal, refused credentials): that is the reason
+            return
+        self.deadline_passed = True
+        log.warning("crawl.deadline_passed", deadline_seconds=deadline, grace_seconds=grace)
+        self._wind_down(grace)
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run stopped early, as the end record's ``interrupted`` says it."""
+        if self.interrupted is not None:
+            return self.interrupted.name
+        return "deadline" if self.deadline_passed else None
+
+    def _wind_down(self, grace: float) -> None:
+        """No new pairs, discovery stopped; what is in flight gets ``grace`` seconds, then is cancelled."""
+        self.stopping = True
+        if self.discovery is not None:
+            self.discovery.cancel()
+        if self.work is not None:
+            self.work.deadline = min(self.work.deadline, anyio.current_time() + grace)
+
+    async def expire_after(self, deadline: float, grace: float) -> None:
+        """Run until cancelled; ``deadline`` seconds from now, ``expire``."""
+        await anyio.sleep(deadline)
+        self.expire(deadline, grace)
 
     async def watch_signals(self, grace: float) -> None:
         """Run until cancelled, turning SIGINT/SIGTERM into ``interrupt`` (main thread only)."""

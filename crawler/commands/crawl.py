@@ -12,8 +12,8 @@ format.
 
 Exit codes (``crawler.cli``): 0 complete and no finding at/above ``--fail-on``; 1 such findings (or,
 with ``--fail-on-drift``, any drift from the baseline); 2 bad input, refused credentials or an output
-locked by another run; 3 incomplete (a pair ended in ``error`` or a listing failed); 130/143
-interrupted by SIGINT/SIGTERM (the file can be resumed).
+locked by another run; 3 incomplete (a pair ended in ``error``, a listing failed, or the ``--deadline``
+passed); 130/143 interrupted by SIGINT/SIGTERM (the file can be resumed).
 """
 
 from __future__ import annotations
@@ -117,7 +117,13 @@ def register(sub: Any) -> None:
         type=float,
         default=DEFAULT_GRACE_SECONDS,
         metavar="SECONDS",
-        help="after SIGINT/SIGTERM, how long requests in flight may finish (default 5)",
+        help="after SIGINT/SIGTERM or the --deadline, how long requests in flight may finish (default 5)",
+    )
+    how.add_argument(
+        "--deadline",
+        metavar="DURATION",
+        help="stop taking work after this long (90, 90s, 30m, 2h): the run ends incomplete (exit 3), "
+        "finish it with --resume (default: [crawl] deadline, else none)",
     )
     how.add_argument("--insecure-http", action="store_true", help="allow plain http to a non-loopback host")
     estate = parser.add_argument_group("estates")
@@ -213,7 +219,12 @@ def _finding_sinks(
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    given = {"concurrency": args.concurrency, "rate": args.rate, "page_size": args.page_size}
+    given = {
+        "concurrency": args.concurrency,
+        "rate": args.rate,
+        "page_size": args.page_size,
+        "deadline": args.deadline,
+    }
     overrides = {name: value for name, value in given.items() if value is not None}
     if args.insecure_http:
         overrides["insecure_http"] = True
