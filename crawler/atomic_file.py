@@ -4,15 +4,17 @@ Readers that poll a path — node_exporter's textfile collector reading ``--metr
 web server serving ``--report``, a job picking up ``fcaudit merge``'s output — must never see half a
 file. A rename within one directory is atomic on POSIX, so the temporary file lives next to the target;
 its name starts with a dot and ends in ``.tmp`` so collectors that match ``*.prom`` (or people listing
-``*.html``) skip it. It is created with mode 0644 (before the umask): the collector usually runs as
-another user. ``AtomicFile`` is written in pieces (findings as they are made, a merge shard by shard);
-``write_atomically`` is the one-piece case.
+``*.html``) skip it. A new file gets mode 0644 (before the umask): the collector usually runs as another
+user. Replacing a file keeps that file's mode (a 0600 summary stays 0600): the temporary file is
+created 0600 and given the old file's mode before anything is written to it. ``AtomicFile`` is written
+in pieces (findings as they are made, a merge shard by shard); ``write_atomically`` is the one-piece case.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 from types import TracebackType
 
@@ -33,11 +35,18 @@ class AtomicFile:
             raise OutputError(f"{what} {path} is a directory; name a file")
         parent = path.parent if str(path.parent) else Path(".")
         self._tmp = parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        kept = _mode_of(path)
         try:
-            fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644 if kept is None else 0o600)
         except OSError as exc:
             raise self._error(exc) from None
         self._out = os.fdopen(fd, "wb")
+        if kept is not None:
+            try:
+                os.fchmod(fd, kept)  # not subject to the umask: exactly the replaced file's mode
+            except OSError as exc:
+                self.abort()
+                raise self._error(exc) from None
 
     def _error(self, exc: OSError) -> OutputError:
         return OutputError(f"cannot write {self.what} {self.path}: {exc.strerror}")
@@ -74,6 +83,15 @@ class AtomicFile:
             self.commit()
         else:
             self.abort()
+
+
+def _mode_of(path: Path) -> int | None:
+    """The permission bits of the regular file at ``path``, or ``None`` when there is none to replace."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else None
 
 
 def write_atomically(path: Path, data: bytes, *, what: str) -> None:

@@ -30,6 +30,7 @@ import orjson
 from crawler.atomic_file import AtomicFile
 from crawler.errors import InputError, reading
 from crawler.output_lock import lock_output
+from crawler.output_paths import same_file
 from crawler.shard import ShardSpec, shard_of
 
 TAIL_BLOCK: Final = 64 * 1024
@@ -226,8 +227,7 @@ def merge_shards(
 ) -> tuple[int, dict[str, Any]]:
     """Merge the shard files into ``out`` (atomically); (N, the merged end record). ``on_record`` sees
     every record written, in order."""
-    resolved = {p.resolve() for p in paths}
-    if out.resolve() in resolved:
+    if any(same_file(out, p) for p in paths):
         raise InputError(f"{out} is also one of the shard files; write the merge to another file")
     with lock_output(out, "the merged file"):  # one merge per OUT, before any shard is read
         return _merge(paths, out, on_record)

@@ -19,6 +19,7 @@ stalls the event loop; an ``anyio.Lock`` keeps the buffer flushes in order.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import time
 from collections import Counter
@@ -130,7 +131,7 @@ class Sink:
             raise OutputError(f"cannot write --output {path}: {_describe_os_error(exc)}") from None
         return cls(
             raw,
-            fsync=True,
+            fsync=stat.S_ISREG(os.fstat(raw.fileno()).st_mode),  # not /dev/null or a FIFO: EINVAL
             name=str(path),
             close_stream=True,
             flush_records=flush_records,

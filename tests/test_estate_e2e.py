@@ -136,7 +136,10 @@ def test_baseline_prints_the_drift_at_the_end_of_a_crawl(
     drift = orjson.loads(out[out.index('{\n  "old"') :])
     assert drift["counts"]["added"] == 1
     assert [(c["function"], c["qualifier"]) for c in drift["configs"]] == [(function, "drifted")]
-    assert run_cli(["crawl", *target_args(emu), "--output", str(after), "--baseline", str(after), "-q"]) == 0
+    again = tmp_path / "again.ndjson"
+    assert run_cli(["crawl", *target_args(emu), "--output", str(again), "--baseline", str(after), "-q"]) == 0
     assert "No drift from" in capsys.readouterr().out
+    assert run_cli(["crawl", *target_args(emu), "--output", str(after), "--baseline", str(after), "-q"]) == 2
+    assert "writing it would destroy that input" in capsys.readouterr().err  # never over its own baseline
     assert run_cli(["crawl", *target_args(emu), "--fail-on-drift", "-q"]) == 2
     assert run_cli(["crawl", *target_args(emu), "--baseline", str(tmp_path / "nope.ndjson"), "-q"]) == 2

@@ -172,7 +172,7 @@ def test_bad_shard_sets_are_refused_in_one_line(tmp_path: Path, capsys: pytest.C
     assert "foreign.ndjson line 2" in err
     assert "belongs to shard 1/4, not 0/4" in err
 
-    assert "also one of the shard files" in refused(
+    assert "is the same file as the shard file" in refused(
         capsys, ["merge", paths[0], *paths], tmp_path / "never.ndjson"
     )
 

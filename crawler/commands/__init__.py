@@ -19,3 +19,12 @@ def add_fail_on(parser: Any) -> None:
         help="exit 1 when a finding is at least this severe ('none': never; default: the config "
         "file's [audit] fail_on, else never)",
     )
+
+
+def add_follow_symlinks(parser: Any) -> None:
+    """``--follow-symlinks``: ``crawler.output_paths`` refuses an output that is a link without it."""
+    parser.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="an output path that is a symbolic link is written at the link's target (default: refused)",
+    )

@@ -34,7 +34,7 @@ from crawler import loop as event_loop
 from crawler.atomic_file import write_atomically
 from crawler.audit_report import AuditReport
 from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
-from crawler.commands import add_fail_on
+from crawler.commands import add_fail_on, add_follow_symlinks
 from crawler.config import RunConfig, resolve_config
 from crawler.crawl import DEFAULT_GRACE_SECONDS, CrawlOutcome
 from crawler.errors import AuthError, UsageError
@@ -43,6 +43,7 @@ from crawler.jobs import CrawlJob, expand_pairs, job_fingerprint
 from crawler.log import LogFormat, configure, get_logger
 from crawler.metrics import write_metrics
 from crawler.output_lock import OutputLock, lock_output
+from crawler.output_paths import check_files
 from crawler.progress import ProgressLine
 from crawler.records import Record
 from crawler.render import FindingsFile, render
@@ -92,6 +93,7 @@ def register(sub: Any) -> None:
     out = parser.add_argument_group("output")
     out.add_argument("--output", "-o", metavar="FILE", default="-", help="NDJSON records (default: stdout)")
     out.add_argument("--resume", action="store_true", help="continue the crawl that wrote --output FILE")
+    add_follow_symlinks(out)
     out.add_argument("--force-resume", action="store_true", help="resume even if targets or filters differ")
     out.add_argument("--summary", metavar="FILE", type=Path, help="also write the summary to FILE")
     out.add_argument("--format", choices=FORMATS, default="table", help="summary format (default: table)")
@@ -267,6 +269,18 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
     if args.fail_on_drift and args.baseline is None:
         raise UsageError("--fail-on-drift needs --baseline FILE (the crawl to compare with)")
     shard = ShardSpec.parse(args.shard) if args.shard is not None else None
+    # before anything is opened: no output is an input or another output, nor a link (crawler.output_paths)
+    files = check_files(
+        [("--config", args.config), ("--targets", args.targets), ("--baseline", args.baseline)],
+        [
+            ("--output", None if to_stdout else Path(args.output)),
+            ("--summary", args.summary),
+            ("--findings", args.findings),
+            ("--report", args.report),
+            ("--metrics", args.metrics),
+        ],
+        follow_symlinks=args.follow_symlinks,
+    )
     config = resolve_config(
         env=env,
         config_path=args.config,
@@ -284,13 +298,8 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
         pairs = expand_pairs(read_targets_file(args.targets), config.targets, source)
     policy = _policy(config)
     fail_on = resolve_fail_on(args.fail_on, policy)
-    for path, flag in (
-        (args.summary, "--summary"),
-        (args.findings, "--findings"),
-        (args.report, "--report"),
-        (args.metrics, "--metrics"),
-    ):
-        if path is not None:
+    for flag, path in files.items():
+        if flag != "--output":
             check_writable(path, flag)
     job = CrawlJob(config.targets, config.settings, selection, pairs, source, shard=shard, api=args.api)
     baseline = drift = None
@@ -299,7 +308,7 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
 
         baseline = read_side(args.baseline, f"--baseline {args.baseline}", policy)
         drift = DriftSide("this crawl", policy, audit=False)
-    output = None if to_stdout else Path(args.output)
+    output = files.get("--output")
     if output is not None and output.is_dir():
         raise UsageError(f"--output {output} is a directory; name a file")
     # one writer per file: locked before the file is read for --resume or anything is written
@@ -307,7 +316,7 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
     findings_file: FindingsFile | None = None
     resume: ResumeState | None = None
     try:
-        findings_file = FindingsFile(args.findings) if args.findings is not None else None
+        findings_file = FindingsFile(files["--findings"]) if "--findings" in files else None
         summarizer = Summarizer(policy, on_finding=_finding_sinks(drift, findings_file))
         if output is None:
             sink = Sink.to_stdout()
@@ -334,12 +343,12 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
         resume=resume,
         summarizer=summarizer,
         to_stdout=to_stdout,
-        summary_path=args.summary,
+        summary_path=files.get("--summary"),
         summary_format=args.format,
         findings_file=findings_file,
         grace=args.grace,
-        report_path=args.report,
-        metrics_path=args.metrics,
+        report_path=files.get("--report"),
+        metrics_path=files.get("--metrics"),
         baseline=baseline,
         drift=drift,
         fail_on_drift=args.fail_on_drift,

@@ -14,10 +14,12 @@ import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from crawler import loop as event_loop
+from crawler.atomic_file import write_atomically
 from crawler.cli import COMMAND_HELP, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
+from crawler.commands import add_follow_symlinks
 from crawler.config import CrawlSettings, Target
 from crawler.crawl import CrawlOutcome
 from crawler.credentials import Credentials
@@ -29,6 +31,7 @@ from crawler.html_report import write_html
 from crawler.jobs import CrawlJob
 from crawler.log import configure
 from crawler.output_lock import lock_output
+from crawler.output_paths import check_files
 from crawler.progress import ProgressLine
 from crawler.render import FindingsFile, render
 from crawler.runner import execute
@@ -61,30 +64,35 @@ def register(sub: Any) -> None:
     parser.add_argument("--functions", type=int, default=DEFAULT_FUNCTIONS, help="functions in the account")
     parser.add_argument("--seed", type=int, default=1, help="seed of the account and its faults")
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR, help="where to write files")
+    add_follow_symlinks(parser)
     parser.add_argument("-v", "--verbose", action="count", default=0)
     parser.add_argument("-q", "--quiet", action="count", default=0)
     parser.set_defaults(handler=run)
 
 
+#: what the demo writes into --output-dir, by what messages call it
+DEMO_FILES: Final = {
+    "records": "configs.ndjson",
+    "summary": "summary.md",
+    "findings": "findings.ndjson",
+    "report": "report.html",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class DemoFiles:
-    directory: Path
+    """The files the demo writes, checked like every command's outputs (``crawler.output_paths``)."""
 
-    @property
-    def records(self) -> Path:
-        return self.directory / "configs.ndjson"
+    records: Path
+    summary: Path
+    findings: Path
+    report: Path
 
-    @property
-    def summary(self) -> Path:
-        return self.directory / "summary.md"
-
-    @property
-    def findings(self) -> Path:
-        return self.directory / "findings.ndjson"
-
-    @property
-    def report(self) -> Path:
-        return self.directory / "report.html"
+    @classmethod
+    def checked(cls, directory: Path, *, follow_symlinks: bool) -> DemoFiles:
+        named = [(f"the demo's {what}", directory / name) for what, name in DEMO_FILES.items()]
+        paths = check_files((), named, follow_symlinks=follow_symlinks)
+        return cls(*(paths[f"the demo's {what}"] for what in DEMO_FILES))
 
 
 def account_spec(functions: int, seed: int) -> AccountSpec:
@@ -112,12 +120,12 @@ def demo_faults(seed: int) -> FaultConfig:
     )
 
 
-def _prepare(directory: Path) -> DemoFiles:
+def _prepare(directory: Path, *, follow_symlinks: bool) -> DemoFiles:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"--output-dir {directory}: cannot create it ({exc.strerror})") from None
-    return DemoFiles(directory)
+    return DemoFiles.checked(directory, follow_symlinks=follow_symlinks)
 
 
 async def crawl_demo(
@@ -144,7 +152,7 @@ async def crawl_demo(
 def run(args: argparse.Namespace) -> int:
     configure(logging.WARNING - 10 * int(args.verbose) + 10 * int(args.quiet))
     spec = account_spec(args.functions, args.seed)
-    files = _prepare(args.output_dir)
+    files = _prepare(args.output_dir, follow_symlinks=args.follow_symlinks)
     with lock_output(files.records, "the demo records"):  # two demos into one directory: one refuses
         return _demo(spec, files)
 
@@ -163,7 +171,7 @@ def _demo(spec: AccountSpec, files: DemoFiles) -> int:
     report = summarizer.report()
     width = shutil.get_terminal_size((100, 24)).columns
     print(render(report, "table", width=width).rstrip("\n"))
-    files.summary.write_text(render(report, "markdown", width=width), encoding="utf-8")
+    write_atomically(files.summary, render(report, "markdown", width=width).encode("utf-8"), what="summary")
     write_html(report, files.report, source=str(files.records))
     end = outcome.end.data
     by_status = end.get("functions", {})

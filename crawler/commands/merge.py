@@ -16,9 +16,10 @@ from typing import Any
 
 from crawler.atomic_file import write_atomically
 from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
-from crawler.commands import add_fail_on
+from crawler.commands import add_fail_on, add_follow_symlinks
 from crawler.commands.summarize import load_policy
 from crawler.merge import merge_shards
+from crawler.output_paths import check_files
 from crawler.render import FORMATS, render
 from crawler.rules import resolve_fail_on
 from crawler.summary import Summarizer
@@ -36,25 +37,32 @@ def register(sub: Any) -> None:
     parser.add_argument("--format", choices=FORMATS, default="table", help="summary format")
     parser.add_argument("--summary", metavar="FILE", type=Path, help="also write the summary to FILE")
     add_fail_on(parser)
+    add_follow_symlinks(parser)
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML file; its [audit] table is used")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    files = check_files(  # before anything is opened (crawler.output_paths)
+        [*(("the shard file", shard) for shard in args.shards), ("--config", args.config)],
+        [("the merged file", args.output), ("--summary", args.summary)],
+        follow_symlinks=args.follow_symlinks,
+    )
+    output = files["the merged file"]
     policy = load_policy(args.config)
     fail_on = resolve_fail_on(args.fail_on, policy)
     summarizer = Summarizer(policy)
-    count, end = merge_shards(args.shards, args.output, on_record=summarizer.add_dict)
+    count, end = merge_shards(args.shards, output, on_record=summarizer.add_dict)
     report = summarizer.report()
     width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
     text = render(report, args.format, width=width)
     text = text if text.endswith("\n") else text + "\n"
     sys.stdout.write(text)
-    if args.summary is not None:
-        write_atomically(args.summary, text.encode(), what="--summary")
-    print(f"fcaudit: merged {count} shards into {args.output}", file=sys.stderr)
+    if "--summary" in files:
+        write_atomically(files["--summary"], text.encode(), what="--summary")
+    print(f"fcaudit: merged {count} shards into {output}", file=sys.stderr)
     if end["complete"] is not True:
-        print(f"fcaudit: warning: {args.output} is incomplete: a shard's crawl was", file=sys.stderr)
+        print(f"fcaudit: warning: {output} is incomplete: a shard's crawl was", file=sys.stderr)
         return EXIT_INCOMPLETE
     if report.fails(fail_on):
         return EXIT_FINDINGS

@@ -21,9 +21,10 @@ from typing import IO, Any
 from crawler.atomic_file import write_atomically
 from crawler.audit_report import AuditReport
 from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK
-from crawler.commands import add_fail_on
+from crawler.commands import add_fail_on, add_follow_symlinks
 from crawler.errors import ConfigError, InputError, reading
 from crawler.metrics import write_metrics
+from crawler.output_paths import check_files
 from crawler.render import FORMATS, FindingsFile, render
 from crawler.rules import AuditPolicy, default_policy, policy_from_table, resolve_fail_on
 from crawler.summary import INCOMPLETE_KINDS, Summarizer
@@ -48,6 +49,7 @@ def register(sub: Any) -> None:
         "--config", type=Path, metavar="FILE", help="TOML file; only its [audit] table is read"
     )
     parser.add_argument("--strict", action="store_true", help="exit 3 when the input is incomplete")
+    add_follow_symlinks(parser)
     parser.set_defaults(handler=run)
 
 
@@ -94,22 +96,27 @@ def _warn(report: AuditReport) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    files = check_files(  # before anything is opened (crawler.output_paths)
+        [("the input", None if args.input == "-" else Path(args.input)), ("--config", args.config)],
+        [("--findings", args.findings), ("--summary", args.summary), ("--metrics", args.metrics)],
+        follow_symlinks=args.follow_symlinks,
+    )
     policy = load_policy(args.config)
     threshold = resolve_fail_on(args.fail_on, policy)
     with ExitStack() as stack:
         source = _open_input(args.input)
         if source is not sys.stdin.buffer:
             stack.callback(source.close)
-        sink = stack.enter_context(FindingsFile(args.findings)) if args.findings else None
+        sink = stack.enter_context(FindingsFile(files["--findings"])) if "--findings" in files else None
         summarizer = Summarizer(policy, on_finding=sink.write if sink else None)
         summarizer.add_lines(source)
         report = summarizer.report()
         _check_usable(report, args.input)
     _warn(report)
-    if args.summary is not None:
-        write_atomically(args.summary, render(report, "json").encode("utf-8"), what="--summary")
-    if args.metrics is not None:
-        write_metrics(report, args.metrics)
+    if "--summary" in files:
+        write_atomically(files["--summary"], render(report, "json").encode("utf-8"), what="--summary")
+    if "--metrics" in files:
+        write_metrics(report, files["--metrics"])
     width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
     text = render(report, args.format, width=width, source="stdin" if args.input == "-" else args.input)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
