@@ -6,7 +6,9 @@ HTTP/1.1 over asyncio streams, requests signed up front, no parsing beyond ``Con
 route the crawl spends most of its requests on, ListFunctionAsyncInvokeConfigs, over up to 2,000
 different functions, for a few seconds over several connections. It reports what the
 emulator answered per second and its CPU time per request (from ``psutil``): 1 / that is what it could
-do with a whole core to itself.
+do with a whole core to itself. Only ``200`` answers count as served: a refusal (a bad signature, an
+expired Date, a throttle) is cheap to send, so counting it would flatter the emulator; the refusals are
+counted apart (``refused``).
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from crawler.signing import FC2_API_VERSION, fc2_authorization, http_date
 
 @dataclass(frozen=True, slots=True)
 class Capacity:
-    requests_per_second: float
-    server_cpu_per_request: float  # seconds
+    requests_per_second: float  # successful (200) answers per second
+    server_cpu_per_request: float  # seconds per successful answer
     server_busy: float  # share of one core the emulator used while measured
+    refused: int = 0  # answers other than 200 while measured (not counted above)
 
     @property
     def per_core(self) -> float:
@@ -83,9 +86,16 @@ def _some_functions(emulator: EmulatorProcess, most: int) -> list[tuple[str, str
     return pairs[:most]
 
 
+def answer_status(head: bytes) -> int:
+    """The status code of a response head (``HTTP/1.1 200 OK``...); 0 when it has none."""
+    parts = head.split(b"\r\n", 1)[0].split(b" ", 2)
+    return int(parts[1]) if len(parts) >= 2 and parts[0].startswith(b"HTTP/") and parts[1].isdigit() else 0
+
+
 async def _connection(
     host: str, port: int, requests: list[bytes], first: int, stop_at: float, counts: list[int]
 ) -> None:
+    """Send ``requests`` in turn until ``stop_at``; ``counts``: [200 answers, any other answer]."""
     reader, writer = await asyncio.open_connection(host, port)
     turn = first
     try:
@@ -98,40 +108,49 @@ async def _connection(
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
             await reader.readexactly(length)
-            counts[0] += 1
+            counts[0 if answer_status(head) == 200 else 1] += 1
     finally:
         writer.close()
 
 
-async def _drive(host: str, port: int, requests: list[bytes], seconds: float, connections: int) -> int:
-    counts = [0]
+async def drive_answers(
+    host: str, port: int, requests: list[bytes], seconds: float, connections: int
+) -> tuple[int, int]:
+    """(200 answers, other answers) of ``connections`` connections sending for ``seconds``."""
+    counts = [0, 0]
     stop_at = time.monotonic() + seconds
     step = max(1, len(requests) // connections)
     await asyncio.gather(
         *(_connection(host, port, requests, i * step, stop_at, counts) for i in range(connections))
     )
-    return counts[0]
+    return counts[0], counts[1]
+
+
+def config_requests(host: str, port: int, signer: Signer, pairs: list[tuple[str, str]]) -> list[bytes]:
+    """One signed ListFunctionAsyncInvokeConfigs request (raw HTTP/1.1 bytes) per (service, function)."""
+    requests = []
+    for service, function in pairs:
+        path = f"/{FC2_API_VERSION}/services/{service}/functions/{function}/async-invoke-configs"
+        lines = [f"GET {quote(path)}?limit=100 HTTP/1.1", f"Host: {host}:{port}"]
+        lines += [f"{name}: {value}" for name, value in signer.headers(path).items()]
+        requests.append(("\r\n".join(lines) + "\r\n\r\n").encode())
+    return requests
 
 
 def measure_capacity(emulator: EmulatorProcess, *, seconds: float = 3.0, connections: int = 16) -> Capacity:
     """Drive the emulator flat out for ``seconds`` (after a short warm-up) and report its capacity."""
     split = urlsplit(emulator.endpoint)
     host, port = split.hostname or "127.0.0.1", split.port or 80
-    requests = []
-    signer = Signer.of(emulator)
-    for service, function in _some_functions(emulator, 2000):
-        path = f"/{FC2_API_VERSION}/services/{service}/functions/{function}/async-invoke-configs"
-        lines = [f"GET {quote(path)}?limit=100 HTTP/1.1", f"Host: {host}:{port}"]
-        lines += [f"{name}: {value}" for name, value in signer.headers(path).items()]
-        requests.append(("\r\n".join(lines) + "\r\n\r\n").encode())
-    asyncio.run(_drive(host, port, requests, 0.5, connections))
+    requests = config_requests(host, port, Signer.of(emulator), _some_functions(emulator, 2000))
+    asyncio.run(drive_answers(host, port, requests, 0.5, connections))
     cpu_before = emulator.cpu_seconds()
     started = time.perf_counter()
-    done = asyncio.run(_drive(host, port, requests, seconds, connections))
+    done, refused = asyncio.run(drive_answers(host, port, requests, seconds, connections))
     elapsed = time.perf_counter() - started
     server_cpu = emulator.cpu_seconds() - cpu_before
     return Capacity(
         requests_per_second=done / elapsed,
         server_cpu_per_request=server_cpu / done if done else 0.0,
         server_busy=server_cpu / elapsed,
+        refused=refused,
     )

@@ -178,9 +178,10 @@ def run_scenario(scenario: Scenario, runs: int, *, uvloop: bool, say: Callable[[
         if scenario.capacity:
             capacity = measure_capacity(emulator)
             say(
-                f"  emulator capacity: {capacity.requests_per_second:,.0f} req/s against a lean load "
-                f"generator, {capacity.server_cpu_per_request * 1e6:,.0f} µs CPU/request "
-                f"(≈{capacity.per_core:,.0f} req/s with a core to itself)"
+                f"  emulator capacity: {capacity.requests_per_second:,.0f} successful req/s against a lean "
+                f"load generator, {capacity.server_cpu_per_request * 1e6:,.0f} µs CPU/request "
+                f"(≈{capacity.per_core:,.0f} req/s with a core to itself); {capacity.refused:,} answers "
+                "other than 200, not counted"
             )
         results: dict[str, list[RunResult]] = {c: [] for c in scenario.clients}
         for run in range(runs):
@@ -241,9 +242,10 @@ def render(outcome: Outcome) -> str:
     if outcome.capacity is not None:
         c = outcome.capacity
         lines += [
-            f"Emulator capacity (measured first): {c.requests_per_second:,.0f} req/s against a lean load "
-            f"generator; {c.server_cpu_per_request * 1e6:,.0f} µs of emulator CPU per request "
-            f"(≈{c.per_core:,.0f} req/s with a core to itself).",
+            f"Emulator capacity (measured first): {c.requests_per_second:,.0f} successful (200) req/s "
+            f"against a lean load generator; {c.server_cpu_per_request * 1e6:,.0f} µs of emulator CPU per "
+            f"successful request (≈{c.per_core:,.0f} req/s with a core to itself); {c.refused:,} answers "
+            "other than 200, not counted.",
             "",
         ]
     if outcome.ideal is not None:
