@@ -12,7 +12,9 @@ the truth — every function exactly once, no config twice, the ``ok``/``none`` 
 truth, as many ``gone`` as the emulator deleted — and prints a Markdown table with the wall time, requests,
 throttled answers, retries, peak memory, the memory at each quarter of the run and the most connections
 seen, with the verdicts: memory flat (the last quarter's RSS within 1.25× the first's) and connections
-never above ``--concurrency``.
+never above ``--concurrency``. Requests, throttled answers and injected faults are the emulator's own
+counts (``/_emulator/stats``, after the crawl less before it), not what the crawl says of itself; the
+crawl's own counts are shown beside them.
 
 Random 503s are left out of the default faults: the client reads a 503 as throttling and the adaptive
 limiter then backs off for each one (see the fault-matrix tests); the quota supplies the throttling.
@@ -77,7 +79,9 @@ def sample(pid: int, samples: Samples, stop: threading.Event) -> None:
     try:
         proc = psutil.Process(pid)
         while not stop.is_set():
-            samples.rss.append((time.monotonic(), proc.memory_info().rss))
+            rss = proc.memory_info().rss
+            if rss > 0:  # 0: the crawl has exited (a zombie has no memory), not a flat line
+                samples.rss.append((time.monotonic(), rss))
             established = [c for c in proc.net_connections(kind="tcp") if c.status == psutil.CONN_ESTABLISHED]
             samples.max_connections = max(samples.max_connections, len(established))
             stop.wait(0.5)
@@ -159,6 +163,26 @@ def check(out: Path, truth: Path, deleted: int) -> tuple[dict[str, Any], list[st
     return end, problems
 
 
+@dataclass(frozen=True, slots=True)
+class Served:
+    """What the emulator counted during the crawl (its ``/_emulator/stats``, after less before)."""
+
+    requests: int
+    throttled: int
+    faults: int
+    deleted: int
+
+
+def served_during(before: dict[str, Any], after: dict[str, Any]) -> Served:
+    faults = sum(int(n) for n in after["faults"].values()) - sum(int(n) for n in before["faults"].values())
+    return Served(
+        requests=int(after["requests"]) - int(before["requests"]),
+        throttled=int(after["throttled"]) - int(before["throttled"]),
+        faults=faults,
+        deleted=int(after["deleted"]["functions"]) - int(before["deleted"]["functions"]),
+    )
+
+
 def quarters(samples: Samples) -> list[int]:
     """Resident memory at the end of each quarter of the run."""
     if not samples.rss:
@@ -182,11 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         truth, out = Path(tmp) / "truth.ndjson", Path(tmp) / "out.ndjson"
         knobs = ServerKnobs(latency_ms=args.latency_ms, quota_rps=args.quota)
         with FaultyEmulator(account, knobs, faults, truth) as emulator:
+            before = emulator.stats()
             crawl = run_crawl(emulator, out, args.concurrency, args.timeout)
-            deleted = int(emulator.stats()["deleted"]["functions"])
-        end, problems = check(out, truth, deleted)
+            served = served_during(before, emulator.stats())
+        end, problems = check(out, truth, served.deleted)
     rss = quarters(crawl.samples)
-    flat = len(rss) == 4 and rss[3] <= 1.25 * rss[0]
+    flat = len(rss) == 4 and 0 < rss[3] <= 1.25 * rss[0]
     capped = crawl.samples.max_connections <= args.concurrency
     mib = 1024 * 1024
     print(f"## Soak: {args.functions:,} functions, faults {' '.join(faults)}, quota {args.quota:g}/s\n")
@@ -196,9 +221,13 @@ def main(argv: list[str] | None = None) -> int:
         ("wall", f"{crawl.wall:.1f} s"),
         ("functions", end.get("functions")),
         ("configs", f"{end.get('configs', 0):,}"),
-        ("requests", f"{end.get('requests', 0):,} ({end.get('requests', 0) / crawl.wall:,.0f}/s)"),
-        ("throttled", f"{end.get('throttled', 0):,}"),
-        ("retries", f"{end.get('retries', 0):,}"),
+        ("requests (emulator)", f"{served.requests:,} ({served.requests / crawl.wall:,.0f}/s)"),
+        ("throttled (emulator)", f"{served.throttled:,}"),
+        ("faults injected (emulator)", f"{served.faults:,}"),
+        (
+            "requests / throttled / retries (the crawl's own count)",
+            f"{end.get('requests', 0):,} / {end.get('throttled', 0):,} / {end.get('retries', 0):,}",
+        ),
         ("peak RSS", f"{crawl.peak_rss / mib:.0f} MiB"),
         ("RSS by quarter", " / ".join(f"{r / mib:.0f}" for r in rss) + " MiB"),
         ("most connections", f"{crawl.samples.max_connections} (concurrency {args.concurrency})"),

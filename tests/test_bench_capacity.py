@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from bench._capacity import Signer, answer_status, config_requests, drive_answers
 from bench.emulator_capacity import drive
+from bench.soak import Served, served_during
 from crawler.emulator.app import API
 from crawler.emulator.server import EmulatorThread
 from tests.conftest import EmulatorFactory
@@ -57,3 +58,16 @@ def test_the_route_probe_reports_only_successful_requests_per_second(
     assert bad["rps"] == 0
     assert bad["ok"] == 0
     assert bad["requests"] == bad["statuses"]["403"] > 0
+
+
+def test_soak_takes_its_figures_from_the_emulators_stats() -> None:
+    """Pins bench/soak.py's source of truth: requests, throttled answers, faults and deletions are the
+    emulator's ``/_emulator/stats`` after the crawl less before it."""
+    before = {"requests": 5, "throttled": 1, "faults": {"500": 2, "reset": 0}, "deleted": {"functions": 1}}
+    after = {
+        "requests": 1005,
+        "throttled": 41,
+        "faults": {"500": 12, "reset": 3},
+        "deleted": {"functions": 4},
+    }
+    assert served_during(before, after) == Served(requests=1000, throttled=40, faults=13, deleted=3)
