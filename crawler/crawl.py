@@ -14,10 +14,11 @@ its own key stream, its own workers (up to the target's concurrency in flight, e
 arrives) and its own function listers — so a target that is slow or throttled holds up only its own lane:
 its keys never sit in front of another region's, and its workers are never the ones another region waits
 for. Every pair the workers take ends as exactly one ``FunctionBatch`` (``ok``, ``none``, ``gone`` or
-``error``); a listing of services or functions that fails after its retries cannot be a ``function``
-record, so it is kept as a *discovery error* and reported in the end ``run`` record (the run is then
-incomplete). An ``AuthError`` anywhere cancels the whole pipeline at once: retrying wrong credentials
-only burns quota.
+``error``), and each pair is taken once: a service listed twice, or a function on two pages of its
+listing, is dropped (and counted in the end record) as it is discovered. A listing of services or
+functions that fails after its retries cannot be a ``function`` record, so it is kept as a *discovery
+error* and reported in the end ``run`` record (the run is then incomplete). An ``AuthError`` anywhere
+cancels the whole pipeline at once: retrying wrong credentials only burns quota.
 
 With ``--shard K/N`` (``job.shard``) each lane keeps only the services its shard owns, so N crawls cover
 every service once. Shutdown (SIGINT/SIGTERM when ``handle_signals``) is ``crawler.shutdown``: no new
@@ -156,6 +157,8 @@ class Crawl:
         self._state = RunControl()
         self._discovery_errors: list[DiscoveryError] = []
         self._duplicates = 0
+        self._duplicate_services = 0
+        self._duplicate_functions = 0
         settings = job.settings
         self._page_size = int(settings.page_size)
         self._max_pages = int(settings.max_pages)
@@ -242,6 +245,8 @@ class Crawl:
             "aborted": s.auth_error.as_record() if s.auth_error is not None else None,
             "discoveryErrors": [d.as_dict() for d in self._discovery_errors],
             "duplicateConfigsDropped": self._duplicates,
+            "duplicateFunctionsDropped": self._duplicate_functions,
+            "duplicateServicesDropped": self._duplicate_services,
             "resumedFunctions": len(self.job.skip),
             "shard": self.job.shard.as_dict() if self.job.shard is not None else None,
             "apis": {f"{a}/{r}": _api_of(client) for (a, r), client in self.clients.items()},
@@ -297,6 +302,7 @@ class Crawl:
             async def fetch(token: str | None) -> Page:
                 return await client.list_services(limit=self._page_size, next_token=token)
 
+            listed: set[str] = set()  # a service listed twice is crawled once
             try:
                 async for page in iterate_pages(fetch, max_pages=self._max_pages):
                     for item in page.items:
@@ -304,6 +310,13 @@ class Crawl:
                         if not isinstance(name, str) or not name:
                             self._discovery_error(account, region, None, _bad_item("service", "serviceName"))
                             continue
+                        if name in listed:
+                            self._duplicate_services += 1
+                            log.warning(
+                                "crawl.duplicate_service", account=account, region=region, service=name
+                            )
+                            continue
+                        listed.add(name)
                         if job.selection.wants_service(name) and job.owns(account, region, name):
                             await svc_send.send(name)
             except AuthError as exc:
@@ -324,6 +337,7 @@ class Crawl:
                 async def fetch(token: str | None, service: str = service) -> Page:
                     return await client.list_functions(service, limit=self._page_size, next_token=token)
 
+                listed: set[str] = set()  # a function on two pages of its listing is crawled once
                 try:
                     async for page in iterate_pages(fetch, max_pages=self._max_pages):
                         for item in page.items:
@@ -333,6 +347,17 @@ class Crawl:
                                     account, region, service, _bad_item("function", "functionName")
                                 )
                                 continue
+                            if name in listed:
+                                self._duplicate_functions += 1
+                                log.warning(
+                                    "crawl.duplicate_function",
+                                    account=account,
+                                    region=region,
+                                    service=service,
+                                    function=name,
+                                )
+                                continue
+                            listed.add(name)
                             if selection.wants_function(service, name):
                                 await self._offer(key_send, FunctionKey(account, region, service, name))
                 except NotFoundError:
