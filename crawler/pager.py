@@ -6,10 +6,15 @@ an endless loop: a token already seen in this listing is first re-fetched from t
 token still repeats the listing fails with ``PaginationError``; more than ``max_pages`` pages is a
 ``PaginationError`` too. Either way the caller records an ``error`` for that listing instead of a short
 list that looks complete.
+
+Memory: a listing remembers a 16-byte BLAKE2b digest of each token it has followed, never the token
+itself (a server's tokens may be long: ``max_token_length`` caps one, in ``crawler.client``), so what a
+listing remembers is at most ``max_pages`` digests however large the tokens are.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -28,14 +33,16 @@ async def iterate_pages(
     """Yield each page of a listing; ``fetch(token)`` gets one page (``None`` for the first)."""
     if max_pages < 1:
         raise ValueError("max_pages must be >= 1")
-    seen: set[str] = set()
+    seen: set[bytes] = set()  # digests of the tokens followed so far
     token: str | None = None
+    current = b""  # the digest of ``token``
     pages = 0
     repeats = 0
     while True:
         page = await fetch(token)
         following = page.next_token or None
-        if following is not None and (following == token or following in seen):
+        digest = _digest(following) if following is not None else b""
+        if following is not None and (digest == current or digest in seen):
             repeats += 1
             if repeats > repeat_retries:
                 raise PaginationError(
@@ -54,5 +61,9 @@ async def iterate_pages(
         if following is None:
             return
         if token is not None:
-            seen.add(token)
-        token = following
+            seen.add(current)
+        token, current = following, digest
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=16).digest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Awaitable, Callable, Mapping
 
 import pytest
@@ -101,3 +102,23 @@ async def test_page_cap() -> None:
 async def test_bad_cap_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="max_pages"):
         await collect(server({None: [None]}, []), max_pages=0)
+
+
+async def test_a_listing_remembers_digests_of_its_tokens_not_the_tokens() -> None:
+    """Before: every token followed was kept, so 2,000 pages of 16 KB tokens held 32 MB until the end."""
+    tracemalloc.start()
+    try:
+        baseline = tracemalloc.get_traced_memory()[0]
+        held = 0
+
+        async def fetch(token: str | None) -> Page:
+            serial = int(token[:8]) + 1 if token else 0
+            return Page(items=(), next_token=f"{serial:08d}".ljust(16 * 1024, "t"), request_id=None)
+
+        async for _page in iterate_pages(fetch, max_pages=2_000):
+            held = max(held, tracemalloc.get_traced_memory()[0] - baseline)
+    except PaginationError:
+        pass  # the page cap: the listing never ended
+    finally:
+        tracemalloc.stop()
+    assert held < 2 * 2**20, f"the listing held {held / 2**20:.1f} MB"
