@@ -9,9 +9,13 @@ Everything from the server is untrusted. Names go into the path one percent-enco
 FC specifies. A body is read in chunks up to ``max_body_bytes`` and no further, without decompression
 (we ask for ``identity``). JSON is parsed by orjson (nesting deeper than 1024 is refused, not recursed),
 and the shape is checked before anything leaves this module: an object, a list of objects under the
-expected key, a ``nextToken`` that is a string or absent. Text the server sends back (error messages,
-request ids) is trimmed, stripped of control characters, and scrubbed of our secret and token in case a
-hostile server echoes them. Logs carry route, status, request id and timing — never headers.
+expected key (required for ``services`` and ``functions``: ``{}`` is a broken answer, not an empty
+listing), a ``nextToken`` that is a string, absent, and at most ``max_token_length`` long. A 404 is
+``NotFoundError`` ("deleted") only with FC's own code for that listing (``ServiceNotFound`` /
+``FunctionNotFound``, under ``ErrorCode`` or ``Code``); any other 404 is ``UnexpectedNotFoundError``.
+Text the server sends back (error messages, request ids) is trimmed, stripped of control characters, and
+scrubbed of our secret and token in case a hostile server echoes them. Logs carry route, status, request
+id and timing — never headers.
 
 Time is bounded per attempt by ``total_timeout`` (aiohttp's total timer: the whole exchange, so a server
 trickling a byte at a time under ``read_timeout`` is still cut). Failures that would only repeat are said
@@ -27,9 +31,9 @@ import re
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import aiohttp
 import orjson
@@ -45,6 +49,7 @@ from crawler.errors import (
     CertificateError,
     ConnectionLostError,
     CrawlerError,
+    ListingLimitError,
     NameNotResolvedError,
     NotFoundError,
     ProtocolError,
@@ -55,6 +60,7 @@ from crawler.errors import (
     ThrottledError,
     TlsError,
     TransportError,
+    UnexpectedNotFoundError,
 )
 from crawler.log import get_logger
 from crawler.ratelimit import RateLimiter
@@ -67,6 +73,8 @@ log = get_logger(__name__)
 CHUNK_BYTES: Final = 64 * 1024
 MAX_SERVER_TEXT: Final = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: what an error answer's body is: FC's error JSON, JSON that does not parse, or anything else
+BodyShape = Literal["fc", "broken", "other"]
 #: makes one attempt's signed request headers (called per attempt: the date and nonce must be fresh)
 SignHeaders = Callable[[], dict[str, str]]
 
@@ -78,6 +86,9 @@ class Page:
     items: tuple[dict[str, Any], ...]
     next_token: str | None
     request_id: str | None
+    #: bytes of the JSON body the items came from (0 when they did not come from one); not part of
+    #: what a page *is*, so two pages of the same items compare equal
+    size: int = field(default=0, compare=False)
 
 
 def open_session(settings: CrawlSettings, *, connection_limit: int | None = None) -> aiohttp.ClientSession:
@@ -177,6 +188,7 @@ class FcClient:
         self._stats = stats
         self._max_body = settings.max_body_bytes
         self._timeouts = (settings.connect_timeout, settings.read_timeout, settings.total_timeout)
+        self._max_token = settings.max_token_length
         self._wall_clock = wall_clock
         self._monotonic = monotonic
         self._scrub = tuple(s for s in (credentials.access_key_secret, credentials.security_token) if s)
@@ -237,18 +249,36 @@ class FcClient:
         if next_token:
             query += f"&nextToken={percent_encode(next_token)}"
         url = URL(f"{self.endpoint}{encoded}?{query}", encoded=True)
-        return await self._fetch(route, url, key, lambda: self._headers(decoded))
+        # what FC answers when the listed thing is deleted: ServiceNotFound for a service's functions,
+        # either code for a function's configs; ListServices has nothing that can be deleted
+        gone = _GONE_CODES[(service is not None) + (function is not None)]
+        return await self._fetch(
+            route, url, key, lambda: self._headers(decoded), gone=gone, required=key != "configs"
+        )
 
-    async def _fetch(self, route: str, url: URL, key: str, sign: SignHeaders) -> Page:
-        """GET ``url`` with retries; ``sign()`` gives each attempt its own signed headers (a fresh date)."""
+    async def _fetch(
+        self,
+        route: str,
+        url: URL,
+        key: str,
+        sign: SignHeaders,
+        *,
+        gone: frozenset[str] = frozenset(),
+        required: bool = True,
+    ) -> Page:
+        """GET ``url`` with retries; ``sign()`` gives each attempt its own signed headers (a fresh date).
+
+        ``gone``: the FC error codes that mean "the listed thing was deleted" (``NotFoundError``); any
+        other 404 is an ``UnexpectedNotFoundError``. ``required``: whether the answer must hold ``key``
+        (FC always sends ``services`` and ``functions``; an empty ``configs`` may be left out)."""
 
         def retried(attempt: int, error: CrawlerError, delay: float) -> None:
             self._stats.retries += 1
             log.debug("retry.scheduled", route=route, attempt=attempt, code=error.code, delay=round(delay, 3))
 
         async def attempt() -> Page:
-            body, request_id = await self._get(route, url, sign)
-            return self._page(body, key, request_id, route)
+            body, request_id = await self._get(route, url, sign, gone)
+            return self._page(body, key, request_id, route, required)
 
         return await self._retry.run(attempt, on_retry=retried)
 
@@ -260,7 +290,9 @@ class FcClient:
         headers["Authorization"] = self._signer.authorization("GET", self._date, decoded_path)
         return headers
 
-    async def _get(self, route: str, url: URL, sign: SignHeaders) -> tuple[bytes, str | None]:
+    async def _get(
+        self, route: str, url: URL, sign: SignHeaders, gone: frozenset[str]
+    ) -> tuple[bytes, str | None]:
         """One attempt through the limiter: the 2xx body and request id, or the mapped error."""
         sent_at = await self._limiter.acquire()  # not ``slot()``: an async context manager costs more
         try:
@@ -268,7 +300,7 @@ class FcClient:
             if 200 <= status < 300:
                 self._limiter.on_success(sent_at)
                 return body, request_id
-            error = self._error(route, status, headers, body, request_id)
+            error = self._error(route, status, headers, body, request_id, gone)
             if isinstance(error, ThrottledError):
                 self._stats.throttled += 1
                 if _is_quota_signal(error):
@@ -376,9 +408,15 @@ class FcClient:
 
     # -- mapping answers ------------------------------------------------------------------------------
     def _error(
-        self, route: str, status: int, headers: Mapping[str, str], body: bytes, request_id: str | None
+        self,
+        route: str,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        request_id: str | None,
+        gone: frozenset[str] = frozenset(),
     ) -> CrawlerError:
-        code, message = self._error_body(body, status)
+        code, message, shape = self._error_body(body, status)
         common: dict[str, Any] = {"code": code, "http": status, "request_id": request_id, "route": route}
         text = f"{route}: HTTP {status} {code}: {message}"
         if status in (429, 503) or code.startswith("Throttling"):
@@ -389,7 +427,22 @@ class FcClient:
             who = f"{kind} {creds.access_key_id} from {creds.source}"
             return AuthError(f"{text} — the API refused the credentials ({who})", **common)
         if status == 404:
-            return NotFoundError(text, **common)
+            if shape == "fc" and code in gone:
+                return NotFoundError(text, **common)
+            if shape == "broken":  # what FC said did not arrive whole: read it again (a retryable error)
+                cut = BodyError(f"{route}: HTTP 404 whose JSON body does not parse (cut short?): {message}")
+                cut.http, cut.request_id = status, request_id
+                return cut
+            # a proxy's page, a wrong gateway or API version: nothing says the thing was deleted
+            why = f"FC error {code}, not {' or '.join(sorted(gone))}" if gone else f"FC error {code}"
+            if shape != "fc":
+                why = "not an FC error body"
+            unexpected = UnexpectedNotFoundError(
+                f"{route}: HTTP 404 ({why}): {message} — not taken as deleted; is the endpoint an FC "
+                "API of the right version, and not a proxy's page?"
+            )
+            unexpected.http, unexpected.request_id = status, request_id
+            return unexpected
         if status >= 500:
             return ServerError(text, **common)
         if 400 <= status < 500:
@@ -398,22 +451,28 @@ class FcClient:
         error.http, error.request_id = status, request_id
         return error
 
-    def _error_body(self, body: bytes, status: int) -> tuple[str, str]:
-        """(code, message) from an FC error body, keys matched case-insensitively; fallbacks if absent."""
+    def _error_body(self, body: bytes, status: int) -> tuple[str, str, BodyShape]:
+        """(code, message, shape) of an error answer: FC 2.0's ``ErrorCode``/``ErrorMessage`` or FC 3.0's
+        ``Code``/``Message``, keys matched case-insensitively; fallbacks (``HTTP404``, a snippet of the
+        body) when it is not FC's JSON. ``shape``: ``fc`` (FC's error body), ``broken`` (JSON that does
+        not parse: cut short or corrupted on the way), ``other`` (anything else: HTML, empty, foreign)."""
+        broken = False
         try:
             parsed = orjson.loads(body) if body else None
         except orjson.JSONDecodeError:
             parsed = None
+            broken = body.lstrip()[:1] in (b"{", b"[")
         fields = {str(k).lower(): v for k, v in parsed.items()} if isinstance(parsed, dict) else {}
         code = fields.get("errorcode", fields.get("code"))
         message = fields.get("errormessage", fields.get("message"))
+        shape: BodyShape = "fc" if isinstance(code, str) and code else "broken" if broken else "other"
         code_text = _clean(code, self._scrub, 80) if isinstance(code, str) and code else f"HTTP{status}"
         if isinstance(message, str) and message:
-            return code_text, _clean(message, self._scrub)
+            return code_text, _clean(message, self._scrub), shape
         snippet = body[:120].decode("utf-8", "replace") if body and parsed is None else ""
-        return code_text, _clean(snippet, self._scrub) or "(no message)"
+        return code_text, _clean(snippet, self._scrub) or "(no message)", shape
 
-    def _page(self, body: bytes, key: str, request_id: str | None, route: str) -> Page:
+    def _page(self, body: bytes, key: str, request_id: str | None, route: str, required: bool = True) -> Page:
         def wrong(message: str) -> ProtocolError:
             error = ProtocolError(f"{route}: {message}")
             error.http, error.request_id = 200, request_id
@@ -439,6 +498,8 @@ class FcClient:
             raise wrong(f"the answer is a JSON {type(parsed).__name__}, not an object")
         items = parsed.get(key)
         if items is None:
+            if required:  # `{}` is not an empty account: FC always sends the list, empty or not
+                raise wrong(f"the answer has no '{key}' list")
             items = []
         if not isinstance(items, list):
             raise wrong(f"'{key}' is a {type(items).__name__}, not a list")
@@ -448,7 +509,14 @@ class FcClient:
         token = parsed.get("nextToken")
         if token is not None and not isinstance(token, str):
             raise wrong(f"'nextToken' is a {type(token).__name__}, not a string")
-        return Page(items=tuple(items), next_token=token or None, request_id=request_id)
+        if token is not None and len(token) > self._max_token:
+            bound = ListingLimitError(
+                f"{route}: a nextToken of {len(token)} characters is over the {self._max_token}-character "
+                "cap (max_token_length)"
+            )
+            bound.http, bound.request_id = 200, request_id
+            raise bound
+        return Page(items=tuple(items), next_token=token or None, request_id=request_id, size=len(body))
 
 
 __all__ = ["FcClient", "Page", "encode_segment", "open_session"]
@@ -487,6 +555,14 @@ def _connect_error(route: str, exc: aiohttp.ClientConnectorError) -> TransportEr
     reason = exc.os_error.strerror or type(exc.os_error).__name__
     return ConnectionLostError(f"{route}: cannot connect to {host}:{exc.port} ({reason})")
 
+
+#: the 404 codes that mean "deleted", by how deep the listing is: services, a service's functions, a
+#: function's configs (FC 2.0 and FC 3.0 use the same codes; the key is ErrorCode or Code)
+_GONE_CODES: Final = (
+    frozenset[str](),
+    frozenset({"ServiceNotFound"}),
+    frozenset({"ServiceNotFound", "FunctionNotFound"}),
+)
 
 _QUOTA_CODES = frozenset({"ResourceExhausted", "ResourceThrottled", "TooManyRequests", "QpsLimitExceeded"})
 

@@ -69,6 +69,12 @@ class CrawlSettings:
     #: work in flight end within the grace period and ends incomplete, resumable; ``None``: none
     deadline: float | None = None
     max_body_bytes: int = 8 * 1024 * 1024
+    #: what one function's config listing may hold before it ends as an ``error`` (ListingLimitExceeded):
+    #: its configs (FC keeps one per qualifier: LATEST, versions, aliases) and its answers' bytes
+    max_configs_per_function: int = 5_000
+    max_function_bytes: int = 8 * 1024 * 1024
+    #: the longest ``nextToken`` accepted (FC's are far shorter; a listing remembers only their hashes)
+    max_token_length: int = 4096
     insecure_http: bool = False
 
     def __post_init__(self) -> None:

@@ -37,6 +37,9 @@ SETTING_RULES: dict[str, tuple[str, float, float, bool]] = {
     "function_deadline": ("duration", 0, 7 * 86400, True),
     "deadline": ("duration", 0, 30 * 86400, True),
     "max_body_bytes": ("int", 1024, 2**31, False),
+    "max_configs_per_function": ("int", 1, 10_000_000, False),
+    "max_function_bytes": ("int", 1024, 2**40, False),
+    "max_token_length": ("int", 64, 1_048_576, False),
     "insecure_http": ("bool", 0, 0, False),
 }
 

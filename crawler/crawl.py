@@ -15,10 +15,14 @@ arrives) and its own function listers — so a target that is slow or throttled 
 its keys never sit in front of another region's, and its workers are never the ones another region waits
 for. Every pair the workers take ends as exactly one ``FunctionBatch`` (``ok``, ``none``, ``gone`` or
 ``error``), and each pair is taken once: a service listed twice, or a function on two pages of its
-listing, is dropped (and counted in the end record) as it is discovered. A listing of services or
-functions that fails after its retries cannot be a ``function`` record, so it is kept as a *discovery
-error* and reported in the end ``run`` record (the run is then incomplete). An ``AuthError`` anywhere
-cancels the whole pipeline at once: retrying wrong credentials only burns quota.
+listing, is dropped (and counted in the end record) as it is discovered. ``gone`` is only what the client
+maps to ``NotFoundError`` (FC's own "deleted" codes); a ``--targets`` pair gone at its first request is
+marked ``never_found``. One function's listing holds at most ``max_configs_per_function`` configs and
+``max_function_bytes`` of answers (``ListingLimitError`` past either), so memory is bounded per listing
+whatever the server sends. A listing of services or functions that fails after its retries cannot be a
+``function`` record, so it is kept as a *discovery error* and reported in the end ``run`` record (the run
+is then incomplete). An ``AuthError`` anywhere cancels the whole pipeline at once: retrying wrong credentials
+only burns quota.
 
 With ``--shard K/N`` (``job.shard``) each lane keeps only the services its shard owns, so N crawls cover
 every service once. Shutdown (SIGINT/SIGTERM when ``handle_signals``) is ``crawler.shutdown``: no new
@@ -49,6 +53,7 @@ from crawler.errors import (
     CrawlerError,
     FatalError,
     FunctionDeadlineError,
+    ListingLimitError,
     NotFoundError,
     ProtocolError,
 )
@@ -162,6 +167,8 @@ class Crawl:
         settings = job.settings
         self._page_size = int(settings.page_size)
         self._max_pages = int(settings.max_pages)
+        self._max_configs = int(settings.max_configs_per_function)
+        self._max_function_bytes = int(settings.max_function_bytes)
         self._workers = max(1, int(settings.concurrency))
         self._function_deadline = float(settings.function_deadline)
         self._deadline = None if settings.deadline is None else float(settings.deadline)
@@ -439,6 +446,7 @@ class Crawl:
         configs: list[ConfigRecord] = []
         qualifiers: set[str] = set()
         pages = 0
+        held = 0  # bytes of the answers the configs held so far came from
 
         async def fetch(token: str | None) -> Page:
             return await client.list_async_configs(
@@ -452,6 +460,12 @@ class Crawl:
                 async for page in iterate_pages(fetch, max_pages=self._max_pages):
                     pages += 1
                     self.stats.pages += 1
+                    held += page.size
+                    if held > self._max_function_bytes:
+                        raise ListingLimitError(
+                            f"the config listing is over {self._max_function_bytes} bytes after {pages} "
+                            "pages; raise max_function_bytes if one function really has that much"
+                        )
                     for item in page.items:
                         qualifier = normalise_qualifier(item.get("qualifier"))
                         if qualifier in qualifiers:
@@ -460,12 +474,28 @@ class Crawl:
                             continue
                         qualifiers.add(qualifier)
                         configs.append(ConfigRecord(key, qualifier, item))
+                    if len(configs) > self._max_configs:
+                        raise ListingLimitError(
+                            f"more than {self._max_configs} configs after {pages} pages; raise "
+                            "max_configs_per_function if one function really has that many"
+                        )
             if bounded.cancelled_caught:
                 raise FunctionDeadlineError(
                     f"the function's listing took longer than function_deadline "
                     f"({self._function_deadline:g} s) after {pages} pages; gave up on it"
                 )
-        except NotFoundError:
+        except NotFoundError as exc:
+            if pages == 0 and self.job.pairs is not None:
+                # a --targets pair FC does not know: not "deleted during the crawl", never seen at all
+                log.warning(
+                    "crawl.target_not_found",
+                    account=key.account,
+                    region=key.region,
+                    service=key.service,
+                    function=key.function,
+                    code=exc.code,
+                )
+                return FunctionBatch((), FunctionRecord(key, "gone", 0, 0, never_found=True))
             return FunctionBatch((), FunctionRecord(key, "gone", 0, pages))
         except AuthError:
             raise

@@ -16,7 +16,7 @@ they are ``AuthError``, which stops the whole run at once.
     │   └── AuthError               403 from the API: wrong key, signature, expired token (also an ApiError)
     ├── ApiError                    the API answered with an error
     │   ├── AuthError
-    │   ├── NotFoundError           404: service / function / config gone
+    │   ├── NotFoundError           404 with FC's own ServiceNotFound / FunctionNotFound: deleted
     │   ├── ThrottledError          429, 503, Throttling* codes          (retryable)
     │   ├── ServerError             other 5xx                            (retryable)
     │   └── RequestRejectedError    other 4xx (InvalidArgument, ...)
@@ -29,8 +29,10 @@ they are ``AuthError``, which stops the whole run at once.
     │   │   └── CertificateError    certificate verify failed (never retried)
     │   └── BodyError               truncated body, invalid JSON (a 200 that is not JSON: tried twice)
     ├── ProtocolError               a well-formed answer of the wrong shape (not retryable)
-    │   └── ResponseTooLargeError   body over the size cap
+    │   ├── ResponseTooLargeError   body over the size cap
+    │   └── UnexpectedNotFoundError any other 404 (a proxy's page, a wrong gateway or API version)
     ├── PaginationError             repeated nextToken, too many pages
+    ├── ListingLimitError           a listing past a memory bound (configs, bytes, token length)
     └── RetryBudgetExhaustedError   the run-wide retry budget is spent
 """
 
@@ -137,7 +139,8 @@ class AuthError(ApiError, FatalError):
 
 
 class NotFoundError(ApiError):
-    """404: the service, function or config no longer exists."""
+    """404 whose FC error body says the service or function no longer exists (``crawler.client`` decides
+    which codes mean that for each listing); any other 404 is an ``UnexpectedNotFoundError``."""
 
 
 class ThrottledError(ApiError):
@@ -226,8 +229,21 @@ class ResponseTooLargeError(ProtocolError):
     code = "ResponseTooLarge"
 
 
+class UnexpectedNotFoundError(ProtocolError):
+    """A 404 that is not FC saying "deleted": an HTML page, another FC code, no body. Never ``gone``."""
+
+    code = "UnexpectedNotFound"
+
+
 class PaginationError(CrawlerError):
     code = "PaginationError"
+
+
+class ListingLimitError(CrawlerError):
+    """A listing went past a bound on what it may hold (configs per function, bytes, a token's length):
+    the listing ends as an ``error`` instead of growing the process without limit."""
+
+    code = "ListingLimitExceeded"
 
 
 class RetryBudgetExhaustedError(CrawlerError):

@@ -110,12 +110,20 @@ class Fc3Client(FcClient):
         query = [("limit", str(int(limit)))]
         if function_name:
             query.append(("functionName", function_name))
+        # one function's listing: FunctionNotFound means it was deleted; the region's has no such case
+        gone = frozenset({"FunctionNotFound"}) if function_name else frozenset[str]()
         return await self._list3(
-            "ListAsyncInvokeConfigs", "/async-invoke-configs", "configs", query, next_token
+            "ListAsyncInvokeConfigs", "/async-invoke-configs", "configs", query, next_token, gone
         )
 
     async def _list3(
-        self, action: str, path: str, key: str, query: list[tuple[str, str]], next_token: str | None
+        self,
+        action: str,
+        path: str,
+        key: str,
+        query: list[tuple[str, str]],
+        next_token: str | None,
+        gone: frozenset[str] = frozenset(),
     ) -> Page:
         if next_token:
             query = [*query, ("nextToken", next_token)]
@@ -123,7 +131,14 @@ class Fc3Client(FcClient):
         full_path = f"{FC3_API}{path}"
         url = URL(f"{self.endpoint}{full_path}?{encoded_query}", encoded=True)
         host = url.raw_authority or ""
-        return await self._fetch(action, url, key, lambda: self._acs3_headers(action, full_path, host, query))
+        return await self._fetch(
+            action,
+            url,
+            key,
+            lambda: self._acs3_headers(action, full_path, host, query),
+            gone=gone,
+            required=key != "configs",  # as in FC 2.0: only an empty config list may be left out
+        )
 
     def _acs3_headers(
         self, action: str, path: str, host: str, query: list[tuple[str, str]]

@@ -17,6 +17,11 @@ region-wide listing is made: each pair is listed alone with ``functionName``.
 (which the listing then uses: no extra request), and uses FC 2.0 for that target when FC 3.0 answers 404
 or another 4xx that says the API is not there; any other error is the target's error, as it would be
 with either API.
+
+What counts as "deleted" is decided by the client's error mapping, as for FC 2.0: only a 404 with FC's
+``FunctionNotFound`` on one function's listing (``--targets`` pairs) is; any other 404 is a protocol error.
+A function whose configs in the region's listing pass ``max_configs`` is not held any further: its
+configs are dropped and its turn in the crawl ends as ``ListingLimitExceeded``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,14 @@ from typing import Any, Literal
 import anyio
 
 from crawler.client import FcClient, Page
-from crawler.errors import CrawlerError, NotFoundError, ProtocolError, RequestRejectedError
+from crawler.errors import (
+    CrawlerError,
+    ListingLimitError,
+    NotFoundError,
+    ProtocolError,
+    RequestRejectedError,
+    UnexpectedNotFoundError,
+)
 from crawler.fc3 import Fc3Client, fc3_function_name, record_config, split_function_name
 from crawler.log import get_logger
 from crawler.pager import iterate_pages
@@ -44,6 +56,8 @@ class _Inventory:
     functions: dict[str, set[str]] = field(default_factory=dict)
     configs: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     listed: int = 0  # configs in the region-wide listing (those ``keep`` leaves out too)
+    #: functions with more configs than ``max_configs``: their configs are no longer held
+    overflowed: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _single(items: list[dict[str, Any]]) -> Page:
@@ -62,8 +76,10 @@ class Fc3Listing:
         page_size: int,
         max_pages: int,
         keep: Callable[[str, str], bool] = lambda _service, _function: True,
+        max_configs: int = 5_000,
     ) -> None:
         self.client = client
+        self._max_configs = max_configs
         #: which (service, function) the crawl will ask for (its filters and shard): the rest is not held
         self._keep = keep
         self._page_size = page_size
@@ -156,8 +172,14 @@ class Fc3Listing:
                     item, account=client.account, region=client.region
                 )
                 inventory.functions.setdefault(service, set()).add(function)
-                if self._keep(service, function):
-                    inventory.configs.setdefault((service, function), []).append(config)
+                key = (service, function)
+                if not self._keep(service, function) or key in inventory.overflowed:
+                    continue
+                held = inventory.configs.setdefault(key, [])
+                held.append(config)
+                if len(held) > self._max_configs:  # a bound per function, whatever the listing sends
+                    del inventory.configs[key]
+                    inventory.overflowed.add(key)
 
     # -- the crawl's three calls -----------------------------------------------------------------------
     async def list_services(self, *, limit: int, next_token: str | None) -> Page:
@@ -177,6 +199,11 @@ class Fc3Listing:
         self, service: str, function: str, *, limit: int, next_token: str | None
     ) -> Page:
         if self._inventory is not None:
+            if (service, function) in self._inventory.overflowed:
+                raise ListingLimitError(
+                    f"more than {self._max_configs} configs of {service}/{function} in the region's FC 3.0 "
+                    "listing; raise max_configs_per_function if one function really has that many"
+                )
             return _single(self._inventory.configs.pop((service, function), []))
         # a pair named by --targets: list that one function
         page = await self.client.list_async_invoke_configs(
@@ -218,7 +245,7 @@ class AutoListing:
                 try:
                     await self.fc3.probe()
                     self._chosen = self.fc3
-                except (NotFoundError, RequestRejectedError) as exc:
+                except (NotFoundError, UnexpectedNotFoundError, RequestRejectedError) as exc:
                     log.info(
                         "fc3.unavailable",
                         account=client.account,

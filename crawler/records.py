@@ -4,7 +4,8 @@ Every line is one JSON object with a ``type``:
 
 - ``config``: one async-invoke config, ``config`` holding it exactly as the API returned it;
 - ``function``: the completion marker of one (service, function) pair, written right after its configs
-  in the same write; its ``status`` is ``ok``, ``none``, ``gone`` or ``error``;
+  in the same write; its ``status`` is ``ok``, ``none``, ``gone`` or ``error`` (a ``gone`` pair named by
+  ``--targets`` that was not there at its first request also has ``neverFound: true``);
 - ``run``: first (``phase: start``: version, targets, settings) and last (``phase: end``: counts,
   ``complete``). Never a secret.
 
@@ -70,10 +71,13 @@ class FunctionRecord:
     configs: int
     pages: int
     error: Mapping[str, Any] | None = None
+    #: ``gone`` only: a ``--targets`` pair FC did not know at its first request (never there, or deleted
+    #: before the run), as opposed to one deleted while the crawl listed it
+    never_found: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         k = self.key
-        return {
+        record = {
             "type": "function",
             "account": k.account,
             "region": k.region,
@@ -84,6 +88,9 @@ class FunctionRecord:
             "pages": self.pages,
             "error": self.error,
         }
+        if self.never_found:  # only then: every other record keeps its shape
+            record["neverFound"] = True
+        return record
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +161,16 @@ def from_dict(obj: Any, lineno: int = 0) -> Record:
         error = obj.get("error")
         if error is not None and not isinstance(error, dict):
             raise InputError(f"line {lineno}: field 'error' must be an object or null")
+        never_found = obj.get("neverFound", False)
+        if not isinstance(never_found, bool):
+            raise InputError(f"line {lineno}: field 'neverFound' must be true or false")
         return FunctionRecord(
-            _key(obj, lineno), status, _count(obj, "configs", lineno), _count(obj, "pages", lineno), error
+            _key(obj, lineno),
+            status,
+            _count(obj, "configs", lineno),
+            _count(obj, "pages", lineno),
+            error,
+            never_found,
         )
     if kind == "run":
         phase = obj.get("phase")

@@ -81,6 +81,7 @@ async def open_clients(
                     page_size=int(settings.page_size),
                     max_pages=int(settings.max_pages),
                     keep=_wanted(job, target.account, target.region),
+                    max_configs=int(settings.max_configs_per_function),
                 )
                 client = fc3 if job.api == "fc3" else AutoListing(fc3, FcClient(session, **options))
             clients[(target.account, target.region)] = client

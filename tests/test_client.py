@@ -31,6 +31,7 @@ from crawler.errors import (
     ConfigError,
     ConnectionLostError,
     CrawlerError,
+    ListingLimitError,
     NotFoundError,
     ProtocolError,
     RequestRejectedError,
@@ -39,6 +40,7 @@ from crawler.errors import (
     ServerError,
     ThrottledError,
     TransportError,
+    UnexpectedNotFoundError,
 )
 from crawler.ratelimit import RateLimiter
 from crawler.retry import RetryBudget, RetryPolicy
@@ -286,6 +288,90 @@ async def test_status_and_code_mapping(
     assert error.request_id in ("req-42", "req-raw")
     assert getattr(error, "retry_after", None) == retry_after
     assert "\n" not in error.message
+
+
+@pytest.mark.parametrize(
+    ("listing", "handler", "kind", "code"),
+    [
+        # FC 2.0 and FC 3.0 spell the key ErrorCode and Code: either is FC saying "deleted"
+        ("configs", json({"Code": "ServiceNotFound", "Message": "x"}, 404), NotFoundError, "ServiceNotFound"),
+        ("functions", json({"ErrorCode": "ServiceNotFound"}, 404), NotFoundError, "ServiceNotFound"),
+        # a function listing has no function to lose; nothing in the service listing can be deleted
+        (
+            "functions",
+            json({"ErrorCode": "FunctionNotFound"}, 404),
+            UnexpectedNotFoundError,
+            "UnexpectedNotFound",
+        ),
+        (
+            "services",
+            json({"ErrorCode": "ServiceNotFound"}, 404),
+            UnexpectedNotFoundError,
+            "UnexpectedNotFound",
+        ),
+        # a proxy's page, an empty 404, another FC code (a wrong API version), FC's code as plain text
+        ("configs", raw(b"<html>404 Not Found</html>", 404), UnexpectedNotFoundError, "UnexpectedNotFound"),
+        ("configs", raw(b"", 404), UnexpectedNotFoundError, "UnexpectedNotFound"),
+        (
+            "configs",
+            json({"ErrorCode": "PathNotSupported"}, 404),
+            UnexpectedNotFoundError,
+            "UnexpectedNotFound",
+        ),
+        ("configs", raw(b"FunctionNotFound", 404), UnexpectedNotFoundError, "UnexpectedNotFound"),
+    ],
+)
+async def test_a_404_is_gone_only_with_fcs_own_code_for_that_listing(
+    fake: FakeServer, listing: str, handler: Handler, kind: type[CrawlerError], code: str
+) -> None:
+    fake.answer(handler)
+    async with client_for(fake.endpoint) as client:
+        with pytest.raises(kind) as caught:
+            await listing_call(client, listing)
+    assert type(caught.value) is kind
+    assert (caught.value.code, caught.value.http) == (code, 404)
+    assert len(fake.seen) == 1  # not retried
+
+
+@pytest.mark.parametrize(
+    ("listing", "required"), [("services", True), ("functions", True), ("configs", False)]
+)
+async def test_a_listing_key_fc_always_sends_is_required(
+    fake: FakeServer, listing: str, required: bool
+) -> None:
+    """``{}`` is not an empty listing where FC always sends the list; configs may leave an empty one out."""
+    fake.answer(json({}))
+    async with client_for(fake.endpoint) as client:
+        if required:
+            with pytest.raises(ProtocolError, match=f"no '{listing}' list"):
+                await listing_call(client, listing)
+        else:
+            assert (await listing_call(client, listing)).items == ()
+
+
+async def listing_call(client: FcClient, listing: str) -> Page:
+    if listing == "services":
+        return await client.list_services(limit=100, next_token=None)
+    if listing == "functions":
+        return await client.list_functions("svc", limit=100, next_token=None)
+    return await configs(client)
+
+
+async def test_a_404_whose_json_was_cut_short_is_read_again(fake: FakeServer) -> None:
+    """FC's answer did not arrive whole: not "deleted", not a proxy's page either, so ask again."""
+    cut = raw(b'{"ErrorCode": "FunctionNotFo', 404)
+    fake.answer(cut, json({"ErrorCode": "FunctionNotFound"}, 404))
+    async with client_for(fake.endpoint, attempts=3) as client:
+        with pytest.raises(NotFoundError):
+            await configs(client)
+    assert len(fake.seen) == 2
+
+
+async def test_a_token_over_the_cap_ends_the_listing(fake: FakeServer) -> None:
+    fake.answer(json({"configs": [], "nextToken": "t" * 5000}))
+    async with client_for(fake.endpoint, max_token_length=4096) as client:
+        with pytest.raises(ListingLimitError, match="max_token_length"):
+            await configs(client)
 
 
 async def test_auth_error_names_the_key_never_the_secret_and_is_not_retried(fake: FakeServer) -> None:
