@@ -116,9 +116,14 @@ def lock_output(output: Path, what: str) -> OutputLock:
     for _ in range(MAX_ATTEMPTS):
         try:
             fd = os.open(sidecar, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except FileNotFoundError:
+            raise OutputError(
+                f"cannot write {what} {output}: directory {output.parent} does not exist"
+            ) from None
         except OSError as exc:
             raise OutputError(
-                f"cannot lock {what} {output}: cannot create its lock file {sidecar} ({exc.strerror})"
+                f"cannot lock {what} {output}: cannot create its lock file {sidecar} ({exc.strerror}); "
+                "fcaudit needs to write in the output's directory"
             ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

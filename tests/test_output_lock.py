@@ -199,3 +199,5 @@ def test_lock_output_takes_over_a_stale_sidecar_and_refuses_a_held_one(tmp_path:
     assert not lock_path(out).exists()
     special = lock_output(Path(os.devnull), "--output")  # /dev/null: nothing to guard, no sidecar in /dev
     assert not special.held
+    with pytest.raises(OutputError, match=r"--output .*out.ndjson: directory .*missing does not exist"):
+        lock_output(tmp_path / "missing" / "out.ndjson", "--output")
