@@ -12,6 +12,7 @@ in pieces (findings as they are made, a merge shard by shard); ``write_atomicall
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import stat
@@ -49,7 +50,10 @@ class AtomicFile:
                 raise self._error(exc) from None
 
     def _error(self, exc: OSError) -> OutputError:
-        return OutputError(f"cannot write {self.what} {self.path}: {exc.strerror}")
+        return OutputError(
+            f"cannot write {self.what} {self.path}: {exc.strerror}; it was left as it was "
+            "(free some space, or fix the cause, and run again)"
+        )
 
     def write(self, data: bytes) -> None:
         try:
@@ -69,9 +73,13 @@ class AtomicFile:
             raise self._error(exc) from None
 
     def abort(self) -> None:
-        """Drop what was written; the target is left as it was."""
-        self._out.close()
-        self._tmp.unlink(missing_ok=True)
+        """Drop what was written; the target is left as it was. Never raises: it runs while another
+        error is being reported, and on a full disk closing the file fails too (its buffer cannot be
+        flushed; the descriptor is closed all the same)."""
+        with contextlib.suppress(OSError):
+            self._out.close()
+        with contextlib.suppress(OSError):
+            self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> AtomicFile:
         return self

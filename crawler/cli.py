@@ -1,28 +1,38 @@
 """The ``fcaudit`` command line: parse, dispatch to a subcommand, map errors onto exit codes.
 
 Exit codes: 0 complete with no finding at/above ``--fail-on``; 1 findings at/above it; 2 usage, config,
-credential or input error (one line on stderr, never a traceback); 3 crawl incomplete; 130/143 when
-interrupted by SIGINT/SIGTERM. Each subcommand lives in ``crawler.commands.<name>`` and registers its
-own arguments, so this file stays a dispatcher.
+credential, input or output error (one line on stderr, never a traceback: a full disk is one too); 3 crawl
+incomplete; 70 (``EX_SOFTWARE`` of sysexits.h) an unexpected exception, i.e. a bug in fcaudit (one line on
+stderr, the traceback in the log at debug level; a crawl still writes its end record when its output is
+open); 130/143 when interrupted by SIGINT/SIGTERM (Ctrl-C while fcaudit starts up is 130 too, never a
+traceback). Each subcommand lives in ``crawler.commands.<name>`` and registers its own arguments, so this
+file stays a dispatcher; everything but this module's few imports happens inside ``main``'s handlers.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from crawler import __version__
+from crawler.entry import held_interrupts
 from crawler.errors import FatalError
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_INCOMPLETE = 3
+#: an unexpected exception: a bug, distinct from findings (1), bad input (2) and an incomplete crawl (3)
+EXIT_SOFTWARE = 70
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+
+#: the errnos of a full disk (or quota, or a file-size limit): the environment's, never a bug
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 #: every subcommand and its one-line help; only the one being run is imported (``build_parser``)
 COMMAND_HELP: dict[str, str] = {
@@ -66,10 +76,11 @@ def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(argv)
-    args = parser.parse_args(argv)
-    handler: Handler = args.handler
-    try:
+    try:  # building the parser imports the subcommand (most of start-up): Ctrl-C there is 130 too
+        with held_interrupts():  # ... once its C extensions (orjson, aiohttp) have loaded whole
+            parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        handler: Handler = args.handler
         return handler(args)
     except FatalError as exc:
         print(f"fcaudit: error: {exc.message}", file=sys.stderr)
@@ -79,6 +90,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # `fcaudit crawl | head` closed our stdout: not an error of ours.
         return EXIT_OK
+    except OSError as exc:
+        if exc.errno not in DISK_FULL:
+            return internal_error(exc)
+        # a full disk under a stream no OutputError names (stdout redirected to a file): still not a bug
+        print(f"fcaudit: error: cannot write: {exc.strerror}; free some space and run again", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        return internal_error(exc)
+
+
+def internal_error(exc: Exception) -> int:
+    """An exception nothing expected: one line on stderr, the traceback in the log at debug level, 70."""
+    text = " ".join(str(exc).split()) or "(no message)"
+    print(
+        f"fcaudit: internal error: {type(exc).__name__}: {text[:500]} (a bug in fcaudit: please report it; "
+        "the traceback is logged at debug level, -v)",
+        file=sys.stderr,
+    )
+    import structlog  # here, not at the top: start-up imports as little as it can
+
+    if structlog.is_configured():  # unconfigured, structlog would print to stdout (the data stream)
+        import traceback
+
+        structlog.get_logger(__name__).debug(
+            "cli.internal_error",
+            error=type(exc).__name__,
+            traceback="".join(traceback.format_exception(exc)),
+        )
+    return EXIT_SOFTWARE
 
 
 if __name__ == "__main__":

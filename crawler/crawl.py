@@ -39,7 +39,7 @@ rate limiter per endpoint, one run-wide retry policy.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -164,6 +164,7 @@ class Crawl:
         self._duplicates = 0
         self._duplicate_services = 0
         self._duplicate_functions = 0
+        self._ended = False  # the end record is in the sink
         settings = job.settings
         self._page_size = int(settings.page_size)
         self._max_pages = int(settings.max_pages)
@@ -177,26 +178,55 @@ class Crawl:
 
     # -- the task group ----------------------------------------------------------------------------
 
-    async def run(self, *, handle_signals: bool = False, extra: AuxTask | None = None) -> CrawlOutcome:
+    async def run(
+        self,
+        *,
+        handle_signals: bool = False,
+        extra: AuxTask | None = None,
+        signals: AsyncIterator[signal.Signals] | None = None,
+    ) -> CrawlOutcome:
         """Crawl everything, write the end record, return the outcome. ``extra``: an aux coroutine
-        function (e.g. the progress line's refresher) run until the crawl is over.
+        function (e.g. the progress line's refresher) run until the crawl is over. ``signals``: a signal
+        receiver the caller holds, watched instead of one of the crawl's own (implies ``handle_signals``).
 
-        A failure of the output itself (``OutputError``, a closed pipe) ends the run with that one
-        exception, not an exception group, so the command line can report it in one line.
+        A failure of an output (``OutputError``, a closed pipe) or an unexpected exception (a bug) ends the
+        run with that one exception, not an exception group, so the command line can report it in one
+        line; the end record (``complete: false``, ``aborted`` naming the failure) is still written when
+        the output itself can take it, so the file says how the run ended and stays resumable.
         """
         try:
-            return await self._run(handle_signals, extra)
+            return await self._run(handle_signals, extra, signals)
         except BaseExceptionGroup as group:
-            single = _single_fatal(group)
-            if single is None:
+            failure = _single_fatal(group) or _first_exception(group)
+            if failure is None:  # only cancellations (a KeyboardInterrupt, a caller's scope)
                 raise
-            raise single from None
+            await self._end_after(failure)
+            raise failure from None
 
-    async def _run(self, handle_signals: bool, extra: AuxTask | None) -> CrawlOutcome:
+    async def _end_after(self, failure: BaseException) -> None:
+        """The end record after ``failure`` stopped the pipeline, unless the output cannot take it."""
+        if self._ended or self.sink.failed:
+            return
+        if isinstance(failure, CrawlerError):
+            aborted = failure.as_record()
+        else:
+            text = " ".join(str(failure).split())
+            aborted = CrawlerError(f"{type(failure).__name__}: {text}"[:500]).as_record()
+            aborted["code"] = "InternalError"
+        try:
+            with anyio.CancelScope(shield=True):
+                self.sink.add_run(self._end_record(aborted=aborted))
+                await self.sink.flush()
+        except (OSError, CrawlerError) as exc:  # the record is a courtesy; the failure is what is reported
+            log.warning("crawl.end_record_not_written", error=str(exc))
+
+    async def _run(
+        self, handle_signals: bool, extra: AuxTask | None, signals: AsyncIterator[signal.Signals] | None
+    ) -> CrawlOutcome:
         state = self._state
         async with anyio.create_task_group() as outer:
-            if handle_signals:
-                outer.start_soon(state.watch_signals, self._grace)
+            if handle_signals or signals is not None:
+                outer.start_soon(state.watch_signals, self._grace, signals)
             if self._deadline is not None:
                 outer.start_soon(state.expire_after, self._deadline, self._grace)
             if extra is not None:
@@ -215,6 +245,7 @@ class Crawl:
                         lanes.append(Lane(account, region, client, key_send, width))
                     work.start_soon(self._discover, lanes)
             end = self._end_record()
+            self._ended = True
             self.sink.add_run(end)
             self._on_record(end)
             await self.sink.flush()
@@ -238,18 +269,19 @@ class Crawl:
             self._on_record(config)
         self._on_record(batch.function)
 
-    def _end_record(self) -> RunRecord:
+    def _end_record(self, aborted: Mapping[str, Any] | None = None) -> RunRecord:
+        """The end ``run`` record; ``aborted``: what stopped the run, when not refused credentials."""
         counters = self.stats.snapshot()
         s = self._state
+        if s.auth_error is not None:
+            aborted = s.auth_error.as_record()
         errors = self.stats.functions_by_status.get("error", 0)
-        complete = (
-            s.stop_reason is None and s.auth_error is None and not self._discovery_errors and errors == 0
-        )
+        complete = s.stop_reason is None and aborted is None and not self._discovery_errors and errors == 0
         data: dict[str, Any] = {
             "complete": complete,
             "finishedAt": self._now().isoformat(timespec="seconds"),
             "interrupted": s.stop_reason,
-            "aborted": s.auth_error.as_record() if s.auth_error is not None else None,
+            "aborted": aborted,
             "discoveryErrors": [d.as_dict() for d in self._discovery_errors],
             "duplicateConfigsDropped": self._duplicates,
             "duplicateFunctionsDropped": self._duplicate_functions,
@@ -519,6 +551,15 @@ def _single_fatal(group: BaseExceptionGroup[BaseException]) -> BaseException | N
     while isinstance(found, BaseExceptionGroup):
         found = found.exceptions[0]
     return found
+
+
+def _first_exception(group: BaseExceptionGroup[BaseException]) -> Exception | None:
+    """The first ``Exception`` (not a cancellation, not a ``KeyboardInterrupt``) in a nested group."""
+    matched, _rest = group.split(Exception)
+    found: BaseException | None = matched
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    return found if isinstance(found, Exception) else None
 
 
 def _api_of(client: ListingClient) -> str | None:

@@ -30,7 +30,8 @@ they are ``AuthError``, which stops the whole run at once.
     │   └── BodyError               truncated body, invalid JSON (a 200 that is not JSON: tried twice)
     ├── ProtocolError               a well-formed answer of the wrong shape (not retryable)
     │   ├── ResponseTooLargeError   body over the size cap
-    │   └── UnexpectedNotFoundError any other 404 (a proxy's page, a wrong gateway or API version)
+    │   ├── UnexpectedNotFoundError any other 404 (a proxy's page, a wrong gateway or API version)
+    │   └── UnwritableRecordError   a config fcaudit could read but cannot write (nested too deep)
     ├── PaginationError             repeated nextToken, too many pages
     ├── ListingLimitError           a listing past a memory bound (configs, bytes, token length)
     └── RetryBudgetExhaustedError   the run-wide retry budget is spent
@@ -233,6 +234,12 @@ class UnexpectedNotFoundError(ProtocolError):
     """A 404 that is not FC saying "deleted": an HTML page, another FC code, no body. Never ``gone``."""
 
     code = "UnexpectedNotFound"
+
+
+class UnwritableRecordError(ProtocolError):
+    """A config the API sent that fcaudit cannot write back as one NDJSON line (``records.MAX_DEPTH``)."""
+
+    code = "UnwritableRecord"
 
 
 class PaginationError(CrawlerError):

@@ -16,6 +16,8 @@ from typing import Any, TypeVar, TypeVarTuple
 
 import anyio
 
+from crawler.entry import held_interrupts
+
 T = TypeVar("T")
 Args = TypeVarTuple("Args")
 
@@ -38,7 +40,8 @@ def wants_uvloop(env: Mapping[str, str] | None = None) -> bool:
 
 def run(func: Callable[[*Args], Awaitable[T]], *args: *Args) -> T:
     """``anyio.run`` on the asyncio backend, on uvloop when ``wants_uvloop()``."""
-    options: dict[str, Any] = {"use_uvloop": True} if wants_uvloop() else {}
+    with held_interrupts():  # importing uvloop (a C extension) must not be cut by a KeyboardInterrupt
+        options: dict[str, Any] = {"use_uvloop": True} if wants_uvloop() else {}
     return anyio.run(func, *args, backend="asyncio", backend_options=options)
 
 

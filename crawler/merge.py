@@ -31,6 +31,7 @@ from crawler.atomic_file import AtomicFile
 from crawler.errors import InputError, reading
 from crawler.output_lock import lock_output
 from crawler.output_paths import same_file
+from crawler.records import too_deep, too_deep_message
 from crawler.shard import ShardSpec, shard_of
 
 TAIL_BLOCK: Final = 64 * 1024
@@ -49,9 +50,12 @@ SUMMED: Final = (
 
 def _load(line: bytes, where: str) -> Any:
     try:
-        return orjson.loads(line)
+        obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
+    if too_deep(line, obj):
+        raise InputError(f"{where}: {too_deep_message()}")
+    return obj
 
 
 def _last_line(handle: IO[bytes], size: int) -> bytes:

@@ -11,6 +11,14 @@ Every line is one JSON object with a ``type``:
 
 Records are frozen dataclasses between modules; ``to_bytes`` gives the line (with its newline) and
 ``parse_line`` reads one back, strictly, so a summary or a resume never trusts a malformed file.
+
+Nesting is bounded both ways: orjson parses 1,024 levels but serialises only about 254, so a config the
+API sent could be read and never written. No line fcaudit writes or reads nests deeper than
+``MAX_DEPTH`` levels, which leaves room for whatever embeds a value one or two levels further down (a
+finding's evidence, a diff's change) to be written too. ``FunctionBatch.to_bytes`` raises
+``UnwritableRecordError`` for a deeper config (the writer ends that function as ``error``); readers turn
+a deeper line into a problem or an ``InputError`` for that line. The check costs a length comparison for
+ordinary lines: a line cannot nest N levels in fewer than 2N bytes or with fewer than N brackets.
 """
 
 from __future__ import annotations
@@ -21,11 +29,49 @@ from typing import Any, Final, Literal
 
 import orjson
 
-from crawler.errors import InputError
+from crawler.errors import InputError, UnwritableRecordError
 
 FunctionStatus = Literal["ok", "none", "gone", "error"]
 FUNCTION_STATUSES: Final = ("ok", "none", "gone", "error")
 LATEST: Final = "LATEST"
+#: the deepest nesting of JSON objects and arrays in one line fcaudit writes or reads (the record itself
+#: is level 1, a config's object level 2)
+MAX_DEPTH: Final = 200
+
+
+def nesting(value: object) -> int:
+    """How many levels of objects and arrays ``value`` nests (0 for a scalar); iterative, no recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if type(node) is dict:
+            children: Any = node.values()
+        elif type(node) is list:
+            children = node
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children if type(child) in (dict, list))
+    return deepest
+
+
+def too_deep(line: bytes | str, obj: object) -> bool:
+    """True when the parsed line ``obj`` nests deeper than ``MAX_DEPTH``. Ordinary lines are too short, or
+    hold too few brackets, to be that deep, so the walk runs only on the few that could be."""
+    if len(line) <= 2 * MAX_DEPTH:
+        return False
+    if isinstance(line, str):
+        brackets = line.count("{") + line.count("[")
+    else:
+        brackets = line.count(b"{") + line.count(b"[")
+    if brackets <= MAX_DEPTH:
+        return False
+    return nesting(obj) > MAX_DEPTH
+
+
+def too_deep_message() -> str:
+    return f"nested deeper than {MAX_DEPTH} levels of JSON objects and arrays, more than fcaudit writes"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -113,7 +159,29 @@ class FunctionBatch:
     function: FunctionRecord
 
     def to_bytes(self) -> bytes:
-        return b"".join([*(to_bytes(c) for c in self.configs), to_bytes(self.function)])
+        """The batch's lines; ``UnwritableRecordError`` when a config cannot be written back whole."""
+        return b"".join([*(_config_line(c) for c in self.configs), to_bytes(self.function)])
+
+    def unwritable(self, exc: UnwritableRecordError) -> FunctionBatch:
+        """This function as an ``error`` with no configs: what is written when its configs cannot be."""
+        f = self.function
+        return FunctionBatch((), FunctionRecord(f.key, "error", 0, f.pages, exc.as_record()))
+
+
+def _config_line(record: ConfigRecord) -> bytes:
+    obj = record.to_dict()
+    try:
+        line = orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError as exc:  # nested past what orjson writes: its one failure on parsed JSON
+        why = too_deep_message() if nesting(obj) > MAX_DEPTH else str(exc)
+        raise _unwritable(record, why) from None
+    if too_deep(line, obj):
+        raise _unwritable(record, too_deep_message())
+    return line
+
+
+def _unwritable(record: ConfigRecord, why: str) -> UnwritableRecordError:
+    return UnwritableRecordError(f"the config of qualifier {record.qualifier!r} cannot be written: {why}")
 
 
 def to_bytes(record: Record) -> bytes:
@@ -186,4 +254,6 @@ def parse_line(line: bytes | str, lineno: int = 0) -> Record:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise InputError(f"line {lineno}: not valid JSON ({exc.msg})") from None
+    if too_deep(line, obj):
+        raise InputError(f"line {lineno}: {too_deep_message()}")
     return from_dict(obj, lineno)

@@ -9,6 +9,7 @@ from ``crawl.py`` keeps the pipeline free of aiohttp and easy to read.
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -106,8 +107,10 @@ async def execute(
     progress: ProgressLine | None = None,
     grace: float = DEFAULT_GRACE_SECONDS,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    signals: AsyncIterator[signal.Signals] | None = None,
 ) -> CrawlOutcome:
-    """Crawl ``job`` into ``sink`` (closed on return) and return the outcome."""
+    """Crawl ``job`` into ``sink`` (closed on return) and return the outcome. ``signals``: a signal
+    receiver the caller holds (see ``Crawl.run``)."""
     try:
         if not resumed:
             start = start_record(job, __version__, now())
@@ -126,7 +129,7 @@ async def execute(
         async with open_clients(job, stats) as clients:
             crawl = Crawl(job, clients, sink, stats=stats, on_record=on_record, grace=grace, now=now)
             refresher = progress.refresh_forever if progress is not None else None
-            outcome = await crawl.run(handle_signals=handle_signals, extra=refresher)
+            outcome = await crawl.run(handle_signals=handle_signals, extra=refresher, signals=signals)
         end = outcome.end.data
         log.info(
             "crawl.finished",

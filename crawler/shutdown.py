@@ -16,6 +16,7 @@ locks): the cancel scopes of the work and of discovery, whether to stop taking n
 from __future__ import annotations
 
 import signal
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import anyio
@@ -96,8 +97,14 @@ class RunControl:
         await anyio.sleep(deadline)
         self.expire(deadline, grace)
 
-    async def watch_signals(self, grace: float) -> None:
-        """Run until cancelled, turning SIGINT/SIGTERM into ``interrupt`` (main thread only)."""
-        with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+    async def watch_signals(self, grace: float, signals: AsyncIterator[signal.Signals] | None = None) -> None:
+        """Run until cancelled, turning SIGINT/SIGTERM into ``interrupt`` (main thread only). ``signals``:
+        a receiver the caller already holds (``fcaudit crawl`` keeps one open past the crawl, so a signal
+        that arrives while its outputs are written waits for them instead of killing the process)."""
+        if signals is not None:
             async for signum in signals:
+                self.interrupt(signum, grace)
+            return
+        with anyio.open_signal_receiver(*STOP_SIGNALS) as received:
+            async for signum in received:
                 self.interrupt(signum, grace)

@@ -4,7 +4,8 @@ Only one task ever writes, so the output is never interleaved. Records arrive as
 (``FunctionBatch``: the configs, then the ``function`` record that marks the function finished); the
 writer buffers a few hundred records or a second's worth and writes the buffer with one call, so a file
 holds whole functions only — except a torn last line if the process is killed mid-write. On a file the
-writer also fsyncs after each such write, so a kill loses at most the last moment's work.
+writer also fsyncs after each such write, so a kill loses at most the last moment's work; a write that
+fails (a full disk) is cut back off, so the file stays whole and resumable.
 
 ``scan_for_resume`` reads a file a killed run left behind: it finds the end of the last complete
 ``function`` record (everything after it — a torn line, the configs of a function whose marker never
@@ -18,6 +19,7 @@ stalls the event loop; an ``anyio.Lock`` keeps the buffer flushes in order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -31,7 +33,7 @@ from typing import BinaryIO, Final
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from crawler.errors import InputError, OutputError, ResumeError
+from crawler.errors import InputError, OutputError, ResumeError, UnwritableRecordError
 from crawler.log import get_logger
 from crawler.records import (
     ConfigRecord,
@@ -71,8 +73,11 @@ class Sink:
         flush_records: int = FLUSH_RECORDS,
         flush_seconds: float = FLUSH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        size: int | None = None,
     ) -> None:
         self._stream = stream
+        #: a file's size after the last whole write: a failed write is cut back to it (``None``: a stream)
+        self._size = size
         self._fsync = fsync
         self._close_stream = close_stream
         self._flush_records = flush_records
@@ -83,6 +88,8 @@ class Sink:
         self._last_flush = clock()
         self._lock = anyio.Lock()
         self._closed = False
+        #: a write failed (full disk, closed pipe): nothing more can be written, not even an end record
+        self.failed = False
         self.name = name
         self.records_written = 0
         self.writes = 0
@@ -137,6 +144,7 @@ class Sink:
             flush_records=flush_records,
             flush_seconds=flush_seconds,
             clock=clock,
+            size=truncate_to or 0,
         )
 
     # -- buffering ---------------------------------------------------------------------------------
@@ -172,6 +180,8 @@ class Sink:
     async def flush(self) -> None:
         """Write everything buffered in one write (and fsync on a file). Ordered by a lock."""
         async with self._lock:
+            if self.failed:  # the error was raised once; nothing more goes after a failed write
+                self._pending, self._pending_records = [], 0
             if not self._pending:
                 self._last_flush = self._clock()
                 return
@@ -193,10 +203,23 @@ class Sink:
             self._stream.flush()
             if self._fsync:
                 os.fsync(self._stream.fileno())
+            if self._size is not None:
+                self._size += len(data)
         except BrokenPipeError:
+            self.failed = True
             raise
         except OSError as exc:
-            raise OutputError(f"cannot write {self.name}: {_describe_os_error(exc)}") from None
+            self.failed = True
+            if self._size is not None:  # a full disk took part of the write: cut it, the file stays whole
+                with contextlib.suppress(OSError):
+                    self._stream.truncate(self._size)
+            hint = (
+                "; it still holds every function written before: free some space (or fix the cause) and "
+                "continue the crawl with --resume"
+                if self._close_stream
+                else ""
+            )
+            raise OutputError(f"cannot write {self.name}: {_describe_os_error(exc)}{hint}") from None
 
     async def aclose(self) -> None:
         if self._closed:
@@ -215,6 +238,7 @@ async def write_batches(
     on_batch: Callable[[FunctionBatch], None],
 ) -> None:
     """The writer task: take finished functions until the stream ends; flush by size, by time and when idle.
+    A function whose configs cannot be written is written as an ``error`` instead (``_add_writable``).
 
     Each time it wakes it takes every batch already waiting, not one per turn of the event loop: a fast
     crawl finishes several functions per turn. A ticker flushes a buffer that has waited
@@ -225,7 +249,7 @@ async def write_batches(
         async with receive:
             async for batch in receive:
                 while True:
-                    sink.add_batch(batch)
+                    batch = _add_writable(sink, batch)
                     on_batch(batch)
                     try:
                         batch = receive.receive_nowait()
@@ -235,6 +259,28 @@ async def write_batches(
                     await sink.flush()
         tg.cancel_scope.cancel()
     await sink.flush()
+
+
+def _add_writable(sink: Sink, batch: FunctionBatch) -> FunctionBatch:
+    """Buffer ``batch``, or, when one of its configs cannot be written (nested deeper than fcaudit
+    writes), the function as an ``error`` naming why; returns what was buffered. One odd config costs its
+    own function, never the run."""
+    try:
+        sink.add_batch(batch)
+    except UnwritableRecordError as exc:
+        key = batch.function.key
+        log.warning(
+            "crawl.function_unwritable",
+            account=key.account,
+            region=key.region,
+            service=key.service,
+            function=key.function,
+            code=exc.code,
+            message=exc.message,
+        )
+        batch = batch.unwritable(exc)
+        sink.add_batch(batch)
+    return batch
 
 
 async def _ticker(sink: Sink) -> None:

@@ -42,7 +42,15 @@ from crawler.audit_report import (
     new_row,
 )
 from crawler.errors import InputError
-from crawler.records import FUNCTION_STATUSES, FunctionBatch, Record, from_dict
+from crawler.records import (
+    FUNCTION_STATUSES,
+    MAX_DEPTH,
+    FunctionBatch,
+    Record,
+    from_dict,
+    too_deep,
+    too_deep_message,
+)
 from crawler.rules import AuditPolicy, RuleEngine, Severity, default_policy
 
 #: problems that mean the input does not hold the whole truth
@@ -60,6 +68,8 @@ INCOMPLETE_KINDS: Final = frozenset(
         "no-run-records",
     }
 )
+#: a line this short cannot nest deeper than ``MAX_DEPTH`` (two bytes a level)
+SHALLOW_BYTES: Final = 2 * MAX_DEPTH
 _NOT_FOLLOWED = "are not followed by their function record"
 _BOUNDARY = "end where another stream starts"
 _OTHERS = "are followed by another function's record"
@@ -119,6 +129,9 @@ class Summarizer:
             except orjson.JSONDecodeError as exc:
                 self.lines = n
                 self._bad_line(raw, n, exc.msg)
+                continue
+            if len(raw) > SHALLOW_BYTES and too_deep(raw, obj):  # no line that short can be too deep
+                self._fold.problem("invalid-record", f"{too_deep_message()}: skipped", n)
                 continue
             # the common cases inline (a valid config or function line); anything else via _fold_obj
             try:

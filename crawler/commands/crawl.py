@@ -11,9 +11,11 @@ stream. With ``--baseline`` the drift from that crawl (``fcaudit diff``) follows
 format.
 
 Exit codes (``crawler.cli``): 0 complete and no finding at/above ``--fail-on``; 1 such findings (or,
-with ``--fail-on-drift``, any drift from the baseline); 2 bad input, refused credentials or an output
-locked by another run; 3 incomplete (a pair ended in ``error``, a listing failed, or the ``--deadline``
-passed); 130/143 interrupted by SIGINT/SIGTERM (the file can be resumed).
+with ``--fail-on-drift``, any drift from the baseline); 2 bad input, refused credentials, an output
+locked by another run or an output that cannot be written (a full disk); 3 incomplete (a pair ended in
+``error``, a listing failed, or the ``--deadline`` passed); 70 an internal error (a bug); 130/143
+interrupted by SIGINT/SIGTERM (the file can be resumed). A signal after the end record waits for the
+outputs (``crawl_and_finish``).
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ import logging
 import math
 import os
 import shutil
+import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+
+import anyio
 
 from crawler import loop as event_loop
 from crawler.atomic_file import write_atomically
@@ -37,7 +42,8 @@ from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, E
 from crawler.commands import add_fail_on, add_follow_symlinks
 from crawler.config import RunConfig, resolve_config
 from crawler.crawl import DEFAULT_GRACE_SECONDS, CrawlOutcome
-from crawler.errors import AuthError, UsageError
+from crawler.entry import held_interrupts
+from crawler.errors import AuthError, OutputError, UsageError
 from crawler.fc3_listing import API_CHOICES
 from crawler.jobs import CrawlJob, expand_pairs, job_fingerprint
 from crawler.log import LogFormat, configure, get_logger
@@ -51,6 +57,7 @@ from crawler.rules import AuditPolicy, Finding, Severity, default_policy, policy
 from crawler.runner import execute
 from crawler.selection import NameFilter, Selection, read_targets_file
 from crawler.shard import ShardSpec
+from crawler.shutdown import STOP_SIGNALS
 from crawler.sink import ResumeState, Sink, check_resume, scan_for_resume
 from crawler.stats import RunStats
 from crawler.summary import Summarizer
@@ -370,7 +377,10 @@ def _seed_stats(stats: RunStats, resume: ResumeState | None) -> None:
     )
 
 
-async def crawl_plan(plan: CrawlPlan, *, handle_signals: bool = True) -> CrawlOutcome:
+async def crawl_plan(
+    plan: CrawlPlan, *, signals: AsyncIterator[signal.Signals] | None = None
+) -> CrawlOutcome:
+    """The crawl; ``signals``: the command's receiver (``crawl_and_finish``), else the crawl opens one."""
     stats = RunStats()
     _seed_stats(stats, plan.resume)
     with ProgressLine(stats) as progress:
@@ -380,10 +390,46 @@ async def crawl_plan(plan: CrawlPlan, *, handle_signals: bool = True) -> CrawlOu
             stats=stats,
             on_record=plan.on_record,
             resumed=plan.resume is not None,
-            handle_signals=handle_signals,
+            handle_signals=True,
             progress=progress,
             grace=plan.grace,
+            signals=signals,
         )
+
+
+async def crawl_and_finish(plan: CrawlPlan) -> int:
+    """The crawl, then its outputs, under one signal receiver that stays open from the first request to
+    the last output, so SIGTERM never meets its default handler (death, nothing written).
+
+    During the crawl a signal stops it gently (``crawler.shutdown``). Once the end record is written, the
+    stop signals are held (blocked) while ``finish`` writes the summary, findings, report and metrics: a
+    fraction of a second, and nothing in it is interrupted — a blocking write to a pipe that a signal cuts
+    short loses the rest of its data in Python's buffered I/O. Held signals then reach the receiver and
+    are let go: the outputs are whole and the exit code is the run's own."""
+    with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        try:
+            outcome = await crawl_plan(plan, signals=signals)
+        except OutputError as exc:
+            if plan.sink.failed or plan.to_stdout:  # the records' own failure says what to do
+                raise
+            # another output failed during the crawl (--findings on a full disk): the records are whole
+            raise OutputError(
+                f"{exc.message}; the records written so far in {plan.sink.name} are whole: continue the "
+                "crawl with --resume"
+            ) from None
+        try:
+            with held_interrupts(STOP_SIGNALS):
+                code = finish(plan, outcome)
+                sys.stdout.flush()  # inside the hold: the summary may be on stdout
+                sys.stderr.flush()
+                return code
+        except OutputError as exc:
+            if plan.to_stdout:
+                raise
+            raise OutputError(
+                f"{exc.message}; the crawl's records in {plan.sink.name} are whole: `fcaudit summarize "
+                f"{plan.sink.name}` writes the summary, findings and metrics again without crawling"
+            ) from None
 
 
 def auth_failure(plan: CrawlPlan, outcome: CrawlOutcome) -> AuthError:
@@ -454,12 +500,11 @@ def run(args: argparse.Namespace) -> int:
     plan = build_plan(args, os.environ)
     try:
         try:
-            outcome = event_loop.run(crawl_plan, plan)  # uvloop when installed
+            return event_loop.run(crawl_and_finish, plan)  # uvloop when installed
         except BaseException as exc:
-            if plan.findings_file is not None:
+            if plan.findings_file is not None:  # no half-written findings file is left behind
                 plan.findings_file.__exit__(type(exc), exc, exc.__traceback__)
             raise
-        return finish(plan, outcome)
     finally:
         if plan.lock is not None:  # every way out: the next run must not find it held
             plan.lock.release()
