@@ -21,6 +21,9 @@ from types import TracebackType
 
 from crawler.errors import OutputError
 
+#: what to do, at the end of every write error (a command that knows better says that instead)
+RUN_AGAIN = "free some space (or fix the cause) and run again"
+
 
 class AtomicFile:
     """A file built in pieces and renamed into place whole: ``commit()`` on success, ``abort()`` else.
@@ -50,10 +53,8 @@ class AtomicFile:
                 raise self._error(exc) from None
 
     def _error(self, exc: OSError) -> OutputError:
-        return OutputError(
-            f"cannot write {self.what} {self.path}: {exc.strerror}; it was left as it was "
-            "(free some space, or fix the cause, and run again)"
-        )
+        what = f"{self.what} {self.path}"
+        return OutputError(f"cannot write {what}: {exc.strerror}, left as it was; {RUN_AGAIN}")
 
     def write(self, data: bytes) -> None:
         try:

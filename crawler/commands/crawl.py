@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import anyio
 
 from crawler import loop as event_loop
-from crawler.atomic_file import write_atomically
+from crawler.atomic_file import RUN_AGAIN, write_atomically
 from crawler.audit_report import AuditReport
 from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.commands import add_fail_on, add_follow_symlinks
@@ -414,8 +414,8 @@ async def crawl_and_finish(plan: CrawlPlan) -> int:
                 raise
             # another output failed during the crawl (--findings on a full disk): the records are whole
             raise OutputError(
-                f"{exc.message}; the records written so far in {plan.sink.name} are whole: continue the "
-                "crawl with --resume"
+                f"{_cause(exc)}; the records written so far in {plan.sink.name} are whole: free some space "
+                "and continue the crawl with --resume"
             ) from None
         try:
             with held_interrupts(STOP_SIGNALS):
@@ -427,9 +427,15 @@ async def crawl_and_finish(plan: CrawlPlan) -> int:
             if plan.to_stdout:
                 raise
             raise OutputError(
-                f"{exc.message}; the crawl's records in {plan.sink.name} are whole: `fcaudit summarize "
-                f"{plan.sink.name}` writes the summary, findings and metrics again without crawling"
+                f"{_cause(exc)}; the crawl's records in {plan.sink.name} are whole: free some space, and "
+                f"`fcaudit summarize {plan.sink.name}` (with --summary, --findings, --metrics or --format "
+                "html) writes it without crawling again"
             ) from None
+
+
+def _cause(exc: OutputError) -> str:
+    """An output error without its generic advice, which the crawl replaces with its own."""
+    return exc.message.removesuffix(f"; {RUN_AGAIN}")
 
 
 def auth_failure(plan: CrawlPlan, outcome: CrawlOutcome) -> AuthError:
