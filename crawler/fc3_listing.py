@@ -219,7 +219,9 @@ class Fc3Listing:
                     f"asked for the configs of {service}/{function}, got {got_service}/{got_function}'s"
                 )
             items.append(config)
-        return Page(items=tuple(items), next_token=page.next_token, request_id=page.request_id)
+        return Page(
+            items=tuple(items), next_token=page.next_token, request_id=page.request_id, size=page.size
+        )
 
 
 class AutoListing:

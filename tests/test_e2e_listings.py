@@ -310,3 +310,26 @@ def test_fc3_a_function_past_the_configs_bound_is_an_error_the_rest_exact(
     for key in set(expected) - big:
         got, want = crawled.functions[key], expected[key]
         assert (got["status"], got["configs"]) == (want["status"], want["configs"]), key
+
+
+@pytest.mark.parametrize("api", ["fc2", "fc3"])
+def test_a_targets_pair_past_the_bytes_bound_is_an_error(
+    env: pytest.MonkeyPatch, tmp_path: Path, api: str
+) -> None:
+    """``max_function_bytes`` counts the answers of one function's own listing in either API."""
+    backend = generate_account(AccountSpec(seed=7, services=2, functions=20, big_functions=2))
+    big = next(r for r in backend.truth_records() if r["type"] == "function" and r["configs"] > 100)
+    targets = tmp_path / "targets.txt"
+    targets.write_text(f"{big['service']}/{big['function']}\n")
+    config = tmp_path / "fcaudit.toml"
+    config.write_text("[crawl]\nmax_function_bytes = 4096\n")
+    out = tmp_path / "out.ndjson"
+    with EmulatorThread(backend) as emu:
+        use_emulator_keys(env, emu)
+        options = ["--api", api, "--config", str(config), "--targets", str(targets)]
+        code = run_cli(["crawl", *target_args(emu), "-o", str(out), "-q", *options])
+    [record] = Crawled.of(read_ndjson(out)).functions.values()
+    assert code == 3
+    assert record["status"] == "error"
+    assert record["error"]["code"] == "ListingLimitExceeded"
+    assert "max_function_bytes" in record["error"]["message"]
