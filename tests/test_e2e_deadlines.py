@@ -94,7 +94,7 @@ def test_a_trickling_answer_is_cut_at_the_per_request_deadline(tmp_path: Path) -
     assert error["attempts"] == 2
     assert hits["configs"] == 2
     assert code == 3
-    assert elapsed < 2.5  # two attempts of 0.5 s; a whole answer would take 3 s each
+    assert elapsed < 4.0  # two attempts of 0.5 s; two whole answers would take 6 s
 
 
 def test_one_stalling_function_costs_at_most_the_function_deadline(tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def test_one_stalling_function_costs_at_most_the_function_deadline(tmp_path: Pat
         "also-fine": "none",
     }
     assert code == 3
-    assert elapsed < 4.0  # 20 attempts of 0.3 s would be 6 s
+    assert elapsed < 5.0  # 20 attempts of 0.3 s would be 6 s and more
 
 
 DEADLINE_ACCOUNT = AccountSpec(seed=21, services=3, functions=30, big_functions=0)
@@ -141,7 +141,7 @@ def test_deadline_ends_the_run_incomplete_and_resume_completes_it(
     assert end["complete"] is False
     assert end["interrupted"] == "deadline"
     assert 0 < len(first.functions) < everything
-    assert elapsed < 3.0  # the deadline, the grace period and no more
+    assert elapsed < 5.0  # loosely: the deadline, the grace period, start-up; nothing hangs
     assert_matches_truth(first, truth, only=set(first.functions))  # what was written is right
 
     assert run_cli([*base, "--resume"]) == 0
