@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Final, Literal
 
-from crawler.records import LATEST
+from crawler.records import LATEST, shown
 
 DestinationKind = Literal[
     "mns-queue", "mns-topic", "fc-function", "eventbridge", "rocketmq", "unknown", "malformed"
@@ -92,7 +92,7 @@ def _malformed(arn: str, reason: str) -> Destination:
 def parse_destination(value: object) -> Destination:
     """Classify one destination value as found in ``destinationConfig.on*.destination``."""
     if not isinstance(value, str):
-        return _malformed(repr(value), f"destination is a {type(value).__name__}, not a string")
+        return _malformed(shown(value), f"destination is a {type(value).__name__}, not a string")
     arn = value
     parts = arn.split(":", 4)
     if len(parts) != 5 or parts[0] != "acs":

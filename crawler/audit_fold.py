@@ -46,7 +46,7 @@ from crawler.audit_report import (
     add_rows,
     new_row,
 )
-from crawler.records import LATEST
+from crawler.records import LATEST, shown
 from crawler.rules import NO_CONFIG, Evaluation, Finding, Hit, RuleEngine
 
 OTHER_SERVICES: Final = ("*", "*", "(other services)")
@@ -175,7 +175,8 @@ class AuditFold:
         differently from the record that carries it."""
         self.problem(
             "config-identity-mismatch",
-            f"config names {named_service!r}/{named_function!r}, its record {service!r}/{function!r}",
+            f"config names {shown(named_service)}/{shown(named_function)}, "
+            f"its record {service!r}/{function!r}",
             line,
         )
 

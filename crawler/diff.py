@@ -35,7 +35,16 @@ import orjson
 
 from crawler.audit_report import AuditReport
 from crawler.errors import InputError, reading
-from crawler.records import ConfigRecord, FunctionRecord, Record, RunRecord, parse_line
+from crawler.records import (
+    MAX_DEPTH,
+    ConfigRecord,
+    FunctionRecord,
+    Record,
+    RunRecord,
+    nesting,
+    parse_line,
+    too_deep_message,
+)
 from crawler.rules import AuditPolicy, Finding, default_policy
 from crawler.summary import Summarizer
 
@@ -62,15 +71,26 @@ class _Missing:
 ABSENT: Final = _Missing()
 
 
+#: the level of a config's own fields in its record line (the record is level 1, the config object 2)
+CONFIG_LEVEL: Final = 3
+
+
 def comparable(config: Mapping[str, Any], ignore: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The config's leaves by dotted path, without identity fields, FC 3.0 names read as FC 2.0's."""
+    """The config's leaves by dotted path, without identity fields, FC 3.0 names read as FC 2.0's.
+
+    ``InputError`` for a config nested deeper than fcaudit writes (``records.MAX_DEPTH``): its leaves
+    could not be compared, written or shown whole."""
     leaves: dict[str, Any] = {}
 
-    def walk(prefix: str, value: Any) -> None:
+    def walk(prefix: str, value: Any, level: int) -> None:
         if isinstance(value, dict):  # an empty object has no leaves: {} and absent read the same
+            if level > MAX_DEPTH:
+                raise InputError(too_deep_message())
             for k, v in value.items():
-                walk(f"{prefix}.{k}", v)
+                walk(f"{prefix}.{k}", v, level + 1)
         else:
+            if type(value) is list and level - 1 + nesting(value) > MAX_DEPTH:  # lists are rare in configs
+                raise InputError(too_deep_message())
             leaves[prefix] = value
 
     for name, value in config.items():
@@ -79,7 +99,7 @@ def comparable(config: Mapping[str, Any], ignore: frozenset[str] = frozenset()) 
         name = RENAMED_FIELDS.get(name, name)
         if name in ignore:
             continue
-        walk(name, value)
+        walk(name, value, CONFIG_LEVEL)
     return {path: leaves[path] for path in sorted(leaves) if path not in ignore}
 
 
@@ -175,7 +195,8 @@ class DriftSide:
             try:
                 self.add(parse_line(line, lineno))
             except InputError as exc:
-                raise InputError(f"{self.name} {exc.message}") from None
+                where = "" if exc.message.startswith("line ") else f"line {lineno}: "
+                raise InputError(f"{self.name} {where}{exc.message}") from None
         if not self.started and not self.configs and not self.errors:
             raise InputError(f"{self.name} holds no fcaudit records; is it NDJSON from fcaudit crawl?")
 

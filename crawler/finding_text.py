@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from crawler.arns import Destination
+from crawler.records import quotable
 
 #: a rule's verdict before it becomes a Finding: (rule id, rule-specific payload)
 Hit = tuple[str, tuple[Any, ...]]
@@ -56,7 +57,10 @@ _EVIDENCE: dict[str, Callable[[tuple[Any, ...]], dict[str, Any]]] = {
     "unknown-destination-kind": _side,
     "value-out-of-range": lambda p: {"field": p[0], "value": p[1], "range": p[2]},
     "stateful-invocation-off": lambda p: {"statefulInvocation": False, "policy": p[0]},
-    "pair-error": lambda p: {"status": "error", "error": dict(p[0]) if p[0] else None},
+    "pair-error": lambda p: {
+        "status": "error",
+        "error": {k: quotable(v) for k, v in p[0].items()} if p[0] else None,
+    },
 }
 
 

@@ -48,12 +48,14 @@ SUMMED: Final = (
 )
 
 
-def _load(line: bytes, where: str) -> Any:
+def _load(line: bytes, where: str, *, whole: bool = False) -> Any:
+    """One line's JSON; ``whole``: a run record, copied into the merged file's own, checked for depth
+    (configs and function records are copied as they are, and the summary quotes them safely)."""
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise InputError(f"{where}: not valid JSON ({exc.msg})") from None
-    if too_deep(line, obj):
+    if whole and too_deep(line, obj):
         raise InputError(f"{where}: {too_deep_message()}")
     return obj
 
@@ -93,14 +95,14 @@ def inspect_shard(path: Path) -> ShardFile:
         last = _last_line(handle, size) if first else b""
     if not first.strip():
         raise InputError(f"{name}: is empty, not a shard's NDJSON file")
-    start = _load(first, f"{name} line 1")
+    start = _load(first, f"{name} line 1", whole=True)
     if not (isinstance(start, dict) and start.get("type") == "run" and start.get("phase") == "start"):
         raise InputError(f"{name}: does not begin with an fcaudit 'run' start record")
     spec = ShardSpec.from_dict(start.get("shard"))
     run = start.get("runFingerprint")
     if spec is None or not isinstance(run, str):
         raise InputError(f"{name}: was not written with --shard K/N (its start record names no shard)")
-    end = _load(last, f"{name} last line") if last.endswith(b"}") else None
+    end = _load(last, f"{name} last line", whole=True) if last.endswith(b"}") else None
     if not (isinstance(end, dict) and end.get("type") == "run" and end.get("phase") == "end"):
         raise InputError(
             f"{name} (shard {spec.label}): has no end record, so that crawl did not finish; "

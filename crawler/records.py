@@ -12,13 +12,16 @@ Every line is one JSON object with a ``type``:
 Records are frozen dataclasses between modules; ``to_bytes`` gives the line (with its newline) and
 ``parse_line`` reads one back, strictly, so a summary or a resume never trusts a malformed file.
 
-Nesting is bounded both ways: orjson parses 1,024 levels but serialises only about 254, so a config the
-API sent could be read and never written. No line fcaudit writes or reads nests deeper than
-``MAX_DEPTH`` levels, which leaves room for whatever embeds a value one or two levels further down (a
-finding's evidence, a diff's change) to be written too. ``FunctionBatch.to_bytes`` raises
-``UnwritableRecordError`` for a deeper config (the writer ends that function as ``error``); readers turn
-a deeper line into a problem or an ``InputError`` for that line. The check costs a length comparison for
-ordinary lines: a line cannot nest N levels in fewer than 2N bytes or with fewer than N brackets.
+Nesting is bounded: orjson parses 1,024 levels but serialises only about 254 (and ``repr`` about 1,000),
+so a value could be read and then never written or quoted. No line fcaudit writes nests deeper than
+``MAX_DEPTH`` levels: ``FunctionBatch.to_bytes`` raises ``UnwritableRecordError`` for a deeper config (the
+writer ends that function as ``error``), so what fcaudit wrote, fcaudit reads and writes again (a finding
+or a diff embeds a value a few levels further down). Readers never trust a line's depth: a value is
+quoted in a finding, a message or a report only through ``quotable`` (a deep one becomes a short
+description), and records that are not on a reader's fast path (run records, oddly shaped lines) are
+checked whole with ``too_deep``, which costs a length comparison for an ordinary line (a line cannot nest
+N levels in fewer than 2N bytes or with fewer than N brackets). The fast paths (configs and function
+records in ``summarize``) pay nothing.
 """
 
 from __future__ import annotations
@@ -68,6 +71,27 @@ def too_deep(line: bytes | str, obj: object) -> bool:
     if brackets <= MAX_DEPTH:
         return False
     return nesting(obj) > MAX_DEPTH
+
+
+#: the deepest value quoted as it is (in a finding's evidence, a message): real configs nest 4 levels
+QUOTED_DEPTH: Final = 32
+
+
+def quotable(value: object) -> object:
+    """``value`` to quote in a finding, a message or a report: itself unless it is an object or array
+    nested deeper than ``QUOTED_DEPTH`` levels, which becomes a short description, so that whatever quotes
+    it (orjson, ``repr``) cannot fail. Called only where a value is quoted: never on a fast path."""
+    if type(value) is not dict and type(value) is not list:
+        return value
+    depth = nesting(value)
+    if depth <= QUOTED_DEPTH:
+        return value
+    return f"(a JSON {'object' if type(value) is dict else 'array'} nested {depth} levels deep)"
+
+
+def shown(value: object) -> str:
+    """``repr`` of ``value`` for a message, through ``quotable``."""
+    return repr(quotable(value))
 
 
 def too_deep_message() -> str:
@@ -225,7 +249,7 @@ def from_dict(obj: Any, lineno: int = 0) -> Record:
     if kind == "function":
         status = obj.get("status")
         if status not in FUNCTION_STATUSES:
-            raise InputError(f"line {lineno}: unknown function status {status!r}")
+            raise InputError(f"line {lineno}: unknown function status {shown(status)}")
         error = obj.get("error")
         if error is not None and not isinstance(error, dict):
             raise InputError(f"line {lineno}: field 'error' must be an object or null")
@@ -243,10 +267,10 @@ def from_dict(obj: Any, lineno: int = 0) -> Record:
     if kind == "run":
         phase = obj.get("phase")
         if phase not in ("start", "end"):
-            raise InputError(f"line {lineno}: run record with unknown phase {phase!r}")
+            raise InputError(f"line {lineno}: run record with unknown phase {shown(phase)}")
         data = {k: v for k, v in obj.items() if k not in ("type", "phase")}
         return RunRecord(phase, data)
-    raise InputError(f"line {lineno}: unknown record type {kind!r}")
+    raise InputError(f"line {lineno}: unknown record type {shown(kind)}")
 
 
 def parse_line(line: bytes | str, lineno: int = 0) -> Record:
@@ -254,6 +278,4 @@ def parse_line(line: bytes | str, lineno: int = 0) -> Record:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise InputError(f"line {lineno}: not valid JSON ({exc.msg})") from None
-    if too_deep(line, obj):
-        raise InputError(f"line {lineno}: {too_deep_message()}")
     return from_dict(obj, lineno)

@@ -42,6 +42,7 @@ from crawler.audit_policy import (
     resolve_fail_on,
 )
 from crawler.finding_text import Hit, evidence, message
+from crawler.records import quotable
 
 __all__ = [
     "DEFAULT_SEVERITY",
@@ -163,7 +164,9 @@ class RuleEngine:
         if raw_r is not None and (type(raw_r) is not int or not 0 <= raw_r <= self._retry_limit):
             retries = None
             if self._range:
-                hits.append(("value-out-of-range", ("maxAsyncRetryAttempts", raw_r, [0, self._retry_limit])))
+                hits.append(
+                    ("value-out-of-range", ("maxAsyncRetryAttempts", quotable(raw_r), [0, self._retry_limit]))
+                )
         elif raw_r is not None:
             retries = raw_r
         raw_a = config.get("maxAsyncEventAgeInSeconds")
@@ -172,14 +175,17 @@ class RuleEngine:
             age = None
             if self._range:
                 hits.append(
-                    ("value-out-of-range", ("maxAsyncEventAgeInSeconds", raw_a, [1, self._age_limit]))
+                    (
+                        "value-out-of-range",
+                        ("maxAsyncEventAgeInSeconds", quotable(raw_a), [1, self._age_limit]),
+                    )
                 )
         elif raw_a is not None:
             age = raw_a
         raw_s = config.get("statefulInvocation")
         stateful: bool | None = False if raw_s is None else raw_s if type(raw_s) is bool else None
         if stateful is None and self._range:
-            hits.append(("value-out-of-range", ("statefulInvocation", raw_s, [False, True])))
+            hits.append(("value-out-of-range", ("statefulInvocation", quotable(raw_s), [False, True])))
         success = failure = None
         dc = config.get("destinationConfig")
         if dc is not None:

@@ -44,6 +44,8 @@ from crawler.records import (
     RunRecord,
     parse_line,
     to_bytes,
+    too_deep,
+    too_deep_message,
 )
 
 log = get_logger(__name__)
@@ -344,6 +346,8 @@ def _scan(path: Path, handle: BinaryIO, on_record: Callable[[Record], None] | No
             break  # a torn last line: cut off
         try:
             record = parse_line(line, lineno)
+            if isinstance(record, RunRecord) and too_deep(line, record.data):  # kept in the live summary
+                raise InputError(f"line {lineno}: {too_deep_message()}")
         except InputError as exc:
             raise ResumeError(f"cannot resume from {path}: {exc.message}; the file is damaged") from None
         if start is None:

@@ -44,7 +44,6 @@ from crawler.audit_report import (
 from crawler.errors import InputError
 from crawler.records import (
     FUNCTION_STATUSES,
-    MAX_DEPTH,
     FunctionBatch,
     Record,
     from_dict,
@@ -68,8 +67,6 @@ INCOMPLETE_KINDS: Final = frozenset(
         "no-run-records",
     }
 )
-#: a line this short cannot nest deeper than ``MAX_DEPTH`` (two bytes a level)
-SHALLOW_BYTES: Final = 2 * MAX_DEPTH
 _NOT_FOLLOWED = "are not followed by their function record"
 _BOUNDARY = "end where another stream starts"
 _OTHERS = "are followed by another function's record"
@@ -130,9 +127,6 @@ class Summarizer:
                 self.lines = n
                 self._bad_line(raw, n, exc.msg)
                 continue
-            if len(raw) > SHALLOW_BYTES and too_deep(raw, obj):  # no line that short can be too deep
-                self._fold.problem("invalid-record", f"{too_deep_message()}: skipped", n)
-                continue
             # the common cases inline (a valid config or function line); anything else via _fold_obj
             try:
                 kind = obj["type"]
@@ -158,6 +152,9 @@ class Summarizer:
                     continue
             except (KeyError, TypeError):
                 pass
+            if too_deep(raw, obj):  # the slow path (run records, odd lines): whatever it keeps stays writable
+                self._fold.problem("invalid-record", f"{too_deep_message()}: skipped", n)
+                continue
             fold_obj(obj, n)
         self.lines = n
 

@@ -67,40 +67,63 @@ def test_a_config_nested_too_deep_ends_its_function_as_error(tmp_path: Path, dep
 
 
 def deep_file(path: Path, depth: int) -> Path:
-    """A crawl's file with one config line nested ``depth`` levels deep (not written by fcaudit): an array,
-    which a diff compares as one value and an audit quotes as evidence, whole."""
+    """A crawl's file (not written by fcaudit) whose config for ``f`` holds an array nested ``depth``
+    levels deep — a value a diff compares whole and an audit quotes as evidence — whose config for ``g``
+    has a destination nested 1,000 levels deep (past what ``repr`` takes), and whose end record is nested
+    ``depth`` levels deep."""
     key = b'"account":"1234567890123456","region":"cn-hangzhou","service":"svc"'
     lines = [
         orjson.dumps({"type": "run", "phase": "start", "tool": "fcaudit", "targets": []}),
         b'{"type":"config",' + key + b',"function":"f","qualifier":"LATEST","config":{"qualifier":"LATEST",'
         b'"maxAsyncRetryAttempts":' + nested_json(depth, arrays=True) + b"}}",
         b'{"type":"function",' + key + b',"function":"f","status":"ok","configs":1,"pages":1,"error":null}',
-        b'{"type":"function",' + key + b',"function":"g","status":"none","configs":0,"pages":1,"error":null}',
-        orjson.dumps({"type": "run", "phase": "end", "complete": True}),
+        b'{"type":"config",' + key + b',"function":"g","qualifier":"LATEST","config":{"destinationConfig":'
+        b'{"onFailure":{"destination":' + nested_json(1000, arrays=True) + b"}}}}",
+        b'{"type":"function",' + key + b',"function":"g","status":"ok","configs":1,"pages":1,"error":null}',
+        b'{"type":"run","phase":"end","complete":true,"note":' + nested_json(depth) + b"}",
     ]
     path.write_bytes(b"\n".join(lines) + b"\n")
     return path
 
 
-def test_summarize_reports_a_line_nested_too_deep_and_goes_on(
+def test_summarize_quotes_values_nested_too_deep_and_skips_such_a_run_record(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The configs are audited (a value out of range, a malformed destination), the deep values quoted
+    as a short description; the end record, which a report would copy whole, is skipped as a problem."""
     deep = deep_file(tmp_path / "deep.ndjson", 500)
-    summary = tmp_path / "summary.json"
-    code = run_cli(["summarize", str(deep), "--format", "json", "--summary", str(summary)])
+    summary, findings = tmp_path / "summary.json", tmp_path / "findings.ndjson"
+    argv = [
+        "summarize",
+        str(deep),
+        "--format",
+        "json",
+        "--summary",
+        str(summary),
+        "--findings",
+        str(findings),
+    ]
+    code = run_cli(argv)
     captured = capsys.readouterr()
     assert code == EXIT_OK
-    assert "line 2: nested deeper than 200 levels" in captured.err
+    assert f"line 6: {_too_deep()}: skipped" in captured.err
     report = orjson.loads(captured.out)
     assert report == orjson.loads(summary.read_bytes())
-    assert report["complete"] is False  # a skipped line: the summary says it does not hold everything
+    assert report["complete"] is False  # the end record was skipped
+    quoted = {f["ruleId"]: f["evidence"] for f in map(orjson.loads, findings.read_bytes().splitlines())}
+    assert quoted["value-out-of-range"]["value"] == "(a JSON array nested 500 levels deep)"
+    assert "(a JSON array nested 1000 levels deep)" in quoted["malformed-destination-arn"]["destination"]
+    for fmt in ("table", "markdown", "html"):
+        assert run_cli(["summarize", str(deep), "--format", fmt]) == EXIT_OK
 
 
-def test_diff_refuses_a_line_nested_too_deep_in_one_line(
+def test_diff_refuses_a_config_nested_too_deep_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     deep = deep_file(tmp_path / "deep.ndjson", 500)
-    shallow = deep_file(tmp_path / "shallow.ndjson", 3)
+    shallow = tmp_path / "shallow.ndjson"
+    three_deep = deep_file(tmp_path / "three.ndjson", 3).read_bytes()
+    shallow.write_bytes(b"".join(three_deep.splitlines(keepends=True)[:3]))  # start, f's config, f
     for old, new in ((shallow, deep), (deep, shallow)):
         assert run_cli(["diff", str(old), str(new), "--format", "json"]) == EXIT_USAGE
         err = capsys.readouterr().err.strip().splitlines()
