@@ -54,8 +54,12 @@ class CrawlSettings:
     max_attempts: int = 6
     backoff_base: float = 0.2
     backoff_cap: float = 20.0
-    #: run-wide retry tokens: a retry costs 1, a retried call that succeeds gives its cost back
-    retry_budget: float = 100.0
+    #: retry tokens per endpoint (botocore's retry quota): a retry costs 5 (10 after a timeout or a lost
+    #: connection), a success gives back its last retry's cost or 1
+    retry_budget: float = 500.0
+    #: seconds an endpoint that fails outright (no connection) is waited for before its targets stop;
+    #: 0: no waiting, each failure is retried (and budgeted) as the call's own
+    outage_wait: float = 120.0
     connect_timeout: float = 10.0
     #: the longest silence while reading a response (a stalled server)
     read_timeout: float = 10.0

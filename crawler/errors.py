@@ -2,8 +2,10 @@
 
 aiohttp exceptions are caught only in ``client.py`` and re-raised as one of these with ``raise ... from``.
 The command line maps the tree onto exit codes: everything under ``FatalError`` ends the run with exit 2
-and a one-line message; ``ApiError`` and ``TransportError`` end one listing (an ``error`` record) unless
-they are ``AuthError``, which stops the whole run at once.
+and a one-line message; ``ApiError`` and ``TransportError`` end one listing (an ``error`` record). Two
+errors end one *target* instead: ``AuthError`` (its credentials are refused) and ``EndpointDownError``
+(its endpoint stayed unreachable past ``outage_wait``); the other targets go on. A run whose every
+target's credentials were refused ends with exit 2 (``AuthError`` is a ``FatalError`` for that).
 
     CrawlerError
     ├── FatalError                  exit 2, one line, no traceback
@@ -13,9 +15,10 @@ they are ``AuthError``, which stops the whole run at once.
     │   ├── InputError              unreadable NDJSON / input file (names the line)
     │   ├── OutputError             output path cannot be written
     │   ├── ResumeError             --resume against a file from other targets or settings
-    │   └── AuthError               403 from the API: wrong key, signature, expired token (also an ApiError)
+    │   └── AuthError               403 refusing the credentials: unknown key, bad signature, expired token
     ├── ApiError                    the API answered with an error
-    │   ├── AuthError
+    │   ├── AccessDeniedError       403 on one resource (a resource-scoped RAM policy): that listing only
+    │   │   └── AuthError           (a refusal of the credentials themselves ends the target)
     │   ├── NotFoundError           404 with FC's own ServiceNotFound / FunctionNotFound: deleted
     │   ├── ThrottledError          429, 503, Throttling* codes          (retryable)
     │   ├── ServerError             other 5xx                            (retryable)
@@ -34,7 +37,8 @@ they are ``AuthError``, which stops the whole run at once.
     │   └── UnwritableRecordError   a config fcaudit could read but cannot write (nested too deep)
     ├── PaginationError             repeated nextToken, too many pages
     ├── ListingLimitError           a listing past a memory bound (configs, bytes, token length)
-    └── RetryBudgetExhaustedError   the run-wide retry budget is spent
+    ├── RetryBudgetExhaustedError   the endpoint's retry quota is spent
+    └── EndpointDownError           the endpoint stayed unreachable for ``outage_wait`` seconds
 """
 
 from __future__ import annotations
@@ -135,8 +139,13 @@ class ApiError(CrawlerError):
         self.route = route
 
 
-class AuthError(ApiError, FatalError):
-    """403: the credentials are wrong. Retrying cannot help, so the whole run stops."""
+class AccessDeniedError(ApiError):
+    """403 on one resource (``AccessDenied`` from a resource-scoped policy): that listing ends in error."""
+
+
+class AuthError(AccessDeniedError, FatalError):
+    """403 refusing the credentials themselves (unknown key, bad signature, expired token): retrying
+    cannot help and every request of the target would be refused too, so the target stops."""
 
 
 class NotFoundError(ApiError):
@@ -255,3 +264,9 @@ class ListingLimitError(CrawlerError):
 
 class RetryBudgetExhaustedError(CrawlerError):
     code = "RetryBudgetExhausted"
+
+
+class EndpointDownError(CrawlerError):
+    """The endpoint failed outright (no connection) for longer than ``outage_wait``: its targets stop."""
+
+    code = "EndpointUnreachable"

@@ -1,4 +1,5 @@
-"""When to try a failed request again, and when to stop: full-jitter backoff and a run-wide retry budget.
+"""When to try a failed request again, and when to stop: full-jitter backoff, a retry quota per endpoint,
+and waiting out an endpoint that is down.
 
 Every call fcaudit makes is a read, so a timeout, a reset, a 5xx or a throttle is safe to retry. The
 backoff is botocore's full jitter: after the n-th failed attempt wait ``rand() * min(cap, base * 2**(n-1))``
@@ -8,13 +9,19 @@ failed together. A server hint (``Retry-After`` / ``x-acs-retry-after``) is a fl
 worker for a day. The shared rate limiter has already slowed the pace on a throttle, so waiting exactly
 the hint cannot produce a synchronised volley.
 
-The ``RetryBudget`` stops a failing endpoint from turning into a retry storm: each retry costs one token;
-a call that succeeds gives back what its own retries cost (a transient fault is free in the end) or,
-when it needed none, ``SUCCESS_REFUND``; tokens are capped at the capacity. Only calls that keep failing
-drain it, and once it is empty every retryable failure is final at once (``RetryBudgetExhaustedError``),
-until successes refill it. ``AuthError`` and other non-retryable errors are never retried; an error
-with an ``attempt_limit`` (a failure that repeats identically: DNS, TLS, an HTML page) gets no more
-attempts than that.
+The ``RetryBudget`` is botocore's retry quota, one per endpoint (``retry_budget`` tokens, 500 by
+default): a retry costs ``RETRY_COST`` (5) tokens, or ``TIMEOUT_RETRY_COST`` (10) after a timeout or a
+lost connection; a call that succeeds gives back what its last retry cost, or ``SUCCESS_REFUND`` (1)
+when it needed none; tokens are capped at the capacity. Only calls that keep failing drain it, and once
+it is empty every retryable failure is final at once (``RetryBudgetExhaustedError``) until successes
+refill it. ``AuthError`` and other non-retryable errors are never retried; an error with an
+``attempt_limit`` (a failure that repeats identically: DNS, TLS, an HTML page) gets no more attempts
+than that.
+
+An outage is another matter: when the endpoint fails outright (``crawler.outage.EndpointGate``: several
+lost connections in a row, no answer between), a failure is the endpoint's, not the call's. It costs
+neither an attempt nor a token: the call waits at the gate until a probe gets through, then tries
+again. A gate that stays shut for ``outage_wait`` seconds raises ``EndpointDownError`` instead.
 """
 
 from __future__ import annotations
@@ -26,18 +33,37 @@ from typing import TypeVar
 
 import anyio
 
-from crawler.errors import AuthError, CrawlerError, RetryBudgetExhaustedError, ThrottledError
+from crawler.errors import (
+    AuthError,
+    ConnectionLostError,
+    CrawlerError,
+    RequestTimeoutError,
+    RetryBudgetExhaustedError,
+    ThrottledError,
+)
 from crawler.log import get_logger
+from crawler.outage import EndpointGate
 
 log = get_logger(__name__)
 T = TypeVar("T")
 
-SUCCESS_REFUND = 0.1
+#: botocore's retry quota (botocore/retries/standard.py): what a retry costs, what a success gives back
+RETRY_COST = 5.0
+TIMEOUT_RETRY_COST = 10.0
+SUCCESS_REFUND = 1.0
+#: how many failures the endpoint's outage may take from one call (a gate flapping shut and open for
+#: ever cannot keep a call alive for ever)
+MAX_OUTAGE_FAILURES = 100
+
+
+def retry_cost(error: CrawlerError) -> float:
+    """Tokens one retry after ``error`` costs: a timeout or a lost connection costs double."""
+    return TIMEOUT_RETRY_COST if isinstance(error, RequestTimeoutError | ConnectionLostError) else RETRY_COST
 
 
 @dataclass(slots=True)
 class RetryBudget:
-    """Run-wide retry tokens (one event loop, so no lock). ``capacity`` 0 disables retries."""
+    """One endpoint's retry tokens (one event loop, so no lock). ``capacity`` 0 disables retries."""
 
     capacity: float
     tokens: float = field(init=False)
@@ -47,15 +73,16 @@ class RetryBudget:
             raise ValueError("retry budget capacity must be >= 0")
         self.tokens = self.capacity
 
-    def try_spend(self, cost: float = 1.0) -> bool:
+    def try_spend(self, cost: float = RETRY_COST) -> bool:
         if self.tokens < cost:
             return False
         self.tokens -= cost
         return True
 
-    def on_success(self, spent: float) -> None:
-        """A call ended well after ``spent`` tokens of retries: give them back (or a small refund)."""
-        self.tokens = min(self.capacity, self.tokens + (spent if spent > 0 else SUCCESS_REFUND))
+    def on_success(self, last_cost: float) -> None:
+        """A call ended well; ``last_cost`` is what its last retry cost (0: it needed none). Like
+        botocore, give that back, or ``SUCCESS_REFUND`` for a call that needed no retry."""
+        self.tokens = min(self.capacity, self.tokens + (last_cost if last_cost > 0 else SUCCESS_REFUND))
 
 
 class RetryPolicy:
@@ -69,6 +96,8 @@ class RetryPolicy:
         budget: RetryBudget,
         rand: Callable[[], float] = random.random,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        *,
+        gate: EndpointGate | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
@@ -76,6 +105,8 @@ class RetryPolicy:
         self.base = base
         self.cap = cap
         self.budget = budget
+        #: the endpoint's outage gate (``None``: every failure is the call's own)
+        self.gate = gate
         self._rand = rand
         self._sleep = sleep
 
@@ -106,32 +137,50 @@ class RetryPolicy:
         """Await ``call()`` until it succeeds or its error is final; that error gets ``.attempts`` set.
 
         ``on_retry(attempt, error, delay)`` runs before each wait (the client counts retries there).
+        With a gate, each attempt first waits while the endpoint is down (``EndpointDownError`` once it
+        has been down for ``outage_wait``), and a failure the gate puts down to the outage is retried
+        after the wait without counting as an attempt or costing a token.
         """
-        spent = 0.0
+        gate = self.gate
+        last_cost = 0.0
         attempt = 1
+        outage_failures = 0
         while True:
+            probe = await gate.admit() if gate is not None else False
             try:
                 result = await call()
             except CrawlerError as error:
                 error.attempts = attempt
+                outage = gate is not None and gate.failed(error, probe=probe)
+                if outage and error.retryable and outage_failures < MAX_OUTAGE_FAILURES:
+                    outage_failures += 1  # the endpoint's failure, not this call's: wait at the gate
+                    continue
                 if not self.should_retry(attempt, error):
                     raise
-                if not self.budget.try_spend(1.0):
+                cost = retry_cost(error)
+                if not self.budget.try_spend(cost):
                     raise _budget_exhausted(error, attempt) from error
-                spent += 1.0
+                last_cost = cost
                 wait = self.delay(attempt, error)
                 if on_retry is not None:
                     on_retry(attempt, error, wait)
                 await self._sleep(wait)
                 attempt += 1
+            except BaseException:
+                if probe and gate is not None:
+                    gate.abandoned()  # cancelled mid-probe: another caller probes next
+                raise
             else:
-                self.budget.on_success(spent)
+                if gate is not None:
+                    gate.reached()
+                self.budget.on_success(last_cost)
                 return result
 
 
 def _budget_exhausted(error: CrawlerError, attempt: int) -> RetryBudgetExhaustedError:
     exhausted = RetryBudgetExhaustedError(
-        f"run-wide retry budget spent, not retrying; last error {error.code}: {error.message}"
+        f"the endpoint's retry quota (retry_budget) is spent, not retrying; last error {error.code}: "
+        f"{error.message}"
     )
     exhausted.attempts = attempt
     exhausted.http = error.http

@@ -1,4 +1,5 @@
-"""Wire the real transport to the crawl pipeline: one session, a limiter per endpoint, one retry policy.
+"""Wire the real transport to the crawl pipeline: one session; per endpoint a limiter, a retry quota and
+an outage gate.
 
 ``execute`` is what ``fcaudit crawl`` and ``fcaudit demo`` both run: open the clients for the job's
 targets, write the start ``run`` record (unless the file is being resumed: it has one), run the
@@ -19,11 +20,13 @@ import anyio
 
 from crawler import __version__
 from crawler.client import FcClient, open_session
+from crawler.config import CrawlSettings
 from crawler.crawl import DEFAULT_GRACE_SECONDS, ClientMap, Crawl, CrawlOutcome, ListingClient
 from crawler.fc3 import Fc3Client
 from crawler.fc3_listing import AutoListing, Fc3Listing
 from crawler.jobs import CrawlJob, start_record
 from crawler.log import get_logger
+from crawler.outage import EndpointGate
 from crawler.progress import ProgressLine
 from crawler.ratelimit import RateLimiter
 from crawler.records import Record
@@ -38,27 +41,21 @@ log = get_logger(__name__)
 async def open_clients(
     job: CrawlJob, stats: RunStats, *, rand: Callable[[], float] = random.random
 ) -> AsyncIterator[ClientMap]:
-    """One client per (account, region): one aiohttp session for the run, one rate limiter per
-    endpoint (shared by the targets that reach the same host), one run-wide retry budget.
+    """One client per (account, region): one aiohttp session for the run; per endpoint (shared by the
+    targets that reach the same host) one rate limiter and one retry policy, with its own retry quota
+    and outage gate, so an endpoint that fails spends only its own retries and waits only for itself.
 
     ``job.api`` picks the client: ``fc2`` an ``FcClient``; ``fc3`` an ``Fc3Listing`` (FC 3.0's
     region-wide listings behind the same three calls); ``auto`` an ``AutoListing`` that tries FC 3.0
     and falls back to FC 2.0, per target. Both APIs of a target share its limiter."""
     settings = job.settings
-    budget = RetryBudget(settings.retry_budget)
-    retry = RetryPolicy(
-        max_attempts=settings.max_attempts,
-        base=settings.backoff_base,
-        cap=settings.backoff_cap,
-        budget=budget,
-        rand=rand,
-        sleep=anyio.sleep,
-    )
     limiters: dict[str, RateLimiter] = {}
+    retries: dict[str, RetryPolicy] = {}
     for target in job.targets:
         if target.endpoint not in limiters:
             rate, concurrency = target.limits(settings)
             limiters[target.endpoint] = RateLimiter(rate, concurrency, name=target.endpoint)
+            retries[target.endpoint] = retry_policy(settings, target.endpoint, rand)
     connections = sum(limiter.concurrency for limiter in limiters.values())
     clients: dict[tuple[str, str], ListingClient] = {}
     async with open_session(settings, connection_limit=connections) as session:
@@ -69,7 +66,7 @@ async def open_clients(
                 "region": target.region,
                 "credentials": target.credentials,
                 "limiter": limiters[target.endpoint],
-                "retry": retry,
+                "retry": retries[target.endpoint],
                 "stats": stats,
                 "settings": settings,
             }
@@ -87,6 +84,26 @@ async def open_clients(
                 client = fc3 if job.api == "fc3" else AutoListing(fc3, FcClient(session, **options))
             clients[(target.account, target.region)] = client
         yield clients
+
+
+def retry_policy(settings: CrawlSettings, endpoint: str, rand: Callable[[], float]) -> RetryPolicy:
+    """One endpoint's retry policy: its own retry quota and its own outage gate."""
+    gate = EndpointGate(
+        endpoint,
+        max_wait=settings.outage_wait,
+        base=settings.backoff_base,
+        cap=settings.backoff_cap,
+        rand=rand,
+    )
+    return RetryPolicy(
+        max_attempts=settings.max_attempts,
+        base=settings.backoff_base,
+        cap=settings.backoff_cap,
+        budget=RetryBudget(settings.retry_budget),
+        rand=rand,
+        sleep=anyio.sleep,
+        gate=gate,
+    )
 
 
 def _wanted(job: CrawlJob, account: str, region: str) -> Callable[[str, str], bool]:

@@ -1,4 +1,5 @@
-"""Full-jitter backoff with exact delays (random and sleep injected), hints, attempts and the retry budget."""
+"""Full-jitter backoff with exact delays (random and sleep injected), hints, attempts, the retry quota
+(botocore's costs) and the outage gate that makes an endpoint's failures wait instead of fail."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from crawler.errors import (
     ServerError,
     ThrottledError,
 )
-from crawler.retry import SUCCESS_REFUND, RetryBudget, RetryPolicy
+from crawler.retry import RETRY_COST, SUCCESS_REFUND, TIMEOUT_RETRY_COST, RetryBudget, RetryPolicy
 
 pytestmark = pytest.mark.anyio
 
@@ -123,7 +124,7 @@ async def test_last_attempt_raises_with_attempts_set() -> None:
 
 async def test_budget_stops_a_retry_storm() -> None:
     rec = Recorder()
-    p = policy(rec, budget=2.0)
+    p = policy(rec, budget=2 * RETRY_COST)
     with pytest.raises(RetryBudgetExhaustedError) as caught:
         await p.run(scripted(*(server_error(f"r{i}") for i in range(6))))
     exhausted = caught.value
@@ -138,23 +139,34 @@ async def test_budget_stops_a_retry_storm() -> None:
     assert again.value.attempts == 1
 
 
-async def test_a_recovered_call_gives_its_retries_back() -> None:
+async def test_a_recovered_call_gives_its_last_retry_back_like_botocore() -> None:
     rec = Recorder()
-    p = policy(rec, budget=5.0)
+    p = policy(rec, budget=500.0)
     await p.run(scripted(server_error(), server_error(), "ok"))
-    assert p.budget.tokens == 5.0
+    assert p.budget.tokens == 500.0 - RETRY_COST  # two retries spent, the last one's cost given back
+    await p.run(scripted(ConnectionLostError("refused"), "ok"))
+    assert p.budget.tokens == 500.0 - RETRY_COST  # a lost connection costs double, and comes back double
     p.budget.tokens = 1.0
     await p.run(scripted("ok"))
     assert p.budget.tokens == pytest.approx(1.0 + SUCCESS_REFUND)
 
 
+async def test_a_timeout_or_lost_connection_costs_double() -> None:
+    rec = Recorder()
+    p = policy(rec, budget=TIMEOUT_RETRY_COST + RETRY_COST)
+    with pytest.raises(RetryBudgetExhaustedError) as caught:
+        await p.run(scripted(ConnectionLostError("a"), ConnectionLostError("b"), "never"))
+    assert caught.value.attempts == 2
+    assert p.budget.tokens == RETRY_COST
+
+
 def test_budget_arithmetic() -> None:
-    budget = RetryBudget(2.0)
+    budget = RetryBudget(2 * RETRY_COST)
     assert budget.try_spend()
     assert budget.try_spend()
     assert not budget.try_spend()
-    budget.on_success(5.0)
-    assert budget.tokens == 2.0  # capped at the capacity
+    budget.on_success(50.0)
+    assert budget.tokens == 2 * RETRY_COST  # capped at the capacity
     assert not RetryBudget(0.0).try_spend()
     with pytest.raises(ValueError, match="capacity"):
         RetryBudget(-1.0)
