@@ -11,14 +11,27 @@ policy's ``max_services`` (beyond it, one ``(other services)`` row); destination
 ``DEST_CAPACITY`` distinct ARNs and then pruned to the most referenced (the report says so); the
 ``max_findings`` most severe findings kept for listing (all are counted, per rule and severity, and all
 go to ``on_finding``); problems kept up to ``PROBLEM_CAPACITY``. Nothing grows with the number of
-functions.
+functions, except two things that grow with what is unusual: one ``ErrorMark`` per function whose last
+record so far is ``error``, and the keys of the function records that come before the input's first
+``run`` start record (none in a file fcaudit wrote: its start record is line 1).
+
+The last record of a function wins within one crawl (one ``run`` start record): ``--resume`` crawls a
+function that ended in ``error`` again and appends its new records, so a file may hold an ``error``
+record and, later, the same function's real answer. Everything an ``error`` record (without configs, as
+fcaudit writes them) adds — its status count, its error code, its ``pair-error`` finding — is kept in an
+``ErrorMark`` and taken back (``retract``) when a later record of that function arrives. So that the
+listed findings stay those of the records that count, a mark's finding is not put in ``retained``: it is
+listed from the mark at report time, and sent to ``on_finding`` once it is final (a later start record,
+or ``settle`` when the input is over). A start record makes the earlier marks final. Merging stays exact:
+a fold hands over its pending marks and the keys it saw before its own start record, which retract
+the marks of the fold it is merged onto.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from crawler.arns import Destination
@@ -59,10 +72,41 @@ _STATUS_INDEX: Final = {"ok": 0, "none": 1, "gone": 2, "error": 3}
 #: a pending config: (line, qualifier as recorded, the config object)
 PendingConfig = tuple[int, str, Mapping[str, Any]]
 FindingSink = Callable[[Finding], None]
+Key = tuple[str, str, str, str]
 
 
 def _bump(counter: dict[Any, int], key: Any, n: int = 1) -> None:
     counter[key] = counter.get(key, 0) + n
+
+
+def _drop(counter: dict[Any, int], key: Any) -> None:
+    """Take one back; a count that reaches 0 is removed (as if it had never been counted)."""
+    n = counter.get(key, 0) - 1
+    if n > 0:
+        counter[key] = n
+    else:
+        counter.pop(key, None)
+
+
+@dataclass(slots=True)
+class ErrorMark:
+    """What one ``error`` function record added to the fold, to take it back if a later record of the
+    same function replaces it."""
+
+    key: Key
+    line: int
+    #: the ``error_codes`` entry it counted in (its code, or ``(other)`` past the capacity)
+    code: str
+    #: the ``pair-error`` rule it hit, if any; suppressed: counted as suppressed, not as a finding
+    rule: str | None = None
+    suppressed: bool = False
+    expired: int | None = None
+    finding: Finding | None = None
+    emitted: bool = False
+
+    def shifted(self, offset: int) -> ErrorMark:
+        finding = replace(self.finding, line=self.finding.line + offset) if self.finding else None
+        return replace(self, line=self.line + offset, finding=finding)
 
 
 class AuditFold:
@@ -98,6 +142,18 @@ class AuditFold:
         self.records: dict[str, int] = {"orphan-config": 0, "run": 0}
         #: [start data, end data, start line, end line]
         self.runs: list[list[Any]] = []
+        #: functions whose last record (in this crawl) is ``error``: replaced if another record follows
+        self.errors: dict[Key, ErrorMark] = {}
+        #: the findings of ``error`` records that can no longer be replaced, per severity, in line order
+        #: (only the first ``cap`` of each can ever be listed)
+        self.final_errors: list[list[Finding]] = [[], [], [], []]
+        #: the lines of the first and the last start record folded (``None``: none yet); a start
+        #: record begins a crawl of its own, whose records replace nothing before it
+        self.first_start: int | None = None
+        self.last_start: int | None = None
+        #: the functions folded before this fold's first start record: in a merge they replace the
+        #: ``error`` marks of the fold they are merged onto
+        self.head_keys: set[Key] = set()
 
     # --- rows -------------------------------------------------------------------------------------
     def row(self, account: str, region: str, service: str) -> list[int]:
@@ -118,6 +174,13 @@ class AuditFold:
     def group(self, configs: Sequence[PendingConfig], fn: Mapping[str, Any], line: int) -> None:
         account, region, service, function = fn["account"], fn["region"], fn["service"], fn["function"]
         status = fn["status"]
+        key = (account, region, service, function)
+        if self.errors:
+            replaced = self.errors.pop(key, None)
+            if replaced is not None:  # the last record wins: this one replaces an earlier error
+                self.retract(replaced)
+        if self.first_start is None:
+            self.head_keys.add(key)
         row = self.row(account, region, service)
         row[FN + _STATUS_INDEX[status]] += 1
         engine = self.engine
@@ -149,13 +212,16 @@ class AuditFold:
         elif status == "error":
             error = fn.get("error")
             code = str(error.get("code")) if error else "unknown"
-            if code in self.error_codes or len(self.error_codes) < ERROR_CODE_CAPACITY:
-                _bump(self.error_codes, code)
+            if code not in self.error_codes and len(self.error_codes) >= ERROR_CODE_CAPACITY:
+                code = "(other)"
+            _bump(self.error_codes, code)
+            mark = ErrorMark(key, line, code)
+            for hit in engine.check_error(error):
+                self.error_hit(mark, hit, row)
+            if configs:  # not a record fcaudit writes (its errors have no configs): nothing to replace
+                self.finalize(mark)
             else:
-                _bump(self.error_codes, "(other)")
-            hits = engine.check_error(error)
-            if hits:
-                emit(hits, row, account, region, service, function, None, line)
+                self.errors[key] = mark
         declared = fn["configs"]
         if declared != len(configs):
             self.problem(
@@ -167,6 +233,75 @@ class AuditFold:
             self.problem(
                 "config-count-mismatch", f"{service}/{function}: status 'none' but has configs", line
             )
+
+    def error_hit(self, mark: ErrorMark, hit: Hit, row: list[int]) -> None:
+        """Count an ``error`` record's ``pair-error`` hit into the row; its finding stays on the mark."""
+        account, region, service, function = mark.key
+        rule_id = hit[0]
+        mark.rule = rule_id
+        expired = None
+        if self.check_suppressions:
+            active, expired = self.engine.suppression(rule_id, account, region, service, function, None)
+            if active is not None:
+                mark.suppressed = True
+                row[SUPPRESSED] += 1
+                _bump(self.suppressed, rule_id)
+                return
+            if expired is not None:
+                mark.expired = expired.index
+                _bump(self.expired_hits, expired.index)
+        row[self.rule_column[rule_id]] += 1
+        row[FINDINGS + self.severity[rule_id]] += 1
+        mark.finding = self.engine.finding(hit, account, region, service, function, None, mark.line, expired)
+
+    def retract(self, mark: ErrorMark) -> None:
+        """Take back everything an ``error`` record added (a later record of its function replaced it)."""
+        account, region, service, _function = mark.key
+        row = self.rows.get((account, region, service), self.other)
+        if row is None:
+            return
+        row[FN + _STATUS_INDEX["error"]] -= 1
+        _drop(self.error_codes, mark.code)
+        if mark.rule is None:
+            return
+        if mark.suppressed:
+            row[SUPPRESSED] -= 1
+            _drop(self.suppressed, mark.rule)
+            return
+        row[self.rule_column[mark.rule]] -= 1
+        row[FINDINGS + self.severity[mark.rule]] -= 1
+        if mark.expired is not None:
+            _drop(self.expired_hits, mark.expired)
+
+    def finalize(self, mark: ErrorMark) -> None:
+        """An ``error`` record that can no longer be replaced: its finding is listed and sent."""
+        finding = mark.finding
+        if finding is None:
+            return
+        kept = self.final_errors[finding.severity]
+        if len(kept) < self.cap or finding.line < kept[-1].line:
+            kept.insert(bisect_left([f.line for f in kept], finding.line), finding)
+            del kept[self.cap :]
+        self.send(mark)
+
+    def send(self, mark: ErrorMark) -> None:
+        if mark.finding is not None and self.on_finding is not None and not mark.emitted:
+            mark.emitted = True
+            self.on_finding(mark.finding)
+
+    def settle(self) -> None:
+        """The input is over (for now): send the pending ``error`` findings to ``on_finding``."""
+        for mark in sorted(self.errors.values(), key=lambda m: m.line):
+            self.send(mark)
+
+    def listed(self, severity: int) -> list[Finding]:
+        """The findings of a severity that can be listed, in line order: the retained ones and those of
+        ``error`` records (final, and pending)."""
+        errors = [*self.final_errors[severity]]
+        errors += [m.finding for m in self.errors.values() if m.finding and m.finding.severity == severity]
+        if not errors:
+            return self.retained[severity]
+        return sorted([*self.retained[severity], *errors], key=lambda f: f.line)
 
     def identity_mismatch(
         self, named_service: object, named_function: object, service: str, function: str, line: int
@@ -316,6 +451,10 @@ class AuditFold:
         data = {k: v for k, v in obj.items() if k not in ("type", "phase")}
         runs = self.runs
         if obj["phase"] == "start":
+            if self.first_start is None:
+                self.first_start = line
+            self.last_start = line
+            self.finalize_errors()
             if len(runs) < RUN_CAPACITY:
                 runs.append([data, None, line, None])
             return
@@ -326,9 +465,19 @@ class AuditFold:
         if data.get("complete") is False:
             self.problem("run-incomplete", "the crawl that wrote this input ended incomplete", line)
 
+    def finalize_errors(self, before: int | None = None) -> None:
+        """A new crawl starts (at line ``before``; ``None``: after everything so far): the ``error``
+        records before it can no longer be replaced."""
+        ending = [m for m in self.errors.values() if before is None or m.line < before]
+        for mark in sorted(ending, key=lambda m: m.line):
+            self.finalize(mark)
+            del self.errors[mark.key]
+
     # --- merging -----------------------------------------------------------------------------------
     def absorb(self, other: AuditFold, offset: int) -> None:
         """Add ``other`` (whose input came right after ours, ``offset`` lines later) into this fold."""
+        for function_key in other.head_keys & self.errors.keys():  # other's records replace our errors
+            self.retract(self.errors.pop(function_key))
         for (account, region, service), row in other.rows.items():
             add_rows(self.row(account, region, service), row)
         if other.other is not None:
@@ -380,8 +529,25 @@ class AuditFold:
             self.runs[-1][1], self.runs[-1][3] = runs[0][1], runs[0][3]
             runs = runs[1:]
         self.runs.extend(runs[: max(0, RUN_CAPACITY - len(self.runs))])
+        if self.first_start is None:
+            self.head_keys |= other.head_keys
+        if other.first_start is not None and other.last_start is not None:
+            if self.first_start is None:
+                self.first_start = other.first_start + offset
+            self.last_start = other.last_start + offset
+            self.finalize_errors(before=self.last_start)
+        for findings in other.final_errors:  # already sent by other: only listed here
+            for finding in findings:
+                shifted = replace(finding, line=finding.line + offset)
+                self.finalize(ErrorMark(_key_of(finding), shifted.line, "", finding=shifted, emitted=True))
+        for function_key, mark in other.errors.items():
+            self.errors[function_key] = mark.shifted(offset)
 
     def copy(self) -> AuditFold:
         twin = AuditFold(self.engine, self.on_finding)
         twin.absorb(self, 0)
         return twin
+
+
+def _key_of(finding: Finding) -> Key:
+    return (finding.account, finding.region, finding.service, finding.function)

@@ -13,7 +13,8 @@ crawl of an unchanged account show no drift. Every other field counts, unknown o
 objects are compared leaf by leaf (``destinationConfig.onFailure.destination``); an empty object has no
 leaves, so ``"destinationConfig": {}`` and no ``destinationConfig`` at all are the same (no destinations).
 
-What cannot be compared is not called drift: a function whose listing ended in ``error`` on either side,
+What cannot be compared is not called drift: a function whose listing ended in ``error`` on either side
+(its last record: a resumed crawl's later answer replaces an earlier ``error``),
 a service or region whose discovery failed (the end ``run`` record's ``discoveryErrors``), or an
 (account, region) only one side crawled — their configs and findings are counted as *unverified*
 instead of added or removed. Findings come from the audit (``crawler.summary`` with the same policy on
@@ -156,9 +157,11 @@ class DriftSide:
                 record.config, self.ignore
             )
         elif isinstance(record, FunctionRecord):
+            k = record.key
             if record.status == "error":
-                k = record.key
                 self.errors.add((k.account, k.region, k.service, k.function))
+            else:  # the last record wins: a resumed crawl's answer replaces an earlier error
+                self.errors.discard((k.account, k.region, k.service, k.function))
         else:
             self._run(record)
         if self._summarizer is not None:
@@ -197,6 +200,8 @@ class DriftSide:
             except InputError as exc:
                 where = "" if exc.message.startswith("line ") else f"line {lineno}: "
                 raise InputError(f"{self.name} {where}{exc.message}") from None
+        if self._summarizer is not None:
+            self._summarizer.settle()  # the findings of the errors no later record replaced
         if not self.started and not self.configs and not self.errors:
             raise InputError(f"{self.name} holds no fcaudit records; is it NDJSON from fcaudit crawl?")
 

@@ -10,8 +10,12 @@ fails (a full disk) is cut back off, so the file stays whole and resumable.
 ``scan_for_resume`` reads a file a killed run left behind: it finds the end of the last complete
 ``function`` record (everything after it — a torn line, the configs of a function whose marker never
 made it, an end ``run`` record — is cut off when the sink reopens the file), and collects the finished
-functions so the new run skips them. The start ``run`` record's fingerprint tells whether the file came
-from the same targets and settings.
+functions so the new run skips them. A function whose last record is ``error`` is not finished: the new
+run crawls it again (unless ``retry_errors`` is off) and appends its new records, so "resume until
+complete" converges. The file keeps both lines; the last record of a function is the one that counts
+(``crawler.summary``, ``crawler.diff``). Only an ``error`` record may be followed by another record of
+the same function. The start ``run`` record's fingerprint tells whether the file came from the same
+targets and settings.
 
 The blocking write and fsync run in a worker thread so a slow disk or a slow reader of stdout never
 stalls the event loop; an ``anyio.Lock`` keeps the buffer flushes in order.
@@ -301,11 +305,15 @@ class ResumeState:
 
     path: Path
     start: RunRecord
+    #: the functions the new run skips (whose last record is not ``error``, or any with retry_errors off)
     finished: frozenset[FunctionKey]
+    #: the status of each finished function's last record
     by_status: Counter[str]
     configs: int
     keep_bytes: int  # the file is cut here: the end of the last complete function record
     dropped_bytes: int  # what lies beyond (torn line, orphan configs, an end run record)
+    #: functions whose last record is ``error``, crawled again by this run
+    retrying: int = 0
 
     @property
     def fingerprint(self) -> str | None:
@@ -313,8 +321,11 @@ class ResumeState:
         return value if isinstance(value, str) else None
 
 
-def scan_for_resume(path: Path, on_record: Callable[[Record], None] | None = None) -> ResumeState | None:
+def scan_for_resume(
+    path: Path, on_record: Callable[[Record], None] | None = None, *, retry_errors: bool = True
+) -> ResumeState | None:
     """Read a previous run's output; ``None`` when there is nothing to resume (missing or empty file).
+    ``retry_errors``: functions whose last record is ``error`` are not finished (crawled again).
 
     ``on_record`` receives every kept record (configs of finished functions, their function records, the
     start record) in file order, e.g. to rebuild the live summary. A corrupt line anywhere but the torn
@@ -327,13 +338,14 @@ def scan_for_resume(path: Path, on_record: Callable[[Record], None] | None = Non
     except OSError as exc:
         raise ResumeError(f"cannot read --output {path} to resume: {_describe_os_error(exc)}") from None
     with handle:
-        return _scan(path, handle, on_record)
+        return _scan(path, handle, on_record, retry_errors)
 
 
-def _scan(path: Path, handle: BinaryIO, on_record: Callable[[Record], None] | None) -> ResumeState | None:
+def _scan(
+    path: Path, handle: BinaryIO, on_record: Callable[[Record], None] | None, retry_errors: bool
+) -> ResumeState | None:
     start: RunRecord | None = None
-    finished: set[FunctionKey] = set()
-    by_status: Counter[str] = Counter()
+    last: dict[FunctionKey, str] = {}  # each function's last status
     configs = 0
     keep = 0
     offset = 0
@@ -360,10 +372,9 @@ def _scan(path: Path, handle: BinaryIO, on_record: Callable[[Record], None] | No
             if on_record is not None:
                 on_record(record)
         elif isinstance(record, FunctionRecord):
-            if record.key in finished:
+            if last.get(record.key, "error") != "error":  # only an error may be crawled again
                 raise ResumeError(f"cannot resume from {path}: line {lineno} repeats function {record.key}")
-            finished.add(record.key)
-            by_status[record.status] += 1
+            last[record.key] = record.status
             configs += len(held)
             if on_record is not None:
                 for kept in held:
@@ -380,14 +391,16 @@ def _scan(path: Path, handle: BinaryIO, on_record: Callable[[Record], None] | No
         if lineno <= 1 and offset == 0:
             return None  # empty, or only a torn first line: nothing worth keeping
         raise ResumeError(f"cannot resume from {path}: it does not begin with an fcaudit 'run' start record")
+    finished = frozenset(k for k, status in last.items() if not (retry_errors and status == "error"))
     return ResumeState(
         path=path,
         start=start,
-        finished=frozenset(finished),
-        by_status=by_status,
+        finished=finished,
+        by_status=Counter(status for k, status in last.items() if k in finished),
         configs=configs,
         keep_bytes=keep,
         dropped_bytes=size - keep,
+        retrying=len(last) - len(finished),
     )
 
 

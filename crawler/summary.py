@@ -12,6 +12,11 @@ record (a ``FunctionBatch``), so configs wait in ``pending`` until that record a
 another function in between, or no record at all, make them orphans (reported, not counted). Memory is
 one function's configs plus the bounded fold (``crawler.audit_fold``).
 
+The last record of a function wins: a function that ended in ``error`` and was crawled again by
+``--resume`` counts once, as its later record says (``AuditFold.retract``); the ``pair-error`` finding of
+a replaced record is never listed nor sent to ``on_finding``. Findings of ``error`` records reach
+``on_finding`` when they are final: at ``settle()`` (which ``report()`` calls) or a later start record.
+
 Merging: ``a.merge(b)`` equals summarising ``a``'s input followed by ``b``'s. For that to hold even when
 the split falls inside one function's configs, a summarizer made with ``starts_stream=False`` (a chunk
 in the middle of a stream) keeps its first group unresolved (``head``) until it is merged onto its
@@ -97,6 +102,10 @@ class Summarizer:
         self._pending_key: Key | None = None
         self._deferring = not starts_stream
         self._head: tuple[list[PendingConfig], Key | None, Terminator] | None = None
+        #: the held-back first function's key while it is an ``error`` a later record may still replace
+        #: (no start record since), and whether one did
+        self._head_key: Key | None = None
+        self._head_replaced = False
 
     # --- feeding ------------------------------------------------------------------------------------
     def add(self, record: Record) -> None:
@@ -192,6 +201,8 @@ class Summarizer:
                 return
             self._function(obj, n)
         elif kind == "run" and obj.get("phase") in ("start", "end"):
+            if obj["phase"] == "start":
+                self._head_key = None  # a new crawl: nothing after it replaces the held-back function
             self._fold.run(obj, n)
         else:
             self._invalid(obj, n)
@@ -246,10 +257,16 @@ class Summarizer:
     def _function(self, fn: Mapping[str, Any], n: int) -> None:
         run, key = self._pending, self._pending_key
         self._pending, self._pending_key = [], None
+        fn_key = (fn["account"], fn["region"], fn["service"], fn["function"])
         if self._deferring:
             self._deferring = False
             self._head = (run, key, (fn, n))
+            has_configs = bool(run) and key == fn_key
+            self._head_key = fn_key if fn["status"] == "error" and not has_configs else None
+            self._head_replaced = False
             return
+        if self._head_key == fn_key:  # replaces the held-back error
+            self._head_key, self._head_replaced = None, True
         self._resolve(self._fold, run, key, fn, n)
 
     @staticmethod
@@ -262,7 +279,14 @@ class Summarizer:
             run = []
         fold.group(run, fn, n)
 
-    def _replay_head(self, head: tuple[list[PendingConfig], Key | None, Terminator], offset: int) -> None:
+    def _replay_head(
+        self,
+        head: tuple[list[PendingConfig], Key | None, Terminator],
+        offset: int,
+        replaced: bool = False,
+    ) -> None:
+        """Fold another summarizer's held-back first group; ``replaced``: a later record of that
+        summarizer replaced it (it was an ``error``), so it is taken back once folded."""
         run, key, end = head
         for line, q, c in run:
             assert key is not None
@@ -271,7 +295,10 @@ class Summarizer:
             self._end_run(end)
         else:
             fn, n = end
+            deferring = self._deferring
             self._function(fn, n + offset)
+            if replaced and not deferring:
+                _take_back(self._fold, fn)
 
     # --- merging and reporting ----------------------------------------------------------------------
     def merge(self, other: Summarizer) -> Summarizer:
@@ -283,25 +310,55 @@ class Summarizer:
         merged._fold = self._fold.copy()
         merged._pending, merged._pending_key = list(self._pending), self._pending_key
         merged._deferring, merged._head = self._deferring, self._head
+        merged._head_key, merged._head_replaced = self._head_key, self._head_replaced
         offset = self.lines
         if other.starts_stream:
             merged._end_run(_BOUNDARY)
         elif other._head is not None:
-            merged._replay_head(other._head, offset)
+            end = other._head[2]
+            start = other._fold.first_start
+            if start is not None and not isinstance(end, str) and start < end[1]:
+                # other's first start record comes before its held-back first function: that function
+                # belongs to a crawl of its own and replaces none of our errors
+                merged._fold.finalize_errors()
+                merged._head_key = None
+                if merged._fold.first_start is None:
+                    merged._fold.first_start = start + offset
+            deferring = merged._deferring
+            merged._replay_head(other._head, offset, other._head_replaced)
+            if deferring:  # other's head is still held back, now as ours: so is what replaced it
+                merged._head_key, merged._head_replaced = other._head_key, other._head_replaced
         else:
             for line, q, c in other._pending:
                 assert other._pending_key is not None
                 merged._config(other._pending_key, (line + offset, q, c))
+            merged._close_head(other)
             merged._fold.absorb(other._fold, offset)
             return merged
+        merged._close_head(other)
         merged._fold.absorb(other._fold, offset)
         if other._pending:
             merged._pending = [(line + offset, q, c) for line, q, c in other._pending]
             merged._pending_key = other._pending_key
         return merged
 
+    def _close_head(self, other: Summarizer) -> None:
+        """``other``'s folded records follow ours: one before its first start record may replace our
+        held-back error; any start record of its ends the chance."""
+        if self._head_key is None:
+            return
+        if self._head_key in other._fold.head_keys:
+            self._head_key, self._head_replaced = None, True
+        elif other._fold.first_start is not None:
+            self._head_key = None
+
+    def settle(self) -> None:
+        """The input is over: send the findings of the ``error`` records that were not replaced."""
+        self._fold.settle()
+
     def report(self) -> AuditReport:
-        """The report as of now; the summarizer can keep folding afterwards."""
+        """The report as of now (``settle`` first); the summarizer can keep folding afterwards."""
+        self.settle()
         if self._head is not None:
             fold = AuditFold(self.engine, self.on_finding)
             run, key, end = self._head
@@ -310,12 +367,21 @@ class Summarizer:
                     fold.orphans(run, key, end)
             else:
                 self._resolve(fold, run, key, end[0], end[1])
+                if self._head_replaced:
+                    _take_back(fold, end[0])
             fold.absorb(self._fold, 0)
         else:
             fold = self._fold.copy()
         if self._pending and self._pending_key is not None:
             fold.orphans(self._pending, self._pending_key, _TRUNCATED)
         return build_report(fold, self.lines, self.policy)
+
+
+def _take_back(fold: AuditFold, fn: Mapping[str, Any]) -> None:
+    """Retract the pending ``error`` mark of ``fn`` (a later record replaced it)."""
+    mark = fold.errors.pop((fn["account"], fn["region"], fn["service"], fn["function"]), None)
+    if mark is not None:
+        fold.retract(mark)
 
 
 def _run_problems(runs: list[RunInfo]) -> list[Problem]:
@@ -341,7 +407,7 @@ def build_report(fold: AuditFold, lines: int, policy: AuditPolicy) -> AuditRepor
     if fold.other is not None:
         add_rows(totals, fold.other)
         services.append(ServiceFigures(*OTHER_SERVICES, Figures.from_row(fold.other)))
-    findings = [f for severity in sorted(Severity, reverse=True) for f in fold.retained[severity]]
+    findings = [f for severity in sorted(Severity, reverse=True) for f in fold.listed(severity)]
     runs = [RunInfo(s, e, sl, el) for s, e, sl, el in fold.runs]
     extra = _run_problems(runs)
     for sup in policy.expired:

@@ -68,13 +68,15 @@ def parse_ndjson(data: bytes) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Crawled:
-    """One output file taken apart."""
+    """One output file taken apart. ``functions`` holds each function's last record: an ``error`` record
+    a resumed crawl replaced (``replaced_errors`` of them) is not counted."""
 
     start: list[dict[str, Any]]
     end: list[dict[str, Any]]
     configs: list[tuple[tuple[str, str, str, str, str], bytes]]
     functions: dict[tuple[str, str, str, str], dict[str, Any]]
     function_lines: int
+    replaced_errors: int = 0
 
     @classmethod
     def of(cls, records: Iterable[Mapping[str, Any]]) -> Crawled:
@@ -83,6 +85,7 @@ class Crawled:
         configs: list[tuple[tuple[str, str, str, str, str], bytes]] = []
         functions: dict[tuple[str, str, str, str], dict[str, Any]] = {}
         lines = 0
+        replaced = 0
         for r in records:
             if r["type"] == "run":
                 (start if r["phase"] == "start" else end).append(dict(r))
@@ -91,8 +94,12 @@ class Crawled:
                 configs.append((ident, orjson.dumps(r["config"], option=orjson.OPT_SORT_KEYS)))
             else:
                 lines += 1
-                functions[(r["account"], r["region"], r["service"], r["function"])] = dict(r)
-        return cls(start, end, configs, functions, lines)
+                key = (r["account"], r["region"], r["service"], r["function"])
+                if key in functions and functions[key]["status"] == "error":
+                    replaced += 1
+                    lines -= 1
+                functions[key] = dict(r)
+        return cls(start, end, configs, functions, lines, replaced)
 
     def restrict(self, keys: set[tuple[str, str, str, str]]) -> Crawled:
         """Only these functions and their configs (to compare the part of a crawl that should be exact)."""

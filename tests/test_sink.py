@@ -194,6 +194,34 @@ def test_resume_refuses_a_function_written_twice(tmp_path: Path) -> None:
         scan_for_resume(path)
 
 
+def failed(n: int) -> FunctionBatch:
+    return FunctionBatch((), FunctionRecord(key(n), "error", 0, 0, {"code": "Timeout", "attempts": 6}))
+
+
+def test_resume_crawls_again_the_functions_whose_last_record_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "out.ndjson"
+    # fn-1 failed and was crawled again by an earlier resume; fn-2 failed; fn-3 failed twice, then none
+    lines = [failed(1), batch(1), failed(2), batch(4), failed(3), failed(3), batch(3, configs=0)]
+    write_file(path, to_bytes(START), *(b.to_bytes() for b in lines))
+    state = scan_for_resume(path)
+    assert state is not None
+    assert state.finished == {key(1), key(3), key(4)}
+    assert state.retrying == 1
+    assert state.by_status == {"ok": 2, "none": 1}  # each function by its last record
+    assert state.configs == 4
+    kept = scan_for_resume(path, retry_errors=False)  # --resume-skip-errors
+    assert kept is not None
+    assert kept.finished == {key(1), key(2), key(3), key(4)}
+    assert (kept.retrying, kept.by_status["error"]) == (0, 1)
+
+
+def test_resume_refuses_a_function_written_again_after_an_answer(tmp_path: Path) -> None:
+    path = tmp_path / "out.ndjson"
+    write_file(path, to_bytes(START), failed(1).to_bytes(), batch(1).to_bytes(), failed(1).to_bytes())
+    with pytest.raises(ResumeError, match="line 6 repeats function"):
+        scan_for_resume(path)
+
+
 def test_resume_fingerprint_check(tmp_path: Path) -> None:
     path = tmp_path / "out.ndjson"
     write_file(path, to_bytes(START))
