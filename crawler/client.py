@@ -44,6 +44,7 @@ from crawler.config import CrawlSettings
 from crawler.credentials import Credentials
 from crawler.endpoints import check_endpoint
 from crawler.errors import (
+    AccessDeniedError,
     AuthError,
     BodyError,
     CertificateError,
@@ -422,6 +423,8 @@ class FcClient:
         if status in (429, 503) or code.startswith("Throttling"):
             return ThrottledError(text, retry_after=_retry_after(headers, self._wall_clock), **common)
         if status == 403:
+            if not refuses_credentials(code):  # AccessDenied on this resource: only this listing fails
+                return AccessDeniedError(f"{text} (access to this resource is denied)", **common)
             creds = self._credentials
             kind = "access key id and STS token" if creds.is_sts else "access key id"
             who = f"{kind} {creds.access_key_id} from {creds.source}"
@@ -519,7 +522,31 @@ class FcClient:
         return Page(items=tuple(items), next_token=token or None, request_id=request_id, size=len(body))
 
 
-__all__ = ["FcClient", "Page", "encode_segment", "open_session"]
+__all__ = ["FcClient", "Page", "encode_segment", "open_session", "refuses_credentials"]
+
+#: 403 codes (FC 2.0 and the ACS3 gateway's, compared lower-case, a prefix before any ``.``) that refuse
+#: the request's credentials — the key, its signature, the STS token, the signed date — rather than the
+#: resource: every request of the target would get the same answer
+_CREDENTIAL_CODES = frozenset(
+    {
+        "invalidaccesskeyid",
+        "signaturenotmatch",
+        "signaturedoesnotmatch",
+        "invalidsecuritytoken",
+        "securitytokenexpired",
+        "requesttimetooskewed",
+        "invalidtimestamp",
+        "missingauthorization",
+        "invalidauthorization",
+        "incompletesignature",
+    }
+)
+
+
+def refuses_credentials(code: str) -> bool:
+    """Whether a 403's error code refuses the credentials (``SignatureNotMatch``, ``InvalidAccessKeyId
+    .NotFound``, ...) rather than access to one resource (``AccessDenied``, any other code)."""
+    return code.lower().split(".", 1)[0] in _CREDENTIAL_CODES
 
 
 # aiohttp >= 3.10 names its connect and read timeouts and its DNS failure; older ones raise the bases

@@ -59,7 +59,7 @@ class CrawlSettings:
     retry_budget: float = 500.0
     #: seconds an endpoint that fails outright (no connection) is waited for before its targets stop;
     #: 0: no waiting, each failure is retried (and budgeted) as the call's own
-    outage_wait: float = 120.0
+    outage_wait: float = 60.0
     connect_timeout: float = 10.0
     #: the longest silence while reading a response (a stalled server)
     read_timeout: float = 10.0

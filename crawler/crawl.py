@@ -21,8 +21,13 @@ marked ``never_found``. One function's listing holds at most ``max_configs_per_f
 ``max_function_bytes`` of answers (``ListingLimitError`` past either), so memory is bounded per listing
 whatever the server sends. A listing of services or functions that fails after its retries cannot be a
 ``function`` record, so it is kept as a *discovery error* and reported in the end ``run`` record (the run
-is then incomplete). An ``AuthError`` anywhere cancels the whole pipeline at once: retrying wrong credentials
-only burns quota.
+is then incomplete). A refusal is scoped to what was refused: a 403 on one function or one listing
+(``AccessDeniedError``) is an ``error`` for that pair or a discovery error for that listing, while a
+target whose credentials are refused (``AuthError``, or any 403 on its ListServices) or whose endpoint
+stayed unreachable past ``outage_wait`` (``EndpointDownError``) stops that lane only: its discovery is
+cancelled, its workers drop the keys still queued (unwritten, so ``--resume`` crawls them), and a
+discovery error names the target. The other lanes finish; when every target is refused the run has
+stopped after about one request per target.
 
 With ``--shard K/N`` (``job.shard``) each lane keeps only the services its shard owns, so N crawls cover
 every service once. Shutdown (SIGINT/SIGTERM when ``handle_signals``) is ``crawler.shutdown``: no new
@@ -32,8 +37,8 @@ pairs, a grace period for those in flight, then the finished functions and an en
 ``error`` record, ``FunctionDeadline``).
 
 The clients are a parameter (anything with the three list calls), so the pipeline is independent of
-the transport; ``crawler.runner.open_clients`` builds the real ones: one aiohttp session, one adaptive
-rate limiter per endpoint, one run-wide retry policy.
+the transport; ``crawler.runner.open_clients`` builds the real ones: one aiohttp session, and per endpoint
+one adaptive rate limiter and one retry policy (retry quota and outage gate).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from __future__ import annotations
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -49,8 +54,10 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from crawler.errors import (
+    AccessDeniedError,
     AuthError,
     CrawlerError,
+    EndpointDownError,
     FatalError,
     FunctionDeadlineError,
     ListingLimitError,
@@ -103,16 +110,38 @@ AuxTask = Callable[[], Coroutine[Any, Any, None]]
 ClientMap = Mapping[tuple[str, str], ListingClient]  # (account, region) -> client
 
 
+#: errors that stop a whole target (lane), not one listing
+LANE_ENDING = (AuthError, EndpointDownError)
+
+
+@dataclass(slots=True)
+class LaneControl:
+    """A lane's own stop (one event loop, no lock): why it stopped, and its discovery's cancel scope."""
+
+    stopped: CrawlerError | None = None
+    discovery: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+
+
 @dataclass(frozen=True, slots=True)
 class Lane:
     """One target's part of the pipeline: its client, the stream its workers take keys from, its width
-    (how many of its functions may be in flight: the target's concurrency)."""
+    (how many of its functions may be in flight: the target's concurrency), its stop control."""
 
     account: str
     region: str
     client: ListingClient
     keys: MemoryObjectSendStream[FunctionKey]
     workers: int
+    control: LaneControl = field(default_factory=LaneControl)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A target whose credentials the API refused (the crawl of that target stopped)."""
+
+    account: str
+    region: str
+    error: AccessDeniedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +161,10 @@ class DiscoveryError:
 class CrawlOutcome:
     complete: bool
     interrupted: signal.Signals | None
-    auth_error: AuthError | None
-    auth_target: tuple[str, str] | None
+    #: the targets whose credentials were refused, in the order they were
+    refused: tuple[Refusal, ...]
+    #: every target was refused: nothing could be crawled
+    all_refused: bool
     discovery_errors: tuple[DiscoveryError, ...]
     end: RunRecord
 
@@ -161,6 +192,7 @@ class Crawl:
         self._now = now
         self._state = RunControl()
         self._discovery_errors: list[DiscoveryError] = []
+        self._refused: list[Refusal] = []
         self._duplicates = 0
         self._duplicate_services = 0
         self._duplicate_functions = 0
@@ -241,8 +273,9 @@ class Crawl:
                         width = max(1, int(self._widths.get((account, region), self._workers)))
                         buffered = max(width * 2, KEY_BUFFER)
                         key_send, key_recv = anyio.create_memory_object_stream[FunctionKey](buffered)
-                        work.start_soon(self._lane_workers, client, width, key_recv, batch_send.clone())
-                        lanes.append(Lane(account, region, client, key_send, width))
+                        lane = Lane(account, region, client, key_send, width)
+                        work.start_soon(self._lane_workers, lane, key_recv, batch_send.clone())
+                        lanes.append(lane)
                     work.start_soon(self._discover, lanes)
             end = self._end_record()
             self._ended = True
@@ -253,11 +286,15 @@ class Crawl:
         return CrawlOutcome(
             complete=bool(end.data["complete"]),
             interrupted=state.interrupted,
-            auth_error=state.auth_error,
-            auth_target=state.auth_target,
+            refused=tuple(self._refused),
+            all_refused=self._all_refused,
             discovery_errors=tuple(self._discovery_errors),
             end=end,
         )
+
+    @property
+    def _all_refused(self) -> bool:
+        return bool(self._refused) and len(self._refused) == len(self.clients)
 
     def _count_batch(self, batch: FunctionBatch) -> None:
         self.stats.functions_done += 1
@@ -270,11 +307,12 @@ class Crawl:
         self._on_record(batch.function)
 
     def _end_record(self, aborted: Mapping[str, Any] | None = None) -> RunRecord:
-        """The end ``run`` record; ``aborted``: what stopped the run, when not refused credentials."""
+        """The end ``run`` record; ``aborted``: what stopped the run, when not every target's credentials
+        being refused (then the first refusal)."""
         counters = self.stats.snapshot()
         s = self._state
-        if s.auth_error is not None:
-            aborted = s.auth_error.as_record()
+        if aborted is None and self._all_refused:  # nothing could be crawled
+            aborted = self._refused[0].error.as_record()
         errors = self.stats.functions_by_status.get("error", 0)
         complete = s.stop_reason is None and aborted is None and not self._discovery_errors and errors == 0
         data: dict[str, Any] = {
@@ -314,19 +352,24 @@ class Crawl:
     async def _discover_target(self, lane: Lane) -> None:
         """One target's discovery: its services, then (D listers at a time) their functions."""
         svc_send, svc_recv = anyio.create_memory_object_stream[str](DISCOVERY_LISTERS * 4)
-        async with lane.keys, anyio.create_task_group() as tg:  # the lane's workers end when it is done
-            async with svc_recv:
-                for _ in range(min(DISCOVERY_LISTERS, lane.workers)):
-                    tg.start_soon(self._list_functions, lane, svc_recv.clone(), lane.keys.clone())
-            tg.start_soon(self._list_services, lane, svc_send)
+        async with lane.keys:  # the lane's workers end when it is done
+            with lane.control.discovery:  # cancelled when the lane stops
+                async with anyio.create_task_group() as tg:
+                    async with svc_recv:
+                        for _ in range(min(DISCOVERY_LISTERS, lane.workers)):
+                            tg.start_soon(self._list_functions, lane, svc_recv.clone(), lane.keys.clone())
+                    tg.start_soon(self._list_services, lane, svc_send)
 
     async def _send_pairs(self, lanes: Mapping[tuple[str, str], Lane]) -> None:
         selection, job = self.job.selection, self.job
         for key in job.pairs or ():  # already FunctionKeys: expanded onto the targets by jobs.expand_pairs
+            lane = lanes[(key.account, key.region)]
+            if lane.control.stopped is not None:
+                continue  # a stopped target: its pairs are left for --resume
             if selection.wants_function(key.service, key.function) and job.owns(
                 key.account, key.region, key.service
             ):
-                await self._offer(lanes[(key.account, key.region)].keys, key)
+                await self._offer(lane.keys, key)
 
     async def _offer(self, key_send: MemoryObjectSendStream[FunctionKey], key: FunctionKey) -> None:
         self.stats.functions_discovered += 1
@@ -358,8 +401,9 @@ class Crawl:
                         listed.add(name)
                         if job.selection.wants_service(name) and job.owns(account, region, name):
                             await svc_send.send(name)
-            except AuthError as exc:
-                self._state.abort(exc, account, region)
+            except (AccessDeniedError, EndpointDownError) as exc:
+                # any 403 on the target's first listing: nothing of it can be seen, so it is refused
+                self._stop_lane(lane, exc)
             except CrawlerError as exc:
                 self._discovery_error(account, region, None, exc)
 
@@ -401,11 +445,33 @@ class Crawl:
                                 await self._offer(key_send, FunctionKey(account, region, service, name))
                 except NotFoundError:
                     log.info("crawl.service_gone", account=account, region=region, service=service)
-                except AuthError as exc:
-                    self._state.abort(exc, account, region)
+                except LANE_ENDING as exc:
+                    self._stop_lane(lane, exc)
                     return
-                except CrawlerError as exc:
+                except CrawlerError as exc:  # AccessDenied on this service: a discovery error for it
                     self._discovery_error(account, region, service, exc)
+
+    def _stop_lane(self, lane: Lane, exc: CrawlerError) -> None:
+        """Stop one target (refused credentials, an endpoint given up): its discovery is cancelled, its
+        workers drop what is queued; a discovery error names it. The first reason is the one kept."""
+        control = lane.control
+        if control.stopped is not None:
+            return
+        control.stopped = exc
+        control.discovery.cancel()
+        if isinstance(exc, AccessDeniedError):
+            self._refused.append(Refusal(lane.account, lane.region, exc))
+            log.info(  # the command line reports it, once, at the end
+                "crawl.target_refused",
+                account=lane.account,
+                region=lane.region,
+                code=exc.code,
+                http=exc.http,
+                request_id=exc.request_id,
+            )
+            self._discovery_errors.append(DiscoveryError(lane.account, lane.region, None, exc.as_record()))
+            return
+        self._discovery_error(lane.account, lane.region, None, exc)
 
     def _discovery_error(self, account: str, region: str, service: str | None, exc: CrawlerError) -> None:
         log.error(
@@ -423,8 +489,7 @@ class Crawl:
 
     async def _lane_workers(
         self,
-        client: ListingClient,
-        width: int,
+        lane: Lane,
         key_recv: MemoryObjectReceiveStream[FunctionKey],
         batch_send: MemoryObjectSendStream[FunctionBatch],
     ) -> None:
@@ -432,6 +497,7 @@ class Crawl:
         wide it is (an estate has many lanes). This task is the first worker; a worker that takes a key
         when no other worker is idle starts one more, up to ``width``. Workers then live as long as the
         lane: a task per function would cost more CPU than the function's request."""
+        width = lane.workers
         async with key_recv, batch_send, anyio.create_task_group() as tg:
             started = 1
 
@@ -439,13 +505,13 @@ class Crawl:
                 nonlocal started
                 if started < width and not key_recv.statistics().tasks_waiting_receive:
                     started += 1
-                    tg.start_soon(self._worker, client, key_recv.clone(), batch_send.clone(), grow)
+                    tg.start_soon(self._worker, lane, key_recv.clone(), batch_send.clone(), grow)
 
-            await self._worker(client, key_recv.clone(), batch_send.clone(), grow)
+            await self._worker(lane, key_recv.clone(), batch_send.clone(), grow)
 
     async def _worker(
         self,
-        client: ListingClient,
+        lane: Lane,
         key_recv: MemoryObjectReceiveStream[FunctionKey],
         batch_send: MemoryObjectSendStream[FunctionBatch],
         grow: Callable[[], None],
@@ -463,12 +529,14 @@ class Crawl:
                     return
                 if self._state.stopping:
                     return
+                if lane.control.stopped is not None:
+                    continue  # a stopped target: the key is dropped unwritten (a resume crawls it)
                 grow()
                 try:
-                    batch = await self._crawl_function(client, key)
-                except AuthError as exc:
-                    self._state.abort(exc, key.account, key.region)
-                    return
+                    batch = await self._crawl_function(lane.client, key)
+                except LANE_ENDING as exc:
+                    self._stop_lane(lane, exc)
+                    continue
                 try:
                     batch_send.send_nowait(batch)
                 except anyio.WouldBlock:
@@ -529,7 +597,7 @@ class Crawl:
                 )
                 return FunctionBatch((), FunctionRecord(key, "gone", 0, 0, never_found=True))
             return FunctionBatch((), FunctionRecord(key, "gone", 0, pages))
-        except AuthError:
+        except LANE_ENDING:
             raise
         except CrawlerError as exc:
             log.warning(

@@ -1,4 +1,4 @@
-"""How a running crawl is stopped: by a signal (gently, then at once) or by refused credentials (at once).
+"""How a running crawl is stopped: by a signal (gently, then at once) or by its deadline.
 
 ``RunControl`` is the crawl's small mutable control state, shared by its tasks on one event loop (no
 locks): the cancel scopes of the work and of discovery, whether to stop taking new pairs, and why.
@@ -8,7 +8,7 @@ locks): the cancel scopes of the work and of discovery, whether to stop taking n
   function is written whole or not at all, and a resume fetches the unwritten ones again.
 * A second signal cancels the work at once. Either way the writer still writes every finished function
   and the end ``run`` record (``complete: false``), so the file stays whole and resumable.
-* An ``AuthError`` cancels the work at once: every other request would be refused too.
+* Refused credentials stop only their own target (``crawler.crawl``'s lanes), never the run.
 * The run's ``--deadline`` passing is a first signal without a signal: no new pairs, the grace period for
   those in flight, an end record with ``complete: false`` and ``interrupted: "deadline"`` (exit 3).
 """
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import anyio
 
-from crawler.errors import AuthError
 from crawler.log import get_logger
 
 log = get_logger(__name__)
@@ -35,28 +34,8 @@ class RunControl:
     discovery: anyio.CancelScope | None = None
     stopping: bool = False
     interrupted: signal.Signals | None = None
-    auth_error: AuthError | None = None
-    #: (account, region) whose key was refused
-    auth_target: tuple[str, str] | None = None
     #: the run's ``--deadline`` passed (and stopped it, unless it was already stopping)
     deadline_passed: bool = False
-
-    def abort(self, exc: AuthError, account: str, region: str) -> None:
-        """Refused credentials: stop everything now (the first refusal is the one reported)."""
-        if self.auth_error is None:
-            self.auth_error = exc
-            self.auth_target = (account, region)
-            log.info(  # the command line reports it, once, as the run's error
-                "crawl.auth_failed",
-                account=account,
-                region=region,
-                code=exc.code,
-                http=exc.http,
-                request_id=exc.request_id,
-            )
-        self.stopping = True
-        if self.work is not None:
-            self.work.cancel()
 
     def interrupt(self, signum: signal.Signals, grace: float) -> None:
         """A stop signal: the first one winds down within ``grace`` seconds, a second one stops at once."""

@@ -11,11 +11,12 @@ stream. With ``--baseline`` the drift from that crawl (``fcaudit diff``) follows
 format.
 
 Exit codes (``crawler.cli``): 0 complete and no finding at/above ``--fail-on``; 1 such findings (or,
-with ``--fail-on-drift``, any drift from the baseline); 2 bad input, refused credentials, an output
-locked by another run or an output that cannot be written (a full disk); 3 incomplete (a pair ended in
-``error``, a listing failed, or the ``--deadline`` passed); 70 an internal error (a bug); 130/143
-interrupted by SIGINT/SIGTERM (the file can be resumed). A signal after the end record waits for the
-outputs (``crawl_and_finish``).
+with ``--fail-on-drift``, any drift from the baseline); 2 bad input, every target's credentials refused
+(nothing could be crawled), an output locked by another run or an output that cannot be written (a full
+disk); 3 incomplete (a pair ended in ``error``, a listing failed, a target was refused — named last on
+stderr — or its endpoint stayed down, or the ``--deadline`` passed); 70 an internal error (a bug);
+130/143 interrupted by SIGINT/SIGTERM (the file can be resumed). A signal after the end record waits for
+the outputs (``crawl_and_finish``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from crawler.audit_report import AuditReport
 from crawler.cli import COMMAND_HELP, EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.commands import add_fail_on, add_follow_symlinks
 from crawler.config import RunConfig, resolve_config
-from crawler.crawl import DEFAULT_GRACE_SECONDS, CrawlOutcome
+from crawler.crawl import DEFAULT_GRACE_SECONDS, CrawlOutcome, Refusal
 from crawler.entry import held_interrupts
 from crawler.errors import AuthError, OutputError, UsageError
 from crawler.fc3_listing import API_CHOICES
@@ -102,6 +103,11 @@ def register(sub: Any) -> None:
     out.add_argument("--resume", action="store_true", help="continue the crawl that wrote --output FILE")
     add_follow_symlinks(out)
     out.add_argument("--force-resume", action="store_true", help="resume even if targets or filters differ")
+    out.add_argument(
+        "--resume-skip-errors",
+        action="store_true",
+        help="with --resume: keep the functions that ended in error as they are (default: crawl them again)",
+    )
     out.add_argument("--summary", metavar="FILE", type=Path, help="also write the summary to FILE")
     out.add_argument("--format", choices=FORMATS, default="table", help="summary format (default: table)")
     out.add_argument("--findings", metavar="FILE", type=Path, help="write the audit findings to FILE")
@@ -270,6 +276,8 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
         raise UsageError(f"--grace must be a number of seconds >= 0, got {args.grace}")
     if args.force_resume and not args.resume:
         raise UsageError("--force-resume only makes sense with --resume")
+    if args.resume_skip_errors and not args.resume:
+        raise UsageError("--resume-skip-errors only makes sense with --resume")
     to_stdout = args.output == "-"
     if args.resume and to_stdout:
         raise UsageError("--resume needs --output FILE (there is nothing to resume on stdout)")
@@ -329,7 +337,9 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
             sink = Sink.to_stdout()
         else:
             if args.resume:
-                resume = scan_for_resume(output, records_into(summarizer, drift))
+                resume = scan_for_resume(
+                    output, records_into(summarizer, drift), retry_errors=not args.resume_skip_errors
+                )
                 if resume is not None:
                     check_resume(resume, job_fingerprint(job), force=args.force_resume)
                     job = replace(job, skip=resume.finished)
@@ -373,6 +383,7 @@ def _seed_stats(stats: RunStats, resume: ResumeState | None) -> None:
         "resume.continuing",
         path=str(resume.path),
         finished=len(resume.finished),
+        retrying=resume.retrying,
         dropped_bytes=resume.dropped_bytes,
     )
 
@@ -438,24 +449,34 @@ def _cause(exc: OutputError) -> str:
     return exc.message.removesuffix(f"; {RUN_AGAIN}")
 
 
-def auth_failure(plan: CrawlPlan, outcome: CrawlOutcome) -> AuthError:
-    """The one-line message for refused credentials: which key, where, and what the API said."""
-    exc = outcome.auth_error
-    assert exc is not None
-    account, region = outcome.auth_target or ("?", "?")
+def refusal_text(plan: CrawlPlan, refusal: Refusal) -> str:
+    """One refused target on one line: which key, where, and what the API said (never the secret)."""
+    exc, account, region = refusal.error, refusal.account, refusal.region
     key_id = next(
         (t.credentials.access_key_id for t in plan.job.targets if (t.account, t.region) == (account, region)),
         "?",
     )
     where = f"account {account}, region {region}"
     if key_id in exc.message:  # the client already named the key and what to check
-        message = f"{exc.message} [{where}; the run was stopped]"
-    else:
-        message = (
-            f"the API refused access key {key_id} ({where}): {exc.code}: {exc.message}; check the key id, "
-            "its secret and, for STS, the token (the run was stopped)"
-        )
-    return AuthError(message, code=exc.code, http=exc.http or 403, request_id=exc.request_id)
+        return f"{exc.message} [{where}]"
+    return (
+        f"the API refused access key {key_id} ({where}): {exc.code}: {exc.message}; check the key id, "
+        "its secret, its RAM policy and, for STS, the token"
+    )
+
+
+def auth_failure(plan: CrawlPlan, outcome: CrawlOutcome) -> AuthError:
+    """Every target refused: one line naming each (which key, where, what the API said)."""
+    first = outcome.refused[0].error
+    texts = [refusal_text(plan, refusal) for refusal in outcome.refused]
+    message = "; ".join(texts) + " (nothing could be crawled; the run was stopped)"
+    return AuthError(message, code=first.code, http=first.http or 403, request_id=first.request_id)
+
+
+def report_refusals(plan: CrawlPlan, outcome: CrawlOutcome) -> None:
+    """Some targets refused, others crawled: name each refused one, last on stderr."""
+    for refusal in outcome.refused:
+        print(f"fcaudit: refused: {refusal_text(plan, refusal)}", file=sys.stderr)
 
 
 def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | None = None) -> int:
@@ -465,7 +486,7 @@ def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | N
         plan.findings_file.__exit__(None, None, None)
     if plan.metrics_path is not None:  # before refused credentials stop us: monitoring must see those too
         write_metrics(report, plan.metrics_path)
-    if outcome.auth_error is not None:
+    if outcome.all_refused:
         raise auth_failure(plan, outcome)
     width = shutil.get_terminal_size((100, 24)).columns
     text = render(report, plan.summary_format, width=width)  # type: ignore[arg-type]
@@ -487,6 +508,7 @@ def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | N
         print(render_diff(drift, fmt), file=stream, end="")  # type: ignore[arg-type]
         if plan.fail_on_drift and drift.drifted and code == EXIT_OK:
             code = EXIT_FINDINGS
+    report_refusals(plan, outcome)
     return code
 
 

@@ -306,6 +306,7 @@ class EmulatorApp:
     async def list_functions(self, request: web.Request) -> web.StreamResponse:
         query = request.query
         service = request.match_info["service"]
+        self.backend.check_allowed(service)
         limit = parse_limit(query.get("limit"))
         prefix = query.get("prefix", "")
         keys = self.backend.function_names(service)
@@ -318,6 +319,7 @@ class EmulatorApp:
     async def list_configs(self, request: web.Request) -> web.StreamResponse:
         service = request.match_info["service"]
         function = request.match_info["function"]
+        self.backend.check_allowed(service, function)
         limit = parse_limit(request.query.get("limit"))
         keys = self.backend.config_keys(service, function)
         if self.injector.draw((FaultKind.DELETE,)):

@@ -142,6 +142,9 @@ class Backend:
         self._builder = builder
         self._services: dict[str, ServiceEntry] = {}
         self._live_services: list[str] = []
+        #: what a resource-scoped RAM policy denies the key, answered 403 ``AccessDenied``: a (service,
+        #: function) pair's configs, or (service, None) the service's function listing
+        self.denied: set[tuple[str, str | None]] = set()
 
     def __repr__(self) -> str:  # never the secret
         return (
@@ -184,6 +187,18 @@ class Backend:
         svc = self._service(service)
         svc.gone = True
         del self._live_services[bisect_left(self._live_services, service)]
+
+    def deny(self, service: str, function: str | None = None) -> None:
+        """Deny the key one function's configs (or, ``function`` None, one service's function listing),
+        as a resource-scoped RAM policy would; the rest of the account still answers."""
+        self.denied.add((service, function))
+
+    def check_allowed(self, service: str, function: str | None = None) -> None:
+        if (service, function) in self.denied:
+            what = f"services/{service}" + (f"/functions/{function}" if function is not None else "")
+            raise EmulatorApiError(
+                403, "AccessDenied", f"the RAM policy of the key does not allow access to {what}"
+            )
 
     # --- lookups --------------------------------------------------------------------------------------
     def _service(self, name: str) -> ServiceEntry:
