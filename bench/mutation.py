@@ -1,0 +1,290 @@
+"""Mutation run over the core modules with mutmut 3 — run by hand like the benches, never in CI.
+
+Needs the ``mutation`` extra (``pip install -e '.[test,mutation]'``)::
+
+    python bench/mutation.py                    # every module in MODULES (slow: an hour or more)
+    python bench/mutation.py pager shard        # just these modules
+    python bench/mutation.py --list             # the modules and the tests each one runs
+
+Each module is mutated on its own, in a fresh copy of ``crawler/`` and ``tests/`` under ``.mutation/``
+(the working tree is never touched), and only that module's own tests (``MODULES``) run against its
+mutants, so one module costs minutes, not the whole suite per mutant. mutmut runs under ``nice -n 19``
+with one worker: the machine is shared.
+
+The report (Markdown, ``.mutation/report.md`` unless ``--report``) gives per module the mutants killed,
+timed out, survived and explained as equivalent, the score — (killed + timeout) / (mutants − equivalent)
+— and every survivor as a diff. A survivor is "equivalent" only if ``bench/mutation-equivalents.md``
+has a ``## <mutant name>`` section that quotes the mutated line and says why no test can tell it from
+the original; a listed mutant whose line no longer matches (the code moved) is reported as stale and
+counts as a survivor. Mutants whose function no selected test calls ("no tests") count as survivors too.
+The exit code is 0 whatever the score: this is a measurement, not a gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EQUIVALENTS = REPO / "bench" / "mutation-equivalents.md"
+
+# module -> the test files whose tests exercise it in-process (tests that reach the module only through a
+# child process, e.g. ``fcaudit`` started with subprocess, cannot see mutmut's mutants and are left out).
+MODULES: dict[str, tuple[str, ...]] = {
+    "signing": (
+        "tests/test_signing.py",
+        "tests/test_signing_pins.py",
+        "tests/test_signing_hot_path.py",
+        "tests/test_client.py",
+    ),
+    "client": ("tests/test_client.py", "tests/test_fc3.py", "tests/test_signing_hot_path.py"),
+    "retry": ("tests/test_retry.py", "tests/test_retry_pins.py", "tests/test_client.py"),
+    "ratelimit": ("tests/test_ratelimit.py", "tests/test_ratelimit_pacing.py"),
+    "pager": ("tests/test_pager.py",),
+    "crawl": (
+        "tests/test_crawl_workers.py",
+        "tests/test_crawl_selection.py",
+        "tests/test_estate_lanes.py",
+        "tests/test_fc3.py",
+        "tests/test_e2e_crawl.py",
+    ),
+    "sink": ("tests/test_sink.py", "tests/test_e2e_resume.py", "tests/test_e2e_hostile.py"),
+    "shard": ("tests/test_shard_spec.py", "tests/test_merge.py", "tests/test_estate_lanes.py"),
+    "merge": ("tests/test_merge.py",),
+    "rules": ("tests/test_rules.py", "tests/test_rules_policy.py", "tests/test_rules_arns.py"),
+    "audit_fold": (
+        "tests/test_summary.py",
+        "tests/test_summary_golden.py",
+        "tests/test_summary_props.py",
+        "tests/test_summarize_cli.py",
+    ),
+    "diff": ("tests/test_diff.py",),
+}
+
+KILLED_CODES = {1, 3}  # mutmut: pytest failed (1) or hit an internal error (3)
+TIMEOUT_CODES = {36, -24, 24, 152, 255}
+SURVIVED_CODES = {0}
+NO_TESTS_CODES = {5, 33}
+
+
+@dataclass(frozen=True)
+class Survivor:
+    name: str
+    diff: str
+    status: str  # "survived", "no tests", "suspicious" (any exit code mutmut does not classify)
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    name: str
+    text: str  # the whole section: the quoted mutated line and the reason
+
+
+@dataclass
+class ModuleResult:
+    module: str
+    commit: str
+    seconds: float
+    killed: int = 0
+    timeout: int = 0
+    equivalent: list[str] = field(default_factory=list)
+    survivors: list[Survivor] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def total(self) -> int:
+        return self.killed + self.timeout + len(self.equivalent) + len(self.survivors)
+
+    @property
+    def score(self) -> float | None:
+        judged = self.total - len(self.equivalent)
+        return None if judged == 0 else (self.killed + self.timeout) / judged
+
+
+def load_equivalents(path: Path) -> dict[str, Equivalent]:
+    """``## crawler.mod.x_fn__mutmut_N`` sections of the equivalents file, by mutant name."""
+    if not path.exists():
+        return {}
+    found: dict[str, Equivalent] = {}
+    sections = re.split(r"^## ", path.read_text("utf-8"), flags=re.MULTILINE)[1:]
+    for section in sections:
+        name, _, body = section.partition("\n")
+        found[name.strip()] = Equivalent(name.strip(), body)
+    return found
+
+
+def mutated_lines(diff: str) -> list[str]:
+    """The added lines of a mutant's diff, stripped: what an equivalents entry must quote."""
+    return [
+        line[1:].strip() for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")
+    ]
+
+
+def git_commit() -> str:
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--", "crawler", "tests"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return f"{head}{' + uncommitted changes' if dirty else ''}"
+
+
+def prepare(workdir: Path, module: str, tests: tuple[str, ...]) -> None:
+    """A fresh copy of the package and the tests, and the mutmut settings for this one module."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "crawler", workdir / "crawler", ignore=ignore)
+    shutil.copytree(REPO / "tests", workdir / "tests", ignore=ignore)
+    # pyproject gives pytest its settings (markers, timeout, warnings as errors); it has no
+    # [tool.mutmut] table, so mutmut reads the setup.cfg written here.
+    shutil.copy2(REPO / "pyproject.toml", workdir / "pyproject.toml")
+    selection = "\n    ".join(tests)
+    (workdir / "setup.cfg").write_text(
+        "[mutmut]\n"
+        "source_paths = crawler/\n"
+        f"only_mutate = crawler/{module}.py\n"
+        "pytest_add_cli_args = -p no:cacheprovider\n"
+        f"pytest_add_cli_args_test_selection =\n    {selection}\n",
+        "utf-8",
+    )
+
+
+def mutmut(workdir: Path, *args: str, log: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    command = ["nice", "-n", "19", sys.executable, "-m", "mutmut", *args]
+    if log is None:
+        return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, check=False)
+    with log.open("w") as out:
+        return subprocess.run(command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+
+
+def run_module(module: str, root: Path, equivalents: dict[str, Equivalent]) -> ModuleResult:
+    workdir = root / module
+    started = time.monotonic()
+    prepare(workdir, module, MODULES[module])
+    result = ModuleResult(module=module, commit=git_commit(), seconds=0.0)
+    run = mutmut(workdir, "run", "--max-children", "1", log=root / f"{module}.log")
+    result.seconds = time.monotonic() - started
+    meta = workdir / "mutants" / "crawler" / f"{module}.py.meta"
+    if not meta.exists():
+        result.error = f"mutmut exited {run.returncode} without results; see {root / f'{module}.log'}"
+        return result
+    codes: dict[str, int | None] = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
+    for name, code in sorted(codes.items(), key=lambda kv: _natural(kv[0])):
+        if code in KILLED_CODES:
+            result.killed += 1
+            continue
+        if code in TIMEOUT_CODES:
+            result.timeout += 1
+            continue
+        status = (
+            "survived" if code in SURVIVED_CODES else "no tests" if code in NO_TESTS_CODES else f"exit {code}"
+        )
+        shown = mutmut(workdir, "show", name).stdout
+        diff = "\n".join(line for line in shown.splitlines() if not line.startswith("# "))
+        entry = equivalents.get(name)
+        if entry is not None and status == "survived":
+            if all(line in entry.text for line in mutated_lines(diff)):
+                result.equivalent.append(name)
+                continue
+            result.stale.append(name)
+        result.survivors.append(Survivor(name, diff, status))
+    return result
+
+
+def _natural(name: str) -> tuple[str, int]:
+    stem, _, number = name.rpartition("_")
+    return (stem, int(number) if number.isdigit() else 0)
+
+
+def render(results: list[ModuleResult], total_seconds: float) -> str:
+    lines = [
+        "# Mutation report",
+        "",
+        f"mutmut 3, one worker under nice; total {total_seconds / 60:.1f} min.",
+        "Score = (killed + timeout) / (mutants - equivalent).",
+        "",
+        "| module | commit | mutants | killed | timeout | survived | equivalent | score | minutes |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in results:
+        score = "error" if r.error else "-" if r.score is None else f"{r.score:.1%}"
+        lines.append(
+            f"| {r.module} | {r.commit} | {r.total} | {r.killed} | {r.timeout} | {len(r.survivors)} "
+            f"| {len(r.equivalent)} | {score} | {r.seconds / 60:.1f} |"
+        )
+    for r in results:
+        if r.error:
+            lines += ["", f"## {r.module}: {r.error}"]
+            continue
+        if not r.survivors and not r.stale:
+            continue
+        lines += ["", f"## {r.module}: {len(r.survivors)} surviving"]
+        for name in r.stale:
+            lines.append(f"- {name}: listed as equivalent but its mutated line changed; re-check it")
+        for s in r.survivors:
+            lines += ["", f"### {s.name} ({s.status})", "", "```diff", s.diff, "```"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("modules", nargs="*", metavar="MODULE", help="modules to mutate (default: all)")
+    parser.add_argument("--list", action="store_true", help="print the modules and their tests, and exit")
+    parser.add_argument("--workdir", type=Path, default=REPO / ".mutation", help="scratch directory")
+    parser.add_argument("--report", type=Path, default=None, help="report path (default: WORKDIR/report.md)")
+    args = parser.parse_args(argv)
+    if args.list:
+        for module, tests in MODULES.items():
+            print(f"{module}: crawler/{module}.py <- {' '.join(tests)}")
+        return 0
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        print(
+            f"mutation: unknown module {', '.join(unknown)}; choose from {', '.join(MODULES)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        import mutmut  # noqa: F401  (only to say what to install when it is missing)
+    except ImportError:
+        print("mutation: mutmut is not installed; run pip install -e '.[test,mutation]'", file=sys.stderr)
+        return 2
+    modules = args.modules or list(MODULES)
+    equivalents = load_equivalents(EQUIVALENTS)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    report = args.report or args.workdir / "report.md"
+    started = time.monotonic()
+    results: list[ModuleResult] = []
+    for module in modules:
+        print(f"mutation: {module} ...", file=sys.stderr, flush=True)
+        results.append(run_module(module, args.workdir, equivalents))
+        last = results[-1]
+        print(
+            f"mutation: {module}: {last.killed} killed, {last.timeout} timeout, "
+            f"{len(last.survivors)} survived, {len(last.equivalent)} equivalent in {last.seconds:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        report.write_text(render(results, time.monotonic() - started), "utf-8")
+    print(f"mutation: report in {report}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
