@@ -47,8 +47,12 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     "client": ("tests/test_client.py", "tests/test_fc3.py", "tests/test_signing_hot_path.py"),
     "retry": ("tests/test_retry.py", "tests/test_retry_pins.py", "tests/test_client.py"),
-    "ratelimit": ("tests/test_ratelimit.py", "tests/test_ratelimit_pacing.py"),
-    "pager": ("tests/test_pager.py",),
+    "ratelimit": (
+        "tests/test_ratelimit.py",
+        "tests/test_ratelimit_pins.py",
+        "tests/test_ratelimit_pacing.py",
+    ),
+    "pager": ("tests/test_pager.py", "tests/test_pager_pins.py"),
     "crawl": (
         "tests/test_crawl_workers.py",
         "tests/test_crawl_selection.py",
