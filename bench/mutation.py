@@ -189,6 +189,8 @@ def run_module(module: str, root: Path, equivalents: dict[str, Equivalent]) -> M
         result.error = f"mutmut exited {run.returncode} without results; see {root / f'{module}.log'}"
         return result
     codes: dict[str, int | None] = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
+    alive = {name: code for name, code in codes.items() if code not in KILLED_CODES | TIMEOUT_CODES}
+    diffs = diffs_of(workdir, sorted(alive))
     for name, code in sorted(codes.items(), key=lambda kv: _natural(kv[0])):
         if code in KILLED_CODES:
             result.killed += 1
@@ -199,8 +201,7 @@ def run_module(module: str, root: Path, equivalents: dict[str, Equivalent]) -> M
         status = (
             "survived" if code in SURVIVED_CODES else "no tests" if code in NO_TESTS_CODES else f"exit {code}"
         )
-        shown = mutmut(workdir, "show", name).stdout
-        diff = "\n".join(line for line in shown.splitlines() if not line.startswith("# "))
+        diff = diffs[name]
         entry = equivalents.get(name)
         if entry is not None and status == "survived":
             if all(line in entry.text for line in mutated_lines(diff)):
@@ -209,6 +210,39 @@ def run_module(module: str, root: Path, equivalents: dict[str, Equivalent]) -> M
             result.stale.append(name)
         result.survivors.append(Survivor(name, diff, status))
     return result
+
+
+# ``mutmut show NAME`` prints one diff per process start (seconds each on a loaded machine); this asks
+# mutmut's own diff function for all of them in one process, and falls back to ``show`` if it moved.
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
+names = json.load(sys.stdin)
+print(json.dumps({n: get_diff_for_mutant(n, path=find_mutant(n).path) for n in names}))
+"""
+
+
+def diffs_of(workdir: Path, names: list[str]) -> dict[str, str]:
+    if not names:
+        return {}
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    batch = subprocess.run(
+        [sys.executable, "-c", _DIFFS],
+        cwd=workdir,
+        env=env,
+        input=json.dumps(names),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if batch.returncode == 0:
+        found: dict[str, str] = json.loads(batch.stdout.strip().splitlines()[-1])
+        return found
+    shown = {}
+    for name in names:
+        lines = mutmut(workdir, "show", name).stdout.splitlines()
+        shown[name] = "\n".join(line for line in lines if not line.startswith("# "))
+    return shown
 
 
 def _natural(name: str) -> tuple[str, int]:
