@@ -70,7 +70,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/test_summary_props.py",
         "tests/test_summarize_cli.py",
     ),
-    "diff": ("tests/test_diff.py",),
+    "diff": ("tests/test_diff.py", "tests/test_diff_sides.py"),
 }
 
 KILLED_CODES = {1, 3}  # mutmut: pytest failed (1) or hit an internal error (3)
