@@ -73,6 +73,9 @@ MODULES: dict[str, tuple[str, ...]] = {
     "diff": ("tests/test_diff.py", "tests/test_diff_sides.py"),
 }
 
+#: files at the repository's root that tests read (test_rules_policy checks config.example.toml)
+ALSO_COPY: tuple[str, ...] = ("config.example.toml", "README.md")
+
 KILLED_CODES = {1, 3}  # mutmut: pytest failed (1) or hit an internal error (3)
 TIMEOUT_CODES = {36, -24, 24, 152, 255}
 SURVIVED_CODES = {0}
@@ -157,12 +160,16 @@ def prepare(workdir: Path, module: str, tests: tuple[str, ...]) -> None:
     # pyproject gives pytest its settings (markers, timeout, warnings as errors); it has no
     # [tool.mutmut] table, so mutmut reads the setup.cfg written here.
     shutil.copy2(REPO / "pyproject.toml", workdir / "pyproject.toml")
+    for name in ALSO_COPY:  # files some tests read from the repository's root
+        shutil.copy2(REPO / name, workdir / name)
     selection = "\n    ".join(tests)
+    also = "\n    ".join(ALSO_COPY)
     (workdir / "setup.cfg").write_text(
         "[mutmut]\n"
         "source_paths = crawler/\n"
         f"only_mutate = crawler/{module}.py\n"
         "pytest_add_cli_args = -p no:cacheprovider\n"
+        f"also_copy =\n    {also}\n"
         f"pytest_add_cli_args_test_selection =\n    {selection}\n",
         "utf-8",
     )
