@@ -63,7 +63,12 @@ MODULES: dict[str, tuple[str, ...]] = {
     "sink": ("tests/test_sink.py", "tests/test_e2e_resume.py", "tests/test_e2e_hostile.py"),
     "shard": ("tests/test_shard_spec.py", "tests/test_merge.py", "tests/test_estate_lanes.py"),
     "merge": ("tests/test_merge.py",),
-    "rules": ("tests/test_rules.py", "tests/test_rules_policy.py", "tests/test_rules_arns.py"),
+    "rules": (
+        "tests/test_rules.py",
+        "tests/test_rules_engine.py",
+        "tests/test_rules_policy.py",
+        "tests/test_rules_arns.py",
+    ),
     "audit_fold": (
         "tests/test_summary.py",
         "tests/test_summary_golden.py",
