@@ -42,6 +42,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "signing": (
         "tests/test_signing.py",
         "tests/test_signing_pins.py",
+        "tests/test_signing_acs3.py",
         "tests/test_signing_hot_path.py",
         "tests/test_client.py",
     ),
@@ -56,12 +57,18 @@ MODULES: dict[str, tuple[str, ...]] = {
     "crawl": (
         "tests/test_crawl_workers.py",
         "tests/test_crawl_selection.py",
+        "tests/test_crawl_duplicates.py",
         "tests/test_estate_lanes.py",
         "tests/test_fc3.py",
         "tests/test_e2e_crawl.py",
     ),
     "sink": ("tests/test_sink.py", "tests/test_e2e_resume.py", "tests/test_e2e_hostile.py"),
-    "shard": ("tests/test_shard_spec.py", "tests/test_merge.py", "tests/test_estate_lanes.py"),
+    "shard": (
+        "tests/test_shard.py",
+        "tests/test_shard_spec.py",
+        "tests/test_merge.py",
+        "tests/test_estate_lanes.py",
+    ),
     "merge": ("tests/test_merge.py",),
     "rules": (
         "tests/test_rules.py",
