@@ -66,3 +66,14 @@ async def test_a_zero_cap_is_refused_in_words() -> None:
     with pytest.raises(ValueError, match=r"^max_pages must be >= 1$"):
         async for _ in iterate_pages(fetch, max_pages=0):
             pass
+
+
+async def test_any_string_is_a_token_even_one_no_encoder_accepts() -> None:
+    # a lone surrogate cannot be encoded as UTF-8; the pager must still tell tokens apart
+    tokens = {None: "\ud800a", "\ud800a": "\ud800b", "\ud800b": None}
+
+    async def fetch(token: str | None) -> Page:
+        return Page(items=({"t": token},), next_token=tokens[token], request_id=None)
+
+    pages = [page.items[0]["t"] async for page in iterate_pages(fetch, max_pages=10)]
+    assert pages == [None, "\ud800a", "\ud800b"]

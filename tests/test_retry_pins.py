@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from crawler.errors import CrawlerError, ServerError, ThrottledError
+from crawler.errors import CrawlerError, NameNotResolvedError, ServerError, ThrottledError
 from crawler.retry import RetryBudget, RetryPolicy
 
 pytestmark = pytest.mark.anyio
@@ -74,3 +74,21 @@ def test_bad_settings_are_refused_in_words() -> None:
         RetryBudget(-1.0)
     with pytest.raises(ValueError, match=r"^max_attempts must be >= 1$"):
         RetryPolicy(0, 0.2, 20.0, RetryBudget(1.0))
+
+
+async def test_a_failure_that_repeats_identically_gets_its_own_attempt_limit() -> None:
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    policy = RetryPolicy(6, 0.2, 20.0, RetryBudget(10.0), lambda: 0.5, sleep)
+    call = failing_then(*(NameNotResolvedError("no such host") for _ in range(6)))
+    with pytest.raises(NameNotResolvedError) as caught:
+        await policy.run(call)
+    assert caught.value.attempts == 2  # tried once more, not six times
+    assert sleeps == [0.1]
+    call = failing_then(*(ServerError("boom", code="InternalServerError", http=500) for _ in range(6)))
+    with pytest.raises(ServerError) as other:
+        await policy.run(call)
+    assert other.value.attempts == 6  # an error without a limit of its own gets max_attempts
