@@ -78,7 +78,12 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     # test_summary_props (hypothesis) is left out: shrinking each killed mutant's counterexample made
     # the run take the better part of an hour on two cores
-    "audit_fold": ("tests/test_summary.py", "tests/test_summary_golden.py", "tests/test_summarize_cli.py"),
+    "audit_fold": (
+        "tests/test_audit_fold.py",
+        "tests/test_summary.py",
+        "tests/test_summary_golden.py",
+        "tests/test_summarize_cli.py",
+    ),
     "diff": ("tests/test_diff.py", "tests/test_diff_sides.py"),
 }
 
