@@ -41,9 +41,9 @@ def function(
 
 
 def side(name: str, *records: Record, policy: AuditPolicy | None = None, audit: bool = True) -> DriftSide:
+    """A side read from these records as a file (``read`` also settles the audit at the end)."""
     s = DriftSide(name, policy, audit=audit)
-    for record in records:
-        s.add(record)
+    s.read(io.BytesIO(ndjson(*records)))
     return s
 
 
