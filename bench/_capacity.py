@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from bench._harness import EmulatorProcess
-from crawler.signing import FC2_API_VERSION, fc2_authorization, http_date
+from crawler.wire.signing import FC2_API_VERSION, fc2_authorization, http_date
 
 
 @dataclass(frozen=True, slots=True)

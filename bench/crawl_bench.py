@@ -2,7 +2,7 @@
 
 One command (needs the ``bench`` extra: ``pip install -e '.[bench]'``)::
 
-    python bench/crawl_bench.py --scenario all --runs 3
+    python -m bench.crawl_bench --scenario all --runs 3
 
 For each scenario it starts ``fcaudit emulator`` in its own process with a seeded account, then runs, one
 after another on that account (each as its own child process, interleaved run by run so drift hits all
@@ -28,17 +28,13 @@ spread of the wall times over the runs; the machine is shared, so quote it with 
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script: make ``bench`` and ``crawler`` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import argparse
 import importlib.util
 import json
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from bench._capacity import Capacity, measure_capacity
 from bench._harness import Account, EmulatorProcess, RunResult, ServerKnobs, measured, measured_crawl, median
@@ -350,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         scenarios = tuple(replace(s, clients=tuple(c for c in s.clients if c in wanted)) for s in scenarios)
     uvloop = emulator_uvloop() if args.emulator_loop == "auto" else args.emulator_loop == "uvloop"
     outcomes = [run_scenario(s, runs, uvloop=uvloop, say=say) for s in scenarios]
-    command = "python bench/crawl_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m bench.crawl_bench " + " ".join(argv if argv is not None else sys.argv[1:])
     print(
         f"## fcaudit crawl benchmark\n\n`{command.strip()}` — medians of {runs} run(s); "
         f"emulator on {'uvloop' if uvloop else 'asyncio'}; CPU and peak RSS of each client process.\n"

@@ -10,17 +10,11 @@ holds even when a shared machine starves the load generator), latency percentile
 busiest-second count. Only ``200`` answers count as served (``rps``, ``per_cpu_second``): a refusal is
 cheap and would flatter the server; every status is listed in ``statuses``.
 
-    python bench/emulator_capacity.py                    # 100,000 functions, 5 s per route
-    python bench/emulator_capacity.py --seconds 10 --concurrency 128 --uvloop
+    python -m bench.emulator_capacity                    # 100,000 functions, 5 s per route
+    python -m bench.emulator_capacity --seconds 10 --concurrency 128 --uvloop
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script: make ``bench`` and ``crawler`` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
 import asyncio
@@ -29,6 +23,7 @@ import random
 import tempfile
 import time
 from collections.abc import Coroutine, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp

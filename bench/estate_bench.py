@@ -5,20 +5,15 @@ one paged listing. This runs both on one seeded emulator account (``fcaudit emul
 process, each crawl a child process, interleaved run by run) and prints one Markdown row per API — the
 median of ``--runs`` runs — with the configs each crawl wrote, which must be equal::
 
-    python bench/estate_bench.py --functions 2000 --latency-ms 10 --runs 3
+    python -m bench.estate_bench --functions 2000 --latency-ms 10 --runs 3
 
 ``--quick`` runs a 40-function account once.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script: make ``bench`` and ``crawler`` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import argparse
+import sys
 
 from bench._harness import Account, EmulatorProcess, RunResult, ServerKnobs, measured_crawl, median
 

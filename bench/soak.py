@@ -2,8 +2,8 @@
 
 One command (needs the ``bench`` extra: ``pip install -e '.[bench]'``)::
 
-    python bench/soak.py                      # 100,000 functions (a few minutes on a small machine)
-    python bench/soak.py --functions 5000     # a quick look
+    python -m bench.soak                      # 100,000 functions (a few minutes on a small machine)
+    python -m bench.soak --functions 5000     # a quick look
 
 The emulator runs in its own process (``fcaudit emulator``, with ``--dump-truth`` of the account as it is
 before the crawl) and ``fcaudit crawl`` in another; while the crawl runs, this script samples the crawl's
@@ -22,20 +22,16 @@ limiter then backs off for each one (see the fault-matrix tests); the quota supp
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script: make ``bench`` and ``crawler`` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import argparse
 import os
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson

@@ -7,8 +7,8 @@ times and reports the best records/s (by wall time and by CPU time) and the chil
 (``ru_maxrss``). Run it at two sizes to see that memory stays flat (the fold keeps per-service rows and
 bounded tables, nothing per function)::
 
-    python bench/summary_bench.py --records 1000000
-    python bench/summary_bench.py --records 100000
+    python -m bench.summary_bench --records 1000000
+    python -m bench.summary_bench --records 100000
 """
 
 from __future__ import annotations

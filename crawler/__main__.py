@@ -1,5 +1,5 @@
 """``python -m crawler`` runs the same command line as the ``fcaudit`` console script."""
 
-from crawler.entry import main
+from crawler.cli.entry import main
 
 raise SystemExit(main())

@@ -149,7 +149,7 @@ class AuthError(AccessDeniedError, FatalError):
 
 
 class NotFoundError(ApiError):
-    """404 whose FC error body says the service or function no longer exists (``crawler.client`` decides
+    """404 whose FC error body says the service or function no longer exists (``wire.fc2_client`` decides
     which codes mean that for each listing); any other 404 is an ``UnexpectedNotFoundError``."""
 
 

@@ -7,7 +7,7 @@ fails the same way again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,8 +16,13 @@ import structlog
 from crawler.emulator.backend import AccountSpec, generate_account
 from crawler.emulator.faults import FaultConfig
 from crawler.emulator.server import EmulatorThread
+from tests.support.fixtures import SMALL_ACCOUNT, EmulatorFactory
 
-EmulatorFactory = Callable[..., EmulatorThread]
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Every ``@pytest.mark.anyio`` test runs on asyncio (the crawler's loop; uvloop is tested apart)."""
+    return "asyncio"
 
 
 @pytest.fixture(autouse=True)
@@ -26,10 +31,6 @@ def _fresh_structlog() -> Iterator[None]:
     each test so the next one's ``capture_logs()`` sees every level again."""
     yield
     structlog.reset_defaults()
-
-
-#: a small account: a few services, a couple of functions with more than 100 configs
-SMALL_ACCOUNT = AccountSpec(seed=7, services=4, functions=40, big_functions=2)
 
 
 @pytest.fixture

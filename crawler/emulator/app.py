@@ -1,5 +1,5 @@
 """The emulator's HTTP face: aiohttp.web routes for the FC 2.0 async-invoke-config API (and FC 3.0's
-account-wide listing, ``crawler.emulator.fc3``, under ``/2023-03-30``).
+account-wide listing, ``crawler.emulator.fc3_routes``, under ``/2023-03-30``).
 
 Handlers stay thin — verify, parse, ask the backend, serialise with orjson — so the server is fast enough
 to load-test a crawler and every rule lives in one place (backend.py for state, paging.py for tokens,
@@ -33,11 +33,11 @@ from aiohttp import web
 from crawler.emulator.auth import RequestVerifier
 from crawler.emulator.backend import Backend, EmulatorApiError, iso
 from crawler.emulator.faults import FaultConfig, FaultInjector, FaultKind
-from crawler.emulator.fc3 import FC3_API, Acs3Verifier, Fc3Api, fc3_error
+from crawler.emulator.fc3_routes import FC3_API, Acs3Verifier, Fc3Api, fc3_error
 from crawler.emulator.paging import TokenCodec, listing_identity, parse_limit, select_page
 from crawler.emulator.responses import error_response, json_response
-from crawler.emulator.stats import ServerStats
-from crawler.signing import FC2_API_VERSION
+from crawler.emulator.served_stats import ServerStats
+from crawler.wire.signing import FC2_API_VERSION
 
 API: Final = f"/{FC2_API_VERSION}"
 STATS_PATH: Final = "/_emulator/stats"

@@ -1,7 +1,7 @@
 """The emulator's gate: FC 2.0 signature, Date and STS token checks, strict like the real service.
 
 A crawler that signs one byte wrong must fail here exactly as it would against Alibaba Cloud, or the
-tests prove nothing. The emulator recomputes the signature with ``crawler.signing`` over the URL-decoded
+tests prove nothing. The emulator recomputes the signature with ``crawler.wire.signing`` over the URL-decoded
 path (the query is not signed) and the headers as received; the official SDK, which signs independently,
 is the witness in tests that both halves agree with the outside world.
 """
@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 from typing import Final
 
 from crawler.emulator.backend import EmulatorApiError
-from crawler.signing import fc2_signature, fc2_string_to_sign, parse_fc2_authorization
+from crawler.wire.signing import fc2_signature, fc2_string_to_sign, parse_fc2_authorization
 
 MAX_SKEW_SECONDS: Final = 15 * 60
 

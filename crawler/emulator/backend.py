@@ -31,7 +31,7 @@ Distribution = Literal["uniform", "skewed"]
 def qualifier_key(value: object) -> str:
     """The key a config is kept under: ``""`` and a missing qualifier are the unpublished ``LATEST``.
 
-    The emulator's own rule, deliberately not ``crawler.records.normalise_qualifier``: the ground truth
+    The emulator's own rule, deliberately not ``crawler.store.records.normalise_qualifier``: the ground truth
     (``truth_records``) is an oracle for the crawler, so it must not share the code it checks."""
     return "LATEST" if value in (None, "") else str(value)
 

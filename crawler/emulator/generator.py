@@ -210,7 +210,9 @@ class RecipeBuilder:
     def build_configs(self, entry: FunctionEntry) -> tuple[bool, list[ConfigDict]]:
         rng = random.Random(((entry.recipe or 0) << 1) | 1)
         if entry.showcase:
-            return False, showcase_configs(self, entry, rng)
+            return False, showcase_configs(
+                entry, self.region, lambda kind, variant, q: self.arn_of(rng, kind, variant, entry, q)
+            )
         long_names = rng.random() < 0.15
         count = rng.randint(101, 240) if entry.big else self._count(rng)
         created = EPOCH + rng.randrange(SPAN)

@@ -9,13 +9,13 @@ and ``statefulInvocation`` on.
 
 from __future__ import annotations
 
-import random
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from crawler.emulator.backend import ConfigDict, FunctionEntry, iso
 
-if TYPE_CHECKING:
-    from crawler.emulator.generator import RecipeBuilder
+#: (kind, variant, qualifier) -> a destination ARN
+DestinationArn = Callable[[str, str, str], str]
 
 EPOCH = 1_546_300_800  # 2019-01-01T00:00:00Z
 
@@ -29,11 +29,10 @@ def _dest(success: str | None, failure: str | None) -> dict[str, Any]:
     return out
 
 
-def showcase_configs(builder: RecipeBuilder, entry: FunctionEntry, rng: random.Random) -> list[ConfigDict]:
-    """The showcase's configs; ``rng`` is the function's own config generator (see ``build_configs``)."""
-
-    def arn(kind: str, variant: str, qualifier: str) -> str:
-        return builder.arn_of(rng, kind, variant, entry, qualifier)
+def showcase_configs(entry: FunctionEntry, region: str, arn: DestinationArn) -> list[ConfigDict]:
+    """The showcase's configs; ``arn(kind, variant, qualifier)`` draws a destination of that kind from
+    the function's own config generator (``generator.RecipeBuilder.arn_of``), so the showcase needs no
+    import of the generator that calls it."""
 
     # qualifier → (destinationConfig, retries, age, stateful); None drops the field
     cases: list[tuple[str, Any, int | None, int | None, bool]] = [
@@ -42,7 +41,7 @@ def showcase_configs(builder: RecipeBuilder, entry: FunctionEntry, rng: random.R
         ("2", _dest(arn("fc2", "plain", "2"), arn("fc3", "plain", "2")), 8, 2592000, True),
         ("3", _dest(arn("eventbridge", "plain", "3"), arn("rocketmq", "plain", "3")), 2, 604800, False),
         ("4", _dest(arn("fc2", "account", "4"), arn("mns-queue", "region", "4")), 5, 3600, False),
-        ("5", _dest("not-an-arn", f"acs:mns:{builder.region}::/queues/dlq/messages"), 1, 60, False),
+        ("5", _dest("not-an-arn", f"acs:mns:{region}::/queues/dlq/messages"), 1, 60, False),
         ("prod", _dest(arn("fc3", "self", "prod"), arn("fc2", "self", "prod")), 3, 86400, True),
         ("staging", _dest(None, arn("mns-queue", "plain", "staging")), 9, 0, False),
         ("canary", None, None, 2592001, False),

@@ -1,0 +1,552 @@
+"""``fcaudit crawl``: flags → a checked plan → the crawl → the summary → an exit code.
+
+Everything a user can get wrong is checked before the first request (flag values, the config file,
+credentials, the targets file, the output path — opening it is the check — and a ``--baseline`` file),
+so a typo costs a second, not a half-finished crawl. ``--output`` is locked (``crawler.store.output_lock``)
+before it is read for ``--resume`` or written, and released on every way out of ``run``.
+
+Records go to stdout or ``--output``; logs and the progress line go to stderr; the summary goes to
+whichever of stdout/stderr is *not* carrying the records, so stdout stays pure NDJSON when it is the data
+stream. With ``--baseline`` the drift from that crawl (``fcaudit diff``) follows the summary, in the same
+format.
+
+Exit codes (``crawler.cli.main``): 0 complete and no finding at/above ``--fail-on``; 1 such findings (or,
+with ``--fail-on-drift``, any drift from the baseline); 2 bad input, every target's credentials refused
+(nothing could be crawled), an output locked by another run or an output that cannot be written (a full
+disk); 3 incomplete (a pair ended in ``error``, a listing failed, a target was refused — named last on
+stderr — or its endpoint stayed down, or the ``--deadline`` passed); 70 an internal error (a bug);
+130/143 interrupted by SIGINT/SIGTERM (the file can be resumed). A signal after the end record waits for
+the outputs (``crawl_and_finish``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import shutil
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import anyio
+
+from crawler.app.command_options import add_fail_on, add_follow_symlinks
+from crawler.app.commands import (
+    COMMAND_HELP,
+    EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+)
+from crawler.app.output_paths import check_files
+from crawler.audit.report_model import AuditReport
+from crawler.audit.rules import (
+    AuditPolicy,
+    Finding,
+    Severity,
+    default_policy,
+    policy_from_table,
+    resolve_fail_on,
+)
+from crawler.audit.summary import Summarizer
+from crawler.crawl import event_loop as event_loop
+from crawler.crawl.job import CrawlJob, expand_pairs, job_fingerprint
+from crawler.crawl.pipeline import DEFAULT_GRACE_SECONDS, CrawlOutcome, Refusal
+from crawler.crawl.progress import ProgressLine
+from crawler.crawl.runner import execute
+from crawler.crawl.selection import NameFilter, Selection, read_targets_file
+from crawler.crawl.shutdown import STOP_SIGNALS
+from crawler.errors import AuthError, OutputError, UsageError
+from crawler.interrupts import held_interrupts
+from crawler.log import LogFormat, configure, get_logger
+from crawler.report.prometheus import write_metrics
+from crawler.report.render import FindingsFile, render
+from crawler.settings.config import RunConfig, resolve_config
+from crawler.store.atomic_file import RUN_AGAIN, write_atomically
+from crawler.store.output_lock import OutputLock, lock_output
+from crawler.store.records import Record
+from crawler.store.shard import ShardSpec
+from crawler.store.writer import ResumeState, Sink, check_resume, scan_for_resume
+from crawler.wire.fc3_listing import API_CHOICES
+from crawler.wire.run_stats import RunStats
+
+if TYPE_CHECKING:  # --baseline and --report load their modules (and Jinja2) only when given
+    from crawler.audit.drift import DriftSide
+
+log = get_logger(__name__)
+
+FORMATS = ("table", "json", "markdown")
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "crawl",
+        help=COMMAND_HELP["crawl"],
+        description="Discover every (service, function) pair, page its async-invoke configs, stream them "
+        "as NDJSON and print an audit summary.",
+    )
+    where = parser.add_argument_group("what to crawl")
+    where.add_argument("--account", help="account id (or the config file, or ALIBABA_CLOUD_ACCOUNT_ID)")
+    where.add_argument("--region", action="append", default=[], help="region id; repeatable ('*' for all)")
+    where.add_argument("--endpoint", metavar="URL", help="API endpoint (default: the account's public one)")
+    where.add_argument("--profile", help="aliyun CLI profile from ~/.aliyun/config.json")
+    where.add_argument("--config", metavar="FILE", type=Path, help="TOML config file")
+    where.add_argument("--service", action="append", default=[], metavar="GLOB", help="only these services")
+    where.add_argument("--exclude-service", action="append", default=[], metavar="GLOB", help="not these")
+    where.add_argument(
+        "--function", action="append", default=[], metavar="GLOB", help="only these functions (or svc/fn)"
+    )
+    where.add_argument(
+        "--exclude-function", action="append", default=[], metavar="GLOB", help="but not these"
+    )
+    where.add_argument(
+        "--targets",
+        metavar="FILE",
+        type=Path,
+        help="crawl only these pairs, no discovery (lines service/function, or NDJSON objects)",
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument("--output", "-o", metavar="FILE", default="-", help="NDJSON records (default: stdout)")
+    out.add_argument("--resume", action="store_true", help="continue the crawl that wrote --output FILE")
+    add_follow_symlinks(out)
+    out.add_argument("--force-resume", action="store_true", help="resume even if targets or filters differ")
+    out.add_argument(
+        "--resume-skip-errors",
+        action="store_true",
+        help="with --resume: keep the functions that ended in error as they are (default: crawl them again)",
+    )
+    out.add_argument("--summary", metavar="FILE", type=Path, help="also write the summary to FILE")
+    out.add_argument("--format", choices=FORMATS, default="table", help="summary format (default: table)")
+    out.add_argument("--findings", metavar="FILE", type=Path, help="write the audit findings to FILE")
+    out.add_argument(
+        "--report", metavar="FILE", type=Path, help="write the audit as a self-contained HTML page"
+    )
+    out.add_argument(
+        "--metrics",
+        metavar="FILE",
+        type=Path,
+        help="write Prometheus metrics (node_exporter textfile collector)",
+    )
+    add_fail_on(out)
+    how = parser.add_argument_group("how hard")
+    how.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (default 32)")
+    how.add_argument(
+        "--rate", type=float, metavar="RPS", help="requests per second ceiling (default: adaptive, none)"
+    )
+    how.add_argument("--page-size", type=int, metavar="N", help="items per page, 1-100 (default 100)")
+    how.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE_SECONDS,
+        metavar="SECONDS",
+        help="after SIGINT/SIGTERM or the --deadline, how long requests in flight may finish (default 5)",
+    )
+    how.add_argument(
+        "--deadline",
+        metavar="DURATION",
+        help="stop taking work after this long (90, 90s, 30m, 2h): the run ends incomplete (exit 3), "
+        "finish it with --resume (default: [crawl] deadline, else none)",
+    )
+    how.add_argument("--insecure-http", action="store_true", help="allow plain http to a non-loopback host")
+    estate = parser.add_argument_group("estates")
+    estate.add_argument(
+        "--api",
+        choices=API_CHOICES,
+        default="fc2",
+        help="fc2: one listing per function; fc3: FC 3.0's region-wide listing; auto: FC 3.0 where it "
+        "answers, else FC 2.0 (default fc2)",
+    )
+    estate.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="crawl only shard K of N (K from 0): the services whose account/region/service hash to K; "
+        "combine the N files with `fcaudit merge`",
+    )
+    estate.add_argument(
+        "--baseline", metavar="FILE", type=Path, help="an earlier crawl's NDJSON: print the drift from it"
+    )
+    estate.add_argument(
+        "--fail-on-drift", action="store_true", help="with --baseline: exit 1 when anything changed"
+    )
+    logs = parser.add_argument_group("logging")
+    logs.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
+    logs.add_argument("-v", "--verbose", action="count", default=0, help="more logs (-v debug)")
+    logs.add_argument("-q", "--quiet", action="count", default=0, help="fewer logs (-q warnings, -qq errors)")
+    parser.set_defaults(handler=run)
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    level = logging.INFO - 10 * int(args.verbose) + 10 * int(args.quiet)
+    fmt: LogFormat = args.log_format
+    configure(max(logging.DEBUG, min(level, logging.CRITICAL)), fmt)
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlPlan:
+    """Everything checked, the output open: nothing left that a user could have got wrong."""
+
+    job: CrawlJob
+    sink: Sink
+    policy: AuditPolicy
+    fail_on: Severity | None
+    resume: ResumeState | None
+    summarizer: Summarizer
+    to_stdout: bool
+    summary_path: Path | None
+    summary_format: str
+    #: ``--findings``: every finding, streamed while the crawl runs, renamed into place at the end
+    findings_file: FindingsFile | None
+    grace: float
+    report_path: Path | None = None
+    metrics_path: Path | None = None
+    #: ``--baseline``: the earlier crawl, and this one as it is written
+    baseline: DriftSide | None = None
+    drift: DriftSide | None = None
+    fail_on_drift: bool = False
+    #: the exclusive lock on ``--output`` (``crawler.store.output_lock``), released when the command ends
+    lock: OutputLock | None = None
+
+    @property
+    def on_record(self) -> Callable[[Record], None]:
+        return records_into(self.summarizer, self.drift)
+
+
+def records_into(summarizer: Summarizer, drift: DriftSide | None) -> Callable[[Record], None]:
+    """Where each written record goes: the live summary, and the drift's new side when there is one."""
+    if drift is None:
+        return summarizer.add
+
+    def both(record: Record) -> None:
+        summarizer.add(record)
+        drift.add(record)
+
+    return both
+
+
+def _finding_sinks(
+    drift: DriftSide | None, findings_file: FindingsFile | None
+) -> Callable[[Finding], None] | None:
+    """Every finding as it is made: to the drift's new side and to ``--findings``, when asked for."""
+    sinks = [f for f in (drift.keep if drift else None, findings_file.write if findings_file else None) if f]
+    if not sinks:
+        return None
+    if len(sinks) == 1:
+        return sinks[0]
+
+    def both(finding: Finding) -> None:
+        for sink in sinks:
+            sink(finding)
+
+    return both
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    given = {
+        "concurrency": args.concurrency,
+        "rate": args.rate,
+        "page_size": args.page_size,
+        "deadline": args.deadline,
+    }
+    overrides = {name: value for name, value in given.items() if value is not None}
+    if args.insecure_http:
+        overrides["insecure_http"] = True
+    return overrides
+
+
+def _selection(args: argparse.Namespace) -> Selection:
+    return Selection(
+        services=NameFilter(tuple(args.service), tuple(args.exclude_service)),
+        functions=NameFilter(tuple(args.function), tuple(args.exclude_function)),
+    )
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """A file we will write at the end: refuse now, not after an hour of crawling."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; name a file")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{flag} {path}: permission denied")
+
+
+def _policy(config: RunConfig) -> AuditPolicy:
+    if config.audit:
+        return policy_from_table(config.audit, today=date.today())
+    return default_policy()
+
+
+def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
+    """Check every input and open the output; raises a ``FatalError`` naming the first problem."""
+    if not (math.isfinite(args.grace) and args.grace >= 0):
+        raise UsageError(f"--grace must be a number of seconds >= 0, got {args.grace}")
+    if args.force_resume and not args.resume:
+        raise UsageError("--force-resume only makes sense with --resume")
+    if args.resume_skip_errors and not args.resume:
+        raise UsageError("--resume-skip-errors only makes sense with --resume")
+    to_stdout = args.output == "-"
+    if args.resume and to_stdout:
+        raise UsageError("--resume needs --output FILE (there is nothing to resume on stdout)")
+    if args.fail_on_drift and args.baseline is None:
+        raise UsageError("--fail-on-drift needs --baseline FILE (the crawl to compare with)")
+    shard = ShardSpec.parse(args.shard) if args.shard is not None else None
+    # before anything is opened: no output is an input or another output, nor a link (app.output_paths)
+    files = check_files(
+        [("--config", args.config), ("--targets", args.targets), ("--baseline", args.baseline)],
+        [
+            ("--output", None if to_stdout else Path(args.output)),
+            ("--summary", args.summary),
+            ("--findings", args.findings),
+            ("--report", args.report),
+            ("--metrics", args.metrics),
+        ],
+        follow_symlinks=args.follow_symlinks,
+    )
+    config = resolve_config(
+        env=env,
+        config_path=args.config,
+        account=args.account,
+        regions=tuple(args.region),
+        endpoint=args.endpoint,
+        profile=args.profile,
+        overrides=_overrides(args),
+    )
+    selection = _selection(args)
+    pairs = None
+    source = None
+    if args.targets is not None:
+        source = f"--targets {args.targets}"
+        pairs = expand_pairs(read_targets_file(args.targets), config.targets, source)
+    policy = _policy(config)
+    fail_on = resolve_fail_on(args.fail_on, policy)
+    for flag, path in files.items():
+        if flag != "--output":
+            check_writable(path, flag)
+    job = CrawlJob(config.targets, config.settings, selection, pairs, source, shard=shard, api=args.api)
+    baseline = drift = None
+    if args.baseline is not None:  # read now: a bad baseline costs a second, not a crawl
+        from crawler.audit.drift import DriftSide, read_side
+
+        baseline = read_side(args.baseline, f"--baseline {args.baseline}", policy)
+        drift = DriftSide("this crawl", policy, audit=False)
+    output = files.get("--output")
+    if output is not None and output.is_dir():
+        raise UsageError(f"--output {output} is a directory; name a file")
+    # one writer per file: locked before the file is read for --resume or anything is written
+    lock = lock_output(output, "--output") if output is not None else None
+    findings_file: FindingsFile | None = None
+    resume: ResumeState | None = None
+    try:
+        findings_file = FindingsFile(files["--findings"]) if "--findings" in files else None
+        summarizer = Summarizer(policy, on_finding=_finding_sinks(drift, findings_file))
+        if output is None:
+            sink = Sink.to_stdout()
+        else:
+            if args.resume:
+                resume = scan_for_resume(
+                    output, records_into(summarizer, drift), retry_errors=not args.resume_skip_errors
+                )
+                if resume is not None:
+                    check_resume(resume, job_fingerprint(job), force=args.force_resume)
+                    job = replace(job, skip=resume.finished)
+                else:
+                    log.info("resume.nothing_to_resume", path=str(output))
+            sink = Sink.open_file(output, truncate_to=resume.keep_bytes if resume is not None else None)
+    except BaseException as exc:
+        if findings_file is not None:  # nothing half-written is left behind
+            findings_file.__exit__(type(exc), exc, exc.__traceback__)
+        if lock is not None:
+            lock.release()
+        raise
+    return CrawlPlan(
+        job=job,
+        sink=sink,
+        policy=policy,
+        fail_on=fail_on,
+        resume=resume,
+        summarizer=summarizer,
+        to_stdout=to_stdout,
+        summary_path=files.get("--summary"),
+        summary_format=args.format,
+        findings_file=findings_file,
+        grace=args.grace,
+        report_path=files.get("--report"),
+        metrics_path=files.get("--metrics"),
+        baseline=baseline,
+        drift=drift,
+        fail_on_drift=args.fail_on_drift,
+        lock=lock,
+    )
+
+
+def _seed_stats(stats: RunStats, resume: ResumeState | None) -> None:
+    if resume is None:
+        return
+    stats.functions_done = len(resume.finished)
+    stats.functions_by_status.update(resume.by_status)
+    stats.configs = resume.configs
+    log.info(
+        "resume.continuing",
+        path=str(resume.path),
+        finished=len(resume.finished),
+        retrying=resume.retrying,
+        dropped_bytes=resume.dropped_bytes,
+    )
+
+
+async def crawl_plan(
+    plan: CrawlPlan, *, signals: AsyncIterator[signal.Signals] | None = None
+) -> CrawlOutcome:
+    """The crawl; ``signals``: the command's receiver (``crawl_and_finish``), else the crawl opens one."""
+    stats = RunStats()
+    _seed_stats(stats, plan.resume)
+    with ProgressLine(stats) as progress:
+        return await execute(
+            plan.job,
+            plan.sink,
+            stats=stats,
+            on_record=plan.on_record,
+            resumed=plan.resume is not None,
+            handle_signals=True,
+            progress=progress,
+            grace=plan.grace,
+            signals=signals,
+        )
+
+
+async def crawl_and_finish(plan: CrawlPlan) -> int:
+    """The crawl, then its outputs, under one signal receiver that stays open from the first request to
+    the last output, so SIGTERM never meets its default handler (death, nothing written).
+
+    During the crawl a signal stops it gently (``crawl.shutdown``). Once the end record is written, the
+    stop signals are held (blocked) while ``finish`` writes the summary, findings, report and metrics: a
+    fraction of a second, and nothing in it is interrupted — a blocking write to a pipe that a signal cuts
+    short loses the rest of its data in Python's buffered I/O. Held signals then reach the receiver and
+    are let go: the outputs are whole and the exit code is the run's own."""
+    with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        try:
+            outcome = await crawl_plan(plan, signals=signals)
+        except OutputError as exc:
+            if plan.sink.failed or plan.to_stdout:  # the records' own failure says what to do
+                raise
+            # another output failed during the crawl (--findings on a full disk): the records are whole
+            raise OutputError(
+                f"{_cause(exc)}; the records written so far in {plan.sink.name} are whole: free some space "
+                "and continue the crawl with --resume"
+            ) from None
+        try:
+            with held_interrupts(STOP_SIGNALS):
+                code = finish(plan, outcome)
+                sys.stdout.flush()  # inside the hold: the summary may be on stdout
+                sys.stderr.flush()
+                return code
+        except OutputError as exc:
+            if plan.to_stdout:
+                raise
+            raise OutputError(
+                f"{_cause(exc)}; the crawl's records in {plan.sink.name} are whole: free some space, and "
+                f"`fcaudit summarize {plan.sink.name}` (with --summary, --findings, --metrics or --format "
+                "html) writes it without crawling again"
+            ) from None
+
+
+def _cause(exc: OutputError) -> str:
+    """An output error without its generic advice, which the crawl replaces with its own."""
+    return exc.message.removesuffix(f"; {RUN_AGAIN}")
+
+
+def refusal_text(plan: CrawlPlan, refusal: Refusal) -> str:
+    """One refused target on one line: which key, where, and what the API said (never the secret)."""
+    exc, account, region = refusal.error, refusal.account, refusal.region
+    key_id = next(
+        (t.credentials.access_key_id for t in plan.job.targets if (t.account, t.region) == (account, region)),
+        "?",
+    )
+    where = f"account {account}, region {region}"
+    if key_id in exc.message:  # the client already named the key and what to check
+        return f"{exc.message} [{where}]"
+    return (
+        f"the API refused access key {key_id} ({where}): {exc.code}: {exc.message}; check the key id, "
+        "its secret, its RAM policy and, for STS, the token"
+    )
+
+
+def auth_failure(plan: CrawlPlan, outcome: CrawlOutcome) -> AuthError:
+    """Every target refused: one line naming each (which key, where, what the API said)."""
+    first = outcome.refused[0].error
+    texts = [refusal_text(plan, refusal) for refusal in outcome.refused]
+    message = "; ".join(texts) + " (nothing could be crawled; the run was stopped)"
+    return AuthError(message, code=first.code, http=first.http or 403, request_id=first.request_id)
+
+
+def report_refusals(plan: CrawlPlan, outcome: CrawlOutcome) -> None:
+    """Some targets refused, others crawled: name each refused one, last on stderr."""
+    for refusal in outcome.refused:
+        print(f"fcaudit: refused: {refusal_text(plan, refusal)}", file=sys.stderr)
+
+
+def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | None = None) -> int:
+    """Print and write the summary, then decide the exit code."""
+    report = plan.summarizer.report()
+    if plan.findings_file is not None:  # every finding of the records written, even when stopping
+        plan.findings_file.__exit__(None, None, None)
+    if plan.metrics_path is not None:  # before refused credentials stop us: monitoring must see those too
+        write_metrics(report, plan.metrics_path)
+    if outcome.all_refused:
+        raise auth_failure(plan, outcome)
+    width = shutil.get_terminal_size((100, 24)).columns
+    text = render(report, plan.summary_format, width=width)  # type: ignore[arg-type]
+    stream = summary_stream or (sys.stderr if plan.to_stdout else sys.stdout)
+    print(text, file=stream, end="" if text.endswith("\n") else "\n")
+    if plan.summary_path is not None:  # JSON whatever --format says: the file is for machines
+        write_atomically(plan.summary_path, render(report, "json").encode("utf-8"), what="--summary")
+    if plan.report_path is not None:
+        from crawler.report.html.page import write_html
+
+        write_html(report, plan.report_path, source=None if plan.to_stdout else plan.sink.name)
+    code = exit_code(outcome, report, plan.fail_on)
+    if plan.baseline is not None and plan.drift is not None:
+        from crawler.audit.drift import compare
+        from crawler.report.drift_render import DIFF_FORMATS, render_diff
+
+        drift = compare(plan.baseline, plan.drift)
+        fmt = plan.summary_format if plan.summary_format in DIFF_FORMATS else "table"
+        print(render_diff(drift, fmt), file=stream, end="")  # type: ignore[arg-type]
+        if plan.fail_on_drift and drift.drifted and code == EXIT_OK:
+            code = EXIT_FINDINGS
+    report_refusals(plan, outcome)
+    return code
+
+
+def exit_code(outcome: CrawlOutcome, report: AuditReport, fail_on: Severity | None) -> int:
+    """Interrupted beats incomplete beats findings: an audit of part of the estate is not a verdict."""
+    if outcome.interrupted is not None:
+        return EXIT_SIGTERM if outcome.interrupted.name == "SIGTERM" else EXIT_SIGINT
+    if not outcome.complete:
+        return EXIT_INCOMPLETE
+    if report.fails(fail_on):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args)
+    plan = build_plan(args, os.environ)
+    try:
+        try:
+            return event_loop.run(crawl_and_finish, plan)  # uvloop when installed
+        except BaseException as exc:
+            if plan.findings_file is not None:  # no half-written findings file is left behind
+                plan.findings_file.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+    finally:
+        if plan.lock is not None:  # every way out: the next run must not find it held
+            plan.lock.release()

@@ -1,0 +1,206 @@
+"""``fcaudit emulator``: serve a seeded FC 2.0 account on loopback until interrupted.
+
+For trying fcaudit without a cloud account, load-testing it, and reproducing a misbehaving service by
+hand: the command prints the endpoint, the account id and the credentials to ``export``, then serves.
+Every knob of ``FaultConfig`` and ``AccountSpec`` has a flag; a bad value is one line and exit 2.
+``--eager`` builds every function before serving (generated functions are otherwise built on first
+touch), so a load test measures steady state. ``--dump-truth FILE`` writes the expected crawl output
+at start and again on exit (then it includes the functions deleted by ``--fault delete=…``); with
+``--no-serve`` it writes it and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from crawler.app.commands import COMMAND_HELP, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
+from crawler.emulator.backend import AccountSpec, Backend, generate_account
+from crawler.emulator.faults import RETRY_HINTS, FaultConfig, FaultKind, kinds_help, parse_fault_spec
+from crawler.emulator.server import RunningEmulator, run_emulator
+from crawler.errors import UsageError
+from crawler.log import configure, get_logger
+
+log = get_logger(__name__)
+
+
+def register(sub: Any) -> None:
+    parser = sub.add_parser(
+        "emulator",
+        help=COMMAND_HELP["emulator"],
+        description="Serve a generated Function Compute 2.0 account (ListServices, ListFunctions, "
+        "async-invoke-config routes) with FC signature checks, paging, quotas and injected faults.",
+    )
+    net = parser.add_argument_group("where")
+    net.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    net.add_argument("--port", type=int, default=9000, help="port to bind; 0 picks a free one (default 9000)")
+    acct = parser.add_argument_group("the account")
+    acct.add_argument("--seed", type=int, default=1, help="seed of the account, keys and faults (default 1)")
+    acct.add_argument("--services", type=int, default=10, help="number of services (default 10)")
+    acct.add_argument("--functions", type=int, default=100, help="functions in total (default 100)")
+    acct.add_argument("--distribution", choices=("uniform", "skewed"), default="uniform")
+    acct.add_argument("--account-id", help="account id (default: derived from the seed)")
+    acct.add_argument("--region", default="cn-hangzhou", help="region id (default cn-hangzhou)")
+    acct.add_argument("--big-functions", type=int, default=2, help="functions with >100 configs (default 2)")
+    acct.add_argument("--max-qualifiers", type=int, default=6, help="most configs of other functions")
+    acct.add_argument("--edge-rate", type=float, default=0.03, help="share of out-of-range configs")
+    acct.add_argument("--no-showcase", action="store_true", help="do not plant the every-case function")
+    acct.add_argument("--security-token", help="require this STS token in x-fc-security-token")
+    knobs = parser.add_argument_group("misbehaviour")
+    knobs.add_argument("--latency-ms", type=float, default=0.0, help="added to every response")
+    knobs.add_argument("--jitter-ms", type=float, default=0.0, help="uniform random extra latency")
+    knobs.add_argument("--quota", type=float, metavar="RPS", help="request quota, requests/s (default none)")
+    knobs.add_argument("--burst", type=int, help="quota burst (default: the quota rounded up)")
+    knobs.add_argument("--throttle-status", type=int, choices=(429, 503), default=429)
+    knobs.add_argument("--retry-hint", choices=RETRY_HINTS, default="none", help="hint on throttled answers")
+    kinds = kinds_help()
+    knobs.add_argument(
+        "--fault", action="append", default=[], metavar="KIND=RATE", help=f"inject a fault; kinds: {kinds}"
+    )
+    knobs.add_argument("--stall-seconds", type=float, default=30.0, help="length of a stall (default 30)")
+    knobs.add_argument(
+        "--delete-service-share", type=float, default=0.0, help="share of deletes that take the whole service"
+    )
+    shape = parser.add_argument_group("answers")
+    shape.add_argument("--omit-last-token", action="store_true", help="omit nextToken on last pages")
+    shape.add_argument("--omit-empty-configs", action="store_true", help="answer {} for no configs")
+    out = parser.add_argument_group("output")
+    out.add_argument("--dump-truth", type=Path, metavar="FILE", help="write the expected crawl output")
+    out.add_argument("--no-serve", action="store_true", help="generate (and --dump-truth), then exit")
+    out.add_argument("--uvloop", action="store_true", help="serve on uvloop (if installed)")
+    out.add_argument("--eager", action="store_true", help="build every function before serving (load tests)")
+    out.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
+    parser.set_defaults(handler=run)
+
+
+def account_spec(args: argparse.Namespace) -> AccountSpec:
+    return AccountSpec(
+        seed=args.seed,
+        services=args.services,
+        functions=args.functions,
+        distribution=args.distribution,
+        account_id=args.account_id,
+        region=args.region,
+        big_functions=args.big_functions,
+        max_qualifiers=args.max_qualifiers,
+        edge_rate=args.edge_rate,
+        showcase=not args.no_showcase,
+    )
+
+
+def fault_config(args: argparse.Namespace) -> FaultConfig:
+    rates: dict[FaultKind, float] = {}
+    for spec in args.fault:
+        kind, rate = parse_fault_spec(spec)
+        rates[kind] = rate
+    return FaultConfig(
+        seed=args.seed,
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        quota_rps=args.quota,
+        quota_burst=args.burst,
+        throttle_status=args.throttle_status,
+        retry_hint=args.retry_hint,
+        rates=rates,
+        stall_seconds=args.stall_seconds,
+        delete_service_share=args.delete_service_share,
+    )
+
+
+def banner(running: RunningEmulator, out: TextIO) -> None:
+    counts = running.backend.counts()
+    print(
+        f"# fcaudit emulator serving {running.endpoint} (account {running.account_id}, region "
+        f"{running.region}, {counts['services']} services, {counts['functions']} functions)",
+        file=out,
+    )
+    print(f"export ALIBABA_CLOUD_ACCESS_KEY_ID={running.access_key_id}", file=out)
+    print(f"export ALIBABA_CLOUD_ACCESS_KEY_SECRET={running.access_key_secret}", file=out)
+    if running.security_token is not None:
+        print(f"export ALIBABA_CLOUD_SECURITY_TOKEN={running.security_token}", file=out)
+    print(f"export ALIBABA_CLOUD_ACCOUNT_ID={running.account_id}", file=out)
+    print(f"export ALIBABA_CLOUD_REGION_ID={running.region}", file=out)
+    print(
+        f"# then: fcaudit crawl --endpoint {running.endpoint} --account {running.account_id} "
+        f"--region {running.region}   (stats: {running.endpoint}/_emulator/stats; Ctrl-C stops)",
+        file=out,
+    )
+    out.flush()
+
+
+async def serve(args: argparse.Namespace, backend: Backend, faults: FaultConfig) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    started = False
+    try:
+        async with run_emulator(
+            backend,
+            faults,
+            host=args.host,
+            port=args.port,
+            security_token=args.security_token,
+            empty_last_token=not args.omit_last_token,
+            omit_empty_configs=args.omit_empty_configs,
+        ) as running:
+            started = True
+            banner(running, sys.stdout)
+            log.info("emulator.serving", endpoint=running.endpoint, account=running.account_id)
+            await stop.wait()
+            snapshot = running.stats()
+    except OSError as exc:
+        if started:
+            raise
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
+            "choose another --port (0 picks a free one)"
+        ) from None
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    log.info(
+        "emulator.stopped",
+        requests=snapshot["requests"],
+        throttled=snapshot["throttled"],
+        faults=snapshot["faults"],
+        max_requests_in_1s=snapshot["max_requests_in_1s"],
+    )
+    return EXIT_SIGTERM if received and received[0] == signal.SIGTERM else EXIT_SIGINT
+
+
+def run(args: argparse.Namespace) -> int:
+    configure(fmt=args.log_format)
+    spec = account_spec(args)
+    faults = fault_config(args)
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be in 0..65535, got {args.port}")
+    backend = generate_account(spec)
+    if args.eager:
+        log.info("emulator.materialised", configs=backend.materialise())
+    if args.dump_truth is not None:
+        lines = backend.dump_truth(args.dump_truth)
+        log.info("emulator.truth_written", path=str(args.dump_truth), lines=lines)
+    if args.no_serve:
+        return EXIT_OK
+    if args.uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            raise UsageError("--uvloop needs the uvloop package (pip install 'fcaudit[uvloop]')") from None
+        code = uvloop.run(serve(args, backend, faults))
+    else:
+        code = asyncio.run(serve(args, backend, faults))
+    if args.dump_truth is not None:
+        backend.dump_truth(args.dump_truth)  # again, now with what deletions marked "gone"
+    return int(code)

@@ -1,0 +1,553 @@
+"""The resolved part of the summary fold: counters per service, findings, problems, runs.
+
+``crawler.audit.summary`` decides *when* a function's configs are complete (its ``function`` record arrived)
+and hands the whole group here; this module decides *what* they count for. Everything in it is either a
+sum (counters: merge is addition) or a bounded list ordered by input line (listed findings per
+severity, problems, runs: merge is concatenation, then the same bound), which is why merging two folds
+equals folding the concatenation of their inputs.
+
+Memory: one fixed-size ``list[int]`` per service (``ROW_SIZE`` ints, about 0.5 KB), capped at the
+policy's ``max_services`` (beyond it, one ``(other services)`` row); destination counts exact up to
+``DEST_CAPACITY`` distinct ARNs and then pruned to the most referenced (the report says so); the
+``max_findings`` most severe findings kept for listing (all are counted, per rule and severity, and all
+go to ``on_finding``); problems kept up to ``PROBLEM_CAPACITY``. Nothing grows with the number of
+functions, except two things that grow with what is unusual: one ``ErrorMark`` per function whose last
+record so far is ``error``, and the keys of the function records that come before the input's first
+``run`` start record (none in a file fcaudit wrote: its start record is line 1).
+
+The last record of a function wins within one crawl (one ``run`` start record): ``--resume`` crawls a
+function that ended in ``error`` again and appends its new records, so a file may hold an ``error``
+record and, later, the same function's real answer. Everything an ``error`` record (without configs, as
+fcaudit writes them) adds — its status count, its error code, its ``pair-error`` finding — is kept in an
+``ErrorMark`` and taken back (``retract``) when a later record of that function arrives. So that the
+listed findings stay those of the records that count, a mark's finding is not put in ``retained``: it is
+listed from the mark at report time, and sent to ``on_finding`` once it is final (a later start record,
+or ``settle`` when the input is over). A start record makes the earlier marks final. Merging stays exact:
+a fold hands over its pending marks and the keys it saw before its own start record, which retract
+the marks of the fold it is merged onto.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from crawler.audit.arns import Destination
+from crawler.audit.report_model import (
+    AGE,
+    AGE_BOUNDS,
+    AGE_DEFAULTED,
+    CONFIGS,
+    COVERAGE,
+    CROSS_ACCOUNT,
+    CROSS_REGION,
+    DEFAULTS,
+    FINDINGS,
+    FN,
+    KIND,
+    QUAL,
+    RETRY,
+    RETRY_DEFAULTED,
+    RULE,
+    RULE_ORDER,
+    STATEFUL,
+    STATEFUL_DEFAULTED,
+    SUPPRESSED,
+    Problem,
+    add_rows,
+    new_row,
+)
+from crawler.audit.rules import NO_CONFIG, Evaluation, Finding, Hit, RuleEngine
+from crawler.store.records import LATEST, shown
+
+OTHER_SERVICES: Final = ("*", "*", "(other services)")
+DEST_CAPACITY: Final = 10_000
+ERROR_CODE_CAPACITY: Final = 1_000
+PROBLEM_CAPACITY: Final = 100
+RUN_CAPACITY: Final = 1_000
+_STATUS_INDEX: Final = {"ok": 0, "none": 1, "gone": 2, "error": 3}
+
+#: a pending config: (line, qualifier as recorded, the config object)
+PendingConfig = tuple[int, str, Mapping[str, Any]]
+FindingSink = Callable[[Finding], None]
+Key = tuple[str, str, str, str]
+
+
+def _bump(counter: dict[Any, int], key: Any, n: int = 1) -> None:
+    counter[key] = counter.get(key, 0) + n
+
+
+def _drop(counter: dict[Any, int], key: Any) -> None:
+    """Take one back; a count that reaches 0 is removed (as if it had never been counted)."""
+    n = counter.get(key, 0) - 1
+    if n > 0:
+        counter[key] = n
+    else:
+        counter.pop(key, None)
+
+
+@dataclass(slots=True)
+class ErrorMark:
+    """What one ``error`` function record added to the fold, to take it back if a later record of the
+    same function replaces it."""
+
+    key: Key
+    line: int
+    #: the ``error_codes`` entry it counted in (its code, or ``(other)`` past the capacity)
+    code: str
+    #: the ``pair-error`` rule it hit, if any; suppressed: counted as suppressed, not as a finding
+    rule: str | None = None
+    suppressed: bool = False
+    expired: int | None = None
+    finding: Finding | None = None
+    emitted: bool = False
+
+    def shifted(self, offset: int) -> ErrorMark:
+        finding = replace(self.finding, line=self.finding.line + offset) if self.finding else None
+        return replace(self, line=self.line + offset, finding=finding)
+
+
+class AuditFold:
+    """Counters and bounded lists; ``group`` folds in one finished function."""
+
+    def __init__(self, engine: RuleEngine, on_finding: FindingSink | None = None) -> None:
+        self.engine = engine
+        self.on_finding = on_finding
+        self.cap = engine.policy.max_findings
+        self.max_services = engine.policy.max_services
+        self.check_suppressions = bool(engine.policy.suppressions or engine.policy.expired)
+        #: each rule's row column, and its severity
+        self.rule_column = {rule_id: RULE + i for i, rule_id in enumerate(RULE_ORDER)}
+        self.severity = engine.severity
+        self.rows: dict[tuple[str, str, str], list[int]] = {}
+        self.other: list[int] | None = None
+        self.accounts: set[str] = set()
+        self.regions: set[str] = set()
+        self.error_codes: dict[str, int] = {}
+        self.dests: dict[str, int] = {}
+        self.dest_kinds: dict[str, str] = {}
+        #: 0 while destination counts are exact; else the largest count ever pruned (an error bound)
+        self.dests_pruned = 0
+        self.suppressed: dict[str, int] = {}
+        self.expired_hits: dict[int, int] = {}
+        #: findings kept for the report, per severity in input order; the report lists the ``cap`` most
+        #: severe, so a severity closes once it and the ones above it hold ``cap`` (``keep``)
+        self.retained: list[list[Finding]] = [[], [], [], []]
+        self.closed = [False, False, False, False]
+        self.problems: list[Problem] = []
+        self.problems_by_kind: dict[str, int] = {}
+        #: records counted outside the rows: configs that never met their function record, run records
+        self.records: dict[str, int] = {"orphan-config": 0, "run": 0}
+        #: [start data, end data, start line, end line]
+        self.runs: list[list[Any]] = []
+        #: functions whose last record (in this crawl) is ``error``: replaced if another record follows
+        self.errors: dict[Key, ErrorMark] = {}
+        #: the findings of ``error`` records that can no longer be replaced, per severity, in line order
+        #: (only the first ``cap`` of each can ever be listed)
+        self.final_errors: list[list[Finding]] = [[], [], [], []]
+        #: the lines of the first and the last start record folded (``None``: none yet); a start
+        #: record begins a crawl of its own, whose records replace nothing before it
+        self.first_start: int | None = None
+        self.last_start: int | None = None
+        #: the functions folded before this fold's first start record: in a merge they replace the
+        #: ``error`` marks of the fold they are merged onto
+        self.head_keys: set[Key] = set()
+
+    # --- rows -------------------------------------------------------------------------------------
+    def row(self, account: str, region: str, service: str) -> list[int]:
+        key = (account, region, service)
+        row = self.rows.get(key)
+        if row is not None:
+            return row
+        self.accounts.add(account)
+        self.regions.add(region)
+        if len(self.rows) < self.max_services:
+            row = self.rows[key] = new_row()
+            return row
+        if self.other is None:
+            self.other = new_row()
+        return self.other
+
+    # --- one finished function ---------------------------------------------------------------------
+    def group(self, configs: Sequence[PendingConfig], fn: Mapping[str, Any], line: int) -> None:
+        account, region, service, function = fn["account"], fn["region"], fn["service"], fn["function"]
+        status = fn["status"]
+        key = (account, region, service, function)
+        if self.errors:
+            replaced = self.errors.pop(key, None)
+            if replaced is not None:  # the last record wins: this one replaces an earlier error
+                self.retract(replaced)
+        if self.first_start is None:
+            self.head_keys.add(key)
+        row = self.row(account, region, service)
+        row[FN + _STATUS_INDEX[status]] += 1
+        engine = self.engine
+        evaluate, count, emit = engine.evaluate, self.count, self.emit
+        for cline, qualifier, config in configs:
+            q = qualifier or LATEST
+            row[QUAL + (0 if q == LATEST else 1 if q.isdigit() else 2)] += 1
+            named_service = config.get("service")
+            if named_service is None:
+                named_service = config.get("serviceName")
+            named_function = config.get("function")
+            if named_function is None:
+                named_function = config.get("functionName")
+            if (named_service is not None and named_service != service) or (
+                named_function is not None and named_function != function
+            ):
+                self.identity_mismatch(named_service, named_function, service, function, cline)
+            evaluation = evaluate(config, account, region, service, function)
+            count(row, evaluation, account, region)
+            if evaluation[0]:
+                emit(evaluation[0], row, account, region, service, function, q, cline)
+        row[CONFIGS] += len(configs)
+        if status == "none" and not configs:
+            row[DEFAULTS] += 1
+            evaluation = evaluate(NO_CONFIG, account, region, service, function, True)
+            count(row, evaluation, account, region)
+            if evaluation[0]:
+                emit(evaluation[0], row, account, region, service, function, None, line)
+        elif status == "error":
+            error = fn.get("error")
+            code = str(error.get("code")) if error else "unknown"
+            if code not in self.error_codes and len(self.error_codes) >= ERROR_CODE_CAPACITY:
+                code = "(other)"
+            _bump(self.error_codes, code)
+            mark = ErrorMark(key, line, code)
+            for hit in engine.check_error(error):
+                self.error_hit(mark, hit, row)
+            if configs:  # not a record fcaudit writes (its errors have no configs): nothing to replace
+                self.finalize(mark)
+            else:
+                self.errors[key] = mark
+        declared = fn["configs"]
+        if declared != len(configs):
+            self.problem(
+                "config-count-mismatch",
+                f"{service}/{function}: function record says {declared} configs, {len(configs)} precede it",
+                line,
+            )
+        elif status == "none" and configs:
+            self.problem(
+                "config-count-mismatch", f"{service}/{function}: status 'none' but has configs", line
+            )
+
+    def error_hit(self, mark: ErrorMark, hit: Hit, row: list[int]) -> None:
+        """Count an ``error`` record's ``pair-error`` hit into the row; its finding stays on the mark."""
+        account, region, service, function = mark.key
+        rule_id = hit[0]
+        mark.rule = rule_id
+        expired = None
+        if self.check_suppressions:
+            active, expired = self.engine.suppression(rule_id, account, region, service, function, None)
+            if active is not None:
+                mark.suppressed = True
+                row[SUPPRESSED] += 1
+                _bump(self.suppressed, rule_id)
+                return
+            if expired is not None:
+                mark.expired = expired.index
+                _bump(self.expired_hits, expired.index)
+        row[self.rule_column[rule_id]] += 1
+        row[FINDINGS + self.severity[rule_id]] += 1
+        mark.finding = self.engine.finding(hit, account, region, service, function, None, mark.line, expired)
+
+    def retract(self, mark: ErrorMark) -> None:
+        """Take back everything an ``error`` record added (a later record of its function replaced it)."""
+        account, region, service, _function = mark.key
+        row = self.rows.get((account, region, service), self.other)
+        if row is None:
+            return
+        row[FN + _STATUS_INDEX["error"]] -= 1
+        _drop(self.error_codes, mark.code)
+        if mark.rule is None:
+            return
+        if mark.suppressed:
+            row[SUPPRESSED] -= 1
+            _drop(self.suppressed, mark.rule)
+            return
+        row[self.rule_column[mark.rule]] -= 1
+        row[FINDINGS + self.severity[mark.rule]] -= 1
+        if mark.expired is not None:
+            _drop(self.expired_hits, mark.expired)
+
+    def finalize(self, mark: ErrorMark) -> None:
+        """An ``error`` record that can no longer be replaced: its finding is listed and sent."""
+        finding = mark.finding
+        if finding is None:
+            return
+        kept = self.final_errors[finding.severity]
+        if len(kept) < self.cap or finding.line < kept[-1].line:
+            kept.insert(bisect_left([f.line for f in kept], finding.line), finding)
+            del kept[self.cap :]
+        self.send(mark)
+
+    def send(self, mark: ErrorMark) -> None:
+        if mark.finding is not None and self.on_finding is not None and not mark.emitted:
+            mark.emitted = True
+            self.on_finding(mark.finding)
+
+    def settle(self) -> None:
+        """The input is over (for now): send the pending ``error`` findings to ``on_finding``."""
+        for mark in sorted(self.errors.values(), key=lambda m: m.line):
+            self.send(mark)
+
+    def listed(self, severity: int) -> list[Finding]:
+        """The findings of a severity that can be listed, in line order: the retained ones and those of
+        ``error`` records (final, and pending)."""
+        errors = [*self.final_errors[severity]]
+        errors += [m.finding for m in self.errors.values() if m.finding and m.finding.severity == severity]
+        if not errors:
+            return self.retained[severity]
+        return sorted([*self.retained[severity], *errors], key=lambda f: f.line)
+
+    def identity_mismatch(
+        self, named_service: object, named_function: object, service: str, function: str, line: int
+    ) -> None:
+        """A config names its pair (``service``/``function`` or ``serviceName``/``functionName``)
+        differently from the record that carries it."""
+        self.problem(
+            "config-identity-mismatch",
+            f"config names {shown(named_service)}/{shown(named_function)}, "
+            f"its record {service!r}/{function!r}",
+            line,
+        )
+
+    def count(self, row: list[int], evaluation: Evaluation, account: str, region: str) -> None:
+        """Count one qualifier's effective settings into its service's row."""
+        _hits, r, a, st, success, failure, r_unset, a_unset, st_unset = evaluation
+        row[RETRY + (9 if r is None else r)] += 1
+        row[AGE + (7 if a is None else bisect_left(AGE_BOUNDS, a))] += 1
+        row[STATEFUL + (0 if st else 2 if st is None else 1)] += 1
+        if r_unset:
+            row[RETRY_DEFAULTED] += 1
+        if a_unset:
+            row[AGE_DEFAULTED] += 1
+        if st_unset:
+            row[STATEFUL_DEFAULTED] += 1
+        if success is None:
+            row[COVERAGE + (3 if failure is None else 2)] += 1
+        else:
+            row[COVERAGE + (1 if failure is None else 0)] += 1
+            self.count_destination(row, success, account, region)
+        if failure is not None:
+            self.count_destination(row, failure, account, region)
+
+    def count_destination(self, row: list[int], d: Destination, account: str, region: str) -> None:
+        row[KIND + d.index] += 1
+        dests = self.dests
+        n = dests.get(d.arn)
+        if n is None:
+            self.new_destination(d)
+        else:
+            dests[d.arn] = n + 1
+        if d.region is not None:
+            if d.region != region:
+                row[CROSS_REGION] += 1
+            if d.account != account and not d.same_account(account):
+                row[CROSS_ACCOUNT] += 1
+
+    def new_destination(self, d: Destination) -> None:
+        self.dests[d.arn] = 1
+        self.dest_kinds[d.arn] = d.kind
+        if len(self.dests) > 2 * DEST_CAPACITY:
+            self.prune_destinations()
+
+    def prune_destinations(self) -> None:
+        ranked = sorted(self.dests.items(), key=lambda kv: (-kv[1], kv[0]))
+        self.dests_pruned = max(self.dests_pruned, ranked[DEST_CAPACITY][1])
+        self.dests = dict(ranked[:DEST_CAPACITY])
+        self.dest_kinds = {arn: self.dest_kinds[arn] for arn in self.dests}
+
+    def emit(
+        self,
+        hits: list[Hit],
+        row: list[int],
+        account: str,
+        region: str,
+        service: str,
+        function: str,
+        qualifier: str | None,
+        line: int,
+    ) -> None:
+        if self.check_suppressions or self.on_finding is not None:
+            self.emit_slow(hits, row, account, region, service, function, qualifier, line)
+            return
+        rule_column, severity_of, closed = self.rule_column, self.severity, self.closed
+        for hit in hits:
+            rule_id = hit[0]
+            row[rule_column[rule_id]] += 1
+            severity = severity_of[rule_id]
+            row[FINDINGS + severity] += 1
+            if not closed[severity]:
+                self.keep(
+                    severity, self.engine.finding(hit, account, region, service, function, qualifier, line)
+                )
+
+    def emit_slow(
+        self,
+        hits: list[Hit],
+        row: list[int],
+        account: str,
+        region: str,
+        service: str,
+        function: str,
+        qualifier: str | None,
+        line: int,
+    ) -> None:
+        """``emit`` with suppressions to apply and a sink to feed."""
+        engine = self.engine
+        for hit in hits:
+            rule_id = hit[0]
+            active, expired = engine.suppression(rule_id, account, region, service, function, qualifier)
+            if active is not None:
+                row[SUPPRESSED] += 1
+                _bump(self.suppressed, rule_id)
+                continue
+            if expired is not None:
+                _bump(self.expired_hits, expired.index)
+            row[self.rule_column[rule_id]] += 1
+            severity = self.severity[rule_id]
+            row[FINDINGS + severity] += 1
+            if not self.closed[severity] or self.on_finding is not None:
+                finding = engine.finding(hit, account, region, service, function, qualifier, line, expired)
+                if not self.closed[severity]:
+                    self.keep(severity, finding)
+                if self.on_finding is not None:
+                    self.on_finding(finding)
+
+    def keep(self, severity: int, finding: Finding) -> None:
+        kept = self.retained[severity]
+        above = sum(len(self.retained[s]) for s in range(severity + 1, 4))
+        if len(kept) + above < self.cap:
+            kept.append(finding)
+        else:
+            self.closed[severity] = True
+
+    # --- problems, orphans, runs -------------------------------------------------------------------
+    def problem(self, kind: str, message: str, line: int) -> None:
+        _bump(self.problems_by_kind, kind)
+        self.problems.append(Problem(kind, message, line))
+        if len(self.problems) > 2 * PROBLEM_CAPACITY:
+            self.trim_problems()
+
+    def trim_problems(self) -> None:
+        self.problems.sort(key=lambda p: p.line or 0)
+        del self.problems[PROBLEM_CAPACITY:]
+
+    def orphans(self, configs: Sequence[PendingConfig], key: tuple[str, ...], why: str) -> None:
+        """Configs that never met their function record: reported at the first one's line, not counted."""
+        self.records["orphan-config"] += len(configs)
+        self.problem(
+            "orphan-configs",
+            f"{len(configs)} config(s) of {key[2]}/{key[3]} {why}: not counted",
+            configs[0][0],
+        )
+
+    def run(self, obj: Mapping[str, Any], line: int) -> None:
+        self.records["run"] += 1
+        data = {k: v for k, v in obj.items() if k not in ("type", "phase")}
+        runs = self.runs
+        if obj["phase"] == "start":
+            if self.first_start is None:
+                self.first_start = line
+            self.last_start = line
+            self.finalize_errors()
+            if len(runs) < RUN_CAPACITY:
+                runs.append([data, None, line, None])
+            return
+        if runs and runs[-1][0] is not None and runs[-1][1] is None:
+            runs[-1][1], runs[-1][3] = data, line
+        elif len(runs) < RUN_CAPACITY:
+            runs.append([None, data, None, line])
+        if data.get("complete") is False:
+            self.problem("run-incomplete", "the crawl that wrote this input ended incomplete", line)
+
+    def finalize_errors(self, before: int | None = None) -> None:
+        """A new crawl starts (at line ``before``; ``None``: after everything so far): the ``error``
+        records before it can no longer be replaced."""
+        ending = [m for m in self.errors.values() if before is None or m.line < before]
+        for mark in sorted(ending, key=lambda m: m.line):
+            self.finalize(mark)
+            del self.errors[mark.key]
+
+    # --- merging -----------------------------------------------------------------------------------
+    def absorb(self, other: AuditFold, offset: int) -> None:
+        """Add ``other`` (whose input came right after ours, ``offset`` lines later) into this fold."""
+        for function_key in other.head_keys & self.errors.keys():  # other's records replace our errors
+            self.retract(self.errors.pop(function_key))
+        for (account, region, service), row in other.rows.items():
+            add_rows(self.row(account, region, service), row)
+        if other.other is not None:
+            if self.other is None:
+                self.other = new_row()
+            add_rows(self.other, other.other)
+        self.accounts |= other.accounts
+        self.regions |= other.regions
+        for code, n in other.error_codes.items():
+            key = (
+                code if code in self.error_codes or len(self.error_codes) < ERROR_CODE_CAPACITY else "(other)"
+            )
+            _bump(self.error_codes, key, n)
+        for arn, n in other.dests.items():
+            _bump(self.dests, arn, n)
+            self.dest_kinds.setdefault(arn, other.dest_kinds[arn])
+        self.dests_pruned = max(self.dests_pruned, other.dests_pruned)
+        if len(self.dests) > 2 * DEST_CAPACITY:
+            self.prune_destinations()
+        counters: tuple[tuple[dict[Any, int], dict[Any, int]], ...] = (
+            (self.suppressed, other.suppressed),
+            (self.expired_hits, other.expired_hits),
+            (self.problems_by_kind, other.problems_by_kind),
+            (self.records, other.records),
+        )
+        for mine, theirs in counters:
+            for key, n in theirs.items():
+                _bump(mine, key, n)
+        above = 0
+        for severity in range(3, -1, -1):
+            kept = self.retained[severity]
+            room = max(0, self.cap - above - len(kept))
+            kept.extend(replace(f, line=f.line + offset) for f in other.retained[severity][:room])
+            above += len(kept)
+            self.closed[severity] = self.closed[severity] or other.closed[severity] or above >= self.cap
+        self.problems.extend(replace(p, line=(p.line or 0) + offset) for p in other.problems)
+        self.trim_problems()
+        runs = [
+            [s, e, None if sl is None else sl + offset, None if el is None else el + offset]
+            for s, e, sl, el in other.runs
+        ]
+        if (
+            runs
+            and self.runs
+            and self.runs[-1][0] is not None
+            and self.runs[-1][1] is None
+            and runs[0][0] is None
+        ):
+            self.runs[-1][1], self.runs[-1][3] = runs[0][1], runs[0][3]
+            runs = runs[1:]
+        self.runs.extend(runs[: max(0, RUN_CAPACITY - len(self.runs))])
+        if self.first_start is None:
+            self.head_keys |= other.head_keys
+        if other.first_start is not None and other.last_start is not None:
+            if self.first_start is None:
+                self.first_start = other.first_start + offset
+            self.last_start = other.last_start + offset
+            self.finalize_errors(before=self.last_start)
+        for findings in other.final_errors:  # already sent by other: only listed here
+            for finding in findings:
+                shifted = replace(finding, line=finding.line + offset)
+                self.finalize(ErrorMark(_key_of(finding), shifted.line, "", finding=shifted, emitted=True))
+        for function_key, mark in other.errors.items():
+            self.errors[function_key] = mark.shifted(offset)
+
+    def copy(self) -> AuditFold:
+        twin = AuditFold(self.engine, self.on_finding)
+        twin.absorb(self, 0)
+        return twin
+
+
+def _key_of(finding: Finding) -> Key:
+    return (finding.account, finding.region, finding.service, finding.function)

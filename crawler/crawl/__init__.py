@@ -1,0 +1,1 @@
+"""The crawl pipeline: job, selection, lanes and workers, shutdown, progress, event loop."""

@@ -1,0 +1,164 @@
+"""Wire the real transport to the crawl pipeline: one session; per endpoint a limiter, a retry quota and
+an outage gate.
+
+``execute`` is what ``fcaudit crawl`` and ``fcaudit demo`` both run: open the clients for the job's
+targets, write the start ``run`` record (unless the file is being resumed: it has one), run the
+pipeline with the progress line on a terminal, and close the sink whatever happens. Keeping this apart
+from ``crawl.py`` keeps the pipeline free of aiohttp and easy to read.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+
+from crawler import __version__
+from crawler.crawl.job import CrawlJob, start_record
+from crawler.crawl.pipeline import DEFAULT_GRACE_SECONDS, ClientMap, Crawl, CrawlOutcome, ListingClient
+from crawler.crawl.progress import ProgressLine
+from crawler.log import get_logger
+from crawler.settings.config import CrawlSettings
+from crawler.store.records import Record
+from crawler.store.writer import Sink
+from crawler.wire.fc2_client import FcClient, open_session
+from crawler.wire.fc3_client import Fc3Client
+from crawler.wire.fc3_listing import AutoListing, Fc3Listing
+from crawler.wire.outage import EndpointGate
+from crawler.wire.ratelimit import RateLimiter
+from crawler.wire.retry import RetryBudget, RetryPolicy
+from crawler.wire.run_stats import RunStats
+
+log = get_logger(__name__)
+
+
+@asynccontextmanager
+async def open_clients(
+    job: CrawlJob, stats: RunStats, *, rand: Callable[[], float] = random.random
+) -> AsyncIterator[ClientMap]:
+    """One client per (account, region): one aiohttp session for the run; per endpoint (shared by the
+    targets that reach the same host) one rate limiter and one retry policy, with its own retry quota
+    and outage gate, so an endpoint that fails spends only its own retries and waits only for itself.
+
+    ``job.api`` picks the client: ``fc2`` an ``FcClient``; ``fc3`` an ``Fc3Listing`` (FC 3.0's
+    region-wide listings behind the same three calls); ``auto`` an ``AutoListing`` that tries FC 3.0
+    and falls back to FC 2.0, per target. Both APIs of a target share its limiter."""
+    settings = job.settings
+    limiters: dict[str, RateLimiter] = {}
+    retries: dict[str, RetryPolicy] = {}
+    for target in job.targets:
+        if target.endpoint not in limiters:
+            rate, concurrency = target.limits(settings)
+            limiters[target.endpoint] = RateLimiter(rate, concurrency, name=target.endpoint)
+            retries[target.endpoint] = retry_policy(settings, target.endpoint, rand)
+    connections = sum(limiter.concurrency for limiter in limiters.values())
+    clients: dict[tuple[str, str], ListingClient] = {}
+    async with open_session(settings, connection_limit=connections) as session:
+        for target in job.targets:
+            options: dict[str, Any] = {
+                "endpoint": target.endpoint,
+                "account": target.account,
+                "region": target.region,
+                "credentials": target.credentials,
+                "limiter": limiters[target.endpoint],
+                "retry": retries[target.endpoint],
+                "stats": stats,
+                "settings": settings,
+            }
+            client: ListingClient
+            if job.api == "fc2":
+                client = FcClient(session, **options)
+            else:
+                fc3 = Fc3Listing(
+                    Fc3Client(session, **options),
+                    page_size=int(settings.page_size),
+                    max_pages=int(settings.max_pages),
+                    keep=_wanted(job, target.account, target.region),
+                    max_configs=int(settings.max_configs_per_function),
+                )
+                client = fc3 if job.api == "fc3" else AutoListing(fc3, FcClient(session, **options))
+            clients[(target.account, target.region)] = client
+        yield clients
+
+
+def retry_policy(settings: CrawlSettings, endpoint: str, rand: Callable[[], float]) -> RetryPolicy:
+    """One endpoint's retry policy: its own retry quota and its own outage gate."""
+    gate = EndpointGate(
+        endpoint,
+        max_wait=settings.outage_wait,
+        base=settings.backoff_base,
+        cap=settings.backoff_cap,
+        rand=rand,
+    )
+    return RetryPolicy(
+        max_attempts=settings.max_attempts,
+        base=settings.backoff_base,
+        cap=settings.backoff_cap,
+        budget=RetryBudget(settings.retry_budget),
+        rand=rand,
+        sleep=anyio.sleep,
+        gate=gate,
+    )
+
+
+def _wanted(job: CrawlJob, account: str, region: str) -> Callable[[str, str], bool]:
+    """The (service, function) pairs of one target the crawl will ask for: its filters and its shard."""
+    return lambda service, function: (
+        job.owns(account, region, service) and job.selection.wants_function(service, function)
+    )
+
+
+async def execute(
+    job: CrawlJob,
+    sink: Sink,
+    *,
+    stats: RunStats,
+    on_record: Callable[[Record], None] = lambda _r: None,
+    resumed: bool = False,
+    handle_signals: bool = False,
+    progress: ProgressLine | None = None,
+    grace: float = DEFAULT_GRACE_SECONDS,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    signals: AsyncIterator[signal.Signals] | None = None,
+) -> CrawlOutcome:
+    """Crawl ``job`` into ``sink`` (closed on return) and return the outcome. ``signals``: a signal
+    receiver the caller holds (see ``Crawl.run``)."""
+    try:
+        if not resumed:
+            start = start_record(job, __version__, now())
+            sink.add_run(start)
+            on_record(start)
+            await sink.flush()
+        log.info(
+            "crawl.started",
+            targets=len(job.targets),
+            pairs=len(job.pairs) if job.pairs is not None else None,
+            resumed_functions=len(job.skip),
+            concurrency=job.settings.concurrency,
+            rate=job.settings.rate,
+            output=sink.name,
+        )
+        async with open_clients(job, stats) as clients:
+            crawl = Crawl(job, clients, sink, stats=stats, on_record=on_record, grace=grace, now=now)
+            refresher = progress.refresh_forever if progress is not None else None
+            outcome = await crawl.run(handle_signals=handle_signals, extra=refresher, signals=signals)
+        end = outcome.end.data
+        log.info(
+            "crawl.finished",
+            complete=outcome.complete,
+            functions=end.get("functions"),
+            configs=end.get("configs"),
+            requests=end.get("requests"),
+            throttled=end.get("throttled"),
+            retries=end.get("retries"),
+            elapsed_seconds=end.get("elapsedSeconds"),
+        )
+        return outcome
+    finally:
+        with anyio.CancelScope(shield=True):
+            await sink.aclose()

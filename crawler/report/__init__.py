@@ -1,0 +1,1 @@
+"""The audit for people and programs: text, JSON, Markdown, metrics, HTML."""

@@ -1,0 +1,370 @@
+"""The audit report for people and programs: a terminal table, versioned JSON, Markdown, HTML, findings.
+
+Every format is a pure function of ``AuditReport`` (no fold internals), so adding one is local. The
+table is built with rich and exported as plain text at a given width (80 columns stays readable);
+JSON is ``AuditReport.to_dict()`` as is (its ``schemaVersion`` documents the shape); Markdown uses the
+same sections as the table, for a ticket or a pull request; HTML is the self-contained page of
+``crawler.report.html.page``. Findings files are written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Literal
+
+import orjson
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from crawler.audit.report_model import AGE_KEYS, AGE_LABELS, RETRY_KEYS, AuditReport, Figures, ServiceFigures
+from crawler.audit.rules import RULE_TITLES, Finding, Severity
+from crawler.store.atomic_file import AtomicFile
+
+Format = Literal["table", "json", "markdown", "html"]
+FORMATS: Final = ("table", "json", "markdown", "html")
+LISTED_FINDINGS: Final = 20
+LISTED_SERVICES: Final = 15
+LISTED_PROBLEMS: Final = 10
+
+_COVERAGE = (
+    ("both", "both"),
+    ("successOnly", "success only"),
+    ("failureOnly", "failure only"),
+    ("none", "none"),
+)
+_KINDS = (
+    ("mns-queue", "MNS queue"),
+    ("mns-topic", "MNS topic"),
+    ("fc-function", "FC function"),
+    ("eventbridge", "EventBridge"),
+    ("rocketmq", "RocketMQ"),
+    ("unknown", "unknown"),
+    ("malformed", "malformed"),
+)
+
+
+def render(report: AuditReport, fmt: Format, *, width: int = 80, source: str | None = None) -> str:
+    """``source``: where the records came from, named in the HTML page (the other formats ignore it)."""
+    if fmt == "html":
+        from crawler.report.html.page import render_html  # Jinja2 and the templates: only for HTML
+
+        return render_html(report, source=source)
+    if fmt == "json":
+        return orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode()
+    if fmt == "markdown":
+        return _markdown(report)
+    if fmt == "table":
+        return _table(report, width)
+    raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+
+
+# --- shared wording ---------------------------------------------------------------------------------
+def _pct(n: int, total: int) -> str:
+    return f"{100 * n / total:.0f}%" if total else "-"
+
+
+def _status_line(report: AuditReport) -> str:
+    state = "complete" if report.complete else "INCOMPLETE (see problems)"
+    runs = len(report.runs)
+    return f"fcaudit audit: {state}; {report.lines:,} lines, {runs} run(s)"
+
+
+def _target(f: Finding) -> str:
+    q = f":{f.qualifier}" if f.qualifier else ""
+    return f"{f.service}/{f.function}{q}"
+
+
+def _settings_rows(t: Figures) -> list[tuple[str, str, str]]:
+    """(group, label, value) rows for the destination/stateful section."""
+    rows = [("coverage", label, f"{t.destination_coverage[k]:,}") for k, label in _COVERAGE]
+    shown = t.to_dict()  # kinds as the JSON shows them (fc2 + fc3 read as one fc-function)
+    by_kind, forms = shown["destinationsByKind"], shown["fcFunctionForms"]
+    for key, label in _KINDS:
+        extra = (
+            f" (2.0: {forms['fc2']:,}, 3.0: {forms['fc3']:,})"
+            if key == "fc-function" and by_kind[key]
+            else ""
+        )
+        rows.append(("kind", label, f"{by_kind[key]:,}{extra}"))
+    rows.append(("where", "other region", f"{t.cross_region:,}"))
+    rows.append(("where", "other account", f"{t.cross_account:,}"))
+    on, off, bad = t.stateful["on"], t.stateful["off"], t.stateful["invalid"]
+    rows.append(("stateful", "on / off", f"{on:,} / {off:,}" + (f" ({bad:,} invalid)" if bad else "")))
+    return rows
+
+
+def _ranked_services(report: AuditReport) -> list[ServiceFigures]:
+    def key(s: ServiceFigures) -> tuple[int, ...]:
+        f = s.figures.findings_by_severity
+        return (-f["high"], -f["medium"], -f["low"], -f["info"], -s.figures.functions)
+
+    return sorted(report.services, key=key)[:LISTED_SERVICES]
+
+
+# --- table (rich) -----------------------------------------------------------------------------------
+def _new_table(title: str, *columns: str, caption: str | None = None) -> Table:
+    table = Table(
+        title=title, caption=caption, box=box.SIMPLE_HEAD, title_justify="left", caption_justify="left"
+    )
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i == 0 else "right", overflow="fold")
+    return table
+
+
+def _overview(report: AuditReport) -> Table:
+    t = report.totals
+    table = _new_table("Overview", "figure", "count")
+    for column in table.columns:
+        column.justify = "left"
+    status = ", ".join(f"{k} {v:,}" for k, v in t.functions_by_status.items())
+    quals = ", ".join(f"{k} {v:,}" for k, v in t.qualifiers.items())
+    table.add_row("accounts / regions", f"{len(report.accounts):,} / {len(report.regions):,}")
+    table.add_row("services", f"{report.services_total:,}" + ("+" if report.services_truncated else ""))
+    table.add_row("functions", f"{t.functions:,} ({status})")
+    table.add_row("configs", f"{t.configs:,} ({quals})")
+    table.add_row("no config (defaults)", f"{t.on_defaults:,}: counted as 3 retries, 1 day, no destinations")
+    if report.error_codes:
+        table.add_row("error codes", ", ".join(f"{k} {v:,}" for k, v in report.error_codes.items()))
+    sev = ", ".join(f"{s.label} {t.findings_by_severity[s.label]:,}" for s in sorted(Severity, reverse=True))
+    table.add_row("findings", f"{report.findings_total:,} ({sev})")
+    if t.suppressed:
+        table.add_row("suppressed", f"{t.suppressed:,}")
+    table.add_row("problems", f"{report.problems_total:,}")
+    return table
+
+
+def _distributions(t: Figures) -> list[Table]:
+    note = f"{t.units:,} settings (configs + functions on defaults)"
+    retries = _new_table(
+        "Retry attempts (maxAsyncRetryAttempts)",
+        *RETRY_KEYS[:9],
+        "out",
+        caption=f"{note}; {t.retry_attempts_defaulted:,} unset, counted as 3",
+    )
+    retries.add_row(*(f"{t.retry_attempts[k]:,}" for k in RETRY_KEYS))
+    ages = _new_table(
+        "Max event age (maxAsyncEventAgeInSeconds)",
+        *AGE_LABELS,
+        caption=f"{t.max_event_age_defaulted:,} unset, counted as 1 day",
+    )
+    ages.add_row(*(f"{t.max_event_age[k]:,}" for k in AGE_KEYS))
+    for table in (retries, ages):
+        for column in table.columns:
+            column.justify = "right"
+    dest = _new_table("Destinations and stateful invocation", "", "", "count")
+    for group, label, value in _settings_rows(t):
+        dest.add_row(group, label, value)
+    return [retries, ages, dest]
+
+
+def _finding_tables(report: AuditReport) -> list[Table]:
+    tables = []
+    if report.findings_by_rule or report.suppressed_by_rule:
+        rules = _new_table("Findings by rule", "rule", "severity", "count", "suppressed")
+        ids = set(report.findings_by_rule) | set(report.suppressed_by_rule)
+        for rule_id in sorted(ids, key=lambda r: (-report.policy.severities[r], r)):
+            rules.add_row(
+                rule_id,
+                report.policy.severities[rule_id].label,
+                f"{report.findings_by_rule.get(rule_id, 0):,}",
+                f"{report.suppressed_by_rule.get(rule_id, 0):,}",
+            )
+        tables.append(rules)
+    if report.findings:
+        shown = report.findings[:LISTED_FINDINGS]
+        more = report.findings_total > len(shown)
+        caption = f"{len(shown)} of {report.findings_total:,}, most severe first" if more else None
+        listing = _new_table("Findings", "severity", "target", "finding", caption=caption)
+        for column in listing.columns:
+            column.justify = "left"
+        for finding in shown:
+            listing.add_row(finding.severity.label, _target(finding), f"{finding.rule_id}\n{finding.message}")
+        tables.append(listing)
+    return tables
+
+
+def _services_table(report: AuditReport) -> Table:
+    caption = (
+        f"{LISTED_SERVICES} of {len(report.services):,}" if len(report.services) > LISTED_SERVICES else None
+    )
+    table = _new_table(
+        "Services (most findings first)",
+        "service",
+        "functions",
+        "configs",
+        "defaults",
+        "high",
+        "med",
+        "low",
+        "info",
+        caption=caption,
+    )
+    for s in _ranked_services(report):
+        figures = s.figures
+        fs = figures.findings_by_severity
+        table.add_row(
+            s.service,
+            f"{figures.functions:,}",
+            f"{figures.configs:,}",
+            f"{figures.on_defaults:,}",
+            *(f"{fs[k]:,}" for k in ("high", "medium", "low", "info")),
+        )
+    return table
+
+
+def _table(report: AuditReport, width: int) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, force_terminal=False, highlight=False)
+    console.print(_status_line(report))
+    console.print(_overview(report))
+    for table in _distributions(report.totals):
+        console.print(table)
+    if report.top_destinations:
+        exact = (
+            None
+            if report.destinations_exact
+            else "approximate: too many distinct destinations to count exactly"
+        )
+        top = _new_table("Most referenced destinations", "refs", "kind", "destination", caption=exact)
+        top.columns[2].justify = "left"
+        for d in report.top_destinations:
+            top.add_row(f"{d.count:,}", d.kind, d.destination)
+        top.columns[0].justify = "right"
+        console.print(top)
+    for table in _finding_tables(report):
+        console.print(table)
+    if report.services:
+        console.print(_services_table(report))
+    if report.problems:
+        console.print(f"Problems ({report.problems_total:,}):")
+        for p in report.problems[:LISTED_PROBLEMS]:
+            console.print(f"  - {p}", overflow="fold")
+    return out.getvalue()
+
+
+# --- markdown ---------------------------------------------------------------------------------------
+def _md(text: object) -> str:
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("\n", " ")
+
+
+def _md_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _markdown(report: AuditReport) -> str:
+    t = report.totals
+    lines = ["## fcaudit audit", "", f"**{_status_line(report)}**", ""]
+    lines += _md_table(
+        ["figure", "count"],
+        [
+            ["accounts", len(report.accounts)],
+            ["regions", len(report.regions)],
+            ["services", report.services_total],
+            ["functions", t.functions],
+            *[[f"functions: {k}", v] for k, v in t.functions_by_status.items()],
+            ["configs", t.configs],
+            *[[f"qualifiers: {k}", v] for k, v in t.qualifiers.items()],
+            ["functions on platform defaults", t.on_defaults],
+            ["findings", report.findings_total],
+            ["problems", report.problems_total],
+        ],
+    )
+    lines += ["### Retry attempts", ""]
+    lines += _md_table([*RETRY_KEYS[:9], "out of range"], [[t.retry_attempts[k] for k in RETRY_KEYS]])
+    lines += ["### Max event age", ""]
+    lines += _md_table(AGE_LABELS, [[t.max_event_age[k] for k in AGE_KEYS]])
+    lines += [
+        f"{t.units} settings: {t.configs} configs and {t.on_defaults} functions with no config "
+        "(platform defaults). Unset fields counted at their defaults: maxAsyncRetryAttempts "
+        f"{t.retry_attempts_defaulted}, maxAsyncEventAgeInSeconds {t.max_event_age_defaulted}.",
+        "",
+    ]
+    lines += ["### Destinations and stateful invocation", ""]
+    lines += _md_table(["", "", "count"], _settings_rows(t))
+    if report.top_destinations:
+        lines += ["### Most referenced destinations", ""]
+        lines += _md_table(
+            ["destination", "kind", "refs"],
+            [[d.destination, d.kind, d.count] for d in report.top_destinations],
+        )
+    if report.findings_by_rule or report.suppressed_by_rule:
+        lines += ["### Findings by rule", ""]
+        ids = sorted(
+            set(report.findings_by_rule) | set(report.suppressed_by_rule),
+            key=lambda r: (-report.policy.severities[r], r),
+        )
+        lines += _md_table(
+            ["rule", "severity", "count", "suppressed", "what it means"],
+            [
+                [
+                    r,
+                    report.policy.severities[r].label,
+                    report.findings_by_rule.get(r, 0),
+                    report.suppressed_by_rule.get(r, 0),
+                    RULE_TITLES[r],
+                ]
+                for r in ids
+            ],
+        )
+    if report.findings:
+        shown = report.findings[:LISTED_FINDINGS]
+        lines += [f"### Findings ({len(shown)} of {report.findings_total}, most severe first)", ""]
+        lines += _md_table(
+            ["severity", "rule", "target", "message"],
+            [[f.severity.label, f.rule_id, _target(f), f.message] for f in shown],
+        )
+    if report.services:
+        lines += ["### Services (most findings first)", ""]
+        lines += _md_table(
+            ["service", "functions", "configs", "defaults", "high", "medium", "low", "info"],
+            [
+                [
+                    s.service,
+                    s.figures.functions,
+                    s.figures.configs,
+                    s.figures.on_defaults,
+                    *(s.figures.findings_by_severity[k] for k in ("high", "medium", "low", "info")),
+                ]
+                for s in _ranked_services(report)
+            ],
+        )
+    if report.problems:
+        lines += [f"### Problems ({report.problems_total})", ""]
+        lines += [f"- {_md(p)}" for p in report.problems[:LISTED_PROBLEMS]] + [""]
+    return "\n".join(lines)
+
+
+# --- findings NDJSON --------------------------------------------------------------------------------
+class FindingsFile:
+    """Findings written one NDJSON line each as they are made, renamed into place whole on success."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._file = AtomicFile(path, what="--findings")
+
+    def write(self, finding: Finding) -> None:
+        self._file.write(orjson.dumps(finding.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+        self.count += 1
+
+    def __enter__(self) -> FindingsFile:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._file.__exit__(kind, exc, tb)
+
+
+def write_findings(report: AuditReport, path: Path | str) -> int:
+    """Write the report's listed findings as NDJSON (``--findings`` streams all of them instead)."""
+    with FindingsFile(Path(path)) as out:
+        for finding in report.findings:
+            out.write(finding)
+    return out.count

@@ -1,0 +1,1 @@
+"""What to crawl and how hard: config, config file, credentials, endpoints."""

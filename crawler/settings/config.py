@@ -1,0 +1,382 @@
+"""What to crawl and how hard: frozen settings and targets from flags, a TOML file and the environment.
+
+Precedence is flags > config file > environment, and every value is checked once, at start-up, so the
+rest of the crawler trusts what it is given. A bad value anywhere stops the run with one line naming the
+key (``[crawl] concurrency``, ``[[targets]] #2 regions``, ``--page-size``) and what would be right.
+
+The file (``crawler.settings.config_file``, documented in ``config.example.toml``) has four parts: top-level
+defaults for one target (``account``, ``regions``, ``endpoint``, ``profile``), a ``[crawl]`` table of
+``CrawlSettings``, an optional ``[[targets]]`` array for many accounts and regions, and an ``[audit]``
+table passed through untouched to ``crawler.audit.rules.policy_from_table``. Secrets never go in the file: a
+target names the environment variables or the aliyun CLI profile that hold them.
+
+The CLI calls ``resolve_config`` once; ``settings_from`` and ``resolve_targets`` are its parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from crawler.errors import ConfigError, FatalError, UsageError
+from crawler.settings.config_file import SETTING_RULES, check_setting, load_config_file, validate_config
+from crawler.settings.credentials import (
+    Credentials,
+    credentials_from_env_vars,
+    resolve_credentials_and_region,
+)
+from crawler.settings.endpoints import FC_REGIONS, check_account, check_region, target_endpoint
+
+__all__ = [
+    "ACCOUNT_ENV",
+    "REGION_ENV",
+    "CrawlSettings",
+    "RunConfig",
+    "Target",
+    "check_settings_overrides",
+    "load_config_file",
+    "resolve_config",
+    "resolve_targets",
+    "settings_from",
+    "validate_config",
+]
+
+ACCOUNT_ENV = "ALIBABA_CLOUD_ACCOUNT_ID"
+REGION_ENV = "ALIBABA_CLOUD_REGION_ID"
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlSettings:
+    """How hard to crawl. Built once per run; the file's ``[crawl]`` table uses the same names."""
+
+    concurrency: int = 32
+    rate: float | None = None
+    page_size: int = 100
+    max_pages: int = 10_000
+    max_attempts: int = 6
+    backoff_base: float = 0.2
+    backoff_cap: float = 20.0
+    #: retry tokens per endpoint (botocore's retry quota): a retry costs 5 (10 after a timeout or a lost
+    #: connection), a success gives back its last retry's cost or 1
+    retry_budget: float = 500.0
+    #: seconds an endpoint that fails outright (no connection) is waited for before its targets stop;
+    #: 0: no waiting, each failure is retried (and budgeted) as the call's own
+    outage_wait: float = 60.0
+    connect_timeout: float = 10.0
+    #: the longest silence while reading a response (a stalled server)
+    read_timeout: float = 10.0
+    #: the per-request deadline: the longest one attempt may take in all, from queueing for a connection
+    #: to the last byte of the body (a server trickling bytes under ``read_timeout``)
+    total_timeout: float = 20.0
+    #: the longest one function's whole listing may take, its pages, retries and waits included; past it
+    #: the function ends as an ``error`` (``FunctionDeadline``)
+    function_deadline: float = 120.0
+    #: the whole run's deadline in seconds (``--deadline``): past it the run takes no new work, lets the
+    #: work in flight end within the grace period and ends incomplete, resumable; ``None``: none
+    deadline: float | None = None
+    max_body_bytes: int = 8 * 1024 * 1024
+    #: what one function's config listing may hold before it ends as an ``error`` (ListingLimitExceeded):
+    #: its configs (FC keeps one per qualifier: LATEST, versions, aliases) and its answers' bytes
+    max_configs_per_function: int = 5_000
+    max_function_bytes: int = 8 * 1024 * 1024
+    #: the longest ``nextToken`` accepted (FC's are far shorter; a listing remembers only their hashes)
+    max_token_length: int = 4096
+    insecure_http: bool = False
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            try:
+                object.__setattr__(self, f.name, check_setting(f.name, value))
+            except ValueError as exc:
+                raise ConfigError(f"setting {f.name} must be {exc}, got {value!r}") from None
+        if self.backoff_base > self.backoff_cap:
+            raise ConfigError(
+                f"setting backoff_base ({self.backoff_base:g}) must not exceed backoff_cap "
+                f"({self.backoff_cap:g})"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One (account, region) to crawl, with where to send requests and which key signs them."""
+
+    account: str
+    region: str
+    endpoint: str
+    credentials: Credentials
+    #: per-target limits from ``[[targets]]`` or ``--rate``/``--concurrency``; ``None`` = the settings'
+    rate: float | None = None
+    concurrency: int | None = None
+
+    def limits(self, settings: CrawlSettings) -> tuple[float | None, int]:
+        """(rate ceiling, concurrency) for this target's limiter."""
+        rate = self.rate if self.rate is not None else settings.rate
+        return rate, self.concurrency if self.concurrency is not None else settings.concurrency
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    settings: CrawlSettings
+    targets: tuple[Target, ...]
+    #: the raw ``[audit]`` table, for ``crawler.audit.rules.policy_from_table``
+    audit: Mapping[str, Any] = field(default_factory=dict)
+    source: Path | None = None
+
+
+# ---- resolution ------------------------------------------------------------------------------------
+
+
+def check_settings_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Setting flags by setting name, checked; UsageError naming the flag when one is wrong."""
+    checked: dict[str, Any] = {}
+    for name, value in overrides.items():
+        flag = "--" + name.replace("_", "-")
+        if name not in SETTING_RULES:
+            raise UsageError(f"{flag} is not a setting fcaudit knows")
+        try:
+            checked[name] = check_setting(name, value)
+        except ValueError as exc:
+            raise UsageError(f"{flag} must be {exc}, got {value!r}") from None
+    return checked
+
+
+def settings_from(
+    file: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None
+) -> CrawlSettings:
+    """``CrawlSettings`` from the file's ``[crawl]`` table overridden by flags (only those given)."""
+    values: dict[str, Any] = dict((file or {}).get("crawl", {}))
+    values.update(check_settings_overrides(overrides or {}))
+    try:
+        return CrawlSettings(**values)
+    except ConfigError as exc:
+        raise UsageError(exc.message) from None
+
+
+def _env_regions(env: Mapping[str, str]) -> list[str]:
+    return [r.strip() for r in env.get(REGION_ENV, "").split(",") if r.strip()]
+
+
+def _pick_regions(
+    candidates: Sequence[tuple[object, str]], missing: str, error: type[FatalError]
+) -> list[str]:
+    """The first non-empty candidate (value, its name for messages), ``"*"`` expanded, each checked."""
+    for value, name in candidates:
+        if not value:
+            continue
+        listed = (
+            [value] if isinstance(value, str) else [str(v) for v in value] if isinstance(value, list) else []
+        )
+        regions = list(FC_REGIONS) if listed == ["*"] else listed
+        for region in regions:
+            check_region(region, name, error)
+        if len(set(regions)) != len(regions):
+            raise error(f"{name}: a region is listed twice")
+        return regions
+    raise error(missing)
+
+
+def _targets_of(
+    account: str,
+    regions: Sequence[str],
+    template: str | None,
+    credentials: Credentials,
+    *,
+    insecure_http: bool,
+    where: str,
+    error: type[FatalError],
+    rate: float | None = None,
+    concurrency: int | None = None,
+) -> list[Target]:
+    return [
+        Target(
+            account=account,
+            region=region,
+            endpoint=target_endpoint(
+                account, region, template, insecure_http=insecure_http, where=where, error=error
+            ),
+            credentials=credentials,
+            rate=rate,
+            concurrency=concurrency,
+        )
+        for region in regions
+    ]
+
+
+def _single_target(
+    *,
+    env: Mapping[str, str],
+    settings: CrawlSettings,
+    file: Mapping[str, Any],
+    account: str | None,
+    regions: Sequence[str],
+    endpoint: str | None,
+    profile: str | None,
+    aliyun_config: Path | None,
+) -> list[Target]:
+    env_account = env.get(ACCOUNT_ENV, "").strip()
+    if account:
+        account = check_account(account, "--account", UsageError)
+    elif "account" in file:
+        account = str(file["account"])
+    elif env_account:
+        account = check_account(env_account, ACCOUNT_ENV, UsageError)
+    else:
+        raise UsageError(
+            f"no account id: pass --account ID, set account in the config file, or set {ACCOUNT_ENV}"
+        )
+    creds, profile_region = resolve_credentials_and_region(
+        env=env, profile=profile or file.get("profile"), aliyun_config=aliyun_config
+    )
+    chosen = _pick_regions(
+        [
+            (list(regions), "--region"),
+            (file.get("regions"), "regions"),
+            (_env_regions(env), REGION_ENV),
+            (profile_region, f"region_id of {creds.source}"),
+        ],
+        f"no region: pass --region ID (repeatable), set regions in the config file, or set {REGION_ENV}",
+        UsageError,
+    )
+    return _targets_of(
+        account,
+        chosen,
+        endpoint or file.get("endpoint"),
+        creds,
+        insecure_http=settings.insecure_http,
+        where="--endpoint" if endpoint else "endpoint",
+        error=UsageError if endpoint else ConfigError,
+    )
+
+
+def _file_targets(
+    *,
+    env: Mapping[str, str],
+    settings: CrawlSettings,
+    file: Mapping[str, Any],
+    profile: str | None,
+    given: Mapping[str, Any],
+    aliyun_config: Path | None,
+) -> list[Target]:
+    targets: list[Target] = []
+    for number, entry in enumerate(file["targets"], start=1):
+        where = f"[[targets]] #{number}"
+        if "access_key_id_env" in entry:
+            creds = credentials_from_env_vars(
+                env,
+                entry["access_key_id_env"],
+                entry["access_key_secret_env"],
+                entry.get("security_token_env"),
+            )
+            profile_region = None
+        else:
+            creds, profile_region = resolve_credentials_and_region(
+                env=env,
+                profile=entry.get("profile") or profile or file.get("profile"),
+                aliyun_config=aliyun_config,
+            )
+        chosen = _pick_regions(
+            [
+                (entry.get("regions"), f"{where} regions"),
+                (file.get("regions"), "regions"),
+                (_env_regions(env), REGION_ENV),
+                (profile_region, f"region_id of {creds.source}"),
+            ],
+            f"{where} has no regions, and there is no default (top-level regions or {REGION_ENV})",
+            ConfigError,
+        )
+        targets += _targets_of(
+            entry["account"],
+            chosen,
+            entry.get("endpoint"),
+            creds,
+            insecure_http=settings.insecure_http,
+            where=f"{where} endpoint",
+            error=ConfigError,
+            rate=check_setting("rate", given.get("rate", entry.get("rate"))),
+            concurrency=given.get("concurrency", entry.get("concurrency")),
+        )
+    return targets
+
+
+def resolve_targets(
+    *,
+    env: Mapping[str, str],
+    settings: CrawlSettings,
+    file: Mapping[str, Any] | None = None,
+    account: str | None = None,
+    regions: Sequence[str] = (),
+    endpoint: str | None = None,
+    profile: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    aliyun_config: Path | None = None,
+) -> tuple[Target, ...]:
+    """Every target of the run, credentials resolved, endpoints checked, duplicates refused.
+
+    ``account``/``regions``/``endpoint``/``profile`` are the flags. ``overrides`` are the setting flags
+    that were given: a ``--rate`` or ``--concurrency`` there beats a ``[[targets]]`` entry's own.
+    """
+    file = file or {}
+    if "targets" in file:
+        if account or regions or endpoint:
+            raise UsageError(
+                "--account, --region and --endpoint cannot be combined with [[targets]] in the config file"
+            )
+        given = check_settings_overrides(overrides or {})
+        targets = _file_targets(
+            env=env, settings=settings, file=file, profile=profile, given=given, aliyun_config=aliyun_config
+        )
+    else:
+        targets = _single_target(
+            env=env,
+            settings=settings,
+            file=file,
+            account=account,
+            regions=regions,
+            endpoint=endpoint,
+            profile=profile,
+            aliyun_config=aliyun_config,
+        )
+    seen: set[tuple[str, str]] = set()
+    for target in targets:
+        if (target.account, target.region) in seen:
+            raise ConfigError(
+                f"account {target.account} region {target.region} is listed twice in [[targets]]"
+            )
+        seen.add((target.account, target.region))
+    return tuple(targets)
+
+
+def resolve_config(
+    *,
+    env: Mapping[str, str],
+    config_path: Path | str | None = None,
+    account: str | None = None,
+    regions: Sequence[str] = (),
+    endpoint: str | None = None,
+    profile: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    aliyun_config: Path | None = None,
+) -> RunConfig:
+    """Everything a crawl needs from flags, the config file and the environment, checked."""
+    file = load_config_file(config_path) if config_path is not None else {}
+    settings = settings_from(file, overrides)
+    targets = resolve_targets(
+        env=env,
+        settings=settings,
+        file=file,
+        account=account,
+        regions=regions,
+        endpoint=endpoint,
+        profile=profile,
+        overrides=overrides,
+        aliyun_config=aliyun_config,
+    )
+    return RunConfig(
+        settings=settings,
+        targets=targets,
+        audit=dict(file.get("audit", {})),
+        source=Path(config_path) if config_path is not None else None,
+    )

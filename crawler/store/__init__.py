@@ -1,0 +1,1 @@
+"""Records on disk: shapes, the single writer, resume, atomic files, shards, merge."""

@@ -1,0 +1,228 @@
+"""The HTML report in a real browser: headless Chromium (Debian's ``chromium``) over the DevTools protocol.
+
+A seeded emulator account is crawled over a real socket with ``fcaudit crawl --report``; the page is
+opened from disk and checked as rendered: the headline figures and a finding derived from the emulator's
+ground truth are visible, the charts have drawn bars, the sorting script runs under the page's
+Content-Security-Policy, no script error or console error is logged, nothing is requested from the
+network, and the print stylesheet applies (no navigation, every finding unfolded). A screenshot
+(1280x1600) is saved; set ``FCAUDIT_SCREENSHOT=docs/report.png`` to refresh the one the README shows.
+
+Skipped only when no Chromium is installed (``.ci/run`` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+
+from crawler.audit.summary import Summarizer
+from crawler.emulator.backend import AccountSpec
+from crawler.emulator.faults import FaultConfig, FaultKind
+from crawler.report.html.page import render_html
+from tests.support.audit_support import summarize
+from tests.support.browser_support import Page, chromium, find_chromium, page_session, png_size
+from tests.support.crawl_support import clean_env, run_cli, target_args, use_emulator_keys
+from tests.support.fixtures import EmulatorFactory
+from tests.support.html_support import SCRIPT, UNICODE, hostile_records
+
+ACCOUNT = AccountSpec(seed=7, services=4, functions=40, big_functions=2)
+WIDTH, HEIGHT = 1280, 1600
+
+PageCheck = Callable[[Page], Awaitable[None]]
+
+
+@pytest.fixture
+def chromium_binary() -> str:
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium; .ci/run does it)")
+    return binary
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    clean_env(monkeypatch, home)
+
+
+def in_browser(binary: str, profile: Path, url: str, check: PageCheck) -> Page:
+    """Open ``url`` in a fresh headless Chromium, run ``check`` on the page, return the session."""
+
+    async def main(port: int) -> Page:
+        timeout = aiohttp.ClientTimeout(total=60, connect=5)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            ws = await page_session(session, port)
+            async with ws:
+                page = Page(ws)
+                await page.open(url, width=WIDTH, height=HEIGHT)
+                await check(page)
+                return page
+
+    with chromium(binary, profile) as browser:
+        return anyio.run(main, browser.port)
+
+
+def _known_finding(truth: list[dict[str, Any]]) -> str:
+    """A target the ground truth says has retries off and no failure destination (a high finding)."""
+    for r in truth:
+        if r["type"] != "config":
+            continue
+        c = r["config"]
+        if c.get("maxAsyncRetryAttempts") == 0 and not (c.get("destinationConfig") or {}).get("onFailure"):
+            return f"{r['service']}/{r['function']}:{r['qualifier'] or 'LATEST'}"
+    raise AssertionError("the seeded account has no config with retries off and no failure destination")
+
+
+async def _column(page: Page, header: str) -> list[float]:
+    """The numbers in one column of the services table, top to bottom, as the page shows them now."""
+    values: list[float] = await page.evaluate(
+        f"""(() => {{
+            const table = document.getElementById("services-table");
+            const heads = Array.from(table.tHead.rows[0].cells);
+            const col = heads.findIndex(th => th.textContent.trim() === {header!r});
+            return Array.from(table.tBodies[0].rows, row => Number(row.cells[col].dataset.v));
+        }})()"""
+    )
+    return values
+
+
+async def _click(page: Page, header: str) -> None:
+    await page.evaluate(
+        f"""Array.from(document.querySelectorAll("#services-table th button"))
+              .find(b => b.textContent.trim() === {header!r}).click()"""
+    )
+
+
+def test_the_report_of_a_crawled_account_in_chromium(
+    chromium_binary: str, emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    wanted = os.environ.get("FCAUDIT_SCREENSHOT")
+    screenshot = Path(wanted).resolve() if wanted else None  # before the chdir below
+    # retries and throttling, so the run's figures are not all zero (and the screenshot shows them)
+    faults = FaultConfig(seed=2, quota_rps=150.0, quota_burst=2, rates={FaultKind.HTTP_500: 0.05})
+    emulator = emulator_factory(ACCOUNT, faults)
+    use_emulator_keys(monkeypatch, emulator)
+    monkeypatch.chdir(tmp_path)  # the page names its input as given: "out.ndjson"
+    out, html = tmp_path / "out.ndjson", tmp_path / "report.html"
+    code = run_cli(["crawl", *target_args(emulator), "-o", "out.ndjson", "--report", "report.html", "-q"])
+    assert code == 0
+    truth = list(emulator.backend.truth_records())
+    functions = sum(1 for r in truth if r["type"] == "function")
+    configs = sum(1 for r in truth if r["type"] == "config")
+    retries_off = sum(
+        1 for r in truth if r["type"] == "config" and r["config"].get("maxAsyncRetryAttempts") == 0
+    )
+    known = _known_finding(truth)
+    summarizer = Summarizer()
+    with out.open("rb") as f:
+        summarizer.add_lines(f)
+    findings = summarizer.report().findings_total
+    seen: dict[str, Any] = {}
+
+    async def check(page: Page) -> None:
+        seen["shot"] = await page.screenshot()
+        seen["script"] = await page.evaluate("document.documentElement.dataset.script")
+        seen["figures"] = await page.evaluate(
+            """Object.fromEntries(Array.from(document.querySelectorAll("[data-figure] .value"),
+                                              el => [el.id, el.innerText]))"""
+        )
+        seen["high"] = await page.evaluate('document.getElementById("severity-high").innerText')
+        seen["bars"] = await page.evaluate(
+            """Array.from(document.querySelectorAll("#chart-retries g.bar"), g => [
+                   g.querySelector("text.label").textContent,
+                   g.querySelector("text.value").textContent,
+                   g.querySelector("rect").getBBox().height])"""
+        )
+        seen["default_order"] = await _column(page, "functions")
+        await _click(page, "functions")
+        seen["descending"] = await _column(page, "functions")
+        await _click(page, "functions")
+        seen["ascending"] = await _column(page, "functions")
+        low = 'document.querySelector("#severity-low details.rule table").checkVisibility()'
+        seen["low_on_screen"] = await page.evaluate(low)
+        await page.call("Emulation.setEmulatedMedia", media="print")
+        seen["print_nav"] = await page.evaluate(
+            'getComputedStyle(document.querySelector("nav.sections")).display'
+        )
+        seen["low_in_print"] = await page.evaluate(low)
+
+    page = in_browser(chromium_binary, tmp_path / "profile", html.as_uri(), check)
+
+    assert page.problems() == []
+    assert page.requests() == [html.as_uri()]  # nothing but the page itself: no network
+    assert seen["script"] == "ready"  # the inline script ran under the page's CSP
+    figures = seen["figures"]
+    assert figures["figure-status"] == "complete"
+    assert figures["figure-functions"] == f"{functions:,}"
+    assert figures["figure-configs"] == f"{configs:,}"
+    assert figures["figure-findings"] == f"{findings:,}"
+    assert known in seen["high"]
+    assert "retries-disabled-no-failure-destination" in seen["high"]
+    bars = {label: (value, height) for label, value, height in seen["bars"]}
+    assert bars["0"][0] == f"{retries_off:,}"
+    assert all((height > 0) == (value != "0") for value, height in bars.values())
+    assert seen["descending"] == sorted(seen["default_order"], reverse=True)
+    assert seen["ascending"] == sorted(seen["default_order"])
+    assert seen["low_on_screen"] is False  # low findings start folded on screen ...
+    assert seen["print_nav"] == "none"
+    assert seen["low_in_print"] is True  # ... and are printed unfolded
+    shot = seen["shot"]
+    assert png_size(shot) == (WIDTH, HEIGHT)
+    (tmp_path / "report.png").write_bytes(shot)
+    if screenshot is not None:
+        screenshot.write_bytes(shot)
+
+
+def test_hostile_names_stay_text_in_chromium(chromium_binary: str, tmp_path: Path) -> None:
+    html = tmp_path / "hostile.html"
+    html.write_text(render_html(summarize(hostile_records())), encoding="utf-8")
+    seen: dict[str, Any] = {}
+
+    async def check(page: Page) -> None:
+        seen["text"] = await page.evaluate("document.body.innerText")
+        seen["counts"] = await page.evaluate(
+            """["script", "img", "iframe", "b", "i"].map(t => document.getElementsByTagName(t).length)"""
+        )
+        seen["handlers"] = await page.evaluate(
+            """Array.from(document.querySelectorAll("*")).flatMap(
+                   el => Array.from(el.attributes, a => a.name)).filter(n => n.startsWith("on")).length"""
+        )
+
+    page = in_browser(chromium_binary, tmp_path / "profile", html.as_uri(), check)
+
+    assert page.problems() == []  # no dialog opened, no script error
+    assert page.requests() == [html.as_uri()]
+    assert seen["counts"] == [1, 0, 0, 0, 0]
+    assert seen["handlers"] == 0
+    assert SCRIPT in seen["text"]
+    assert UNICODE in seen["text"]
+
+
+def test_the_browser_checks_catch_errors(chromium_binary: str, tmp_path: Path) -> None:
+    """The checks above can fail: a thrown error, a console error, a dialog and a resource the page's CSP
+    blocks are each reported."""
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        """<!DOCTYPE html><html><head><meta charset="utf-8">
+        <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'">
+        </head><body><p>bad page</p><img src="http://127.0.0.1:9/x.png">
+        <script>console.error("logged on purpose"); alert("a dialog");</script>
+        <script>throw new Error("thrown on purpose");</script></body></html>""",
+        encoding="utf-8",
+    )
+
+    async def check(page: Page) -> None:
+        await page.evaluate("new Promise(resolve => setTimeout(resolve, 50))")
+
+    problems = "\n".join(in_browser(chromium_binary, tmp_path / "profile", bad.as_uri(), check).problems())
+    assert "thrown on purpose" in problems
+    assert "logged on purpose" in problems
+    assert "dialog (alert): a dialog" in problems
+    assert "Content Security Policy" in problems
