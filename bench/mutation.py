@@ -2,9 +2,9 @@
 
 Needs the ``mutation`` extra (``pip install -e '.[test,mutation]'``)::
 
-    python bench/mutation.py                    # every module in MODULES (slow: an hour or more)
-    python bench/mutation.py pager shard        # just these modules
-    python bench/mutation.py --list             # the modules and the tests each one runs
+    python -m bench.mutation                    # every module in MODULES (slow: an hour or more)
+    python -m bench.mutation wire.pager store.shard        # just these modules
+    python -m bench.mutation --list             # the modules and the tests each one runs
 
 Each module is mutated on its own, in a fresh copy of ``crawler/`` and ``tests/`` under ``.mutation/``
 (the working tree is never touched), and only that module's own tests (``MODULES``) run against its
@@ -39,52 +39,60 @@ EQUIVALENTS = REPO / "bench" / "mutation-equivalents.md"
 # module -> the test files whose tests exercise it in-process (tests that reach the module only through a
 # child process, e.g. ``fcaudit`` started with subprocess, cannot see mutmut's mutants and are left out).
 MODULES: dict[str, tuple[str, ...]] = {
-    "signing": (
-        "tests/test_signing.py",
-        "tests/test_signing_pins.py",
-        "tests/test_signing_acs3.py",
-        "tests/test_signing_hot_path.py",
-        "tests/test_client.py",
+    "wire.signing": (
+        "tests/wire/test_signing.py",
+        "tests/wire/test_signing_pins.py",
+        "tests/wire/test_signing_acs3.py",
+        "tests/wire/test_signing_hot_path.py",
+        "tests/wire/test_client.py",
     ),
-    "client": ("tests/test_client.py", "tests/test_fc3.py", "tests/test_signing_hot_path.py"),
-    "retry": ("tests/test_retry.py", "tests/test_retry_pins.py", "tests/test_client.py"),
-    "ratelimit": (
-        "tests/test_ratelimit.py",
-        "tests/test_ratelimit_pins.py",
-        "tests/test_ratelimit_pacing.py",
+    "wire.fc2_client": (
+        "tests/wire/test_client.py",
+        "tests/wire/test_fc3.py",
+        "tests/wire/test_signing_hot_path.py",
     ),
-    "pager": ("tests/test_pager.py", "tests/test_pager_pins.py"),
-    "crawl": (
-        "tests/test_crawl_workers.py",
-        "tests/test_crawl_selection.py",
-        "tests/test_crawl_duplicates.py",
-        "tests/test_estate_lanes.py",
-        "tests/test_fc3.py",
-        "tests/test_e2e_crawl.py",
+    "wire.retry": ("tests/wire/test_retry.py", "tests/wire/test_retry_pins.py", "tests/wire/test_client.py"),
+    "wire.ratelimit": (
+        "tests/wire/test_ratelimit.py",
+        "tests/wire/test_ratelimit_pins.py",
+        "tests/wire/test_ratelimit_pacing.py",
     ),
-    "sink": ("tests/test_sink.py", "tests/test_e2e_resume.py", "tests/test_e2e_hostile.py"),
-    "shard": (
-        "tests/test_shard.py",
-        "tests/test_shard_spec.py",
-        "tests/test_merge.py",
-        "tests/test_estate_lanes.py",
+    "wire.pager": ("tests/wire/test_pager.py", "tests/wire/test_pager_pins.py"),
+    "crawl.pipeline": (
+        "tests/crawl/test_crawl_workers.py",
+        "tests/crawl/test_crawl_selection.py",
+        "tests/crawl/test_crawl_duplicates.py",
+        "tests/crawl/test_estate_lanes.py",
+        "tests/wire/test_fc3.py",
+        "tests/e2e/test_e2e_crawl.py",
     ),
-    "merge": ("tests/test_merge.py", "tests/test_merge_parts.py"),
-    "rules": (
-        "tests/test_rules.py",
-        "tests/test_rules_engine.py",
-        "tests/test_rules_policy.py",
-        "tests/test_rules_arns.py",
+    "store.writer": (
+        "tests/store/test_sink.py",
+        "tests/e2e/test_e2e_resume.py",
+        "tests/e2e/test_e2e_hostile.py",
+    ),
+    "store.shard": (
+        "tests/store/test_shard.py",
+        "tests/store/test_shard_spec.py",
+        "tests/store/test_merge.py",
+        "tests/crawl/test_estate_lanes.py",
+    ),
+    "store.merge": ("tests/store/test_merge.py", "tests/store/test_merge_parts.py"),
+    "audit.rules": (
+        "tests/audit/test_rules.py",
+        "tests/audit/test_rules_engine.py",
+        "tests/audit/test_rules_policy.py",
+        "tests/audit/test_rules_arns.py",
     ),
     # test_summary_props (hypothesis) is left out: shrinking each killed mutant's counterexample made
     # the run take the better part of an hour on two cores
-    "audit_fold": (
-        "tests/test_audit_fold.py",
-        "tests/test_summary.py",
-        "tests/test_summary_golden.py",
-        "tests/test_summarize_cli.py",
+    "audit.fold": (
+        "tests/audit/test_audit_fold.py",
+        "tests/audit/test_summary.py",
+        "tests/audit/test_summary_golden.py",
+        "tests/cli/test_summarize_cli.py",
     ),
-    "diff": ("tests/test_diff.py", "tests/test_diff_sides.py"),
+    "audit.drift": ("tests/audit/test_diff.py", "tests/audit/test_diff_sides.py"),
 }
 
 #: files at the repository's root that tests read (test_rules_policy checks config.example.toml)
@@ -181,7 +189,7 @@ def prepare(workdir: Path, module: str, tests: tuple[str, ...]) -> None:
     (workdir / "setup.cfg").write_text(
         "[mutmut]\n"
         "source_paths = crawler/\n"
-        f"only_mutate = crawler/{module}.py\n"
+        f"only_mutate = crawler/{module.replace('.', '/')}.py\n"
         "pytest_add_cli_args = -p no:cacheprovider\n"
         f"also_copy =\n    {also}\n"
         f"pytest_add_cli_args_test_selection =\n    {selection}\n",
@@ -205,7 +213,7 @@ def run_module(module: str, root: Path, equivalents: dict[str, Equivalent]) -> M
     result = ModuleResult(module=module, commit=git_commit(), seconds=0.0)
     run = mutmut(workdir, "run", "--max-children", "1", log=root / f"{module}.log")
     result.seconds = time.monotonic() - started
-    meta = workdir / "mutants" / "crawler" / f"{module}.py.meta"
+    meta = workdir / "mutants" / "crawler" / f"{module.replace('.', '/')}.py.meta"
     if not meta.exists():
         result.error = f"mutmut exited {run.returncode} without results; see {root / f'{module}.log'}"
         return result
@@ -310,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         for module, tests in MODULES.items():
-            print(f"{module}: crawler/{module}.py <- {' '.join(tests)}")
+            print(f"{module}: crawler/{module.replace('.', '/')}.py <- {' '.join(tests)}")
         return 0
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:

@@ -9,7 +9,7 @@ import pytest
 from anyio.lowlevel import checkpoint
 from structlog.testing import capture_logs
 
-from crawler.ratelimit import AdaptiveRate, RateLimiter
+from crawler.wire.ratelimit import AdaptiveRate, RateLimiter
 
 pytestmark = pytest.mark.anyio
 

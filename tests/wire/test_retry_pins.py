@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from crawler.errors import CrawlerError, NameNotResolvedError, ServerError, ThrottledError
-from crawler.retry import RetryBudget, RetryPolicy
+from crawler.wire.retry import RetryBudget, RetryPolicy
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from crawler.errors import UsageError
-from crawler.shard import ShardSpec
+from crawler.store.shard import ShardSpec
 
 
 def test_one_shard_and_a_hundred_thousand_are_the_bounds() -> None:

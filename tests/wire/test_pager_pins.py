@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 from structlog.testing import capture_logs
 
-from crawler.client import Page
 from crawler.errors import PaginationError
-from crawler.pager import iterate_pages
+from crawler.wire.fc2_client import Page
+from crawler.wire.pager import iterate_pages
 
 pytestmark = pytest.mark.anyio
 

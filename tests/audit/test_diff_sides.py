@@ -1,4 +1,4 @@
-"""``crawler.diff`` on hand-made records: what a side learns from the run records (targets, fingerprint,
+"""``audit.drift`` on hand-made records: what a side learns from the run records (targets, fingerprint,
 completeness, blind spots), what it can see, how findings are keyed, what is unverified rather than
 drift, the warnings, and the JSON shape of a report — each with literal expected values."""
 
@@ -12,11 +12,11 @@ from typing import Any
 import orjson
 import pytest
 
-from crawler.audit_policy import RULE_IDS, AuditPolicy
-from crawler.diff import ABSENT, DriftSide, compare, finding_key, read_side
+from crawler.audit.drift import ABSENT, DriftSide, compare, finding_key, read_side
+from crawler.audit.policy import RULE_IDS, AuditPolicy
+from crawler.audit.rules import Finding, Severity
 from crawler.errors import InputError
-from crawler.records import ConfigRecord, FunctionKey, FunctionRecord, FunctionStatus, Record, RunRecord
-from crawler.rules import Finding, Severity
+from crawler.store.records import ConfigRecord, FunctionKey, FunctionRecord, FunctionStatus, Record, RunRecord
 
 A, R = "1234567890123456", "cn-hangzhou"
 QUEUE = f"acs:mns:{R}:{A}:/queues/dlq/messages"

@@ -9,7 +9,7 @@ import hmac
 
 import pytest
 
-from crawler.signing import (
+from crawler.wire.signing import (
     Fc2Signer,
     acs3_authorization,
     acs3_canonical_headers,

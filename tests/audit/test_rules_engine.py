@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from crawler.arns import Destination, parse_destination
-from crawler.audit_policy import RULE_IDS, AuditPolicy, Suppression
-from crawler.rules import Finding, RuleEngine, Severity
+from crawler.audit.arns import Destination, parse_destination
+from crawler.audit.policy import RULE_IDS, AuditPolicy, Suppression
+from crawler.audit.rules import Finding, RuleEngine, Severity
 
 A, R = "1234567890123456", "cn-hangzhou"
 QUEUE = f"acs:mns:{R}:{A}:/queues/dlq/messages"

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from crawler.audit_fold import AuditFold, PendingConfig
-from crawler.audit_policy import AuditPolicy, Suppression
-from crawler.rules import Finding, RuleEngine
+from crawler.audit.fold import AuditFold, PendingConfig
+from crawler.audit.policy import AuditPolicy, Suppression
+from crawler.audit.rules import Finding, RuleEngine
 
 A, R = "1234567890123456", "cn-hangzhou"
 TODAY = date(2024, 5, 1)

@@ -1,4 +1,4 @@
-"""``crawler.merge``'s parts on hand-written shard files, with literal expectations: each refusal's exact
+"""``store.merge``'s parts on hand-written shard files, with literal expectations: each refusal's exact
 words, how the last line is found (long lines, no final newline, blanks after it), the merged start and
 end records field by field, the body's checks record by record, and what ``merge_shards`` reports."""
 
@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from crawler.errors import InputError, OutputError
-from crawler.merge import (
+from crawler.store.merge import (
     ShardFile,
     check_set,
     inspect_shard,
@@ -20,7 +20,7 @@ from crawler.merge import (
     merged_start,
     shard_body,
 )
-from crawler.shard import ShardSpec, shard_of
+from crawler.store.shard import ShardSpec, shard_of
 
 RUN = "f" * 32
 A, R = "1", "cn-hangzhou"
