@@ -29,36 +29,23 @@ import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
-from crawler.app.command_options import add_fail_on, add_follow_symlinks
-from crawler.app.commands import (
-    COMMAND_HELP,
-    EXIT_FINDINGS,
-    EXIT_INCOMPLETE,
-    EXIT_OK,
-    EXIT_SIGINT,
-    EXIT_SIGTERM,
-)
+from crawler.app.commands import EXIT_FINDINGS, EXIT_OK
 from crawler.app.output_paths import check_files
+from crawler.app.outputs import AuditOutputs, AuditTerms, audit_output_paths, exit_code, policy_of
 from crawler.audit.report_model import AuditReport
-from crawler.audit.rules import (
-    AuditPolicy,
-    Finding,
-    Severity,
-    default_policy,
-    policy_from_table,
-    resolve_fail_on,
-)
+from crawler.audit.rules import AuditPolicy, Finding, Severity
 from crawler.audit.summary import Summarizer
 from crawler.crawl import event_loop as event_loop
 from crawler.crawl.job import CrawlJob, expand_pairs, job_fingerprint
-from crawler.crawl.pipeline import DEFAULT_GRACE_SECONDS, CrawlOutcome, Refusal
+from crawler.crawl.pipeline import DEFAULT_GRACE_SECONDS as DEFAULT_GRACE_SECONDS
+from crawler.crawl.pipeline import CrawlOutcome, Refusal
 from crawler.crawl.progress import ProgressLine
 from crawler.crawl.runner import execute
 from crawler.crawl.selection import NameFilter, Selection, read_targets_file
@@ -66,15 +53,14 @@ from crawler.crawl.shutdown import STOP_SIGNALS
 from crawler.errors import AuthError, OutputError, UsageError
 from crawler.interrupts import held_interrupts
 from crawler.log import LogFormat, configure, get_logger
-from crawler.report.prometheus import write_metrics
-from crawler.report.render import FindingsFile, render
-from crawler.settings.config import RunConfig, resolve_config
-from crawler.store.atomic_file import RUN_AGAIN, write_atomically
-from crawler.store.output_lock import OutputLock, lock_output
+from crawler.report.render import render
+from crawler.settings.config import resolve_config
+from crawler.store.atomic_file import RUN_AGAIN
+from crawler.store.output_lock import lock_output
 from crawler.store.records import Record
 from crawler.store.shard import ShardSpec
 from crawler.store.writer import ResumeState, Sink, check_resume, scan_for_resume
-from crawler.wire.fc3_listing import API_CHOICES
+from crawler.wire.fc3_listing import API_CHOICES as API_CHOICES
 from crawler.wire.run_stats import RunStats
 
 if TYPE_CHECKING:  # --baseline and --report load their modules (and Jinja2) only when given
@@ -82,104 +68,8 @@ if TYPE_CHECKING:  # --baseline and --report load their modules (and Jinja2) onl
 
 log = get_logger(__name__)
 
+#: the summary printed on stdout (or stderr); ``--report`` is the HTML page
 FORMATS = ("table", "json", "markdown")
-
-
-def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "crawl",
-        help=COMMAND_HELP["crawl"],
-        description="Discover every (service, function) pair, page its async-invoke configs, stream them "
-        "as NDJSON and print an audit summary.",
-    )
-    where = parser.add_argument_group("what to crawl")
-    where.add_argument("--account", help="account id (or the config file, or ALIBABA_CLOUD_ACCOUNT_ID)")
-    where.add_argument("--region", action="append", default=[], help="region id; repeatable ('*' for all)")
-    where.add_argument("--endpoint", metavar="URL", help="API endpoint (default: the account's public one)")
-    where.add_argument("--profile", help="aliyun CLI profile from ~/.aliyun/config.json")
-    where.add_argument("--config", metavar="FILE", type=Path, help="TOML config file")
-    where.add_argument("--service", action="append", default=[], metavar="GLOB", help="only these services")
-    where.add_argument("--exclude-service", action="append", default=[], metavar="GLOB", help="not these")
-    where.add_argument(
-        "--function", action="append", default=[], metavar="GLOB", help="only these functions (or svc/fn)"
-    )
-    where.add_argument(
-        "--exclude-function", action="append", default=[], metavar="GLOB", help="but not these"
-    )
-    where.add_argument(
-        "--targets",
-        metavar="FILE",
-        type=Path,
-        help="crawl only these pairs, no discovery (lines service/function, or NDJSON objects)",
-    )
-    out = parser.add_argument_group("output")
-    out.add_argument("--output", "-o", metavar="FILE", default="-", help="NDJSON records (default: stdout)")
-    out.add_argument("--resume", action="store_true", help="continue the crawl that wrote --output FILE")
-    add_follow_symlinks(out)
-    out.add_argument("--force-resume", action="store_true", help="resume even if targets or filters differ")
-    out.add_argument(
-        "--resume-skip-errors",
-        action="store_true",
-        help="with --resume: keep the functions that ended in error as they are (default: crawl them again)",
-    )
-    out.add_argument("--summary", metavar="FILE", type=Path, help="also write the summary to FILE")
-    out.add_argument("--format", choices=FORMATS, default="table", help="summary format (default: table)")
-    out.add_argument("--findings", metavar="FILE", type=Path, help="write the audit findings to FILE")
-    out.add_argument(
-        "--report", metavar="FILE", type=Path, help="write the audit as a self-contained HTML page"
-    )
-    out.add_argument(
-        "--metrics",
-        metavar="FILE",
-        type=Path,
-        help="write Prometheus metrics (node_exporter textfile collector)",
-    )
-    add_fail_on(out)
-    how = parser.add_argument_group("how hard")
-    how.add_argument("--concurrency", type=int, metavar="N", help="requests in flight (default 32)")
-    how.add_argument(
-        "--rate", type=float, metavar="RPS", help="requests per second ceiling (default: adaptive, none)"
-    )
-    how.add_argument("--page-size", type=int, metavar="N", help="items per page, 1-100 (default 100)")
-    how.add_argument(
-        "--grace",
-        type=float,
-        default=DEFAULT_GRACE_SECONDS,
-        metavar="SECONDS",
-        help="after SIGINT/SIGTERM or the --deadline, how long requests in flight may finish (default 5)",
-    )
-    how.add_argument(
-        "--deadline",
-        metavar="DURATION",
-        help="stop taking work after this long (90, 90s, 30m, 2h): the run ends incomplete (exit 3), "
-        "finish it with --resume (default: [crawl] deadline, else none)",
-    )
-    how.add_argument("--insecure-http", action="store_true", help="allow plain http to a non-loopback host")
-    estate = parser.add_argument_group("estates")
-    estate.add_argument(
-        "--api",
-        choices=API_CHOICES,
-        default="fc2",
-        help="fc2: one listing per function; fc3: FC 3.0's region-wide listing; auto: FC 3.0 where it "
-        "answers, else FC 2.0 (default fc2)",
-    )
-    estate.add_argument(
-        "--shard",
-        metavar="K/N",
-        help="crawl only shard K of N (K from 0): the services whose account/region/service hash to K; "
-        "combine the N files with `fcaudit merge`",
-    )
-    estate.add_argument(
-        "--baseline", metavar="FILE", type=Path, help="an earlier crawl's NDJSON: print the drift from it"
-    )
-    estate.add_argument(
-        "--fail-on-drift", action="store_true", help="with --baseline: exit 1 when anything changed"
-    )
-    logs = parser.add_argument_group("logging")
-    logs.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
-    logs.add_argument("-v", "--verbose", action="count", default=0, help="more logs (-v debug)")
-    logs.add_argument("-q", "--quiet", action="count", default=0, help="fewer logs (-q warnings, -qq errors)")
-    parser.set_defaults(handler=run)
 
 
 def configure_logging(args: argparse.Namespace) -> None:
@@ -190,7 +80,8 @@ def configure_logging(args: argparse.Namespace) -> None:
 
 @dataclass(frozen=True, slots=True)
 class CrawlPlan:
-    """Everything checked, the output open: nothing left that a user could have got wrong."""
+    """Everything checked, the outputs open: nothing left that a user could have got wrong. What was
+    opened (the lock, ``--findings``) is in the ``ExitStack`` given to ``build_plan``."""
 
     job: CrawlJob
     sink: Sink
@@ -199,19 +90,14 @@ class CrawlPlan:
     resume: ResumeState | None
     summarizer: Summarizer
     to_stdout: bool
-    summary_path: Path | None
     summary_format: str
-    #: ``--findings``: every finding, streamed while the crawl runs, renamed into place at the end
-    findings_file: FindingsFile | None
+    #: ``--summary``, ``--findings`` (streamed while the crawl runs), ``--report``, ``--metrics``
+    outputs: AuditOutputs
     grace: float
-    report_path: Path | None = None
-    metrics_path: Path | None = None
     #: ``--baseline``: the earlier crawl, and this one as it is written
     baseline: DriftSide | None = None
     drift: DriftSide | None = None
     fail_on_drift: bool = False
-    #: the exclusive lock on ``--output`` (``crawler.store.output_lock``), released when the command ends
-    lock: OutputLock | None = None
 
     @property
     def on_record(self) -> Callable[[Record], None]:
@@ -231,10 +117,10 @@ def records_into(summarizer: Summarizer, drift: DriftSide | None) -> Callable[[R
 
 
 def _finding_sinks(
-    drift: DriftSide | None, findings_file: FindingsFile | None
+    drift: DriftSide | None, to_file: Callable[[Finding], None] | None
 ) -> Callable[[Finding], None] | None:
     """Every finding as it is made: to the drift's new side and to ``--findings``, when asked for."""
-    sinks = [f for f in (drift.keep if drift else None, findings_file.write if findings_file else None) if f]
+    sinks = [f for f in (drift.keep if drift else None, to_file) if f]
     if not sinks:
         return None
     if len(sinks) == 1:
@@ -267,25 +153,9 @@ def _selection(args: argparse.Namespace) -> Selection:
     )
 
 
-def check_writable(path: Path, flag: str) -> None:
-    """A file we will write at the end: refuse now, not after an hour of crawling."""
-    if path.is_dir():
-        raise UsageError(f"{flag} {path} is a directory; name a file")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UsageError(f"{flag} {path}: permission denied")
-
-
-def _policy(config: RunConfig) -> AuditPolicy:
-    if config.audit:
-        return policy_from_table(config.audit, today=date.today())
-    return default_policy()
-
-
-def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
-    """Check every input and open the output; raises a ``FatalError`` naming the first problem."""
+def build_plan(args: argparse.Namespace, env: Mapping[str, str], stack: ExitStack) -> CrawlPlan:
+    """Check every input and open the outputs into ``stack`` (the lock on ``--output`` first, then
+    ``--findings``); raises a ``FatalError`` naming the first problem."""
     if not (math.isfinite(args.grace) and args.grace >= 0):
         raise UsageError(f"--grace must be a number of seconds >= 0, got {args.grace}")
     if args.force_resume and not args.resume:
@@ -301,13 +171,7 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
     # before anything is opened: no output is an input or another output, nor a link (app.output_paths)
     files = check_files(
         [("--config", args.config), ("--targets", args.targets), ("--baseline", args.baseline)],
-        [
-            ("--output", None if to_stdout else Path(args.output)),
-            ("--summary", args.summary),
-            ("--findings", args.findings),
-            ("--report", args.report),
-            ("--metrics", args.metrics),
-        ],
+        [("--output", None if to_stdout else Path(args.output)), *audit_output_paths(args)],
         follow_symlinks=args.follow_symlinks,
     )
     config = resolve_config(
@@ -325,11 +189,8 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
     if args.targets is not None:
         source = f"--targets {args.targets}"
         pairs = expand_pairs(read_targets_file(args.targets), config.targets, source)
-    policy = _policy(config)
-    fail_on = resolve_fail_on(args.fail_on, policy)
-    for flag, path in files.items():
-        if flag != "--output":
-            check_writable(path, flag)
+    terms = AuditTerms.resolve(args.fail_on, policy_of(config.audit))
+    policy = terms.policy
     job = CrawlJob(config.targets, config.settings, selection, pairs, source, shard=shard, api=args.api)
     baseline = drift = None
     if args.baseline is not None:  # read now: a bad baseline costs a second, not a crawl
@@ -340,50 +201,40 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str]) -> CrawlPlan:
     output = files.get("--output")
     if output is not None and output.is_dir():
         raise UsageError(f"--output {output} is a directory; name a file")
-    # one writer per file: locked before the file is read for --resume or anything is written
-    lock = lock_output(output, "--output") if output is not None else None
-    findings_file: FindingsFile | None = None
+    # one writer per file: locked before the file is read for --resume or anything is written; the
+    # stack releases it on every way out, and discards an unfinished --findings on an exception
+    if output is not None:
+        stack.enter_context(lock_output(output, "--output"))
+    outputs = AuditOutputs(files, stack)
     resume: ResumeState | None = None
-    try:
-        findings_file = FindingsFile(files["--findings"]) if "--findings" in files else None
-        summarizer = Summarizer(policy, on_finding=_finding_sinks(drift, findings_file))
-        if output is None:
-            sink = Sink.to_stdout()
-        else:
-            if args.resume:
-                resume = scan_for_resume(
-                    output, records_into(summarizer, drift), retry_errors=not args.resume_skip_errors
-                )
-                if resume is not None:
-                    check_resume(resume, job_fingerprint(job), force=args.force_resume)
-                    job = replace(job, skip=resume.finished)
-                else:
-                    log.info("resume.nothing_to_resume", path=str(output))
-            sink = Sink.open_file(output, truncate_to=resume.keep_bytes if resume is not None else None)
-    except BaseException as exc:
-        if findings_file is not None:  # nothing half-written is left behind
-            findings_file.__exit__(type(exc), exc, exc.__traceback__)
-        if lock is not None:
-            lock.release()
-        raise
+    summarizer = Summarizer(policy, on_finding=_finding_sinks(drift, outputs.on_finding))
+    if output is None:
+        sink = Sink.to_stdout()
+    else:
+        if args.resume:
+            resume = scan_for_resume(
+                output, records_into(summarizer, drift), retry_errors=not args.resume_skip_errors
+            )
+            if resume is not None:
+                check_resume(resume, job_fingerprint(job), force=args.force_resume)
+                job = replace(job, skip=resume.finished)
+            else:
+                log.info("resume.nothing_to_resume", path=str(output))
+        sink = Sink.open_file(output, truncate_to=resume.keep_bytes if resume is not None else None)
     return CrawlPlan(
         job=job,
         sink=sink,
         policy=policy,
-        fail_on=fail_on,
+        fail_on=terms.fail_on,
         resume=resume,
         summarizer=summarizer,
         to_stdout=to_stdout,
-        summary_path=files.get("--summary"),
         summary_format=args.format,
-        findings_file=findings_file,
+        outputs=outputs,
         grace=args.grace,
-        report_path=files.get("--report"),
-        metrics_path=files.get("--metrics"),
         baseline=baseline,
         drift=drift,
         fail_on_drift=args.fail_on_drift,
-        lock=lock,
     )
 
 
@@ -453,8 +304,8 @@ async def crawl_and_finish(plan: CrawlPlan) -> int:
                 raise
             raise OutputError(
                 f"{_cause(exc)}; the crawl's records in {plan.sink.name} are whole: free some space, and "
-                f"`fcaudit summarize {plan.sink.name}` (with --summary, --findings, --metrics or --format "
-                "html) writes it without crawling again"
+                f"`fcaudit summarize {plan.sink.name}` (with --summary, --findings, --report or --metrics) "
+                "writes it without crawling again"
             ) from None
 
 
@@ -496,23 +347,17 @@ def report_refusals(plan: CrawlPlan, outcome: CrawlOutcome) -> None:
 def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | None = None) -> int:
     """Print and write the summary, then decide the exit code."""
     report = plan.summarizer.report()
-    if plan.findings_file is not None:  # every finding of the records written, even when stopping
-        plan.findings_file.__exit__(None, None, None)
-    if plan.metrics_path is not None:  # before refused credentials stop us: monitoring must see those too
-        write_metrics(report, plan.metrics_path)
+    # every finding of the records written, even when stopping, and the metrics: before refused
+    # credentials stop us, for monitoring must see those too
+    plan.outputs.settle(report)
     if outcome.all_refused:
         raise auth_failure(plan, outcome)
     width = shutil.get_terminal_size((100, 24)).columns
     text = render(report, plan.summary_format, width=width)  # type: ignore[arg-type]
     stream = summary_stream or (sys.stderr if plan.to_stdout else sys.stdout)
     print(text, file=stream, end="" if text.endswith("\n") else "\n")
-    if plan.summary_path is not None:  # JSON whatever --format says: the file is for machines
-        write_atomically(plan.summary_path, render(report, "json").encode("utf-8"), what="--summary")
-    if plan.report_path is not None:
-        from crawler.report.html.page import write_html
-
-        write_html(report, plan.report_path, source=None if plan.to_stdout else plan.sink.name)
-    code = exit_code(outcome, report, plan.fail_on)
+    plan.outputs.write(report, source=None if plan.to_stdout else plan.sink.name)
+    code = crawl_exit_code(outcome, report, plan.fail_on)
     if plan.baseline is not None and plan.drift is not None:
         from crawler.audit.drift import compare
         from crawler.report.drift_render import DIFF_FORMATS, render_diff
@@ -526,27 +371,14 @@ def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | N
     return code
 
 
-def exit_code(outcome: CrawlOutcome, report: AuditReport, fail_on: Severity | None) -> int:
-    """Interrupted beats incomplete beats findings: an audit of part of the estate is not a verdict."""
-    if outcome.interrupted is not None:
-        return EXIT_SIGTERM if outcome.interrupted.name == "SIGTERM" else EXIT_SIGINT
-    if not outcome.complete:
-        return EXIT_INCOMPLETE
-    if report.fails(fail_on):
-        return EXIT_FINDINGS
-    return EXIT_OK
+def crawl_exit_code(outcome: CrawlOutcome, report: AuditReport, fail_on: Severity | None) -> int:
+    """Interrupted beats incomplete beats findings (``crawler.app.outputs.exit_code``)."""
+    interrupted = outcome.interrupted.name if outcome.interrupted is not None else None
+    return exit_code(report, fail_on, complete=outcome.complete, interrupted=interrupted)
 
 
 def run(args: argparse.Namespace) -> int:
     configure_logging(args)
-    plan = build_plan(args, os.environ)
-    try:
-        try:
-            return event_loop.run(crawl_and_finish, plan)  # uvloop when installed
-        except BaseException as exc:
-            if plan.findings_file is not None:  # no half-written findings file is left behind
-                plan.findings_file.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-    finally:
-        if plan.lock is not None:  # every way out: the next run must not find it held
-            plan.lock.release()
+    with ExitStack() as stack:  # the lock and the outputs: closed on every way out, in reverse order
+        plan = build_plan(args, os.environ, stack)
+        return event_loop.run(crawl_and_finish, plan)  # uvloop when installed

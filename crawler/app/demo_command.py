@@ -2,9 +2,10 @@
 
 It serves a seeded emulated account (a few thousand functions, 5-15 ms per request, a request quota
 that throttles, a sprinkle of server errors, resets and deleted functions) from this process on a free
-loopback port, crawls it with exactly the code ``fcaudit crawl`` runs, writes the NDJSON, the summary
-and the findings into one directory, and prints what it found and where the files are. Seeded, so two
-runs with the same flags write the same records.
+loopback port, crawls it with exactly the code ``fcaudit crawl`` runs, writes the NDJSON and the audit
+outputs (``--summary`` JSON, ``--findings``, ``--report``; ``--metrics`` when asked: ``crawler.app.outputs``,
+as every command that audits) into one directory unless a flag names another file, and prints what it
+found and where the files are. Seeded, so two runs with the same flags write the same records.
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ from __future__ import annotations
 import argparse
 import logging
 import shutil
-from dataclasses import dataclass
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from crawler.app.command_options import add_follow_symlinks
-from crawler.app.commands import COMMAND_HELP, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.app.output_paths import check_files
+from crawler.app.outputs import AUDIT_OUTPUTS, AuditOutputs, exit_code
 from crawler.audit.summary import Summarizer
 from crawler.crawl import event_loop as event_loop
 from crawler.crawl.job import CrawlJob
@@ -30,11 +30,9 @@ from crawler.emulator.faults import FaultConfig, FaultKind
 from crawler.emulator.server import run_emulator
 from crawler.errors import UsageError
 from crawler.log import configure
-from crawler.report.html.page import write_html
-from crawler.report.render import FindingsFile, render
+from crawler.report.render import render
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
-from crawler.store.atomic_file import write_atomically
 from crawler.store.output_lock import lock_output
 from crawler.store.writer import Sink
 from crawler.wire.run_stats import RunStats
@@ -54,45 +52,30 @@ DEMO_FAULTS = {
 }
 
 
-def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "demo",
-        help=COMMAND_HELP["demo"],
-        description="Start the FC emulator in-process with a seeded account, crawl it, audit it, "
-        "and show the results and the files written.",
-    )
-    parser.add_argument("--functions", type=int, default=DEFAULT_FUNCTIONS, help="functions in the account")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the account and its faults")
-    parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT_DIR, help="where to write files")
-    add_follow_symlinks(parser)
-    parser.add_argument("-v", "--verbose", action="count", default=0)
-    parser.add_argument("-q", "--quiet", action="count", default=0)
-    parser.set_defaults(handler=run)
-
-
-#: what the demo writes into --output-dir, by what messages call it
+#: what the demo writes into --output-dir unless its flag names another file (``--metrics``: only then)
 DEMO_FILES: Final = {
-    "records": "configs.ndjson",
-    "summary": "summary.md",
-    "findings": "findings.ndjson",
-    "report": "report.html",
+    "--output": "configs.ndjson",
+    "--summary": "summary.json",
+    "--findings": "findings.ndjson",
+    "--report": "report.html",
 }
 
 
-@dataclass(frozen=True, slots=True)
-class DemoFiles:
-    """The files the demo writes, checked like every command's outputs (``crawler.app.output_paths``)."""
-
-    records: Path
-    summary: Path
-    findings: Path
-    report: Path
-
-    @classmethod
-    def checked(cls, directory: Path, *, follow_symlinks: bool) -> DemoFiles:
-        named = [(f"the demo's {what}", directory / name) for what, name in DEMO_FILES.items()]
-        paths = check_files((), named, follow_symlinks=follow_symlinks)
-        return cls(*(paths[f"the demo's {what}"] for what in DEMO_FILES))
+def demo_files(args: argparse.Namespace) -> dict[str, Path]:
+    """The files the demo writes, by flag, checked like every command's outputs (``app.output_paths``)."""
+    directory: Path = args.output_dir
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--output-dir {directory}: cannot create it ({exc.strerror})") from None
+    named = [
+        (
+            flag,
+            getattr(args, flag[2:], None) or (directory / DEMO_FILES[flag] if flag in DEMO_FILES else None),
+        )
+        for flag in ("--output", *AUDIT_OUTPUTS)
+    ]
+    return check_files((), named, follow_symlinks=args.follow_symlinks)
 
 
 def account_spec(functions: int, seed: int) -> AccountSpec:
@@ -120,14 +103,6 @@ def demo_faults(seed: int) -> FaultConfig:
     )
 
 
-def _prepare(directory: Path, *, follow_symlinks: bool) -> DemoFiles:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--output-dir {directory}: cannot create it ({exc.strerror})") from None
-    return DemoFiles.checked(directory, follow_symlinks=follow_symlinks)
-
-
 async def crawl_demo(
     spec: AccountSpec, faults: FaultConfig, sink: Sink, summarizer: Summarizer
 ) -> CrawlOutcome:
@@ -152,27 +127,29 @@ async def crawl_demo(
 def run(args: argparse.Namespace) -> int:
     configure(logging.WARNING - 10 * int(args.verbose) + 10 * int(args.quiet))
     spec = account_spec(args.functions, args.seed)
-    files = _prepare(args.output_dir, follow_symlinks=args.follow_symlinks)
-    with lock_output(files.records, "the demo records"):  # two demos into one directory: one refuses
-        return _demo(spec, files)
+    files = demo_files(args)
+    with ExitStack() as stack:
+        stack.enter_context(
+            lock_output(files["--output"], "--output")
+        )  # two demos into one file: one refuses
+        outputs = AuditOutputs(files, stack)
+        return _demo(spec, files, outputs)
 
 
-def _demo(spec: AccountSpec, files: DemoFiles) -> int:
-    sink = Sink.open_file(files.records)
-    findings = FindingsFile(files.findings)
-    summarizer = Summarizer(on_finding=findings.write)
+def _demo(spec: AccountSpec, files: dict[str, Path], outputs: AuditOutputs) -> int:
+    records = files["--output"]
+    sink = Sink.open_file(records)
+    summarizer = Summarizer(on_finding=outputs.on_finding)
     print(
         f"fcaudit demo: an emulated account with {spec.functions:,} functions in {spec.services:,} services, "
         f"5-15 ms per request, a {DEMO_QUOTA_RPS:,.0f} requests/s quota and a few injected faults",
         flush=True,
     )
-    with findings:  # every finding, renamed into place once the crawl is over
-        outcome = event_loop.run(crawl_demo, spec, demo_faults(spec.seed), sink, summarizer)
+    outcome = event_loop.run(crawl_demo, spec, demo_faults(spec.seed), sink, summarizer)
     report = summarizer.report()
+    outputs.write(report, source=str(records))
     width = shutil.get_terminal_size((100, 24)).columns
     print(render(report, "table", width=width).rstrip("\n"))
-    write_atomically(files.summary, render(report, "markdown", width=width).encode("utf-8"), what="summary")
-    write_html(report, files.report, source=str(files.records))
     end = outcome.end.data
     by_status = end.get("functions", {})
     statuses = ", ".join(f"{n:,} {s}" for s, n in by_status.items())
@@ -183,15 +160,15 @@ def _demo(spec: AccountSpec, files: DemoFiles) -> int:
         f"({end.get('throttled', 0):,} throttled, {end.get('retries', 0):,} retried) "
         f"in {end.get('elapsedSeconds', 0):.1f} s"
     )
-    print(
-        f"records:  {files.records}\nsummary:  {files.summary}\nfindings: {files.findings}\n"
-        f"report:   {files.report} (open it in a browser)"
-    )
+    shown = {"--output": "records:  ", "--summary": "summary:  ", "--findings": "findings: "}
+    shown |= {"--report": "report:   ", "--metrics": "metrics:  "}
+    for flag, label in shown.items():
+        if flag in files:
+            print(f"{label}{files[flag]}" + (" (open it in a browser)" if flag == "--report" else ""))
     print(
         "next:     jq -c 'select(.type == \"config\")' "
-        f"{files.records} | head   ·   fcaudit summarize {files.records}   ·   "
+        f"{records} | head   ·   fcaudit summarize {records}   ·   "
         "fcaudit crawl --account ID --region REGION --output configs.ndjson"
     )
-    if outcome.interrupted is not None:
-        return EXIT_SIGTERM if outcome.interrupted.name == "SIGTERM" else EXIT_SIGINT
-    return EXIT_OK if outcome.complete else EXIT_INCOMPLETE
+    interrupted = outcome.interrupted.name if outcome.interrupted is not None else None
+    return exit_code(None, None, complete=outcome.complete, interrupted=interrupted)

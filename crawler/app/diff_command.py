@@ -1,65 +1,47 @@
 """``fcaudit diff OLD.ndjson NEW.ndjson``: what changed between two audits (``crawler.audit.drift``).
 
-Exit 0 when the diff was made (drift or not), 1 with ``--fail-on-drift`` when anything changed or when
-NEW (the later crawl) has a finding at or above the ``--fail-on`` threshold (the flag, else ``--config``'s
-``[audit] fail_on``, else never: ``crawler.audit.rules.resolve_fail_on``, as for crawl, summarize and merge),
-2 when an input cannot be read (one line naming the file and the line).
+The policy, the threshold, the outputs and the exit code are ``crawler.app.outputs``, as for every
+command that audits; what is audited is NEW (the later crawl): ``--summary``, ``--findings``,
+``--report`` and ``--metrics`` are NEW's audit. Exit 0 when the diff was made (drift or not), 1 when
+NEW has a finding at or above the threshold (``--fail-on``, else ``[audit] fail_on``, else never) or,
+with ``--fail-on-drift``, when anything changed; 2 when an input cannot be read (one line naming the
+file and the line).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Any
+from contextlib import ExitStack
 
-from crawler.app.command_options import add_fail_on
-from crawler.app.commands import COMMAND_HELP, EXIT_FINDINGS, EXIT_OK
-from crawler.app.summarize_command import load_policy
+from crawler.app.commands import EXIT_FINDINGS, EXIT_OK
+from crawler.app.output_paths import check_files
+from crawler.app.outputs import AuditOutputs, AuditTerms, audit_output_paths, exit_code
 from crawler.audit.drift import compare, read_side
-from crawler.audit.rules import resolve_fail_on
-from crawler.report.drift_render import DIFF_FORMATS, render_diff
-
-
-def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "diff",
-        help=COMMAND_HELP["diff"],
-        description="Compare two NDJSON files written by `fcaudit crawl` (or `fcaudit merge`): configs "
-        "added, removed and changed field by field, keyed by account/region/service/function/qualifier, "
-        "and audit findings new and resolved.",
-    )
-    parser.add_argument("old", metavar="OLD.ndjson", type=Path, help="the earlier crawl")
-    parser.add_argument("new", metavar="NEW.ndjson", type=Path, help="the later crawl")
-    parser.add_argument("--format", choices=DIFF_FORMATS, default="table", help="output format")
-    parser.add_argument(
-        "--fail-on-drift", action="store_true", help="exit 1 when any config or finding changed"
-    )
-    parser.add_argument(
-        "--ignore-field",
-        action="append",
-        default=[],
-        metavar="FIELD",
-        help="leave this config field out of the comparison (dotted for nested, e.g. lastModifiedTime); "
-        "repeatable",
-    )
-    parser.add_argument(
-        "--config", type=Path, metavar="FILE", help="TOML file whose [audit] table decides the findings"
-    )
-    add_fail_on(parser)
-    parser.set_defaults(handler=run)
+from crawler.report.drift_render import DIFF_FORMATS as DIFF_FORMATS
+from crawler.report.drift_render import render_diff
 
 
 def run(args: argparse.Namespace) -> int:
-    policy = load_policy(args.config)
-    fail_on = resolve_fail_on(args.fail_on, policy)
-    old = read_side(args.old, str(args.old), policy, args.ignore_field)
-    new = read_side(args.new, str(args.new), policy, args.ignore_field)
-    report = compare(old, new)
+    files = check_files(  # before anything is opened (crawler.app.output_paths)
+        [("OLD", args.old), ("NEW", args.new), ("--config", args.config)],
+        audit_output_paths(args),
+        follow_symlinks=args.follow_symlinks,
+    )
+    terms = AuditTerms.from_args(args)
+    with ExitStack() as stack:
+        outputs = AuditOutputs(files, stack)
+        old = read_side(args.old, str(args.old), terms.policy, args.ignore_field)
+        new = read_side(args.new, str(args.new), terms.policy, args.ignore_field)
+        report = compare(old, new)
+        audit = new.audit()
+        if audit is not None:
+            outputs.write_findings(new.findings.values())
+            outputs.write(audit, source=str(args.new))
     sys.stdout.write(render_diff(report, args.format))
     for warning in report.warnings:
         print(f"fcaudit: warning: {warning}", file=sys.stderr)
-    audit = new.audit()
-    if audit is not None and audit.fails(fail_on):
+    code = exit_code(audit, terms.fail_on)
+    if code == EXIT_OK and args.fail_on_drift and report.drifted:
         return EXIT_FINDINGS
-    return EXIT_FINDINGS if args.fail_on_drift and report.drifted else EXIT_OK
+    return code

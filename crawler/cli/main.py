@@ -5,8 +5,9 @@ credential, input or output error (one line on stderr, never a traceback: a full
 incomplete; 70 (``EX_SOFTWARE`` of sysexits.h) an unexpected exception, i.e. a bug in fcaudit (one line on
 stderr, the traceback in the log at debug level; a crawl still writes its end record when its output is
 open); 130/143 when interrupted by SIGINT/SIGTERM (Ctrl-C while fcaudit starts up is 130 too, never a
-traceback). Each subcommand lives in ``crawler.app.<name>_command`` and registers its own arguments, so this
-file stays a dispatcher; everything but this module's few imports happens inside ``main``'s handlers.
+traceback). Each subcommand's arguments are ``crawler.cli.<name>_flags`` (parsing only) and what it runs
+is ``crawler.app.<name>_command``, so this file stays a dispatcher; everything but this module's few
+imports happens inside ``main``'s handlers.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
     wanted = set(COMMANDS) if argv is None else {next((a for a in argv if a in COMMAND_HELP), "")}
     for name, help_text in COMMAND_HELP.items():
         if name in wanted:
-            importlib.import_module(f"crawler.app.{name}_command").register(sub)
+            importlib.import_module(f"crawler.cli.{name}_flags").register(sub)
         else:
             sub.add_parser(name, help=help_text)
     return parser

@@ -32,8 +32,20 @@ def loaded_after_building_the_crawl_parser(modules: str) -> str:
 
 
 def test_only_the_subcommand_being_run_is_imported() -> None:
-    ours = "sorted(m for m in loaded if m.endswith('_command') or m.startswith('crawler.emulator'))"
-    assert loaded_after_building_the_crawl_parser(ours).strip() == "['crawler.app.crawl_command']"
+    ours = (
+        "sorted(m for m in loaded if m.endswith(('_command', '_flags')) or m.startswith('crawler.emulator'))"
+    )
+    expected = "['crawler.app.crawl_command', 'crawler.cli.crawl_flags', 'crawler.cli.shared_flags']"
+    assert loaded_after_building_the_crawl_parser(ours).strip() == expected
+
+
+def test_cli_is_argument_parsing_only() -> None:
+    """No command's ``register`` (argparse) left in ``crawler.app``; each one's flags in ``crawler.cli``."""
+    import importlib
+
+    for name in COMMAND_HELP:
+        assert not hasattr(importlib.import_module(f"crawler.app.{name}_command"), "register")
+        assert callable(importlib.import_module(f"crawler.cli.{name}_flags").register)
 
 
 def test_a_crawl_loads_the_html_and_diff_modules_only_when_asked_for() -> None:

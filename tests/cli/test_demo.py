@@ -33,7 +33,8 @@ def test_demo_crawls_an_emulated_account_and_names_its_files(
     assert {r["status"] for r in crawled.functions.values()} <= {"ok", "none", "gone"}
     assert "0 error" in printed
     assert str(records_path) in printed
-    assert (out_dir / "summary.md").read_text().strip()
+    summary = orjson.loads((out_dir / "summary.json").read_bytes())  # JSON, as --summary everywhere
+    assert summary["findings"]["total"] == len((out_dir / "findings.ndjson").read_bytes().splitlines())
     findings = (out_dir / "findings.ndjson").read_bytes().splitlines()
     assert findings
     assert all(orjson.loads(line)["ruleId"] for line in findings)

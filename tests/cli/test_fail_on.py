@@ -64,13 +64,15 @@ def test_merge_honours_the_config_files_fail_on(
     for k, shard in enumerate(shards):
         assert run_cli(["crawl", *target_args(emu), "--shard", f"{k}/2", "-o", str(shard), *FAST]) == 0
     merged = tmp_path / "merged.ndjson"
-    assert run_cli(["merge", str(merged), *map(str, shards)]) == 0
-    assert run_cli(["merge", str(merged), *map(str, shards), "--config", str(high_config)]) == 1
+    assert run_cli(["merge", "-o", str(merged), *map(str, shards)]) == 0
+    assert run_cli(["merge", "-o", str(merged), *map(str, shards), "--config", str(high_config)]) == 1
     assert (
-        run_cli(["merge", str(merged), *map(str, shards), "--config", str(high_config), "--fail-on", "none"])
+        run_cli(
+            ["merge", "-o", str(merged), *map(str, shards), "--config", str(high_config), "--fail-on", "none"]
+        )
         == 0
     )
-    assert run_cli(["merge", str(merged), *map(str, shards), "--fail-on", "high"]) == 1
+    assert run_cli(["merge", "-o", str(merged), *map(str, shards), "--fail-on", "high"]) == 1
 
 
 def test_summarize_honours_the_config_files_fail_on(
@@ -93,3 +95,28 @@ def test_diff_honours_the_config_files_fail_on_for_the_later_crawl(
     assert run_cli(["diff", str(old), str(new), "--config", str(high_config)]) == 1
     assert run_cli(["diff", str(old), str(new), "--config", str(high_config), "--fail-on", "none"]) == 0
     assert run_cli(["diff", str(old), str(new), "--fail-on", "high"]) == 1
+
+
+@pytest.mark.parametrize("command", ["crawl", "summarize", "merge", "diff"])
+def test_every_command_reads_the_config_file_one_way(
+    emu: EmulatorThread, tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a typo outside [audit] is refused by every command, as crawl always did (the others read only
+    # [audit] before, and ran on with a file crawl would refuse)
+    out = tmp_path / "out.ndjson"
+    assert run_cli(["crawl", *target_args(emu), "-o", str(out), *FAST, "--shard", "0/1"]) == 0
+    typo = tmp_path / "typo.toml"
+    typo.write_text('[audit]\nfail_on = "high"\n\n[crawl]\nconcurency = 4\n', encoding="utf-8")
+    argv = {
+        "crawl": ["crawl", *target_args(emu), "-o", str(tmp_path / "again.ndjson"), *FAST],
+        "summarize": ["summarize", str(out)],
+        "merge": ["merge", "-o", str(tmp_path / "merged.ndjson"), str(out)],
+        "diff": ["diff", str(out), str(out)],
+    }[command]
+    capsys.readouterr()
+    assert run_cli([*argv, "--config", str(typo)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"config file {typo}" in err
+    assert "concurency" in err
+    assert "concurrency" in err  # the hint

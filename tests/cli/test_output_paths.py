@@ -218,19 +218,19 @@ def test_merge_protects_the_shards_and_keeps_modes(
     merged = tmp_path / "merged.ndjson"
     capsys.readouterr()
 
-    assert run_cli(["merge", str(merged), *map(str, shards), "--summary", str(shards[0])]) == 2
+    assert run_cli(["merge", "-o", str(merged), *map(str, shards), "--summary", str(shards[0])]) == 2
     assert f"--summary {shards[0]} is the same file as the shard file {shards[0]}" in one_line(capsys)
     assert shards[0].read_bytes() == before
     assert not merged.exists()
 
     merged.write_text("")
     merged.chmod(0o600)
-    assert run_cli(["merge", str(merged), *map(str, shards)]) == 0
+    assert run_cli(["merge", "-o", str(merged), *map(str, shards)]) == 0
     assert stat.S_IMODE(merged.stat().st_mode) == 0o600
     capsys.readouterr()
     link = tmp_path / "link.ndjson"
     link.symlink_to(merged)
-    assert run_cli(["merge", str(link), *map(str, shards)]) == 2
+    assert run_cli(["merge", "-o", str(link), *map(str, shards)]) == 2
     assert "symbolic link" in one_line(capsys)
 
 
@@ -241,11 +241,11 @@ def test_demo_refuses_a_symlinked_file_in_its_directory(
     victim.write_text("keep me\n")
     out_dir = tmp_path / "demo"
     out_dir.mkdir()
-    (out_dir / "summary.md").symlink_to(victim)
+    (out_dir / "summary.json").symlink_to(victim)
 
     assert run_cli(["demo", "--functions", "20", "--output-dir", str(out_dir), "-q"]) == 2
 
-    assert "summary.md is a symbolic link" in one_line(capsys)
+    assert "summary.json is a symbolic link" in one_line(capsys)
     assert victim.read_text() == "keep me\n"
     assert not (out_dir / "configs.ndjson").exists()  # refused before anything was written
 

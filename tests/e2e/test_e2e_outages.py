@@ -248,7 +248,7 @@ def test_resume_retries_the_functions_that_ended_in_error(
     assert run_cli(["summarize", str(out), "--format", "json"]) == 0
     from_file = orjson.loads(capsys.readouterr().out)
     merged = tmp_path / "merged.ndjson"
-    assert run_cli(["merge", str(merged), str(out), "--format", "json"]) == 0
+    assert run_cli(["merge", "-o", str(merged), str(out), "--format", "json"]) == 0
     from_merge = orjson.loads(capsys.readouterr().out)
     for report in (live, from_file, from_merge):
         assert report["complete"] is True

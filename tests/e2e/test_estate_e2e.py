@@ -63,7 +63,7 @@ def test_four_shards_merged_equal_one_unsharded_crawl(
     merged = tmp_path / "merged.ndjson"
     capsys.readouterr()
 
-    assert run_cli(["merge", str(merged), *map(str, reversed(shards)), "--format", "json"]) == 0
+    assert run_cli(["merge", "-o", str(merged), *map(str, reversed(shards)), "--format", "json"]) == 0
 
     summary = orjson.loads(capsys.readouterr().out)
     whole_records, merged_records = read_ndjson(whole), read_ndjson(merged)

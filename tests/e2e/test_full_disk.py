@@ -257,7 +257,7 @@ def test_full_disk_under_merge_output(
         assert run_cli(["crawl", *target_args(env), "--shard", f"{k}/2", "-o", str(shard), "-qq"]) == EXIT_OK
     folder = disk.path if disk is not None else tmp_path
     merged = folder / "merged.ndjson"
-    argv = ["merge", str(merged), *map(str, shards)]
+    argv = ["merge", "-o", str(merged), *map(str, shards)]
     if disk is not None:
         disk.fill(leave=PAGE)
         capsys.readouterr()

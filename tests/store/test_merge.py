@@ -108,10 +108,11 @@ def test_shard_of_is_stable_and_spreads() -> None:
 def test_merge_combines_the_shards_into_one_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     shards = shard_files(tmp_path)
     out = tmp_path / "merged.ndjson"
-    summary = tmp_path / "summary.md"
-    argv = ["merge", str(out), *reversed([str(p) for p in shards]), "--summary", str(summary)]
+    summary = tmp_path / "summary.json"
+    argv = ["merge", "-o", str(out), *reversed([str(p) for p in shards]), "--summary", str(summary)]
     assert run_cli([*argv, "--format", "markdown"]) == 0
-    assert summary.read_text().startswith("#")
+    assert capsys.readouterr().out.startswith("#")  # --format is what is printed ...
+    assert orjson.loads(summary.read_bytes())["complete"] is True  # ... --summary is always JSON
     merged = read_ndjson(out)
     body = [r for p in shards for r in read_ndjson(p) if r["type"] != "run"]
     assert merged[1:-1] == body  # shard order, byte for byte
@@ -125,6 +126,8 @@ def test_merge_combines_the_shards_into_one_run(tmp_path: Path, capsys: pytest.C
     assert tail["functions"] == {"ok": 8, "none": 4, "gone": 0, "error": 0}
     assert tail["errorsByCode"] == {"Timeout": 4}
     assert (tail["elapsedSeconds"], tail["shardSeconds"]) == (1.5, 6.0)
+    argv = ["merge", "-o", str(out), *reversed([str(p) for p in shards])]
+    assert run_cli(argv) == 0
     captured = capsys.readouterr()
     assert "merged 4 shards" in captured.err
     assert run_cli(["summarize", str(out), "--strict"]) == 0  # the merged file is one whole run
@@ -145,35 +148,37 @@ def test_bad_shard_sets_are_refused_in_one_line(tmp_path: Path, capsys: pytest.C
     out = tmp_path / "merged.ndjson"
     paths = [str(p) for p in shards]
 
-    assert "shard(s) 2/4 missing" in refused(capsys, ["merge", str(out), *paths[:2], paths[3]], out)
-    assert "shard 1/4 is given twice" in refused(capsys, ["merge", str(out), *paths, paths[1]], out)
+    assert "shard(s) 2/4 missing" in refused(capsys, ["merge", "-o", str(out), *paths[:2], paths[3]], out)
+    assert "shard 1/4 is given twice" in refused(capsys, ["merge", "-o", str(out), *paths, paths[1]], out)
 
     other = write(tmp_path / "other.ndjson", start(2, 4, run="e" * 32), end())
     assert "belongs to another run" in refused(
-        capsys, ["merge", str(out), *paths[:2], str(other), paths[3]], out
+        capsys, ["merge", "-o", str(out), *paths[:2], str(other), paths[3]], out
     )
 
     three = write(tmp_path / "three.ndjson", start(2, 3), end())
-    assert "shards of one run share N" in refused(capsys, ["merge", str(out), *paths[:2], str(three)], out)
+    assert "shards of one run share N" in refused(
+        capsys, ["merge", "-o", str(out), *paths[:2], str(three)], out
+    )
 
     unfinished = tmp_path / "unfinished.ndjson"
     unfinished.write_bytes(shards[2].read_bytes().rsplit(b"\n", 2)[0] + b"\n")
-    err = refused(capsys, ["merge", str(out), *paths[:2], str(unfinished), paths[3]], out)
+    err = refused(capsys, ["merge", "-o", str(out), *paths[:2], str(unfinished), paths[3]], out)
     assert "has no end record" in err
     assert "--resume" in err
 
     plain = write(tmp_path / "plain.ndjson", {**start(0, 4), "shard": None}, end())
-    assert "was not written with --shard" in refused(capsys, ["merge", str(out), str(plain)], out)
+    assert "was not written with --shard" in refused(capsys, ["merge", "-o", str(out), str(plain)], out)
 
     wrong = read_ndjson(shards[0])
     wrong[1:1] = records_of(services_by_shard(4)[1][0])
     foreign = write(tmp_path / "foreign.ndjson", *wrong)
-    err = refused(capsys, ["merge", str(out), str(foreign), *paths[1:]], out)
+    err = refused(capsys, ["merge", "-o", str(out), str(foreign), *paths[1:]], out)
     assert "foreign.ndjson line 2" in err
     assert "belongs to shard 1/4, not 0/4" in err
 
     assert "is the same file as the shard file" in refused(
-        capsys, ["merge", paths[0], *paths], tmp_path / "never.ndjson"
+        capsys, ["merge", "-o", paths[0], *paths], tmp_path / "never.ndjson"
     )
 
 
@@ -187,8 +192,21 @@ def test_an_incomplete_shard_makes_an_incomplete_merge(
     )
     write(shards[1], *records)
     out = tmp_path / "merged.ndjson"
-    assert run_cli(["merge", str(out), *map(str, shards)]) == 3
+    assert run_cli(["merge", "-o", str(out), *map(str, shards)]) == 3
     tail = read_ndjson(out)[-1]
     assert tail["complete"] is False
     assert len(tail["discoveryErrors"]) == 1
     assert "incomplete" in capsys.readouterr().err
+
+
+def test_the_old_positional_form_is_refused_with_the_new_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shards = shard_files(tmp_path)
+    out = tmp_path / "merged.ndjson"
+    assert run_cli(["merge", str(out), *map(str, shards)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "fcaudit merge -o OUT SHARD..." in err
+    assert not out.exists()
+    assert all(read_ndjson(p) for p in shards)  # the shards untouched

@@ -178,13 +178,13 @@ def test_a_held_lock_refuses_crawl_shard_and_merge_outputs(
         assert f"pid {os.getpid()}" in capsys.readouterr().err
     assert shards[0].read_bytes() == before
     with lock_output(merged, "the merged file"):
-        assert run_cli(["merge", str(merged), *map(str, shards)]) == 2
+        assert run_cli(["merge", "-o", str(merged), *map(str, shards)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1
         assert f"pid {os.getpid()}" in err[0]
     assert not merged.exists()
 
-    assert run_cli(["merge", str(merged), *map(str, shards)]) == 0
+    assert run_cli(["merge", "-o", str(merged), *map(str, shards)]) == 0
     assert not lock_path(merged).exists()
 
 

@@ -1,0 +1,181 @@
+"""What every command that audits shares: its policy, its fail threshold, its output files, its exit code.
+
+- The policy is the ``[audit]`` table of ``--config``, read one way (``load_policy``): the file parsed and
+  checked by ``settings.config_file.load_config_file``, as ``crawl`` reads it, then
+  ``audit.policy.policy_from_table``; no file (or no table), the default policy.
+- The fail threshold is ``--fail-on``, else ``[audit] fail_on``, else never; ``none`` turns a file's
+  threshold off (``audit.policy.resolve_fail_on``).
+- The outputs: ``--summary`` (JSON, whatever ``--format`` says), ``--findings`` (NDJSON, every finding,
+  streamed as it is made and renamed into place whole), ``--report`` (self-contained HTML) and
+  ``--metrics`` (Prometheus text). The command checks their paths before anything is opened
+  (``app.output_paths.check_files``); ``AuditOutputs`` opens them into the command's one ``ExitStack``
+  and writes each atomically (an existing file's mode kept), with SIGINT/SIGTERM held so a signal
+  never leaves one half-written. A failure leaves no half-written findings file behind.
+- The exit code (``exit_code``): interrupted (130/143) beats incomplete (3) beats findings at or above
+  the threshold (1): an audit of part of the estate is not a verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+from crawler.app.commands import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
+from crawler.app.output_paths import Named
+from crawler.audit.policy import (
+    FAIL_ON_CHOICES,
+    AuditPolicy,
+    Severity,
+    default_policy,
+    policy_from_table,
+    resolve_fail_on,
+)
+from crawler.audit.report_model import AuditReport
+from crawler.audit.rules import Finding
+from crawler.errors import UsageError
+from crawler.interrupts import held_interrupts
+from crawler.report.prometheus import write_metrics
+from crawler.report.render import FindingsFile, render
+from crawler.settings.config_file import load_config_file
+from crawler.store.atomic_file import write_atomically
+
+__all__ = [
+    "AUDIT_OUTPUTS",
+    "FAIL_ON_CHOICES",
+    "AuditOutputs",
+    "AuditTerms",
+    "audit_output_paths",
+    "check_writable",
+    "exit_code",
+    "load_policy",
+    "policy_of",
+]
+
+#: the audit outputs, by flag: the same four on every command that audits
+AUDIT_OUTPUTS: Final = ("--summary", "--findings", "--report", "--metrics")
+#: held while outputs are written (``crawl.shutdown.STOP_SIGNALS``, named here to keep this module light)
+_HELD: Final = (signal.SIGINT, signal.SIGTERM)
+
+
+def policy_of(table: Mapping[str, Any], *, today: date | None = None) -> AuditPolicy:
+    """The policy an ``[audit]`` table asks for (the default when there is none)."""
+    today = today or date.today()
+    return policy_from_table(table, today=today) if table else default_policy(today=today)
+
+
+def load_policy(config: Path | None, *, today: date | None = None) -> AuditPolicy:
+    """The ``[audit]`` table of ``--config``, read as ``crawl`` reads the file (one way for every command)."""
+    table = load_config_file(config).get("audit", {}) if config is not None else {}
+    return policy_of(table, today=today)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditTerms:
+    """What a command audits by, and when the audit fails it."""
+
+    policy: AuditPolicy
+    fail_on: Severity | None
+
+    @classmethod
+    def resolve(cls, fail_on_flag: str | None, policy: AuditPolicy) -> AuditTerms:
+        return cls(policy, resolve_fail_on(fail_on_flag, policy))
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> AuditTerms:
+        """From ``--config`` and ``--fail-on`` (commands whose config holds only the ``[audit]`` table)."""
+        return cls.resolve(args.fail_on, load_policy(args.config))
+
+
+def audit_output_paths(args: argparse.Namespace) -> list[Named]:
+    """The audit outputs the flags name, for ``check_files`` (a flag the command lacks is not given)."""
+    return [(flag, getattr(args, flag[2:], None)) for flag in AUDIT_OUTPUTS]
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """A file written at the end: refuse now, not after an hour of crawling."""
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a directory; name a file")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{flag} {path}: permission denied")
+
+
+class AuditOutputs:
+    """The audit files of one command run, opened into the command's ``ExitStack``.
+
+    ``files``: what ``check_files`` returned (the paths to write, by flag; other flags are ignored).
+    ``--findings`` is opened at once (its findings stream in through ``on_finding``); the others are
+    written by ``write``. Leaving the stack on an exception discards an unfinished findings file.
+    """
+
+    def __init__(self, files: Mapping[str, Path], stack: ExitStack) -> None:
+        paths = {flag: path for flag, path in files.items() if flag in AUDIT_OUTPUTS}
+        for flag, path in paths.items():
+            check_writable(path, flag)
+        self.summary = paths.get("--summary")
+        self.report = paths.get("--report")
+        self.metrics = paths.get("--metrics")
+        self.findings_path = paths.get("--findings")
+        # its own stack inside the command's: ``settle`` closes it (renames the file into place) early
+        self._findings_stack = stack.enter_context(ExitStack())
+        self.findings: FindingsFile | None = None
+        if self.findings_path is not None:
+            self.findings = self._findings_stack.enter_context(FindingsFile(self.findings_path))
+        self._settled = False
+
+    @property
+    def on_finding(self) -> Callable[[Finding], None] | None:
+        return self.findings.write if self.findings is not None else None
+
+    def write_findings(self, findings: Iterable[Finding]) -> None:
+        """For commands that have the findings at the end (``diff``): each into ``--findings``."""
+        if self.findings is not None:
+            for finding in findings:
+                self.findings.write(finding)
+
+    def settle(self, report: AuditReport) -> None:
+        """What monitoring needs even from a run that then fails: the findings file and the metrics."""
+        if self._settled:
+            return
+        self._settled = True
+        with held_interrupts(_HELD):
+            self._findings_stack.close()
+            if self.metrics is not None:
+                write_metrics(report, self.metrics)
+
+    def write(self, report: AuditReport, *, source: str | None = None) -> None:
+        """Every output asked for; ``source``: where the records came from, named in the HTML page."""
+        self.settle(report)
+        with held_interrupts(_HELD):
+            if self.summary is not None:  # JSON whatever --format says: the file is for machines
+                write_atomically(self.summary, render(report, "json").encode("utf-8"), what="--summary")
+            if self.report is not None:
+                from crawler.report.html.page import write_html  # Jinja2: only when asked for
+
+                write_html(report, self.report, source=source)
+
+
+def exit_code(
+    report: AuditReport | None,
+    fail_on: Severity | None,
+    *,
+    complete: bool = True,
+    interrupted: str | None = None,
+) -> int:
+    """Interrupted (the signal's name) beats incomplete beats findings at or above ``fail_on``."""
+    if interrupted is not None:
+        return EXIT_SIGTERM if interrupted == "SIGTERM" else EXIT_SIGINT
+    if not complete:
+        return EXIT_INCOMPLETE
+    if report is not None and report.fails(fail_on):
+        return EXIT_FINDINGS
+    return EXIT_OK

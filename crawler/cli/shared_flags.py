@@ -1,0 +1,60 @@
+"""Flags that several commands share, declared once so they read and behave the same everywhere.
+
+Argument parsing only: what the flags mean is ``crawler.app.outputs`` (policy, threshold, outputs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crawler.app.outputs import FAIL_ON_CHOICES
+
+
+def add_fail_on(parser: Any) -> None:
+    """``--fail-on``: resolved by ``audit.policy.resolve_fail_on`` (the flag, else ``[audit] fail_on``)."""
+    parser.add_argument(
+        "--fail-on",
+        choices=FAIL_ON_CHOICES,
+        default=None,
+        help="exit 1 when a finding is at least this severe ('none': never; default: the config "
+        "file's [audit] fail_on, else never)",
+    )
+
+
+def add_follow_symlinks(parser: Any) -> None:
+    """``--follow-symlinks``: ``crawler.app.output_paths`` refuses an output that is a link without it."""
+    parser.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="an output path that is a symbolic link is written at the link's target (default: refused)",
+    )
+
+
+def add_audit_config(parser: Any, *, only_audit: bool = True) -> None:
+    """``--config``: the TOML config file; commands that do not crawl read only its ``[audit]`` table."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="TOML config file; only its [audit] table is used" if only_audit else "TOML config file",
+    )
+
+
+def add_audit_outputs(parser: Any, *, whose: str = "the audit") -> None:
+    """The four audit outputs, the same on every command that audits (``crawler.app.outputs``)."""
+    parser.add_argument(
+        "--summary", metavar="FILE", type=Path, help=f"write {whose}'s summary to FILE as JSON"
+    )
+    parser.add_argument(
+        "--findings", metavar="FILE", type=Path, help=f"write every finding of {whose} to FILE as NDJSON"
+    )
+    parser.add_argument(
+        "--report", metavar="FILE", type=Path, help=f"write {whose} to FILE as a self-contained HTML page"
+    )
+    parser.add_argument(
+        "--metrics",
+        metavar="FILE",
+        type=Path,
+        help=f"write {whose}'s Prometheus metrics to FILE (node_exporter textfile collector)",
+    )
