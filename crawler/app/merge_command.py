@@ -21,11 +21,9 @@ from crawler.app.output_paths import check_files
 from crawler.app.outputs import AuditOutputs, AuditTerms, audit_output_paths, exit_code
 from crawler.audit.summary import Summarizer
 from crawler.errors import UsageError
+from crawler.report.render import FORMATS as FORMATS
 from crawler.report.render import render
 from crawler.store.merge import merge_shards
-
-#: what ``--format`` prints (``--report FILE`` is the HTML page)
-FORMATS = ("table", "json", "markdown")
 
 
 def _merged_file(args: argparse.Namespace) -> Path:

@@ -24,7 +24,7 @@ def register(sub: Any) -> None:
         "--format",
         choices=merge_command.FORMATS,
         default="table",
-        help="the summary printed (default: table)",
+        help="the summary printed (default: table; html prints the page that --report FILE writes)",
     )
     add_audit_outputs(parser)
     add_fail_on(parser)
