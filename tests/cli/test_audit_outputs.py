@@ -16,6 +16,9 @@ from typing import Any
 import orjson
 import pytest
 
+from crawler.app.outputs import exit_code
+from crawler.audit.policy import Severity
+from crawler.audit.summary import Summarizer
 from crawler.emulator.backend import generate_account
 from crawler.emulator.server import EmulatorThread
 from tests.support.crawl_support import clean_env, read_ndjson, run_cli, target_args, use_emulator_keys
@@ -130,3 +133,44 @@ def test_an_output_in_a_missing_directory_is_refused_before_anything_runs(
     assert err.count("\n") == 1
     assert f"--report {missing}: directory {missing.parent} does not exist" in err
     assert not (tmp_path / "out.ndjson").exists()  # refused before the records were written
+
+
+def test_summarize_strict_incomplete_beats_findings_as_on_crawl(
+    estate: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the exit code is one function for every command: an audit of part of the estate is not a verdict
+    cut = tmp_path / "cut.ndjson"
+    cut.write_bytes(b"".join(estate["records"].read_bytes().splitlines(keepends=True)[:-1]))  # no end record
+    assert run_cli(["summarize", str(cut), "--fail-on", "info"]) == 1
+    assert run_cli(["summarize", str(cut), "--fail-on", "info", "--strict"]) == 3
+    assert run_cli(["summarize", str(estate["records"]), "--fail-on", "info", "--strict"]) == 1
+
+
+@pytest.mark.parametrize("flag", OUTPUTS)
+def test_a_refused_input_leaves_every_output_as_it_was(
+    flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = tmp_path / "empty.ndjson"
+    empty.write_bytes(b"")
+    target = tmp_path / "kept"
+    target.write_text("an earlier run's file\n")
+    assert run_cli(["summarize", str(empty), flag, str(target)]) == 2
+    assert "is empty" in capsys.readouterr().err
+    assert target.read_text() == "an earlier run's file\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.ndjson", "kept"]  # no temporary left
+
+
+def test_exit_code_interrupted_beats_incomplete_beats_findings(
+    estate: dict[str, Any], tmp_path: Path
+) -> None:
+    summarizer = Summarizer()
+    with estate["records"].open("rb") as records:
+        summarizer.add_lines(records)
+    report = summarizer.report()
+    assert report.fails(Severity.INFO)
+    assert exit_code(report, Severity.INFO, complete=False, interrupted="SIGTERM") == 143
+    assert exit_code(report, Severity.INFO, complete=False, interrupted="SIGINT") == 130
+    assert exit_code(report, Severity.INFO, complete=False) == 3
+    assert exit_code(report, Severity.INFO) == 1
+    assert exit_code(report, None) == 0
+    assert exit_code(None, Severity.INFO) == 0  # nothing audited (diff without NEW's audit)
