@@ -1,1 +1,7 @@
-"""What the commands share and each command's run: plans, outputs, exit codes."""
+"""What runs: each command's ``<name>_command.run(args)``, and what every command that audits shares.
+
+``outputs`` is the one application layer: the ``[audit]`` policy of ``--config`` (read one way), the
+fail threshold, the audit outputs (``--summary``, ``--findings``, ``--report``, ``--metrics``, opened into
+one ``ExitStack``) and the exit code; ``output_paths`` checks every output before anything is opened;
+``commands`` names the commands and their exit codes. Argument parsing is ``crawler.cli``'s.
+"""
