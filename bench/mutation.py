@@ -46,6 +46,11 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/wire/test_signing_hot_path.py",
         "tests/wire/test_client.py",
     ),
+    "wire.transport": (
+        "tests/wire/test_client.py",
+        "tests/wire/test_fc3.py",
+        "tests/wire/test_signing_hot_path.py",
+    ),
     "wire.fc2_client": (
         "tests/wire/test_client.py",
         "tests/wire/test_fc3.py",

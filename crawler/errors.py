@@ -1,6 +1,7 @@
 """One error tree for the whole tool, so callers catch by meaning, never by library.
 
-aiohttp exceptions are caught only in ``client.py`` and re-raised as one of these with ``raise ... from``.
+aiohttp exceptions are caught only in ``crawler.wire.transport`` and re-raised as one of these with
+``raise ... from``.
 The command line maps the tree onto exit codes: everything under ``FatalError`` ends the run with exit 2
 and a one-line message; ``ApiError`` and ``TransportError`` end one listing (an ``error`` record). Two
 errors end one *target* instead: ``AuthError`` (its credentials are refused) and ``EndpointDownError``
@@ -149,8 +150,8 @@ class AuthError(AccessDeniedError, FatalError):
 
 
 class NotFoundError(ApiError):
-    """404 whose FC error body says the service or function no longer exists (``wire.fc2_client`` decides
-    which codes mean that for each listing); any other 404 is an ``UnexpectedNotFoundError``."""
+    """404 whose FC error body says the service or function no longer exists (each client's ``ListCall``
+    names the codes that mean that for its listing); any other 404 is an ``UnexpectedNotFoundError``."""
 
 
 class ThrottledError(ApiError):

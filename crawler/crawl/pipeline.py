@@ -36,9 +36,10 @@ pairs, a grace period for those in flight, then the finished functions and an en
 ``interrupted: "deadline"``. One function's listing is bounded by ``function_deadline`` (then it is an
 ``error`` record, ``FunctionDeadline``).
 
-The clients are a parameter (anything with the three list calls), so the pipeline is independent of
-the transport; ``crawl.runner.open_clients`` builds the real ones: one aiohttp session, and per endpoint
-one adaptive rate limiter and one retry policy (retry quota and outage gate).
+The clients are a parameter (``crawler.wire.models.ListingClient``: anything with the three list
+calls), so the pipeline is independent of the transport; ``crawl.runner.open_clients`` builds the real
+ones: one aiohttp session, and per endpoint one adaptive rate limiter and one retry policy (retry quota
+and outage gate).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -78,11 +79,9 @@ from crawler.store.records import (
     normalise_qualifier,
 )
 from crawler.store.writer import Sink, write_batches
+from crawler.wire.models import ListingClient, Page
 from crawler.wire.pager import iterate_pages
 from crawler.wire.run_stats import RunStats
-
-if TYPE_CHECKING:
-    from crawler.wire.fc2_client import Page
 
 log = get_logger(__name__)
 
@@ -91,18 +90,6 @@ DISCOVERY_LISTERS: Final = 8
 #: keys a lane buffers at least: more than a page of ListFunctions, so discovery hands over a whole page
 #: and goes on listing instead of waking for every key a worker takes
 KEY_BUFFER: Final = 128
-
-
-class ListingClient(Protocol):
-    """The three FC list calls the crawl needs (``crawler.wire.fc2_client.FcClient`` in production)."""
-
-    async def list_services(self, *, limit: int, next_token: str | None) -> Page: ...
-
-    async def list_functions(self, service: str, *, limit: int, next_token: str | None) -> Page: ...
-
-    async def list_async_configs(
-        self, service: str, function: str, *, limit: int, next_token: str | None
-    ) -> Page: ...
 
 
 #: an auxiliary task run beside the crawl until it ends (the progress line's refresher)

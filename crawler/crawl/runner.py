@@ -1,10 +1,10 @@
 """Wire the real transport to the crawl pipeline: one session; per endpoint a limiter, a retry quota and
-an outage gate.
+an outage gate; per target one ``Transport`` (typed ``ClientOptions``) under its FC 2.0/3.0 client.
 
 ``execute`` is what ``fcaudit crawl`` and ``fcaudit demo`` both run: open the clients for the job's
 targets, write the start ``run`` record (unless the file is being resumed: it has one), run the
 pipeline with the progress line on a terminal, and close the sink whatever happens. Keeping this apart
-from ``crawl.py`` keeps the pipeline free of aiohttp and easy to read.
+from ``pipeline`` keeps the pipeline free of aiohttp and easy to read.
 """
 
 from __future__ import annotations
@@ -14,25 +14,26 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import anyio
 
 from crawler import __version__
 from crawler.crawl.job import CrawlJob, start_record
-from crawler.crawl.pipeline import DEFAULT_GRACE_SECONDS, ClientMap, Crawl, CrawlOutcome, ListingClient
+from crawler.crawl.pipeline import DEFAULT_GRACE_SECONDS, ClientMap, Crawl, CrawlOutcome
 from crawler.crawl.progress import ProgressLine
 from crawler.log import get_logger
 from crawler.settings.config import CrawlSettings
 from crawler.store.records import Record
 from crawler.store.writer import Sink
-from crawler.wire.fc2_client import FcClient, open_session
+from crawler.wire.fc2_client import FcClient
 from crawler.wire.fc3_client import Fc3Client
 from crawler.wire.fc3_listing import AutoListing, Fc3Listing
+from crawler.wire.models import ClientOptions, ListingClient
 from crawler.wire.outage import EndpointGate
 from crawler.wire.ratelimit import RateLimiter
 from crawler.wire.retry import RetryBudget, RetryPolicy
 from crawler.wire.run_stats import RunStats
+from crawler.wire.transport import Transport, open_session
 
 log = get_logger(__name__)
 
@@ -47,7 +48,7 @@ async def open_clients(
 
     ``job.api`` picks the client: ``fc2`` an ``FcClient``; ``fc3`` an ``Fc3Listing`` (FC 3.0's
     region-wide listings behind the same three calls); ``auto`` an ``AutoListing`` that tries FC 3.0
-    and falls back to FC 2.0, per target. Both APIs of a target share its limiter."""
+    and falls back to FC 2.0, per target. Both APIs of a target share its one ``Transport``."""
     settings = job.settings
     limiters: dict[str, RateLimiter] = {}
     retries: dict[str, RetryPolicy] = {}
@@ -60,28 +61,29 @@ async def open_clients(
     clients: dict[tuple[str, str], ListingClient] = {}
     async with open_session(settings, connection_limit=connections) as session:
         for target in job.targets:
-            options: dict[str, Any] = {
-                "endpoint": target.endpoint,
-                "account": target.account,
-                "region": target.region,
-                "credentials": target.credentials,
-                "limiter": limiters[target.endpoint],
-                "retry": retries[target.endpoint],
-                "stats": stats,
-                "settings": settings,
-            }
+            options = ClientOptions(
+                endpoint=target.endpoint,
+                account=target.account,
+                region=target.region,
+                credentials=target.credentials,
+                limiter=limiters[target.endpoint],
+                retry=retries[target.endpoint],
+                stats=stats,
+                settings=settings,
+            )
+            transport = Transport(session, options)
             client: ListingClient
             if job.api == "fc2":
-                client = FcClient(session, **options)
+                client = FcClient(transport)
             else:
                 fc3 = Fc3Listing(
-                    Fc3Client(session, **options),
+                    Fc3Client(transport),
                     page_size=int(settings.page_size),
                     max_pages=int(settings.max_pages),
                     keep=_wanted(job, target.account, target.region),
                     max_configs=int(settings.max_configs_per_function),
                 )
-                client = fc3 if job.api == "fc3" else AutoListing(fc3, FcClient(session, **options))
+                client = fc3 if job.api == "fc3" else AutoListing(fc3, FcClient(transport))
             clients[(target.account, target.region)] = client
         yield clients
 

@@ -1,122 +1,35 @@
-"""The FC 2.0 list calls over one aiohttp session: sign, send, read safely, and map every failure.
+"""FC 2.0 (API 2016-08-15): the crawl's three list calls, their paths and their signature, over the shared
+``Transport`` (limiter, retries, capped reads, error mapping: ``crawler.wire.transport``).
 
-This is the only module that touches aiohttp, and the only place its exceptions are caught: each becomes
-one of ours (``crawler.errors``) with ``raise ... from``, so the rest of the crawler reasons about
-meaning (throttled, gone, wrong key, broken answer), never about a library.
-
-Everything from the server is untrusted. Names go into the path one percent-encoded segment each (``/``,
-``..``, ``%``, control and non-ASCII characters included) while the signature covers the decoded path, as
-FC specifies. A body is read in chunks up to ``max_body_bytes`` and no further, without decompression
-(we ask for ``identity``). JSON is parsed by orjson (nesting deeper than 1024 is refused, not recursed),
-and the shape is checked before anything leaves this module: an object, a list of objects under the
-expected key (required for ``services`` and ``functions``: ``{}`` is a broken answer, not an empty
-listing), a ``nextToken`` that is a string, absent, and at most ``max_token_length`` long. A 404 is
-``NotFoundError`` ("deleted") only with FC's own code for that listing (``ServiceNotFound`` /
-``FunctionNotFound``, under ``ErrorCode`` or ``Code``); any other 404 is ``UnexpectedNotFoundError``.
-Text the server sends back (error messages, request ids) is trimmed, stripped of control characters, and
-scrubbed of our secret and token in case a hostile server echoes them. Logs carry route, status, request
-id and timing — never headers.
-
-Time is bounded per attempt by ``total_timeout`` (aiohttp's total timer: the whole exchange, so a server
-trickling a byte at a time under ``read_timeout`` is still cut). Failures that would only repeat are said
-in plain words and carry an ``attempt_limit``: a certificate that does not verify (one attempt), a host
-name that does not resolve, a failed TLS handshake, a 200 that is an HTML page (two).
+Names go into the path one percent-encoded segment each (``/``, ``..``, ``%``, control and non-ASCII
+characters included) while the signature covers the decoded path, as FC specifies. A 404 of a listing
+is "deleted" only with FC's own code for it: ``ServiceNotFound`` for a service's functions, that or
+``FunctionNotFound`` for a function's configs; ListServices has nothing that can be deleted.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import re
-import socket
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
-from typing import Any, Final, Literal
+from typing import Final
 
-import aiohttp
-import orjson
 from yarl import URL
 
-from crawler import __version__
-from crawler.errors import (
-    AccessDeniedError,
-    AuthError,
-    BodyError,
-    CertificateError,
-    ConnectionLostError,
-    CrawlerError,
-    ListingLimitError,
-    NameNotResolvedError,
-    NotFoundError,
-    ProtocolError,
-    RequestRejectedError,
-    RequestTimeoutError,
-    ResponseTooLargeError,
-    ServerError,
-    ThrottledError,
-    TlsError,
-    TransportError,
-    UnexpectedNotFoundError,
-)
-from crawler.log import get_logger
-from crawler.settings.config import CrawlSettings
-from crawler.settings.credentials import Credentials
-from crawler.settings.endpoints import check_endpoint
-from crawler.wire.ratelimit import RateLimiter
-from crawler.wire.retry import RetryPolicy
-from crawler.wire.run_stats import RunStats
+from crawler.errors import ProtocolError
+from crawler.wire.models import Page
 from crawler.wire.signing import FC2_API_VERSION, Fc2Signer, http_date, percent_encode
+from crawler.wire.transport import ListCall, Transport
 
-log = get_logger(__name__)
-
-CHUNK_BYTES: Final = 64 * 1024
-MAX_SERVER_TEXT: Final = 300
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-#: what an error answer's body is: FC's error JSON, JSON that does not parse, or anything else
-BodyShape = Literal["fc", "broken", "other"]
-#: makes one attempt's signed request headers (called per attempt: the date and nonce must be fresh)
-SignHeaders = Callable[[], dict[str, str]]
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One page of a listing: its items (checked to be JSON objects) and the token of the next page."""
-
-    items: tuple[dict[str, Any], ...]
-    next_token: str | None
-    request_id: str | None
-    #: bytes of the JSON body the items came from (0 when they did not come from one); not part of
-    #: what a page *is*, so two pages of the same items compare equal
-    size: int = field(default=0, compare=False)
-
-
-def open_session(settings: CrawlSettings, *, connection_limit: int | None = None) -> aiohttp.ClientSession:
-    """The run's one HTTP session: explicit timeouts, a bounded pool, no cookies, no decompression.
-
-    ``connection_limit`` defaults to ``settings.concurrency``; pass the sum of the targets' concurrencies
-    when several endpoints share the session. Use it as ``async with open_session(settings) as session``.
-    """
-    limit = connection_limit if connection_limit is not None else settings.concurrency
-    timeout = aiohttp.ClientTimeout(
-        total=settings.total_timeout,
-        sock_connect=settings.connect_timeout,
-        sock_read=settings.read_timeout,
-    )
-    session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=limit, limit_per_host=limit),
-        timeout=timeout,
-        auto_decompress=False,
-        raise_for_status=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        headers={"User-Agent": f"fcaudit/{__version__}", "Accept-Encoding": "identity"},
-    )
-    # aiohttp silently resends an idempotent request once when a reused connection drops; our retry
-    # policy must be the only retry layer, so every attempt is paced, counted and budgeted.
-    if hasattr(session, "_retry_connection"):
-        session._retry_connection = False
-    return session
+#: the three calls, by how deep the listing is: services, a service's functions, a function's configs
+#: (FC always sends ``services`` and ``functions``; an empty ``configs`` may be left out)
+_CALLS: Final = (
+    ListCall("ListServices", "services"),
+    ListCall("ListFunctions", "functions", gone=frozenset({"ServiceNotFound"})),
+    ListCall(
+        "ListFunctionAsyncInvokeConfigs",
+        "configs",
+        required=False,
+        gone=frozenset({"ServiceNotFound", "FunctionNotFound"}),
+    ),
+)
 
 
 def encode_segment(name: str, what: str) -> str:
@@ -128,73 +41,19 @@ def encode_segment(name: str, what: str) -> str:
     return percent_encode(name)
 
 
-def _clean(text: str, secrets: tuple[str, ...], limit: int = MAX_SERVER_TEXT) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    if not text.isprintable():  # every character _CONTROL matches is unprintable: skip the regex if none
-        text = _CONTROL.sub(" ", text)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _retry_after(headers: Mapping[str, str], wall_clock: Callable[[], float]) -> float | None:
-    """The server's wait hint in seconds: ``x-acs-retry-after`` (ms) or ``Retry-After`` (s or a date)."""
-    raw_ms = headers.get("x-acs-retry-after")
-    if raw_ms is not None:
-        try:
-            value = float(raw_ms) / 1000.0
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value) and value >= 0:
-            return value
-    raw = headers.get("Retry-After")
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        try:
-            value = parsedate_to_datetime(raw).timestamp() - wall_clock()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        value = max(0.0, value)
-    return value if math.isfinite(value) and value >= 0 else None
-
-
 class FcClient:
-    """The list calls of one (account, region) endpoint. Retries and rate limiting happen inside."""
+    """The FC 2.0 list calls of one (account, region). Retries and rate limiting happen in the transport."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        *,
-        endpoint: str,
-        account: str,
-        region: str,
-        credentials: Credentials,
-        limiter: RateLimiter,
-        retry: RetryPolicy,
-        stats: RunStats,
-        settings: CrawlSettings,
-        wall_clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._session = session
-        self.endpoint = check_endpoint(endpoint, insecure_http=settings.insecure_http)
-        self.account = account
-        self.region = region
-        self._credentials = credentials
-        self._limiter = limiter
-        self._retry = retry
-        self._stats = stats
-        self._max_body = settings.max_body_bytes
-        self._timeouts = (settings.connect_timeout, settings.read_timeout, settings.total_timeout)
-        self._max_token = settings.max_token_length
-        self._wall_clock = wall_clock
-        self._monotonic = monotonic
-        self._scrub = tuple(s for s in (credentials.access_key_secret, credentials.security_token) if s)
+    def __init__(self, transport: Transport) -> None:
+        options = transport.options
+        credentials = options.credentials
+        self._transport = transport
+        self.endpoint = transport.endpoint
+        self.account = options.account
+        self.region = options.region
+        self._wall_clock = options.wall_clock
         # per-request work done once: the x-fc-* headers, the keyed HMAC, the Date of the current second
-        fixed = {"Content-Type": "application/json", "x-fc-account-id": account}
+        fixed = {"Content-Type": "application/json", "x-fc-account-id": options.account}
         if credentials.security_token is not None:
             fixed["x-fc-security-token"] = credentials.security_token
         self._fixed_headers = fixed
@@ -206,38 +65,24 @@ class FcClient:
         )
         self._date_second = -1
         self._date = ""
-        # bound once, so a filtered debug call costs nothing, and skipped outright when debug is off
-        self._log = log.bind()
-        is_enabled = getattr(self._log, "is_enabled_for", None)
-        self._debug = bool(is_enabled(logging.DEBUG)) if is_enabled is not None else True
 
     def __repr__(self) -> str:
-        name = type(self).__name__
-        return f"{name}(endpoint={self.endpoint!r}, account={self.account!r}, region={self.region!r})"
+        return f"FcClient(endpoint={self.endpoint!r}, account={self.account!r}, region={self.region!r})"
 
     # -- the three list calls -------------------------------------------------------------------------
     async def list_services(self, *, limit: int, next_token: str | None) -> Page:
-        return await self._list("ListServices", "services", limit, next_token)
+        return await self._list(limit, next_token)
 
     async def list_functions(self, service: str, *, limit: int, next_token: str | None) -> Page:
-        return await self._list("ListFunctions", "functions", limit, next_token, service)
+        return await self._list(limit, next_token, service)
 
     async def list_async_configs(
         self, service: str, function: str, *, limit: int, next_token: str | None
     ) -> Page:
-        return await self._list(
-            "ListFunctionAsyncInvokeConfigs", "configs", limit, next_token, service, function
-        )
+        return await self._list(limit, next_token, service, function)
 
-    # -- one call, with retries -----------------------------------------------------------------------
     async def _list(
-        self,
-        route: str,
-        key: str,
-        limit: int,
-        next_token: str | None,
-        service: str | None = None,
-        function: str | None = None,
+        self, limit: int, next_token: str | None, service: str | None = None, function: str | None = None
     ) -> Page:
         decoded = encoded = f"/{FC2_API_VERSION}/services"
         if service is not None:
@@ -250,40 +95,11 @@ class FcClient:
         if next_token:
             query += f"&nextToken={percent_encode(next_token)}"
         url = URL(f"{self.endpoint}{encoded}?{query}", encoded=True)
-        # what FC answers when the listed thing is deleted: ServiceNotFound for a service's functions,
-        # either code for a function's configs; ListServices has nothing that can be deleted
-        gone = _GONE_CODES[(service is not None) + (function is not None)]
-        return await self._fetch(
-            route, url, key, lambda: self._headers(decoded), gone=gone, required=key != "configs"
-        )
-
-    async def _fetch(
-        self,
-        route: str,
-        url: URL,
-        key: str,
-        sign: SignHeaders,
-        *,
-        gone: frozenset[str] = frozenset(),
-        required: bool = True,
-    ) -> Page:
-        """GET ``url`` with retries; ``sign()`` gives each attempt its own signed headers (a fresh date).
-
-        ``gone``: the FC error codes that mean "the listed thing was deleted" (``NotFoundError``); any
-        other 404 is an ``UnexpectedNotFoundError``. ``required``: whether the answer must hold ``key``
-        (FC always sends ``services`` and ``functions``; an empty ``configs`` may be left out)."""
-
-        def retried(attempt: int, error: CrawlerError, delay: float) -> None:
-            self._stats.retries += 1
-            log.debug("retry.scheduled", route=route, attempt=attempt, code=error.code, delay=round(delay, 3))
-
-        async def attempt() -> Page:
-            body, request_id = await self._get(route, url, sign, gone)
-            return self._page(body, key, request_id, route, required)
-
-        return await self._retry.run(attempt, on_retry=retried)
+        call = _CALLS[(service is not None) + (function is not None)]
+        return await self._transport.get(call, url, lambda: self._headers(decoded))
 
     def _headers(self, decoded_path: str) -> dict[str, str]:
+        """One attempt's signed headers: the Date of its second, the fixed ``x-fc-*`` set, FC 2.0's HMAC."""
         now = self._wall_clock()
         if int(now) != self._date_second:  # the Date header has a resolution of one second
             self._date_second, self._date = int(now), http_date(now)
@@ -291,314 +107,5 @@ class FcClient:
         headers["Authorization"] = self._signer.authorization("GET", self._date, decoded_path)
         return headers
 
-    async def _get(
-        self, route: str, url: URL, sign: SignHeaders, gone: frozenset[str]
-    ) -> tuple[bytes, str | None]:
-        """One attempt through the limiter: the 2xx body and request id, or the mapped error."""
-        sent_at = await self._limiter.acquire()  # not ``slot()``: an async context manager costs more
-        try:
-            status, headers, body, request_id = await self._send(route, url, sign)
-            if 200 <= status < 300:
-                self._limiter.on_success(sent_at)
-                return body, request_id
-            error = self._error(route, status, headers, body, request_id, gone)
-            if isinstance(error, ThrottledError):
-                self._stats.throttled += 1
-                if _is_quota_signal(error):
-                    self._limiter.on_throttled(sent_at)
-                else:
-                    # A bare 503 (ServiceUnavailable) says the server is unwell, not that we are too
-                    # fast: the retry backoff handles it; cutting the pace for each would collapse it.
-                    self._limiter.on_success(sent_at)
-            else:
-                self._limiter.on_success(sent_at)  # an answer all the same: the server admitted it
-            raise error
-        finally:
-            self._limiter.release()
 
-    async def _send(
-        self, route: str, url: URL, sign: SignHeaders
-    ) -> tuple[int, Mapping[str, str], bytes, str | None]:
-        """Send one signed GET; (status, headers, capped body, request id), aiohttp errors mapped."""
-        started = self._monotonic()
-        self._stats.requests += 1
-        status: int | None = None
-        request_id: str | None = None
-        try:
-            async with self._session.get(url, headers=sign(), allow_redirects=False) as response:
-                status = response.status
-                raw_id = response.headers.get("X-Fc-Request-Id")
-                request_id = _clean(raw_id, self._scrub, 128) if raw_id else None
-                body = await self._read(response, route, request_id)
-                return status, response.headers, body, request_id
-        except CrawlerError as error:
-            error.request_id = error.request_id or request_id
-            raise
-        except TimeoutError as exc:
-            raise self._timeout(route, exc) from exc
-        except aiohttp.ClientPayloadError as exc:
-            raise BodyError(f"{route}: the body was cut short ({type(exc).__name__})") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise _connect_error(route, exc) from exc
-        except aiohttp.ClientConnectionError as exc:
-            raise ConnectionLostError(f"{route}: connection lost ({type(exc).__name__})") from exc
-        except aiohttp.ClientResponseError as exc:
-            # its request_info holds our request headers (Authorization, the STS token): not chained
-            raise TransportError(
-                f"{route}: malformed HTTP answer ({type(exc).__name__}: {exc.message})"
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise TransportError(f"{route}: malformed HTTP answer ({type(exc).__name__})") from exc
-        finally:
-            if self._debug:
-                self._log.debug(
-                    "client.request",
-                    route=route,
-                    status=status,
-                    request_id=request_id,
-                    elapsed_ms=round((self._monotonic() - started) * 1000, 1),
-                )
-
-    def _timeout(self, route: str, exc: TimeoutError) -> RequestTimeoutError:
-        """Which of the three clocks ran out, in plain words, with the setting that sets it."""
-        if isinstance(exc, _CONNECT_TIMEOUT):
-            return RequestTimeoutError(
-                f"{route}: could not connect within connect_timeout ({self._timeouts[0]:g} s)"
-            )
-        if isinstance(exc, _READ_TIMEOUT):
-            return RequestTimeoutError(
-                f"{route}: the server sent nothing for read_timeout ({self._timeouts[1]:g} s)"
-            )
-        if isinstance(exc, aiohttp.ServerTimeoutError):  # an aiohttp too old to say which clock
-            return RequestTimeoutError(f"{route}: timed out ({exc})")
-        # aiohttp's total timer covers the whole exchange: queueing for a connection, connecting, the
-        # request, the head and every byte of the body, so a server that trickles is cut here
-        return RequestTimeoutError(
-            f"{route}: no complete answer within total_timeout ({self._timeouts[2]:g} s), the per-request "
-            "deadline: the server is stalling or trickling"
-        )
-
-    async def _read(self, response: aiohttp.ClientResponse, route: str, request_id: str | None) -> bytes:
-        """The body, read in chunks and refused past ``max_body_bytes`` (declared or actual)."""
-        declared = response.content_length
-        if declared is not None:
-            if declared > self._max_body:
-                response.close()
-                raise self._too_large(route, response.status, request_id, declared)
-            # the parser frames the body by Content-Length (and we ask for no decompression): it
-            # cannot grow past the declared size, so one read, not a loop of chunks
-            return await response.read()
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.content.iter_chunked(CHUNK_BYTES):
-            size += len(chunk)
-            if size > self._max_body:
-                response.close()
-                raise self._too_large(route, response.status, request_id, size)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _too_large(self, route: str, status: int, request_id: str | None, size: int) -> ResponseTooLargeError:
-        error = ResponseTooLargeError(
-            f"{route}: answer of {'at least ' if size > self._max_body else ''}{size} bytes is over the "
-            f"{self._max_body}-byte cap (max_body_bytes)"
-        )
-        error.http = status
-        error.request_id = request_id
-        return error
-
-    # -- mapping answers ------------------------------------------------------------------------------
-    def _error(
-        self,
-        route: str,
-        status: int,
-        headers: Mapping[str, str],
-        body: bytes,
-        request_id: str | None,
-        gone: frozenset[str] = frozenset(),
-    ) -> CrawlerError:
-        code, message, shape = self._error_body(body, status)
-        common: dict[str, Any] = {"code": code, "http": status, "request_id": request_id, "route": route}
-        text = f"{route}: HTTP {status} {code}: {message}"
-        if status in (429, 503) or code.startswith("Throttling"):
-            return ThrottledError(text, retry_after=_retry_after(headers, self._wall_clock), **common)
-        if status == 403:
-            if not refuses_credentials(code):  # AccessDenied on this resource: only this listing fails
-                return AccessDeniedError(f"{text} (access to this resource is denied)", **common)
-            creds = self._credentials
-            kind = "access key id and STS token" if creds.is_sts else "access key id"
-            who = f"{kind} {creds.access_key_id} from {creds.source}"
-            return AuthError(f"{text} — the API refused the credentials ({who})", **common)
-        if status == 404:
-            if shape == "fc" and code in gone:
-                return NotFoundError(text, **common)
-            if shape == "broken":  # what FC said did not arrive whole: read it again (a retryable error)
-                cut = BodyError(f"{route}: HTTP 404 whose JSON body does not parse (cut short?): {message}")
-                cut.http, cut.request_id = status, request_id
-                return cut
-            # a proxy's page, a wrong gateway or API version: nothing says the thing was deleted
-            why = f"FC error {code}, not {' or '.join(sorted(gone))}" if gone else f"FC error {code}"
-            if shape != "fc":
-                why = "not an FC error body"
-            unexpected = UnexpectedNotFoundError(
-                f"{route}: HTTP 404 ({why}): {message} — not taken as deleted; is the endpoint an FC "
-                "API of the right version, and not a proxy's page?"
-            )
-            unexpected.http, unexpected.request_id = status, request_id
-            return unexpected
-        if status >= 500:
-            return ServerError(text, **common)
-        if 400 <= status < 500:
-            return RequestRejectedError(text, **common)
-        error = ProtocolError(f"{route}: unexpected HTTP {status}")
-        error.http, error.request_id = status, request_id
-        return error
-
-    def _error_body(self, body: bytes, status: int) -> tuple[str, str, BodyShape]:
-        """(code, message, shape) of an error answer: FC 2.0's ``ErrorCode``/``ErrorMessage`` or FC 3.0's
-        ``Code``/``Message``, keys matched case-insensitively; fallbacks (``HTTP404``, a snippet of the
-        body) when it is not FC's JSON. ``shape``: ``fc`` (FC's error body), ``broken`` (JSON that does
-        not parse: cut short or corrupted on the way), ``other`` (anything else: HTML, empty, foreign)."""
-        broken = False
-        try:
-            parsed = orjson.loads(body) if body else None
-        except orjson.JSONDecodeError:
-            parsed = None
-            broken = body.lstrip()[:1] in (b"{", b"[")
-        fields = {str(k).lower(): v for k, v in parsed.items()} if isinstance(parsed, dict) else {}
-        code = fields.get("errorcode", fields.get("code"))
-        message = fields.get("errormessage", fields.get("message"))
-        shape: BodyShape = "fc" if isinstance(code, str) and code else "broken" if broken else "other"
-        code_text = _clean(code, self._scrub, 80) if isinstance(code, str) and code else f"HTTP{status}"
-        if isinstance(message, str) and message:
-            return code_text, _clean(message, self._scrub), shape
-        snippet = body[:120].decode("utf-8", "replace") if body and parsed is None else ""
-        return code_text, _clean(snippet, self._scrub) or "(no message)", shape
-
-    def _page(self, body: bytes, key: str, request_id: str | None, route: str, required: bool = True) -> Page:
-        def wrong(message: str) -> ProtocolError:
-            error = ProtocolError(f"{route}: {message}")
-            error.http, error.request_id = 200, request_id
-            return error
-
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            if "depth" in exc.msg or "recursion" in exc.msg:
-                raise wrong("the JSON answer is nested too deeply") from exc
-            error = BodyError(f"{route}: the answer is not valid JSON ({exc.msg})")
-            if body.lstrip()[:1] == b"<":
-                # a page (a proxy's, a login portal's) comes back the same: one more try, not max_attempts;
-                # JSON cut short is a transient fault and keeps every attempt
-                error = BodyError(
-                    f"{route}: HTTP 200 with an HTML page, not FC's JSON (a proxy, a login page or a "
-                    "wrong endpoint answered)"
-                )
-                error.attempt_limit = 2
-            error.http, error.request_id = 200, request_id
-            raise error from exc
-        if not isinstance(parsed, dict):
-            raise wrong(f"the answer is a JSON {type(parsed).__name__}, not an object")
-        items = parsed.get(key)
-        if items is None:
-            if required:  # `{}` is not an empty account: FC always sends the list, empty or not
-                raise wrong(f"the answer has no '{key}' list")
-            items = []
-        if not isinstance(items, list):
-            raise wrong(f"'{key}' is a {type(items).__name__}, not a list")
-        for item in items:
-            if type(item) is not dict:  # orjson makes plain dicts
-                raise wrong(f"'{key}' holds something other than JSON objects")
-        token = parsed.get("nextToken")
-        if token is not None and not isinstance(token, str):
-            raise wrong(f"'nextToken' is a {type(token).__name__}, not a string")
-        if token is not None and len(token) > self._max_token:
-            bound = ListingLimitError(
-                f"{route}: a nextToken of {len(token)} characters is over the {self._max_token}-character "
-                "cap (max_token_length)"
-            )
-            bound.http, bound.request_id = 200, request_id
-            raise bound
-        return Page(items=tuple(items), next_token=token or None, request_id=request_id, size=len(body))
-
-
-__all__ = ["FcClient", "Page", "encode_segment", "open_session", "refuses_credentials"]
-
-#: 403 codes (FC 2.0 and the ACS3 gateway's, compared lower-case, a prefix before any ``.``) that refuse
-#: the request's credentials — the key, its signature, the STS token, the signed date — rather than the
-#: resource: every request of the target would get the same answer
-_CREDENTIAL_CODES = frozenset(
-    {
-        "invalidaccesskeyid",
-        "signaturenotmatch",
-        "signaturedoesnotmatch",
-        "invalidsecuritytoken",
-        "securitytokenexpired",
-        "requesttimetooskewed",
-        "invalidtimestamp",
-        "missingauthorization",
-        "invalidauthorization",
-        "incompletesignature",
-    }
-)
-
-
-def refuses_credentials(code: str) -> bool:
-    """Whether a 403's error code refuses the credentials (``SignatureNotMatch``, ``InvalidAccessKeyId
-    .NotFound``, ...) rather than access to one resource (``AccessDenied``, any other code)."""
-    return code.lower().split(".", 1)[0] in _CREDENTIAL_CODES
-
-
-# aiohttp >= 3.10 names its connect and read timeouts and its DNS failure; older ones raise the bases
-_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
-    getattr(aiohttp, name) for name in ("ConnectionTimeoutError",) if hasattr(aiohttp, name)
-)
-_READ_TIMEOUT: tuple[type[BaseException], ...] = tuple(
-    getattr(aiohttp, name) for name in ("SocketTimeoutError",) if hasattr(aiohttp, name)
-)
-_DNS_ERROR: tuple[type[BaseException], ...] = (
-    socket.gaierror,
-    *(getattr(aiohttp, name) for name in ("ClientConnectorDNSError",) if hasattr(aiohttp, name)),
-)
-
-
-def _connect_error(route: str, exc: aiohttp.ClientConnectorError) -> TransportError:
-    """A failure to connect, in plain words: a name that does not resolve and a certificate that does
-    not verify are said as such (and tried at most twice and once: they fail the same way again)."""
-    host = exc.host
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        cert = exc.certificate_error
-        reason = getattr(cert, "verify_message", None) or getattr(cert, "reason", None) or str(cert)
-        return CertificateError(
-            f"{route}: certificate verify failed for {host} ({reason}); check the endpoint, or the CA "
-            "bundle if a proxy inspects TLS (SSL_CERT_FILE)"
-        )
-    if isinstance(exc, aiohttp.ClientSSLError):
-        reason = getattr(exc.os_error, "reason", None) or type(exc.os_error).__name__
-        return TlsError(f"{route}: TLS handshake with {host} failed ({reason})")
-    if isinstance(exc, _DNS_ERROR) or isinstance(exc.os_error, socket.gaierror):
-        reason = exc.os_error.strerror or "no address"
-        return NameNotResolvedError(f"{route}: name not resolved: {host} ({reason}); check the endpoint")
-    reason = exc.os_error.strerror or type(exc.os_error).__name__
-    return ConnectionLostError(f"{route}: cannot connect to {host}:{exc.port} ({reason})")
-
-
-#: the 404 codes that mean "deleted", by how deep the listing is: services, a service's functions, a
-#: function's configs (FC 2.0 and FC 3.0 use the same codes; the key is ErrorCode or Code)
-_GONE_CODES: Final = (
-    frozenset[str](),
-    frozenset({"ServiceNotFound"}),
-    frozenset({"ServiceNotFound", "FunctionNotFound"}),
-)
-
-_QUOTA_CODES = frozenset({"ResourceExhausted", "ResourceThrottled", "TooManyRequests", "QpsLimitExceeded"})
-
-
-def _is_quota_signal(error: ThrottledError) -> bool:
-    """Whether a throttled answer is about our request rate (429, a quota code, a retry hint)."""
-    return (
-        error.http == 429
-        or error.retry_after is not None
-        or error.code in _QUOTA_CODES
-        or error.code.startswith("Throttling")
-    )
+__all__ = ["FcClient", "encode_segment"]

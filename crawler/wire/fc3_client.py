@@ -20,8 +20,9 @@ the unpublished version is always ``"LATEST"`` (FC 2.0 may answer ``""``), the i
 spelled ``service``/``function`` (FC 2.0 sometimes answers ``serviceName``/``functionName``), and the
 ``function`` records' ``pages`` count pages of the region-wide listing, not per function.
 
-``Fc3Client`` reuses ``FcClient``'s transport (limiter, retries, capped reads, error mapping — FC 3.0's
-``{"Code", "Message"}`` error body is read by the same case-insensitive lookup) and signs with ACS3.
+``Fc3Client`` speaks over the same ``Transport`` as ``FcClient`` (limiter, retries, capped reads, error
+mapping — FC 3.0's ``{"Code", "Message"}`` error body is read by the same case-insensitive lookup) and
+brings only its paths and its ACS3 signature.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from yarl import URL
 
 from crawler.errors import ProtocolError
 from crawler.store.records import LATEST
-from crawler.wire.fc2_client import FcClient, Page
+from crawler.wire.models import Page
 from crawler.wire.signing import EMPTY_BODY_SHA256, FC3_API_VERSION, acs3_authorization, percent_encode
+from crawler.wire.transport import ListCall, Transport
 
 SEPARATOR: Final = "$"
 FC3_API: Final = f"/{FC3_API_VERSION}"
@@ -88,21 +90,37 @@ def record_config(
     return service, function, qualifier, config
 
 
-class Fc3Client(FcClient):
-    """The two FC 3.0 list calls of one (account, region) endpoint, ACS3-signed, over ``FcClient``'s
-    transport. ``nonce`` makes each attempt's ``x-acs-signature-nonce`` (unique, not secret)."""
+#: FC 3.0's two calls (``configs`` may be left out when empty, as in FC 2.0); one function's config
+#: listing is gone on ``FunctionNotFound``, the region's has nothing that can be deleted
+_LIST_FUNCTIONS: Final = ListCall("ListFunctions", "functions")
+_LIST_CONFIGS: Final = ListCall("ListAsyncInvokeConfigs", "configs", required=False)
+_LIST_FUNCTION_CONFIGS: Final = ListCall(
+    "ListAsyncInvokeConfigs", "configs", required=False, gone=frozenset({"FunctionNotFound"})
+)
 
-    def __init__(
-        self, *args: Any, nonce: Callable[[], str] = lambda: uuid.uuid4().hex, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
+
+class Fc3Client:
+    """The two FC 3.0 list calls of one (account, region), ACS3-signed, over the shared ``Transport``.
+    ``nonce`` makes each attempt's ``x-acs-signature-nonce`` (unique, not secret)."""
+
+    def __init__(self, transport: Transport, *, nonce: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
+        options = transport.options
+        self._transport = transport
+        self.endpoint = transport.endpoint
+        self.account = options.account
+        self.region = options.region
+        self._credentials = options.credentials
+        self._wall_clock = options.wall_clock
         self._nonce = nonce
+
+    def __repr__(self) -> str:
+        return f"Fc3Client(endpoint={self.endpoint!r}, account={self.account!r}, region={self.region!r})"
 
     async def list_functions_v3(self, *, limit: int, next_token: str | None, prefix: str = "") -> Page:
         query = [("limit", str(int(limit)))]
         if prefix:
             query.append(("prefix", prefix))
-        return await self._list3("ListFunctions", "/functions", "functions", query, next_token)
+        return await self._list3(_LIST_FUNCTIONS, "/functions", query, next_token)
 
     async def list_async_invoke_configs(
         self, *, limit: int, next_token: str | None, function_name: str = ""
@@ -110,20 +128,11 @@ class Fc3Client(FcClient):
         query = [("limit", str(int(limit)))]
         if function_name:
             query.append(("functionName", function_name))
-        # one function's listing: FunctionNotFound means it was deleted; the region's has no such case
-        gone = frozenset({"FunctionNotFound"}) if function_name else frozenset[str]()
-        return await self._list3(
-            "ListAsyncInvokeConfigs", "/async-invoke-configs", "configs", query, next_token, gone
-        )
+        call = _LIST_FUNCTION_CONFIGS if function_name else _LIST_CONFIGS
+        return await self._list3(call, "/async-invoke-configs", query, next_token)
 
     async def _list3(
-        self,
-        action: str,
-        path: str,
-        key: str,
-        query: list[tuple[str, str]],
-        next_token: str | None,
-        gone: frozenset[str] = frozenset(),
+        self, call: ListCall, path: str, query: list[tuple[str, str]], next_token: str | None
     ) -> Page:
         if next_token:
             query = [*query, ("nextToken", next_token)]
@@ -131,13 +140,8 @@ class Fc3Client(FcClient):
         full_path = f"{FC3_API}{path}"
         url = URL(f"{self.endpoint}{full_path}?{encoded_query}", encoded=True)
         host = url.raw_authority or ""
-        return await self._fetch(
-            action,
-            url,
-            key,
-            lambda: self._acs3_headers(action, full_path, host, query),
-            gone=gone,
-            required=key != "configs",  # as in FC 2.0: only an empty config list may be left out
+        return await self._transport.get(
+            call, url, lambda: self._acs3_headers(call.route, full_path, host, query)
         )
 
     def _acs3_headers(

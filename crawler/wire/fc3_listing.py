@@ -41,8 +41,8 @@ from crawler.errors import (
     UnexpectedNotFoundError,
 )
 from crawler.log import get_logger
-from crawler.wire.fc2_client import FcClient, Page
-from crawler.wire.fc3_client import Fc3Client, fc3_function_name, record_config, split_function_name
+from crawler.wire.fc3_client import fc3_function_name, record_config, split_function_name
+from crawler.wire.models import ListingClient, Page, RegionListingClient
 from crawler.wire.pager import iterate_pages
 
 log = get_logger(__name__)
@@ -71,7 +71,7 @@ class Fc3Listing:
 
     def __init__(
         self,
-        client: Fc3Client,
+        client: RegionListingClient,
         *,
         page_size: int,
         max_pages: int,
@@ -227,11 +227,11 @@ class Fc3Listing:
 class AutoListing:
     """``--api auto`` for one target: FC 3.0 when it answers, FC 2.0 otherwise (decided once)."""
 
-    def __init__(self, fc3: Fc3Listing, fc2: FcClient) -> None:
+    def __init__(self, fc3: Fc3Listing, fc2: ListingClient) -> None:
         self.fc3 = fc3
         self.fc2 = fc2
         self._lock = anyio.Lock()
-        self._chosen: Fc3Listing | FcClient | None = None
+        self._chosen: ListingClient | None = None
 
     @property
     def api(self) -> str | None:
@@ -240,7 +240,7 @@ class AutoListing:
             return None
         return "fc3" if self._chosen is self.fc3 else "fc2"
 
-    async def _choose(self) -> Fc3Listing | FcClient:
+    async def _choose(self) -> ListingClient:
         async with self._lock:
             if self._chosen is None:
                 client = self.fc3.client

@@ -8,7 +8,7 @@ token still repeats the listing fails with ``PaginationError``; more than ``max_
 list that looks complete.
 
 Memory: a listing remembers a 16-byte BLAKE2b digest of each token it has followed, never the token
-itself (a server's tokens may be long: ``max_token_length`` caps one, in ``wire.fc2_client``), so what a
+itself (a server's tokens may be long: ``max_token_length`` caps one, in ``wire.transport``), so what a
 listing remembers is at most ``max_pages`` digests however large the tokens are.
 """
 
@@ -22,7 +22,7 @@ from crawler.errors import PaginationError
 from crawler.log import get_logger
 
 if TYPE_CHECKING:
-    from crawler.wire.fc2_client import Page
+    from crawler.wire.models import Page
 
 log = get_logger(__name__)
 

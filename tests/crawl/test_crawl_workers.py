@@ -11,11 +11,11 @@ import anyio
 import pytest
 
 from crawler.crawl.job import CrawlJob
-from crawler.crawl.pipeline import Crawl, ListingClient
+from crawler.crawl.pipeline import Crawl
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
 from crawler.store.writer import Sink
-from crawler.wire.fc2_client import Page
+from crawler.wire.models import ListingClient, Page
 from crawler.wire.run_stats import RunStats
 from tests.support.crawl_support import read_ndjson
 

@@ -1,5 +1,5 @@
-"""FcClient over a real loopback socket: purpose-built servers produce exact answers and faults, and the
-emulator checks the signature. Nothing in aiohttp is mocked."""
+"""FcClient and its Transport over a real loopback socket: purpose-built servers produce exact answers
+and faults, and the emulator checks the signature. Nothing in aiohttp is mocked."""
 
 from __future__ import annotations
 
@@ -41,11 +41,13 @@ from crawler.errors import (
 )
 from crawler.settings.config import CrawlSettings
 from crawler.settings.credentials import Credentials
-from crawler.wire.fc2_client import FcClient, Page, encode_segment, open_session
+from crawler.wire.fc2_client import FcClient, encode_segment
+from crawler.wire.models import ClientOptions, Page
 from crawler.wire.ratelimit import RateLimiter
 from crawler.wire.retry import RetryBudget, RetryPolicy
 from crawler.wire.run_stats import RunStats
 from crawler.wire.signing import http_date
+from crawler.wire.transport import Transport, open_session
 from tests.support.fixtures import EmulatorFactory
 
 pytestmark = pytest.mark.anyio
@@ -163,8 +165,7 @@ async def client_for(
     crawl = CrawlSettings(**settings)
     retry = RetryPolicy(attempts, 0.001, 0.005, RetryBudget(100), random.Random(3).random, anyio.sleep)
     async with open_session(crawl) as session:
-        yield FcClient(
-            session,
+        options = ClientOptions(
             endpoint=endpoint,
             account="1234567890123456",
             region="cn-hangzhou",
@@ -175,6 +176,7 @@ async def client_for(
             settings=crawl,
             wall_clock=wall_clock,
         )
+        yield FcClient(Transport(session, options))
 
 
 async def configs(

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from crawler.crawl.job import CrawlJob
-from crawler.crawl.pipeline import Crawl, ListingClient
+from crawler.crawl.pipeline import Crawl
 from crawler.emulator.backend import AccountSpec, Backend, generate_account
 from crawler.emulator.faults import FaultConfig
 from crawler.emulator.fc3_routes import fc3_config
@@ -24,12 +24,14 @@ from crawler.errors import AuthError, NotFoundError, ProtocolError
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
 from crawler.store.writer import Sink
-from crawler.wire.fc2_client import FcClient, Page, open_session
+from crawler.wire.fc2_client import FcClient
 from crawler.wire.fc3_client import Fc3Client, parse_function_arn, record_config, split_function_name
 from crawler.wire.fc3_listing import AutoListing, Fc3Listing
+from crawler.wire.models import ClientOptions, ListingClient, Page
 from crawler.wire.ratelimit import RateLimiter
 from crawler.wire.retry import RetryBudget, RetryPolicy
 from crawler.wire.run_stats import RunStats
+from crawler.wire.transport import Transport, open_session
 from tests.support.crawl_support import Crawled, assert_matches_truth, read_ndjson
 from tests.support.fixtures import EmulatorFactory
 
@@ -97,7 +99,7 @@ def test_every_generated_config_survives_the_round_trip_through_fc3() -> None:
 
 
 def settings_client(
-    cls: type[FcClient],
+    cls: type[FcClient] | type[Fc3Client],
     session: aiohttp.ClientSession,
     endpoint: str,
     backend: Backend,
@@ -112,8 +114,7 @@ def settings_client(
         rand=random.Random(1).random,
         sleep=anyio.sleep,
     )
-    return cls(
-        session,
+    options = ClientOptions(
         endpoint=endpoint,
         account=backend.account_id,
         region=backend.region,
@@ -123,6 +124,7 @@ def settings_client(
         stats=stats if stats is not None else RunStats(),
         settings=SETTINGS,
     )
+    return cls(Transport(session, options))
 
 
 async def all_pages(fetch: Any) -> tuple[list[dict[str, Any]], int]:

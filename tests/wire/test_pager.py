@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import pytest
 
 from crawler.errors import PaginationError
-from crawler.wire.fc2_client import Page
+from crawler.wire.models import Page
 from crawler.wire.pager import iterate_pages
 
 pytestmark = pytest.mark.anyio

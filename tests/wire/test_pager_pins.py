@@ -9,7 +9,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from crawler.errors import PaginationError
-from crawler.wire.fc2_client import Page
+from crawler.wire.models import Page
 from crawler.wire.pager import iterate_pages
 
 pytestmark = pytest.mark.anyio

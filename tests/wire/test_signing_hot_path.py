@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 
 from crawler.settings.config import CrawlSettings
 from crawler.settings.credentials import Credentials
-from crawler.wire.fc2_client import FcClient, _clean
+from crawler.wire.fc2_client import FcClient
+from crawler.wire.models import ClientOptions
 from crawler.wire.ratelimit import RateLimiter
 from crawler.wire.retry import RetryBudget, RetryPolicy
 from crawler.wire.run_stats import RunStats
 from crawler.wire.signing import Fc2Signer, fc2_authorization, http_date
+from crawler.wire.transport import Transport, _clean
 
 SECRET = "s3cr3t-Value-0123456789"
 TOKEN = "sts-token-abcdef"
@@ -61,8 +63,7 @@ async def test_each_attempt_is_signed_with_the_date_of_its_second(
     creds = Credentials("LTAIkey", SECRET, token)
     settings = CrawlSettings()
     async with aiohttp.ClientSession() as session:
-        client = FcClient(
-            session,
+        options = ClientOptions(
             endpoint="http://127.0.0.1:9",
             account="1234567890123456",
             region="cn-hangzhou",
@@ -73,6 +74,7 @@ async def test_each_attempt_is_signed_with_the_date_of_its_second(
             settings=settings,
             wall_clock=lambda: clock[0],
         )
+        client = FcClient(Transport(session, options))
         for now in (1_700_000_000.2, 1_700_000_000.9, 1_700_000_001.0, 1_700_000_007.5):
             clock[0] = now
             headers = client._headers(PATHS[1])
