@@ -1,1 +1,1 @@
-"""The audit: policy, rules, ARNs, wording, the summary fold, the report model, drift."""
+"""The audit: the rule catalogue, policy, rules, ARNs, the summary fold, the report model, drift."""

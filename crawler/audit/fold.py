@@ -200,15 +200,15 @@ class AuditFold:
                 self.identity_mismatch(named_service, named_function, service, function, cline)
             evaluation = evaluate(config, account, region, service, function)
             count(row, evaluation, account, region)
-            if evaluation[0]:
-                emit(evaluation[0], row, account, region, service, function, q, cline)
+            if evaluation.hits:
+                emit(evaluation.hits, row, account, region, service, function, q, cline)
         row[CONFIGS] += len(configs)
         if status == "none" and not configs:
             row[DEFAULTS] += 1
             evaluation = evaluate(NO_CONFIG, account, region, service, function, True)
             count(row, evaluation, account, region)
-            if evaluation[0]:
-                emit(evaluation[0], row, account, region, service, function, None, line)
+            if evaluation.hits:
+                emit(evaluation.hits, row, account, region, service, function, None, line)
         elif status == "error":
             error = fn.get("error")
             code = str(error.get("code")) if error else "unknown"

@@ -1,8 +1,8 @@
-"""What the audit checks and how loudly: severities, the rule catalogue, and the ``[audit]`` policy.
+"""What the audit checks and how loudly: the ``[audit]`` policy over the rules of ``crawler.audit.catalogue``.
 
 Kept apart from the rule logic (``crawler.audit.rules``) so the config file can be validated — every key
-named on error — without touching the fold, and so the README's rules table has one source. Every
-name here is re-exported by ``crawler.audit.rules``, which is the public home of the audit's interface.
+named on error — without touching the fold. Every name here is re-exported by ``crawler.audit.rules``,
+which is the public home of the audit's interface.
 
 The ``[audit]`` table (all keys optional)::
 
@@ -33,7 +33,6 @@ The ``[audit]`` table (all keys optional)::
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,57 +41,11 @@ from fnmatch import translate
 from types import MappingProxyType
 from typing import Any, Final
 
+from crawler.audit.catalogue import DEFAULT_SEVERITY as DEFAULT_SEVERITY
+from crawler.audit.catalogue import RULE_IDS as RULE_IDS
+from crawler.audit.catalogue import Severity as Severity
 from crawler.errors import ConfigError
 
-
-class Severity(enum.IntEnum):
-    """Ordered: ``Severity.INFO < Severity.LOW < Severity.MEDIUM < Severity.HIGH``."""
-
-    INFO = 0
-    LOW = 1
-    MEDIUM = 2
-    HIGH = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, value: object, *, where: str = "severity") -> Severity:
-        if isinstance(value, str) and value.upper() in cls.__members__:
-            return cls[value.upper()]
-        names = ", ".join(s.label for s in cls)
-        raise ConfigError(f"{where}: {value!r} is not a severity (one of {names})")
-
-
-@dataclass(frozen=True, slots=True)
-class RuleInfo:
-    rule_id: str
-    severity: Severity
-    title: str
-
-
-RULES: Final[tuple[RuleInfo, ...]] = (
-    RuleInfo("no-failure-destination", Severity.MEDIUM, "No failure destination: exhausted events vanish"),
-    RuleInfo(
-        "retries-disabled-no-failure-destination",
-        Severity.HIGH,
-        "Retries disabled and no failure destination: one failure loses the event",
-    ),
-    RuleInfo("max-age-too-short", Severity.MEDIUM, "Max event age shorter than the retry schedule"),
-    RuleInfo("cross-region-destination", Severity.LOW, "Destination in another region"),
-    RuleInfo("cross-account-destination", Severity.MEDIUM, "Destination in another account"),
-    RuleInfo("self-destination", Severity.HIGH, "Function is its own destination (a loop)"),
-    RuleInfo("same-destination-both", Severity.LOW, "Same destination for success and failure"),
-    RuleInfo("malformed-destination-arn", Severity.MEDIUM, "Destination ARN is malformed"),
-    RuleInfo("unknown-destination-kind", Severity.LOW, "Destination of an unknown kind"),
-    RuleInfo("value-out-of-range", Severity.MEDIUM, "Value outside the documented range"),
-    RuleInfo("stateful-invocation-off", Severity.LOW, "Stateful invocation off where the policy requires it"),
-    RuleInfo("pair-error", Severity.MEDIUM, "Listing ended in error: this pair was not audited"),
-)
-RULE_IDS: Final = frozenset(r.rule_id for r in RULES)
-DEFAULT_SEVERITY: Final = MappingProxyType({r.rule_id: r.severity for r in RULES})
-RULE_TITLES: Final = MappingProxyType({r.rule_id: r.title for r in RULES})
 #: the severities as flags and config files spell them, least severe first
 SEVERITY_LABELS: Final = tuple(s.label for s in Severity)
 #: what ``--fail-on`` (and ``[audit] fail_on``) accept on every command: a severity, or ``none``

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from crawler.audit.arns import KIND_COLUMNS
-from crawler.audit.policy import RULES, AuditPolicy, Severity
+from crawler.audit.catalogue import RULES, Severity
+from crawler.audit.policy import AuditPolicy
 from crawler.audit.rules import Finding
 
 SCHEMA_VERSION: Final = 1

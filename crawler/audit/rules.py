@@ -2,12 +2,12 @@
 
 ``RuleEngine.evaluate`` reads a config once into its *effective* settings (defaults filled in for
 unset fields, values checked against the documented ranges, destinations parsed) and judges them with
-every enabled rule in the same pass; it returns the hits and the settings, and the fold in
-``crawler.audit.fold`` counts exactly those settings, so what is counted and what is judged cannot
-disagree. A function with no config is evaluated as an empty config: every field unset, every platform
-default. This is the hot path of the audit (once per config), hence one function with plain tuples.
-Rules return cheap ``(rule_id, payload)`` hits; a ``Finding`` (with its evidence and its sentence for
-people) is only built when someone will read it.
+every enabled rule in the same pass; it returns an ``Evaluation`` (the hits and the settings), and the
+fold in ``crawler.audit.fold`` counts exactly those settings, so what is counted and what is judged
+cannot disagree. A function with no config is evaluated as an empty config: every field unset, every
+platform default. This is the hot path of the audit (once per config), hence one function that records
+cheap ``Hit`` tuples; a ``Finding`` (with its evidence and its sentence for people, from the rule's
+``Rule`` object in ``crawler.audit.catalogue``) is only built when someone will read it.
 
 The retry schedule ``max-age-too-short`` assumes (documented for throttled invocations, the only one the
 FC docs spell out; used for every retry): the first retry 0.5 s after a failure, each later delay
@@ -22,26 +22,41 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from crawler.audit.arns import Destination, names_function, parse_destination
-from crawler.audit.policy import (
+from crawler.audit.catalogue import (
+    CROSS_ACCOUNT_DESTINATION,
+    CROSS_REGION_DESTINATION,
     DEFAULT_SEVERITY,
-    FAIL_ON_CHOICES,
+    MALFORMED_DESTINATION_ARN,
+    MAX_AGE_TOO_SHORT,
+    NO_FAILURE_DESTINATION,
+    PAIR_ERROR,
+    RETRIES_DISABLED_NO_FAILURE_DESTINATION,
+    RULE_BY_ID,
     RULE_IDS,
     RULE_TITLES,
     RULES,
+    SAME_DESTINATION_BOTH,
+    SELF_DESTINATION,
+    STATEFUL_INVOCATION_OFF,
+    UNKNOWN_DESTINATION_KIND,
+    VALUE_OUT_OF_RANGE,
+    Hit,
+    Rule,
+    Severity,
+)
+from crawler.audit.policy import (
+    FAIL_ON_CHOICES,
     SEVERITY_LABELS,
     AuditPolicy,
-    RuleInfo,
-    Severity,
     Suppression,
     default_policy,
     glob_matcher,
     policy_from_table,
     resolve_fail_on,
 )
-from crawler.audit.wording import Hit, evidence, message
 from crawler.store.records import quotable
 
 __all__ = [
@@ -49,6 +64,7 @@ __all__ = [
     "FAIL_ON_CHOICES",
     "NO_CONFIG",
     "RULES",
+    "RULE_BY_ID",
     "RULE_IDS",
     "RULE_TITLES",
     "SEVERITY_LABELS",
@@ -56,8 +72,8 @@ __all__ = [
     "Evaluation",
     "Finding",
     "Hit",
+    "Rule",
     "RuleEngine",
-    "RuleInfo",
     "Severity",
     "Suppression",
     "default_policy",
@@ -99,16 +115,41 @@ class Finding:
         }
 
 
-#: ``evaluate``'s answer: (hits, retries, age, stateful, onSuccess, onFailure, and whether retries, age
-#: and stateful were unset so the default applied). retries/age/stateful are ``None`` when the stored
-#: value is invalid (outside the documented range, or of the wrong type); a destination is ``None``
-#: when unset.
-Evaluation = tuple[
-    list[Hit], int | None, int | None, bool | None, Destination | None, Destination | None, bool, bool, bool
-]
+class Evaluation(NamedTuple):
+    """``evaluate``'s answer: the hits and the effective settings of one config."""
+
+    hits: list[Hit]
+    #: ``None`` when the stored value is invalid (outside the documented range, or of the wrong type)
+    retries: int | None
+    age: int | None
+    stateful: bool | None
+    #: ``None`` when unset
+    on_success: Destination | None
+    on_failure: Destination | None
+    #: unset, so the platform default applied
+    retries_defaulted: bool
+    age_defaulted: bool
+    stateful_defaulted: bool
+
+
+# ``Evaluation(...)`` runs a Python-level ``__new__``; the C constructor skips that frame on the hot path
+_new_evaluation: Final = tuple.__new__
 
 #: a function with no async config: every field unset, so every platform default applies
 NO_CONFIG: Final[Mapping[str, Any]] = MappingProxyType({})
+
+# each check's hit names its rule by id; the ids as locals of this module keep ``evaluate`` cheap
+_NO_FAILURE: Final = NO_FAILURE_DESTINATION.rule_id
+_RETRIES0: Final = RETRIES_DISABLED_NO_FAILURE_DESTINATION.rule_id
+_AGE: Final = MAX_AGE_TOO_SHORT.rule_id
+_REGION: Final = CROSS_REGION_DESTINATION.rule_id
+_ACCOUNT: Final = CROSS_ACCOUNT_DESTINATION.rule_id
+_SELF: Final = SELF_DESTINATION.rule_id
+_SAME: Final = SAME_DESTINATION_BOTH.rule_id
+_MALFORMED: Final = MALFORMED_DESTINATION_ARN.rule_id
+_UNKNOWN: Final = UNKNOWN_DESTINATION_KIND.rule_id
+_RANGE: Final = VALUE_OUT_OF_RANGE.rule_id
+_STATEFUL: Final = STATEFUL_INVOCATION_OFF.rule_id
 
 _cached_parse = lru_cache(maxsize=8192)(parse_destination)
 
@@ -130,18 +171,18 @@ class RuleEngine:
     def __init__(self, policy: AuditPolicy) -> None:
         self.policy = policy
         on = policy.enabled
-        self._no_failure = "no-failure-destination" in on
-        self._retries0 = "retries-disabled-no-failure-destination" in on
-        self._age = "max-age-too-short" in on
-        self._region = "cross-region-destination" in on
-        self._account = "cross-account-destination" in on
-        self._self = "self-destination" in on
-        self._same = "same-destination-both" in on
-        self._malformed = "malformed-destination-arn" in on
-        self._unknown = "unknown-destination-kind" in on
-        self._range = "value-out-of-range" in on
-        self._stateful = "stateful-invocation-off" in on and bool(policy.require_stateful)
-        self.pair_error = "pair-error" in on
+        self._no_failure = NO_FAILURE_DESTINATION.rule_id in on
+        self._retries0 = RETRIES_DISABLED_NO_FAILURE_DESTINATION.rule_id in on
+        self._age = MAX_AGE_TOO_SHORT.rule_id in on
+        self._region = CROSS_REGION_DESTINATION.rule_id in on
+        self._account = CROSS_ACCOUNT_DESTINATION.rule_id in on
+        self._self = SELF_DESTINATION.rule_id in on
+        self._same = SAME_DESTINATION_BOTH.rule_id in on
+        self._malformed = MALFORMED_DESTINATION_ARN.rule_id in on
+        self._unknown = UNKNOWN_DESTINATION_KIND.rule_id in on
+        self._range = VALUE_OUT_OF_RANGE.rule_id in on
+        self._stateful = STATEFUL_INVOCATION_OFF.rule_id in on and bool(policy.require_stateful)
+        self.pair_error = PAIR_ERROR.rule_id in on
         self._required = [policy.required_age(n) for n in range(policy.retry_limit + 1)]
         self._retry_limit, self._age_limit = policy.retry_limit, policy.max_event_age_limit
         self._stateful_globs = [(p, glob_matcher(p)) for p in policy.require_stateful]
@@ -164,9 +205,7 @@ class RuleEngine:
         if raw_r is not None and (type(raw_r) is not int or not 0 <= raw_r <= self._retry_limit):
             retries = None
             if self._range:
-                hits.append(
-                    ("value-out-of-range", ("maxAsyncRetryAttempts", quotable(raw_r), [0, self._retry_limit]))
-                )
+                hits.append((_RANGE, ("maxAsyncRetryAttempts", quotable(raw_r), [0, self._retry_limit])))
         elif raw_r is not None:
             retries = raw_r
         raw_a = config.get("maxAsyncEventAgeInSeconds")
@@ -174,18 +213,13 @@ class RuleEngine:
         if raw_a is not None and (type(raw_a) is not int or not 1 <= raw_a <= self._age_limit):
             age = None
             if self._range:
-                hits.append(
-                    (
-                        "value-out-of-range",
-                        ("maxAsyncEventAgeInSeconds", quotable(raw_a), [1, self._age_limit]),
-                    )
-                )
+                hits.append((_RANGE, ("maxAsyncEventAgeInSeconds", quotable(raw_a), [1, self._age_limit])))
         elif raw_a is not None:
             age = raw_a
         raw_s = config.get("statefulInvocation")
         stateful: bool | None = False if raw_s is None else raw_s if type(raw_s) is bool else None
         if stateful is None and self._range:
-            hits.append(("value-out-of-range", ("statefulInvocation", quotable(raw_s), [False, True])))
+            hits.append((_RANGE, ("statefulInvocation", quotable(raw_s), [False, True])))
         success = failure = None
         dc = config.get("destinationConfig")
         if dc is not None:
@@ -199,29 +233,30 @@ class RuleEngine:
                     value = side.get("destination") if type(side) is dict else None
                     failure = _cached_parse(value) if type(value) is str and value else _destination(side)
             elif self._range:
-                hits.append(
-                    ("value-out-of-range", ("destinationConfig", "not an object", "an object or null"))
-                )
+                hits.append((_RANGE, ("destinationConfig", "not an object", "an object or null")))
         if failure is None:
             if retries == 0 and self._retries0:
-                hits.append(("retries-disabled-no-failure-destination", (success,)))
+                hits.append((_RETRIES0, (success,)))
             elif self._no_failure:
-                hits.append(("no-failure-destination", (retries, success, defaults)))
+                hits.append((_NO_FAILURE, (retries, success, defaults)))
         if retries and age is not None and age < self._required[retries] and self._age:
-            hits.append(("max-age-too-short", (age, retries, self._required[retries])))
+            hits.append((_AGE, (age, retries, self._required[retries])))
         if stateful is False and self._stateful:
             target = f"{service}/{function}"
             for pattern, match in self._stateful_globs:
                 if match(target):
-                    hits.append(("stateful-invocation-off", (pattern,)))
+                    hits.append((_STATEFUL, (pattern,)))
                     break
         if success is not None:
             self._check_destination(hits, "onSuccess", success, account, region, service, function)
         if failure is not None:
             self._check_destination(hits, "onFailure", failure, account, region, service, function)
             if success is not None and success.arn == failure.arn and self._same:
-                hits.append(("same-destination-both", (failure.arn,)))
-        return hits, retries, age, stateful, success, failure, raw_r is None, raw_a is None, raw_s is None
+                hits.append((_SAME, (failure.arn,)))
+        return _new_evaluation(
+            Evaluation,
+            (hits, retries, age, stateful, success, failure, raw_r is None, raw_a is None, raw_s is None),
+        )
 
     def _check_destination(
         self,
@@ -236,19 +271,19 @@ class RuleEngine:
         kind = d.kind
         if kind == "malformed":
             if self._malformed:
-                hits.append(("malformed-destination-arn", (side, d)))
+                hits.append((_MALFORMED, (side, d)))
             return
         if kind == "unknown" and self._unknown:
-            hits.append(("unknown-destination-kind", (side, d)))
+            hits.append((_UNKNOWN, (side, d)))
         if d.region != region and self._region:
-            hits.append(("cross-region-destination", (side, d, region)))
+            hits.append((_REGION, (side, d, region)))
         if d.account != account and self._account and not d.same_account(account):
-            hits.append(("cross-account-destination", (side, d, account)))
+            hits.append((_ACCOUNT, (side, d, account)))
         if kind == "fc-function" and self._self and names_function(d, account, region, service, function):
-            hits.append(("self-destination", (side, d)))
+            hits.append((_SELF, (side, d)))
 
     def check_error(self, error: Mapping[str, Any] | None) -> list[Hit]:
-        return [("pair-error", (error,))] if self.pair_error else []
+        return [(PAIR_ERROR.rule_id, (error,))] if self.pair_error else []
 
     def suppression(
         self, rule_id: str, account: str, region: str, service: str, function: str, qualifier: str | None
@@ -273,8 +308,9 @@ class RuleEngine:
         line: int,
         expired: Suppression | None = None,
     ) -> Finding:
-        rule_id = hit[0]
-        ev = evidence(hit)
+        rule_id, payload = hit
+        rule = RULE_BY_ID[rule_id]
+        ev = rule.evidence(*payload)
         if expired is not None:
             ev["expiredSuppression"] = {
                 "index": expired.index,
@@ -289,7 +325,7 @@ class RuleEngine:
             service,
             function,
             qualifier,
-            message(rule_id, ev),
+            rule.message(ev),
             ev,
             line,
         )
