@@ -2,18 +2,15 @@
 
 ``crawler.audit.summary`` decides *when* a function's configs are complete (its ``function`` record arrived)
 and hands the whole group here; this module decides *what* they count for. Everything in it is either a
-sum (counters: merge is addition) or a bounded list ordered by input line (listed findings per
-severity, problems, runs: merge is concatenation, then the same bound), which is why merging two folds
-equals folding the concatenation of their inputs.
+sum (counters) or a bounded list ordered by input line (listed findings per severity, problems, runs).
 
 Memory: one fixed-size ``list[int]`` per service (``ROW_SIZE`` ints, about 0.5 KB), capped at the
 policy's ``max_services`` (beyond it, one ``(other services)`` row); destination counts exact up to
 ``DEST_CAPACITY`` distinct ARNs and then pruned to the most referenced (the report says so); the
 ``max_findings`` most severe findings kept for listing (all are counted, per rule and severity, and all
 go to ``on_finding``); problems kept up to ``PROBLEM_CAPACITY``. Nothing grows with the number of
-functions, except two things that grow with what is unusual: one ``ErrorMark`` per function whose last
-record so far is ``error``, and the keys of the function records that come before the input's first
-``run`` start record (none in a file fcaudit wrote: its start record is line 1).
+functions, except what grows with what is unusual: one ``ErrorMark`` per function whose last record so
+far is ``error``.
 
 The last record of a function wins within one crawl (one ``run`` start record): ``--resume`` crawls a
 function that ended in ``error`` again and appends its new records, so a file may hold an ``error``
@@ -22,9 +19,7 @@ fcaudit writes them) adds — its status count, its error code, its ``pair-error
 ``ErrorMark`` and taken back (``retract``) when a later record of that function arrives. So that the
 listed findings stay those of the records that count, a mark's finding is not put in ``retained``: it is
 listed from the mark at report time, and sent to ``on_finding`` once it is final (a later start record,
-or ``settle`` when the input is over). A start record makes the earlier marks final. Merging stays exact:
-a fold hands over its pending marks and the keys it saw before its own start record, which retract
-the marks of the fold it is merged onto.
+or ``settle`` when the input is over). A start record makes the earlier marks final.
 """
 
 from __future__ import annotations
@@ -56,7 +51,6 @@ from crawler.audit.report_model import (
     STATEFUL_DEFAULTED,
     SUPPRESSED,
     Problem,
-    add_rows,
     new_row,
 )
 from crawler.audit.rules import NO_CONFIG, Evaluation, Finding, Hit, RuleEngine
@@ -104,10 +98,6 @@ class ErrorMark:
     finding: Finding | None = None
     emitted: bool = False
 
-    def shifted(self, offset: int) -> ErrorMark:
-        finding = replace(self.finding, line=self.finding.line + offset) if self.finding else None
-        return replace(self, line=self.line + offset, finding=finding)
-
 
 class AuditFold:
     """Counters and bounded lists; ``group`` folds in one finished function."""
@@ -147,13 +137,6 @@ class AuditFold:
         #: the findings of ``error`` records that can no longer be replaced, per severity, in line order
         #: (only the first ``cap`` of each can ever be listed)
         self.final_errors: list[list[Finding]] = [[], [], [], []]
-        #: the lines of the first and the last start record folded (``None``: none yet); a start
-        #: record begins a crawl of its own, whose records replace nothing before it
-        self.first_start: int | None = None
-        self.last_start: int | None = None
-        #: the functions folded before this fold's first start record: in a merge they replace the
-        #: ``error`` marks of the fold they are merged onto
-        self.head_keys: set[Key] = set()
 
     # --- rows -------------------------------------------------------------------------------------
     def row(self, account: str, region: str, service: str) -> list[int]:
@@ -179,8 +162,6 @@ class AuditFold:
             replaced = self.errors.pop(key, None)
             if replaced is not None:  # the last record wins: this one replaces an earlier error
                 self.retract(replaced)
-        if self.first_start is None:
-            self.head_keys.add(key)
         row = self.row(account, region, service)
         row[FN + _STATUS_INDEX[status]] += 1
         engine = self.engine
@@ -450,10 +431,7 @@ class AuditFold:
         self.records["run"] += 1
         data = {k: v for k, v in obj.items() if k not in ("type", "phase")}
         runs = self.runs
-        if obj["phase"] == "start":
-            if self.first_start is None:
-                self.first_start = line
-            self.last_start = line
+        if obj["phase"] == "start":  # a crawl of its own begins: its records replace nothing before it
             self.finalize_errors()
             if len(runs) < RUN_CAPACITY:
                 runs.append([data, None, line, None])
@@ -465,89 +443,28 @@ class AuditFold:
         if data.get("complete") is False:
             self.problem("run-incomplete", "the crawl that wrote this input ended incomplete", line)
 
-    def finalize_errors(self, before: int | None = None) -> None:
-        """A new crawl starts (at line ``before``; ``None``: after everything so far): the ``error``
-        records before it can no longer be replaced."""
-        ending = [m for m in self.errors.values() if before is None or m.line < before]
-        for mark in sorted(ending, key=lambda m: m.line):
+    def finalize_errors(self) -> None:
+        """A new crawl starts: the ``error`` records before it can no longer be replaced."""
+        for mark in sorted(self.errors.values(), key=lambda m: m.line):
             self.finalize(mark)
-            del self.errors[mark.key]
+        self.errors.clear()
 
-    # --- merging -----------------------------------------------------------------------------------
-    def absorb(self, other: AuditFold, offset: int) -> None:
-        """Add ``other`` (whose input came right after ours, ``offset`` lines later) into this fold."""
-        for function_key in other.head_keys & self.errors.keys():  # other's records replace our errors
-            self.retract(self.errors.pop(function_key))
-        for (account, region, service), row in other.rows.items():
-            add_rows(self.row(account, region, service), row)
-        if other.other is not None:
-            if self.other is None:
-                self.other = new_row()
-            add_rows(self.other, other.other)
-        self.accounts |= other.accounts
-        self.regions |= other.regions
-        for code, n in other.error_codes.items():
-            key = (
-                code if code in self.error_codes or len(self.error_codes) < ERROR_CODE_CAPACITY else "(other)"
-            )
-            _bump(self.error_codes, key, n)
-        for arn, n in other.dests.items():
-            _bump(self.dests, arn, n)
-            self.dest_kinds.setdefault(arn, other.dest_kinds[arn])
-        self.dests_pruned = max(self.dests_pruned, other.dests_pruned)
-        if len(self.dests) > 2 * DEST_CAPACITY:
-            self.prune_destinations()
-        counters: tuple[tuple[dict[Any, int], dict[Any, int]], ...] = (
-            (self.suppressed, other.suppressed),
-            (self.expired_hits, other.expired_hits),
-            (self.problems_by_kind, other.problems_by_kind),
-            (self.records, other.records),
-        )
-        for mine, theirs in counters:
-            for key, n in theirs.items():
-                _bump(mine, key, n)
-        above = 0
-        for severity in range(3, -1, -1):
-            kept = self.retained[severity]
-            room = max(0, self.cap - above - len(kept))
-            kept.extend(replace(f, line=f.line + offset) for f in other.retained[severity][:room])
-            above += len(kept)
-            self.closed[severity] = self.closed[severity] or other.closed[severity] or above >= self.cap
-        self.problems.extend(replace(p, line=(p.line or 0) + offset) for p in other.problems)
-        self.trim_problems()
-        runs = [
-            [s, e, None if sl is None else sl + offset, None if el is None else el + offset]
-            for s, e, sl, el in other.runs
-        ]
-        if (
-            runs
-            and self.runs
-            and self.runs[-1][0] is not None
-            and self.runs[-1][1] is None
-            and runs[0][0] is None
-        ):
-            self.runs[-1][1], self.runs[-1][3] = runs[0][1], runs[0][3]
-            runs = runs[1:]
-        self.runs.extend(runs[: max(0, RUN_CAPACITY - len(self.runs))])
-        if self.first_start is None:
-            self.head_keys |= other.head_keys
-        if other.first_start is not None and other.last_start is not None:
-            if self.first_start is None:
-                self.first_start = other.first_start + offset
-            self.last_start = other.last_start + offset
-            self.finalize_errors(before=self.last_start)
-        for findings in other.final_errors:  # already sent by other: only listed here
-            for finding in findings:
-                shifted = replace(finding, line=finding.line + offset)
-                self.finalize(ErrorMark(_key_of(finding), shifted.line, "", finding=shifted, emitted=True))
-        for function_key, mark in other.errors.items():
-            self.errors[function_key] = mark.shifted(offset)
-
+    # --- copying -----------------------------------------------------------------------------------
     def copy(self) -> AuditFold:
+        """An independent twin: folding into either leaves the other as it was."""
         twin = AuditFold(self.engine, self.on_finding)
-        twin.absorb(self, 0)
+        twin.rows = {key: list(row) for key, row in self.rows.items()}
+        twin.other = None if self.other is None else list(self.other)
+        twin.accounts, twin.regions = set(self.accounts), set(self.regions)
+        twin.error_codes = dict(self.error_codes)
+        twin.dests, twin.dest_kinds = dict(self.dests), dict(self.dest_kinds)
+        twin.dests_pruned = self.dests_pruned
+        twin.suppressed, twin.expired_hits = dict(self.suppressed), dict(self.expired_hits)
+        twin.retained = [list(kept) for kept in self.retained]
+        twin.closed = list(self.closed)
+        twin.problems, twin.problems_by_kind = list(self.problems), dict(self.problems_by_kind)
+        twin.records = dict(self.records)
+        twin.runs = [list(run) for run in self.runs]
+        twin.errors = {key: replace(mark) for key, mark in self.errors.items()}
+        twin.final_errors = [list(kept) for kept in self.final_errors]
         return twin
-
-
-def _key_of(finding: Finding) -> Key:
-    return (finding.account, finding.region, finding.service, finding.function)

@@ -16,13 +16,6 @@ The last record of a function wins: a function that ended in ``error`` and was c
 ``--resume`` counts once, as its later record says (``AuditFold.retract``); the ``pair-error`` finding of
 a replaced record is never listed nor sent to ``on_finding``. Findings of ``error`` records reach
 ``on_finding`` when they are final: at ``settle()`` (which ``report()`` calls) or a later start record.
-
-Merging: ``a.merge(b)`` equals summarising ``a``'s input followed by ``b``'s. For that to hold even when
-the split falls inside one function's configs, a summarizer made with ``starts_stream=False`` (a chunk
-in the middle of a stream) keeps its first group unresolved (``head``) until it is merged onto its
-predecessor or reported. A summarizer that starts a stream (the default: a file, a crawl, a shard)
-resolves everything at once; merging one after another first ends the other's stream, turning its
-trailing configs into orphans, since they cannot belong to a different stream's function.
 """
 
 from __future__ import annotations
@@ -73,13 +66,10 @@ INCOMPLETE_KINDS: Final = frozenset(
     }
 )
 _NOT_FOLLOWED = "are not followed by their function record"
-_BOUNDARY = "end where another stream starts"
 _OTHERS = "are followed by another function's record"
 _TRUNCATED = "have no function record (input truncated?)"
 
 Key = tuple[str, str, str, str]
-#: how the first run of configs of a ``starts_stream=False`` summarizer ended
-Terminator = tuple[Mapping[str, Any], int] | str
 
 
 class Summarizer:
@@ -90,22 +80,14 @@ class Summarizer:
         policy: AuditPolicy | None = None,
         *,
         on_finding: FindingSink | None = None,
-        starts_stream: bool = True,
     ) -> None:
         self.policy = policy if policy is not None else default_policy()
         self.engine = RuleEngine(self.policy)
         self.on_finding = on_finding
-        self.starts_stream = starts_stream
         self.lines = 0
         self._fold = AuditFold(self.engine, on_finding)
         self._pending: list[PendingConfig] = []
         self._pending_key: Key | None = None
-        self._deferring = not starts_stream
-        self._head: tuple[list[PendingConfig], Key | None, Terminator] | None = None
-        #: the held-back first function's key while it is an ``error`` a later record may still replace
-        #: (no start record since), and whether one did
-        self._head_key: Key | None = None
-        self._head_replaced = False
 
     # --- feeding ------------------------------------------------------------------------------------
     def add(self, record: Record) -> None:
@@ -201,8 +183,6 @@ class Summarizer:
                 return
             self._function(obj, n)
         elif kind == "run" and obj.get("phase") in ("start", "end"):
-            if obj["phase"] == "start":
-                self._head_key = None  # a new crawl: nothing after it replaces the held-back function
             self._fold.run(obj, n)
         else:
             self._invalid(obj, n)
@@ -248,110 +228,19 @@ class Summarizer:
         """The pending run of configs ended without its function record (or a stream ended)."""
         run, key = self._pending, self._pending_key
         self._pending, self._pending_key = [], None
-        if self._deferring:
-            self._deferring = False
-            self._head = (run, key, why)
-        elif run and key is not None:
+        if run and key is not None:
             self._fold.orphans(run, key, why)
 
     def _function(self, fn: Mapping[str, Any], n: int) -> None:
         run, key = self._pending, self._pending_key
         self._pending, self._pending_key = [], None
-        fn_key = (fn["account"], fn["region"], fn["service"], fn["function"])
-        if self._deferring:
-            self._deferring = False
-            self._head = (run, key, (fn, n))
-            has_configs = bool(run) and key == fn_key
-            self._head_key = fn_key if fn["status"] == "error" and not has_configs else None
-            self._head_replaced = False
-            return
-        if self._head_key == fn_key:  # replaces the held-back error
-            self._head_key, self._head_replaced = None, True
-        self._resolve(self._fold, run, key, fn, n)
-
-    @staticmethod
-    def _resolve(
-        fold: AuditFold, run: list[PendingConfig], key: Key | None, fn: Mapping[str, Any], n: int
-    ) -> None:
         if run and key != (fn["account"], fn["region"], fn["service"], fn["function"]):
             assert key is not None
-            fold.orphans(run, key, _OTHERS)
+            self._fold.orphans(run, key, _OTHERS)
             run = []
-        fold.group(run, fn, n)
+        self._fold.group(run, fn, n)
 
-    def _replay_head(
-        self,
-        head: tuple[list[PendingConfig], Key | None, Terminator],
-        offset: int,
-        replaced: bool = False,
-    ) -> None:
-        """Fold another summarizer's held-back first group; ``replaced``: a later record of that
-        summarizer replaced it (it was an ``error``), so it is taken back once folded."""
-        run, key, end = head
-        for line, q, c in run:
-            assert key is not None
-            self._config(key, (line + offset, q, c))
-        if isinstance(end, str):
-            self._end_run(end)
-        else:
-            fn, n = end
-            deferring = self._deferring
-            self._function(fn, n + offset)
-            if replaced and not deferring:
-                _take_back(self._fold, fn)
-
-    # --- merging and reporting ----------------------------------------------------------------------
-    def merge(self, other: Summarizer) -> Summarizer:
-        """The summary of this input followed by ``other``'s. Neither operand changes."""
-        if other.policy != self.policy:
-            raise ValueError("cannot merge summaries made under different audit policies")
-        merged = Summarizer(self.policy, on_finding=self.on_finding, starts_stream=self.starts_stream)
-        merged.lines = self.lines + other.lines
-        merged._fold = self._fold.copy()
-        merged._pending, merged._pending_key = list(self._pending), self._pending_key
-        merged._deferring, merged._head = self._deferring, self._head
-        merged._head_key, merged._head_replaced = self._head_key, self._head_replaced
-        offset = self.lines
-        if other.starts_stream:
-            merged._end_run(_BOUNDARY)
-        elif other._head is not None:
-            end = other._head[2]
-            start = other._fold.first_start
-            if start is not None and not isinstance(end, str) and start < end[1]:
-                # other's first start record comes before its held-back first function: that function
-                # belongs to a crawl of its own and replaces none of our errors
-                merged._fold.finalize_errors()
-                merged._head_key = None
-                if merged._fold.first_start is None:
-                    merged._fold.first_start = start + offset
-            deferring = merged._deferring
-            merged._replay_head(other._head, offset, other._head_replaced)
-            if deferring:  # other's head is still held back, now as ours: so is what replaced it
-                merged._head_key, merged._head_replaced = other._head_key, other._head_replaced
-        else:
-            for line, q, c in other._pending:
-                assert other._pending_key is not None
-                merged._config(other._pending_key, (line + offset, q, c))
-            merged._close_head(other)
-            merged._fold.absorb(other._fold, offset)
-            return merged
-        merged._close_head(other)
-        merged._fold.absorb(other._fold, offset)
-        if other._pending:
-            merged._pending = [(line + offset, q, c) for line, q, c in other._pending]
-            merged._pending_key = other._pending_key
-        return merged
-
-    def _close_head(self, other: Summarizer) -> None:
-        """``other``'s folded records follow ours: one before its first start record may replace our
-        held-back error; any start record of its ends the chance."""
-        if self._head_key is None:
-            return
-        if self._head_key in other._fold.head_keys:
-            self._head_key, self._head_replaced = None, True
-        elif other._fold.first_start is not None:
-            self._head_key = None
-
+    # --- reporting ---------------------------------------------------------------------------------
     def settle(self) -> None:
         """The input is over: send the findings of the ``error`` records that were not replaced."""
         self._fold.settle()
@@ -359,29 +248,10 @@ class Summarizer:
     def report(self) -> AuditReport:
         """The report as of now (``settle`` first); the summarizer can keep folding afterwards."""
         self.settle()
-        if self._head is not None:
-            fold = AuditFold(self.engine, self.on_finding)
-            run, key, end = self._head
-            if isinstance(end, str):
-                if run and key is not None:
-                    fold.orphans(run, key, end)
-            else:
-                self._resolve(fold, run, key, end[0], end[1])
-                if self._head_replaced:
-                    _take_back(fold, end[0])
-            fold.absorb(self._fold, 0)
-        else:
-            fold = self._fold.copy()
+        fold = self._fold.copy()  # the orphans below are of this report only: folding may go on
         if self._pending and self._pending_key is not None:
             fold.orphans(self._pending, self._pending_key, _TRUNCATED)
         return build_report(fold, self.lines, self.policy)
-
-
-def _take_back(fold: AuditFold, fn: Mapping[str, Any]) -> None:
-    """Retract the pending ``error`` mark of ``fn`` (a later record replaced it)."""
-    mark = fold.errors.pop((fn["account"], fn["region"], fn["service"], fn["function"]), None)
-    if mark is not None:
-        fold.retract(mark)
 
 
 def _run_problems(runs: list[RunInfo]) -> list[Problem]:

@@ -1,7 +1,7 @@
 """``AuditFold`` driven directly, with literal expectations: which finding each function gives (rule,
 target, qualifier, line, evidence) on the fast path and the sink path, the problems and their words,
 error codes and their cap, run records paired, destination pruning, the findings kept per severity, and
-that absorbing a fold equals folding the same input in one go."""
+that a copy folds on as the original would, leaving the original as it was."""
 
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ def test_suppressed_and_expired_findings_are_counted_by_rule_and_by_suppression(
     }
 
 
-def test_absorbing_a_fold_equals_folding_its_input_after_ours() -> None:
+def test_a_copy_folds_on_as_the_original_would_and_leaves_it_as_it_was() -> None:
     policy: dict[str, Any] = {
         "require_stateful": ("s/g",),
         "suppressions": (Suppression("ok", "stateful-invocation-off"),),
@@ -208,13 +208,12 @@ def test_absorbing_a_fold_equals_folding_its_input_after_ours() -> None:
     feed(whole, first)
     feed(whole, [([(line + 10, q, cfg) for line, q, cfg in c], r, n + 10) for c, r, n in second])
     whole.run({"type": "run", "phase": "end", "complete": True}, 20)
-    head, tail = fold(**policy), fold(**policy)
+    head = fold(**policy)
     head.run({"type": "run", "phase": "start"}, 0)
     feed(head, first)
-    feed(tail, second)
-    tail.run({"type": "run", "phase": "end", "complete": True}, 10)
     merged = head.copy()
-    merged.absorb(tail, 10)
+    feed(merged, [([(line + 10, q, cfg) for line, q, cfg in c], r, n + 10) for c, r, n in second])
+    merged.run({"type": "run", "phase": "end", "complete": True}, 20)
     for name in (
         "rows",
         "accounts",
@@ -238,4 +237,7 @@ def test_absorbing_a_fold_equals_folding_its_input_after_ours() -> None:
     assert listed(merged) == listed(whole)
     assert len(listed(whole)) == 3
     assert merged.runs == [[{}, {"complete": True}, 0, 20]]
-    assert head.runs == [[{}, None, 0, None]]  # absorbing into a copy leaves the operand as it was
+    assert head.runs == [[{}, None, 0, None]]  # folding into a copy leaves the original as it was
+    assert list(merged.errors) == [(A, R, "t", "h")]
+    assert head.errors == {}
+    assert sum(map(sum, head.rows.values())) < sum(map(sum, merged.rows.values()))

@@ -1,4 +1,5 @@
-"""Property tests: live equals file; merge equals the summary of the concatenation, and is associative.
+"""Property tests: live equals file; a report taken along the way is the summary of the input so far and
+changes nothing; the last record of a function replaces its earlier error.
 
 Inputs are random crawls (batches of configs with every kind of value and destination, run records)
 plus, for the file side, damaged lines. Policies keep the bounded lists small (three listed findings) so
@@ -10,7 +11,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import replace
 from datetime import date
-from functools import reduce
 from typing import Any
 
 from hypothesis import given, settings
@@ -132,20 +132,6 @@ def damaged_lines(draw: st.DrawFn) -> list[bytes]:
     return lines
 
 
-def _fold_lines(policy: AuditPolicy, lines: list[bytes], *, starts_stream: bool = True) -> Summarizer:
-    summarizer = Summarizer(policy, starts_stream=starts_stream)
-    summarizer.add_lines(lines)
-    return summarizer
-
-
-def _chunks(policy: AuditPolicy, lines: list[bytes], cuts: list[int]) -> list[Summarizer]:
-    bounds = [0, *sorted(min(c, len(lines)) for c in cuts), len(lines)]
-    return [
-        _fold_lines(policy, lines[lo:hi], starts_stream=i == 0)
-        for i, (lo, hi) in enumerate(itertools.pairwise(bounds))
-    ]
-
-
 @settings(max_examples=60 * MULT, deadline=None)
 @given(st.sampled_from(POLICIES), crawls())
 def test_live_summary_equals_summary_of_the_written_file(policy: AuditPolicy, records: list[Record]) -> None:
@@ -158,46 +144,16 @@ def test_live_summary_equals_summary_of_the_written_file(policy: AuditPolicy, re
 
 
 @settings(max_examples=80 * MULT, deadline=None)
-@given(st.sampled_from(POLICIES), damaged_lines(), st.lists(st.integers(0, 60), max_size=4))
-def test_merge_of_chunks_equals_summary_of_the_whole(
+@given(st.sampled_from(POLICIES), damaged_lines(), st.lists(st.integers(0, 60), max_size=3))
+def test_reports_along_the_way_are_the_summary_so_far_and_change_nothing(
     policy: AuditPolicy, lines: list[bytes], cuts: list[int]
 ) -> None:
-    whole = _fold_lines(policy, lines).report().to_dict()
-    merged = reduce(Summarizer.merge, _chunks(policy, lines, cuts))
-    assert merged.report().to_dict() == whole
-    assert merged.lines == len(lines)
-
-
-@settings(max_examples=60 * MULT, deadline=None)
-@given(st.sampled_from(POLICIES), damaged_lines(), st.integers(0, 60), st.integers(0, 60))
-def test_merge_is_associative(policy: AuditPolicy, lines: list[bytes], cut1: int, cut2: int) -> None:
-    a, b, c = _chunks(policy, lines, [cut1, cut2])
-    left = a.merge(b).merge(c).report().to_dict()
-    right = a.merge(b.merge(c)).report().to_dict()
-    assert left == right
-
-
-@settings(max_examples=60 * MULT, deadline=None)
-@given(st.sampled_from(POLICIES), st.lists(crawls(), min_size=1, max_size=3))
-def test_merge_of_whole_files_equals_summary_of_their_concatenation(
-    policy: AuditPolicy, files: list[list[Record]]
-) -> None:
-    per_file = [[to_bytes(r) for r in records] for records in files]
-    merged = reduce(Summarizer.merge, (_fold_lines(policy, lines) for lines in per_file))
-    together = _fold_lines(policy, [line for lines in per_file for line in lines])
-    assert merged.report().to_dict() == together.report().to_dict()
-
-
-@settings(max_examples=30 * MULT, deadline=None)
-@given(st.sampled_from(POLICIES), crawls())
-def test_merging_leaves_both_operands_unchanged(policy: AuditPolicy, records: list[Record]) -> None:
-    lines = [to_bytes(r) for r in records]
-    half = len(lines) // 2
-    a = _fold_lines(policy, lines[:half])
-    b = _fold_lines(policy, lines[half:], starts_stream=False)
-    before = (a.report().to_dict(), b.report().to_dict())
-    a.merge(b)
-    assert (a.report().to_dict(), b.report().to_dict()) == before
+    summarizer = Summarizer(policy)
+    bounds = [0, *sorted(min(c, len(lines)) for c in cuts), len(lines)]
+    for lo, hi in itertools.pairwise(bounds):
+        summarizer.add_lines(lines[lo:hi])
+        assert summarizer.report().to_dict() == summarize_lines(lines[:hi], policy).to_dict()
+    assert summarizer.lines == len(lines)
 
 
 def _without_replaced_errors(records: list[Record]) -> list[Record]:
