@@ -41,8 +41,7 @@ import math
 import time
 from bisect import bisect_right
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 import anyio
 
@@ -199,7 +198,8 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class RateLimiter:
-    """The shared limiter of one endpoint: ``async with limiter.slot() as sent_at:`` around each request.
+    """The shared limiter of one endpoint: ``sent_at = await limiter.acquire()`` before each request,
+    ``limiter.release()`` once its answer is in.
 
     ``rate`` is the ceiling in requests/s (``None``: no ceiling, find the server's pace); ``concurrency``
     the most requests in flight. Report each answer with ``on_throttled(sent_at)`` or
@@ -265,14 +265,6 @@ class RateLimiter:
     def release(self) -> None:
         self._running -= 1
         self._in_flight.release()
-
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[float]:
-        sent_at = await self.acquire()
-        try:
-            yield sent_at
-        finally:
-            self.release()
 
     def on_throttled(self, sent_at: float | None = None) -> None:
         now = self._clock()

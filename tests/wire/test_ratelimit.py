@@ -15,6 +15,7 @@ from anyio.lowlevel import checkpoint
 from structlog.testing import capture_logs
 
 from crawler.wire.ratelimit import AdaptiveRate, RateLimiter
+from tests.support.limiter_support import slot
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +39,7 @@ async def test_requests_are_paced_exactly_at_the_ceiling() -> None:
     limiter = RateLimiter(10.0, 4, clock, clock.sleep)
     starts = []
     for _ in range(5):
-        async with limiter.slot() as sent_at:
+        async with slot(limiter) as sent_at:
             starts.append(sent_at)
     assert starts == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
 
@@ -46,12 +47,12 @@ async def test_requests_are_paced_exactly_at_the_ceiling() -> None:
 async def test_an_idle_limiter_does_not_burst() -> None:
     clock = FakeClock()
     limiter = RateLimiter(4.0, 8, clock, clock.sleep)
-    async with limiter.slot():
+    async with slot(limiter):
         pass
     clock.now = 100.0
     starts = []
     for _ in range(3):
-        async with limiter.slot() as sent_at:
+        async with slot(limiter) as sent_at:
             starts.append(sent_at)
     assert starts == pytest.approx([100.0, 100.25, 100.5])
 
@@ -63,7 +64,7 @@ async def test_the_in_flight_cap_holds() -> None:
     release = anyio.Event()
 
     async def worker(n: int) -> None:
-        async with limiter.slot():
+        async with slot(limiter):
             entered.append(n)
             await release.wait()
 

@@ -10,6 +10,7 @@ import pytest
 from anyio.lowlevel import checkpoint
 
 from crawler.wire.ratelimit import AdaptiveRate, RateLimiter
+from tests.support.limiter_support import slot
 
 pytestmark = pytest.mark.anyio
 
@@ -34,7 +35,7 @@ async def test_late_wake_ups_do_not_slow_the_pace() -> None:
     limiter = RateLimiter(500.0, 4, clock, clock.sleep)  # one start every 2 ms
     starts = []
     for _ in range(101):
-        async with limiter.slot() as sent_at:
+        async with slot(limiter) as sent_at:
             starts.append(sent_at)
     # 100 intervals of 2 ms, each wake-up 1 ms late: the schedule holds (0.2 s plus one overshoot);
     # restarting the interval from each late start would have taken 0.3 s, a third of the rate lost
@@ -48,7 +49,7 @@ async def test_lateness_beyond_the_credit_is_not_made_up() -> None:
     limiter = RateLimiter(100.0, 4, clock, clock.sleep)
     starts = []
     for _ in range(4):
-        async with limiter.slot() as sent_at:
+        async with slot(limiter) as sent_at:
             starts.append(sent_at)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert gaps == pytest.approx([0.01 + 0.05] * 3)  # each interval counted from the actual start
@@ -70,7 +71,7 @@ async def test_concurrent_waiters_share_one_schedule() -> None:
 
     async def worker() -> None:
         for _ in range(25):
-            async with limiter.slot() as sent_at:
+            async with slot(limiter) as sent_at:
                 starts.append(sent_at)
                 await checkpoint()
 
