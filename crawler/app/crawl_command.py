@@ -53,6 +53,7 @@ from crawler.crawl.shutdown import STOP_SIGNALS
 from crawler.errors import AuthError, OutputError, UsageError
 from crawler.interrupts import held_interrupts
 from crawler.log import LogFormat, configure, get_logger
+from crawler.report.render import TEXT_FORMATS as TEXT_FORMATS
 from crawler.report.render import render
 from crawler.settings.config import resolve_config
 from crawler.store.atomic_file import RUN_AGAIN
@@ -67,9 +68,6 @@ if TYPE_CHECKING:  # --baseline and --report load their modules (and Jinja2) onl
     from crawler.audit.drift import DriftSide
 
 log = get_logger(__name__)
-
-#: the summary printed on stdout (or stderr); ``--report`` is the HTML page
-FORMATS = ("table", "json", "markdown")
 
 
 def configure_logging(args: argparse.Namespace) -> None:

@@ -49,7 +49,7 @@ def register(sub: Any) -> None:
     )
     out.add_argument(
         "--format",
-        choices=crawl_command.FORMATS,
+        choices=crawl_command.TEXT_FORMATS,
         default="table",
         help="the summary printed (default: table)",
     )

@@ -8,12 +8,12 @@ configs; a field absent on one side has no ``old`` (or ``new``) key.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from typing import Any, Final, Literal
 
 import orjson
 
 from crawler.audit.drift import ABSENT, ConfigChange, DriftReport, FindingChange
+from crawler.report import markdown
 
 DiffFormat = Literal["table", "json", "markdown"]
 DIFF_FORMATS: Final = ("table", "json", "markdown")
@@ -95,30 +95,22 @@ def _table(report: DriftReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _md_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
-    return out
-
-
 def _markdown(report: DriftReport) -> str:
     lines = ["## Drift", "", headline(report) + "."]
-    lines += [f"> warning: {w}" for w in report.warnings]
+    lines += [f"> warning: {markdown.text(w)}" for w in report.warnings]
     key_header = ("account", "region", "service", "function", "qualifier")
     for title, changes in (("Added configs", report.added), ("Removed configs", report.removed)):
         if changes:
             lines += ["", f"### {title} ({len(changes)})", ""]
-            lines += _md_table(key_header, (c.key for c in changes))
+            lines += markdown.table(key_header, (c.key for c in changes))
     if report.changed:
         lines += ["", f"### Changed configs ({len(report.changed)})", ""]
         field_rows = [
-            (*c.key, f"`{f.path}`", _value(f.old), _value(f.new)) for c in report.changed for f in c.fields
+            (*c.key, markdown.code(f.path), _value(f.old), _value(f.new))
+            for c in report.changed
+            for f in c.fields
         ]
-        lines += _md_table((*key_header, "field", "old", "new"), field_rows)
+        lines += markdown.table((*key_header, "field", "old", "new"), field_rows)
     for title, findings in (
         ("New findings", report.new_findings),
         ("Resolved findings", report.resolved_findings),
@@ -126,8 +118,13 @@ def _markdown(report: DriftReport) -> str:
         if findings:
             lines += ["", f"### {title} ({len(findings)})", ""]
             found = [
-                (c.finding.severity.label, f"`{c.finding.rule_id}`", _finding_where(c), c.finding.message)
+                (
+                    c.finding.severity.label,
+                    markdown.code(c.finding.rule_id),
+                    _finding_where(c),
+                    c.finding.message,
+                )
                 for c in findings
             ]
-            lines += _md_table(("severity", "rule", "where", "message"), found)
+            lines += markdown.table(("severity", "rule", "where", "message"), found)
     return "\n".join(lines) + "\n"

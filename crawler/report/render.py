@@ -22,10 +22,13 @@ from rich.table import Table
 
 from crawler.audit.report_model import AGE_KEYS, AGE_LABELS, RETRY_KEYS, AuditReport, Figures, ServiceFigures
 from crawler.audit.rules import RULE_TITLES, Finding, Severity
+from crawler.report import markdown
 from crawler.store.atomic_file import AtomicFile
 
 Format = Literal["table", "json", "markdown", "html"]
-FORMATS: Final = ("table", "json", "markdown", "html")
+#: the formats of a text on stdout; a command that writes the HTML page with ``--report`` offers these
+TEXT_FORMATS: Final = ("table", "json", "markdown")
+FORMATS: Final = (*TEXT_FORMATS, "html")
 LISTED_FINDINGS: Final = 20
 LISTED_SERVICES: Final = 15
 LISTED_PROBLEMS: Final = 10
@@ -63,10 +66,6 @@ def render(report: AuditReport, fmt: Format, *, width: int = 80, source: str | N
 
 
 # --- shared wording ---------------------------------------------------------------------------------
-def _pct(n: int, total: int) -> str:
-    return f"{100 * n / total:.0f}%" if total else "-"
-
-
 def _status_line(report: AuditReport) -> str:
     state = "complete" if report.complete else "INCOMPLETE (see problems)"
     runs = len(report.runs)
@@ -247,14 +246,8 @@ def _table(report: AuditReport, width: int) -> str:
 
 
 # --- markdown ---------------------------------------------------------------------------------------
-def _md(text: object) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`").replace("\n", " ")
-
-
 def _md_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
-    lines = ["| " + " | ".join(_md(h) for h in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
-    return [*lines, ""]
+    return [*markdown.table(header, rows), ""]
 
 
 def _markdown(report: AuditReport) -> str:
@@ -336,7 +329,7 @@ def _markdown(report: AuditReport) -> str:
         )
     if report.problems:
         lines += [f"### Problems ({report.problems_total})", ""]
-        lines += [f"- {_md(p)}" for p in report.problems[:LISTED_PROBLEMS]] + [""]
+        lines += [f"- {markdown.text(p)}" for p in report.problems[:LISTED_PROBLEMS]] + [""]
     return "\n".join(lines)
 
 
