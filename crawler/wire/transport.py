@@ -201,7 +201,7 @@ class Transport:
         self, route: str, url: URL, sign: SignHeaders, gone: frozenset[str]
     ) -> tuple[bytes, str | None]:
         """One attempt through the limiter: the 2xx body and request id, or the mapped error."""
-        sent_at = await self._limiter.acquire()  # not ``slot()``: an async context manager costs more
+        sent_at = await self._limiter.acquire()  # by hand: an async context manager costs more
         try:
             status, headers, body, request_id = await self._send(route, url, sign)
             if 200 <= status < 300:
