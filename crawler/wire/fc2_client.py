@@ -67,7 +67,8 @@ class FcClient:
         self._date = ""
 
     def __repr__(self) -> str:
-        return f"FcClient(endpoint={self.endpoint!r}, account={self.account!r}, region={self.region!r})"
+        name = type(self).__name__
+        return f"{name}(endpoint={self.endpoint!r}, account={self.account!r}, region={self.region!r})"
 
     # -- the three list calls -------------------------------------------------------------------------
     async def list_services(self, *, limit: int, next_token: str | None) -> Page:

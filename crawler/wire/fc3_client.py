@@ -114,7 +114,8 @@ class Fc3Client:
         self._nonce = nonce
 
     def __repr__(self) -> str:
-        return f"Fc3Client(endpoint={self.endpoint!r}, account={self.account!r}, region={self.region!r})"
+        name = type(self).__name__
+        return f"{name}(endpoint={self.endpoint!r}, account={self.account!r}, region={self.region!r})"
 
     async def list_functions_v3(self, *, limit: int, next_token: str | None, prefix: str = "") -> Page:
         query = [("limit", str(int(limit)))]
