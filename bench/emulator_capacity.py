@@ -32,8 +32,8 @@ import psutil
 
 from bench._capacity import Signer
 from bench._harness import Account, EmulatorProcess
-from crawler.emulator.app import API
-from crawler.emulator.backend import AccountSpec, Backend, generate_account
+from crawler.emulator import AccountSpec, Backend, generate_account
+from crawler.emulator.fc2_routes import API
 
 T = TypeVar("T")
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import structlog
 
-from crawler.emulator.backend import AccountSpec, generate_account
+from crawler.emulator import AccountSpec, generate_account
 from crawler.emulator.faults import FaultConfig
 from crawler.emulator.server import EmulatorThread
 from tests.support.fixtures import SMALL_ACCOUNT, EmulatorFactory

@@ -25,7 +25,7 @@ from crawler.crawl.job import CrawlJob
 from crawler.crawl.pipeline import CrawlOutcome
 from crawler.crawl.progress import ProgressLine
 from crawler.crawl.runner import execute
-from crawler.emulator.backend import AccountSpec, generate_account
+from crawler.emulator import AccountSpec, generate_account
 from crawler.emulator.faults import FaultConfig, FaultKind
 from crawler.emulator.server import run_emulator
 from crawler.errors import UsageError

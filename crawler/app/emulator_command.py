@@ -18,7 +18,7 @@ import sys
 from typing import TextIO
 
 from crawler.app.commands import EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
-from crawler.emulator.backend import AccountSpec, Backend, generate_account
+from crawler.emulator import AccountSpec, Backend, generate_account
 from crawler.emulator.faults import RETRY_HINTS as RETRY_HINTS
 from crawler.emulator.faults import FaultConfig, FaultKind, parse_fault_spec
 from crawler.emulator.faults import kinds_help as kinds_help

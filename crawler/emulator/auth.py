@@ -12,21 +12,19 @@ import hmac
 import time
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import Final
+from typing import ClassVar, Final
 
-from crawler.emulator.backend import EmulatorApiError
+from crawler.emulator.api_errors import FC2_GATE, GateCodes, denied
 from crawler.wire.signing import fc2_signature, fc2_string_to_sign, parse_fc2_authorization
 
 MAX_SKEW_SECONDS: Final = 15 * 60
 
 
-def denied(code: str, message: str) -> EmulatorApiError:
-    """A 403 refusal with the given FC error code."""
-    return EmulatorApiError(403, code, message)
-
-
 class KeyedVerifier:
-    """What every signature gate shares: the accepted keys, the STS token, the clock, a safe repr."""
+    """What every signature gate shares: the accepted keys, the STS token, the clock, a safe repr, and
+    the error codes it answers (``codes``, the API's ``api_errors.GateCodes``)."""
+
+    codes: ClassVar[GateCodes]
 
     def __init__(
         self,
@@ -42,24 +40,26 @@ class KeyedVerifier:
     def __repr__(self) -> str:  # never the secrets
         return f"{type(self).__name__}(keys={sorted(self._keys)!r}, sts={self._token is not None})"
 
-    def _secret(self, key_id: str, code: str) -> str:
+    def _secret(self, key_id: str) -> str:
         secret = self._keys.get(key_id)
         if secret is None:
-            raise denied(code, f"the access key id {key_id} does not exist")
+            raise denied(self.codes.unknown_key, f"the access key id {key_id} does not exist")
         return secret
 
-    def _check_token(self, sent: str | None, header: str, *, missing: str, mismatch: str) -> None:
+    def _check_token(self, sent: str | None, header: str) -> None:
         """When the server was started with an STS token, the request must carry exactly it."""
         if self._token is None:
             return
         if not sent:
-            raise denied(missing, f"an STS security token is required ({header})")
+            raise denied(self.codes.token_missing, f"an STS security token is required ({header})")
         if not hmac.compare_digest(sent.encode("utf-8"), self._token.encode("utf-8")):
-            raise denied(mismatch, "the security token is invalid or expired")
+            raise denied(self.codes.token_mismatch, "the security token is invalid or expired")
 
 
 class RequestVerifier(KeyedVerifier):
     """Checks one request's ``Authorization``, ``Date`` and ``x-fc-security-token``; raises 403 on failure."""
+
+    codes = FC2_GATE
 
     def __init__(
         self,
@@ -78,9 +78,9 @@ class RequestVerifier(KeyedVerifier):
         try:
             parsed = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
-            raise denied("AccessDenied", f"the Date header {value!r} is not an RFC 1123 date") from None
+            raise denied(self.codes.bad_date, f"the Date header {value!r} is not an RFC 1123 date") from None
         if parsed.tzinfo is None:
-            raise denied("AccessDenied", f"the Date header {value!r} has no time zone (use GMT)")
+            raise denied(self.codes.bad_date, f"the Date header {value!r} has no time zone (use GMT)")
         stamp = parsed.timestamp()
         self._last_date = (value, stamp)
         return stamp
@@ -89,35 +89,31 @@ class RequestVerifier(KeyedVerifier):
         """The access key id that signed the request, when everything checks out."""
         authorization = headers.get("Authorization")
         if not authorization:
-            raise denied("AccessDenied", "the request has no Authorization header")
+            raise denied(self.codes.no_authorization, "the request has no Authorization header")
         parsed = parse_fc2_authorization(authorization)
         if parsed is None:
             raise denied(
-                "AccessDenied", "the Authorization header is not of the form 'FC AccessKeyId:Signature'"
+                self.codes.bad_authorization,
+                "the Authorization header is not of the form 'FC AccessKeyId:Signature'",
             )
         key_id, signature = parsed
-        secret = self._secret(key_id, "InvalidAccessKeyID")
+        secret = self._secret(key_id)
         date = headers.get("Date")
         if not date:
-            raise denied("AccessDenied", "the request has no Date header")
+            raise denied(self.codes.bad_date, "the request has no Date header")
         skew = self._wall_clock() - self._date_timestamp(date)
         if abs(skew) > MAX_SKEW_SECONDS:
             raise denied(
-                "RequestTimeTooSkewed",
+                self.codes.skewed,
                 f"the Date header is {abs(skew):.0f}s away from the server's time (at most "
                 f"{MAX_SKEW_SECONDS}s allowed)",
             )
-        self._check_token(
-            headers.get("x-fc-security-token"),
-            "x-fc-security-token",
-            missing="InvalidSecurityToken",
-            mismatch="InvalidSecurityToken",
-        )
+        self._check_token(headers.get("x-fc-security-token"), "x-fc-security-token")
         expected = fc2_signature(secret, method, decoded_path, headers)
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
             string_to_sign = fc2_string_to_sign(method, decoded_path, headers)
             raise denied(
-                "SignatureNotMatch",
+                self.codes.bad_signature,
                 f"the request signature does not match; the string to sign was {string_to_sign!r}",
             )
         return key_id

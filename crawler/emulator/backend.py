@@ -1,10 +1,12 @@
 """The emulated account: services, functions and their async-invoke configs, in memory, with no HTTP.
 
-Every rule about what exists, what a listing returns and what the expected crawl output is lives here, so
-the HTTP layer (app.py) only translates, tests can shape an account directly, and the ground truth is
-computed from the same state the server answers from (moto's split between backend and responses).
+Every rule about what exists, what a listing returns and what the expected crawl output is lives here,
+so the HTTP layer (fc2_routes.py, fc3_routes.py) only translates, tests can shape an account directly,
+and the ground truth is computed from the same state the server answers from (moto's split between
+backend and responses).
 
-Functions made by the seeded generator (generator.py) carry a per-function ``recipe`` and are
+The shapes it keeps are model.py's and the errors it raises api_errors.py's. Functions made by the
+seeded generator (generator.py, installed by ``generate_account``) carry a per-function ``recipe`` and are
 materialised on first touch, so a 100,000-function account is ready in a fraction of a second and is
 still byte-identical for a given seed. Every listing is kept as a sorted list of names, so a page is one
 bisect plus the page itself.
@@ -13,112 +15,24 @@ bisect plus the page itself.
 from __future__ import annotations
 
 import os
-import time
 from bisect import bisect_left, insort
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import orjson
 
-from crawler.errors import CrawlerError, OutputError, UsageError
-
-ConfigDict = dict[str, Any]
-Distribution = Literal["uniform", "skewed"]
-
-
-def qualifier_key(value: object) -> str:
-    """The key a config is kept under: ``""`` and a missing qualifier are the unpublished ``LATEST``.
-
-    The emulator's own rule, deliberately not ``crawler.store.records.normalise_qualifier``: the ground truth
-    (``truth_records``) is an oracle for the crawler, so it must not share the code it checks."""
-    return "LATEST" if value in (None, "") else str(value)
-
-
-@dataclass(frozen=True, slots=True)
-class AccountSpec:
-    """What generate_account builds. ``account_id`` ``None`` → derived from the seed."""
-
-    seed: int = 1
-    services: int = 10
-    functions: int = 100  # in total, spread over the services by ``distribution``
-    distribution: Distribution = "uniform"
-    account_id: str | None = None
-    region: str = "cn-hangzhou"
-    big_functions: int = 2  # functions with more than 100 configs (at most ``functions`` of them)
-    max_qualifiers: int = 6  # most configs one ordinary function can have
-    edge_rate: float = 0.03  # share of configs with values outside the documented ranges
-    showcase: bool = True  # plant one function holding every ARN kind and edge case
-
-    def __post_init__(self) -> None:
-        if self.seed < 0:
-            raise UsageError(f"seed must be >= 0, got {self.seed}")
-        if self.services < 0 or self.functions < 0:
-            raise UsageError("services and functions must be >= 0")
-        if self.functions and not self.services:
-            raise UsageError("functions need at least one service (--services >= 1)")
-        if self.distribution not in ("uniform", "skewed"):
-            raise UsageError(f"distribution must be uniform or skewed, got {self.distribution!r}")
-        if self.account_id is not None and not (self.account_id.isdigit() and self.account_id.isascii()):
-            raise UsageError(f"account id must be digits, got {self.account_id!r}")
-        if not self.region:
-            raise UsageError("region must not be empty")
-        if self.big_functions < 0:
-            raise UsageError(f"big functions must be >= 0, got {self.big_functions}")
-        if not 1 <= self.max_qualifiers <= 100:
-            raise UsageError(f"max qualifiers must be in 1..100, got {self.max_qualifiers}")
-        if not 0.0 <= self.edge_rate <= 1.0:
-            raise UsageError(f"edge rate must be in 0..1, got {self.edge_rate}")
-
-
-def iso(ts: float) -> str:
-    """ISO 8601 in UTC, second precision, as FC writes ``createdTime``/``lastModifiedTime``."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
-class EmulatorApiError(CrawlerError):
-    """An FC error the emulator answers with: HTTP status, ``ErrorCode`` and ``ErrorMessage``."""
-
-    def __init__(self, http: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.http = http
-        self.code = code
-        self.headers = dict(headers or {})
-
-
-class FunctionBuilder(Protocol):
-    """Fills in a generated function's details from its recipe (see generator.py)."""
-
-    def build_info(self, entry: FunctionEntry) -> dict[str, Any]: ...
-
-    def build_configs(self, entry: FunctionEntry) -> tuple[bool, list[ConfigDict]]: ...
-
-
-@dataclass(slots=True, eq=False)
-class FunctionEntry:
-    """One function. ``info`` and ``configs`` stay ``None`` until first needed when ``recipe`` is set."""
-
-    service: str
-    name: str
-    recipe: int | None = None
-    big: bool = False
-    showcase: bool = False
-    #: configs spell their owner ``serviceName``/``functionName`` rather than ``service``/``function``
-    long_names: bool = False
-    info: dict[str, Any] | None = None
-    configs: dict[str, ConfigDict] | None = None  # normalised qualifier → config as the API returns it
-    order: list[str] = field(default_factory=list)  # sorted normalised qualifiers
-    gone: bool = False
-
-
-@dataclass(slots=True, eq=False)
-class ServiceEntry:
-    name: str
-    info: dict[str, Any]
-    functions: dict[str, FunctionEntry] = field(default_factory=dict)  # every function ever, gone included
-    live: list[str] = field(default_factory=list)  # sorted names of functions not deleted
-    gone: bool = False
+from crawler.emulator import api_errors
+from crawler.emulator.generator import plan_account
+from crawler.emulator.model import (
+    AccountSpec,
+    ConfigDict,
+    FunctionBuilder,
+    FunctionEntry,
+    ServiceEntry,
+    qualifier_key,
+)
+from crawler.errors import OutputError
 
 
 class Backend:
@@ -154,7 +68,7 @@ class Backend:
     # --- shaping the account -------------------------------------------------------------------------
     def add_service(self, name: str, info: dict[str, Any] | None = None) -> ServiceEntry:
         if name in self._services:
-            raise EmulatorApiError(409, "ServiceAlreadyExists", f"service {name} already exists")
+            raise api_errors.service_exists(name)
         entry = ServiceEntry(name, info if info is not None else {"serviceName": name})
         self._services[name] = entry
         insort(self._live_services, name)
@@ -163,19 +77,20 @@ class Backend:
     def add_function(self, service: str, name: str, info: dict[str, Any] | None = None) -> FunctionEntry:
         svc = self._service(service)
         if name in svc.functions:
-            raise EmulatorApiError(409, "FunctionAlreadyExists", f"function {name} already exists")
+            raise api_errors.function_exists(name)
         entry = FunctionEntry(service, name, info=info if info is not None else {"functionName": name})
         entry.configs = {}
-        self.install_function(svc, entry)
+        svc.functions[name] = entry
+        insort(svc.live, name)
         return entry
 
-    def install_function(self, svc: ServiceEntry, entry: FunctionEntry, *, presorted: bool = False) -> None:
-        """Add ``entry`` to ``svc``; ``presorted`` appends (the generator adds names in sorted order)."""
-        svc.functions[entry.name] = entry
-        if presorted:
-            svc.live.append(entry.name)
-        else:
-            insort(svc.live, entry.name)
+    def add_functions(self, service: str, entries: Sequence[FunctionEntry]) -> None:
+        """Add generated functions, at once, to a service that has none yet; ``entries`` are sorted by
+        name and their details may be left to the builder (``recipe``)."""
+        svc = self._service(service)
+        assert not svc.functions, "add_functions fills an empty service"
+        svc.functions = {entry.name: entry for entry in entries}
+        svc.live = list(svc.functions)
 
     def delete_function(self, service: str, function: str) -> None:
         entry = self._function(service, function)
@@ -196,21 +111,19 @@ class Backend:
     def check_allowed(self, service: str, function: str | None = None) -> None:
         if (service, function) in self.denied:
             what = f"services/{service}" + (f"/functions/{function}" if function is not None else "")
-            raise EmulatorApiError(
-                403, "AccessDenied", f"the RAM policy of the key does not allow access to {what}"
-            )
+            raise api_errors.resource_denied(what)
 
     # --- lookups --------------------------------------------------------------------------------------
     def _service(self, name: str) -> ServiceEntry:
         svc = self._services.get(name)
         if svc is None or svc.gone:
-            raise EmulatorApiError(404, "ServiceNotFound", f"service {name} does not exist")
+            raise api_errors.service_not_found(name)
         return svc
 
     def _function(self, service: str, name: str) -> FunctionEntry:
         entry = self._service(service).functions.get(name)
         if entry is None or entry.gone:
-            raise EmulatorApiError(404, "FunctionNotFound", f"function {name} does not exist")
+            raise api_errors.function_not_found(name)
         return entry
 
     def _info(self, entry: FunctionEntry) -> dict[str, Any]:
@@ -252,11 +165,7 @@ class Backend:
         configs = self._configs(self._function(service, function))
         found = configs.get(qualifier_key(qualifier))
         if found is None:
-            raise EmulatorApiError(
-                404,
-                "AsyncConfigNotExists",
-                f"async config of {service}.{qualifier}/{function} does not exist",
-            )
+            raise api_errors.async_config_not_found(service, function, qualifier)
         return found
 
     # --- writes through the API ----------------------------------------------------------------------
@@ -361,6 +270,16 @@ class Backend:
 
 def generate_account(spec: AccountSpec) -> Backend:
     """A seeded account (see generator.py); same spec → byte-identical account."""
-    from crawler.emulator.generator import build_account  # generator builds on this module
-
-    return build_account(spec)
+    plan = plan_account(spec)
+    backend = Backend(
+        account_id=plan.account_id,
+        region=plan.region,
+        access_key_id=plan.access_key_id,
+        access_key_secret=plan.access_key_secret,
+        seed=plan.seed,
+        builder=plan.builder,
+    )
+    for planned in plan.services:
+        backend.add_service(planned.name, planned.info)
+        backend.add_functions(planned.name, planned.functions)
+    return backend

@@ -35,10 +35,13 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from crawler.emulator.auth import MAX_SKEW_SECONDS, KeyedVerifier, denied
-from crawler.emulator.backend import Backend, ConfigDict, EmulatorApiError
+from crawler.emulator import api_errors
+from crawler.emulator.api_errors import FC3_GATE, EmulatorApiError, denied
+from crawler.emulator.auth import MAX_SKEW_SECONDS, KeyedVerifier
+from crawler.emulator.backend import Backend
+from crawler.emulator.model import ConfigDict
 from crawler.emulator.paging import TokenCodec, listing_identity, parse_limit
-from crawler.emulator.responses import error_response, json_response
+from crawler.emulator.responses import json_response
 from crawler.wire.signing import FC3_API_VERSION, acs3_signature, parse_acs3_authorization
 
 FC3_API: Final = f"/{FC3_API_VERSION}"
@@ -69,14 +72,10 @@ def fc3_config(backend: Backend, service: str, function: str, config: Mapping[st
     return out
 
 
-def fc3_error(exc: EmulatorApiError, request_id: str) -> web.Response:
-    return error_response(
-        {"Code": exc.code, "Message": exc.message, "RequestId": request_id}, exc, request_id
-    )
-
-
 class Acs3Verifier(KeyedVerifier):
     """Checks one FC 3.0 request's ACS3 ``Authorization``; raises 403 (FC 3.0 codes) on failure."""
+
+    codes = FC3_GATE
 
     def verify(
         self,
@@ -89,40 +88,35 @@ class Acs3Verifier(KeyedVerifier):
         """The access key id that signed the request, when everything checks out."""
         authorization = headers.get("Authorization")
         if not authorization:
-            raise denied("MissingAuthorization", "the request has no Authorization header")
+            raise denied(self.codes.no_authorization, "the request has no Authorization header")
         parsed = parse_acs3_authorization(authorization)
         if parsed is None:
             raise denied(
-                "InvalidAuthorization",
+                self.codes.bad_authorization,
                 "the Authorization header is not 'ACS3-HMAC-SHA256 Credential=...,SignedHeaders=...,"
                 "Signature=...'",
             )
         key_id, signed_text, signature = parsed
-        secret = self._secret(key_id, "InvalidAccessKeyId.NotFound")
+        secret = self._secret(key_id)
         signed = signed_text.split(";") if signed_text else []
         missing = [h for h in REQUIRED_SIGNED if h not in signed]
         if missing:
-            raise denied("SignatureDoesNotMatch", f"these headers must be signed: {', '.join(missing)}")
+            raise denied(self.codes.bad_signature, f"these headers must be signed: {', '.join(missing)}")
         self._check_date(headers.get("x-acs-date", ""))
         body_hash = hashlib.sha256(body).hexdigest()
         if headers.get("x-acs-content-sha256") != body_hash:
-            raise denied("SignatureDoesNotMatch", "x-acs-content-sha256 is not the SHA-256 of the body")
-        self._check_token(
-            headers.get("x-acs-security-token"),
-            "x-acs-security-token",
-            missing="InvalidSecurityToken.Missing",
-            mismatch="InvalidSecurityToken.Mismatch",
-        )
+            raise denied(self.codes.bad_signature, "x-acs-content-sha256 is not the SHA-256 of the body")
+        self._check_token(headers.get("x-acs-security-token"), "x-acs-security-token")
         chosen = [(name, value) for name, value in headers.items() if name.lower() in signed]
         expected, recomputed = acs3_signature(secret, method, raw_path, query, chosen, body_hash)
         if recomputed != signed_text:
             raise denied(
-                "SignatureDoesNotMatch",
+                self.codes.bad_signature,
                 f"SignedHeaders {signed_text!r} must be the sorted, lower-cased names of signed headers "
                 f"that were sent (got {recomputed!r})",
             )
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
-            raise denied("SignatureDoesNotMatch", "the request signature does not match")
+            raise denied(self.codes.bad_signature, "the request signature does not match")
         return key_id
 
     async def verify_request(self, request: web.Request) -> str:
@@ -135,13 +129,11 @@ class Acs3Verifier(KeyedVerifier):
         try:
             stamp = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
         except ValueError:
-            raise denied(
-                "InvalidTimeStamp.Format", f"x-acs-date {value!r} is not YYYY-MM-DDThh:mm:ssZ"
-            ) from None
+            raise denied(self.codes.bad_date, f"x-acs-date {value!r} is not YYYY-MM-DDThh:mm:ssZ") from None
         skew = abs(self._wall_clock() - stamp)
         if skew > MAX_SKEW_SECONDS:
             raise denied(
-                "InvalidTimeStamp.Expired",
+                self.codes.skewed,
                 f"x-acs-date is {skew:.0f}s away from the server's time (at most {MAX_SKEW_SECONDS}s)",
             )
 
@@ -152,7 +144,7 @@ def _split_name(name: str) -> tuple[str, str] | None:
 
 
 class Fc3Api:
-    """The FC 3.0 routes over one ``Backend``; verification and errors are the middleware's (app.py)."""
+    """The FC 3.0 routes over one ``Backend``; verification and errors are the middleware's (gateway.py)."""
 
     def __init__(self, backend: Backend, codec: TokenCodec, *, empty_last_token: bool = True) -> None:
         self.backend = backend
@@ -173,7 +165,7 @@ class Fc3Api:
             return ("",) * parts
         position = tuple(self.codec.decode(identity, token).split("\x00"))
         if len(position) != parts:
-            raise EmulatorApiError(400, "InvalidArgument", "nextToken was not issued for this listing")
+            raise api_errors.token_of_another_listing()
         return position
 
     def _answer(
@@ -203,7 +195,7 @@ class Fc3Api:
         prefix = query.get("prefix", "")
         version = query.get("fcVersion", "")
         if version not in ("", "v2", "v3"):
-            raise EmulatorApiError(400, "InvalidArgument", f"fcVersion must be v2 or v3, got {version!r}")
+            raise api_errors.invalid_argument(f"fcVersion must be v2 or v3, got {version!r}")
         identity = listing_identity("fc3-functions", prefix=prefix + "\x00" + version)
         service_prefix, _, function_prefix = prefix.partition(SEPARATOR)
         start = max(self._start(identity, query, 2), (service_prefix, function_prefix))
@@ -240,7 +232,7 @@ class Fc3Api:
         if name:
             only = _split_name(name)
             if only is None or not self._exists(*only):
-                raise EmulatorApiError(404, "FunctionNotFound", f"function {name} does not exist")
+                raise api_errors.function_not_found(name)
             start = max(start, (*only, ""))
         backend = self.backend
         items: list[ConfigDict] = []

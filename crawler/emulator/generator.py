@@ -12,14 +12,18 @@ configs, and one "showcase" function holds every case at once so small accounts 
 Determinism: the skeleton (names, distribution) comes from ``random.Random(seed)``; each function's
 details from its own ``random.Random(recipe)``, built on first touch. Same spec → byte-identical account,
 and 100,000 functions cost only their names up front.
+
+The generator knows the model, not the backend: ``plan_account`` returns the account's skeleton and the
+``RecipeBuilder`` that fills it in, and ``backend.generate_account`` installs that into a ``Backend``.
 """
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any, Final
 
-from crawler.emulator.backend import AccountSpec, Backend, ConfigDict, FunctionEntry, iso
+from crawler.emulator.model import AccountSpec, ConfigDict, FunctionEntry, iso
 from crawler.emulator.showcase import showcase_configs
 
 SERVICE_WORDS: Final = (
@@ -115,25 +119,40 @@ def spread(rng: random.Random, spec: AccountSpec) -> list[int]:
     return counts
 
 
-def build_account(spec: AccountSpec) -> Backend:
+@dataclass(frozen=True, slots=True)
+class PlannedService:
+    """One generated service: its listing info and its functions, sorted by name, details still lazy."""
+
+    name: str
+    info: dict[str, Any]
+    functions: tuple[FunctionEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPlan:
+    """A generated account, ready to be installed into a ``Backend`` (``backend.generate_account``)."""
+
+    account_id: str
+    region: str
+    access_key_id: str
+    access_key_secret: str
+    seed: int
+    builder: RecipeBuilder
+    services: tuple[PlannedService, ...]
+
+
+def plan_account(spec: AccountSpec) -> AccountPlan:
     """The seeded account: services and function names now, function details on first touch."""
     rng = random.Random(spec.seed)
     account = spec.account_id or _digits("account", spec.seed, 16)
     key_id, secret = credentials_for_seed(spec.seed)
-    backend = Backend(
-        account_id=account,
-        region=spec.region,
-        access_key_id=key_id,
-        access_key_secret=secret,
-        seed=spec.seed,
-        builder=RecipeBuilder(spec, account),
-    )
     big = set(rng.sample(range(spec.functions), min(spec.big_functions, spec.functions)))
     showcase = next((i for i in range(spec.functions) if i not in big), -1) if spec.showcase else -1
     index = 0
+    services: list[PlannedService] = []
     for s_index, count in enumerate(spread(rng, spec)):
         sname = f"{rng.choice(SERVICE_WORDS)}-{s_index:04d}"
-        svc = backend.add_service(sname, _service_info(rng, sname, account))
+        info = _service_info(rng, sname, account)
         names = []
         for j in range(count):
             word = FUNCTION_WORDS[rng.randrange(len(FUNCTION_WORDS))]
@@ -142,17 +161,28 @@ def build_account(spec: AccountSpec) -> Backend:
                 name = (name + "-" + "x" * 128)[:128]
             names.append(name)
         names.sort()
+        entries = []
         for name in names:
-            entry = FunctionEntry(
-                sname,
-                name,
-                recipe=spec.seed * RECIPE_STRIDE + index,
-                big=index in big,
-                showcase=index == showcase,
+            entries.append(
+                FunctionEntry(
+                    sname,
+                    name,
+                    recipe=spec.seed * RECIPE_STRIDE + index,
+                    big=index in big,
+                    showcase=index == showcase,
+                )
             )
-            backend.install_function(svc, entry, presorted=True)
             index += 1
-    return backend
+        services.append(PlannedService(sname, info, tuple(entries)))
+    return AccountPlan(
+        account_id=account,
+        region=spec.region,
+        access_key_id=key_id,
+        access_key_secret=secret,
+        seed=spec.seed,
+        builder=RecipeBuilder(spec, account),
+        services=tuple(services),
+    )
 
 
 def _service_info(rng: random.Random, name: str, account: str) -> dict[str, Any]:
@@ -178,7 +208,8 @@ def _service_info(rng: random.Random, name: str, account: str) -> dict[str, Any]
 
 
 class RecipeBuilder:
-    """Builds one generated function's details from its recipe (see ``Backend``'s lazy materialisation)."""
+    """Builds one generated function's details from its recipe: a ``model.FunctionBuilder`` that the
+    ``Backend`` calls on a function's first touch."""
 
     def __init__(self, spec: AccountSpec, account: str) -> None:
         self.spec = spec

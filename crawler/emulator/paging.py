@@ -22,7 +22,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Final
 
-from crawler.emulator.backend import EmulatorApiError
+from crawler.emulator import api_errors
 
 DEFAULT_LIMIT: Final = 20
 MAX_LIMIT: Final = 100
@@ -41,9 +41,7 @@ def parse_limit(raw: str | None) -> int:
         value = int(text)
         if 1 <= value <= MAX_LIMIT:
             return value
-    raise EmulatorApiError(
-        400, "InvalidArgument", f"limit must be an integer between 1 and {MAX_LIMIT}, got {raw!r}"
-    )
+    raise api_errors.invalid_limit(raw, MAX_LIMIT)
 
 
 def listing_identity(kind: str, service: str = "", function: str = "", prefix: str = "") -> bytes:
@@ -88,9 +86,7 @@ class TokenCodec:
                     return raw.decode("utf-8")
                 except UnicodeDecodeError:
                     pass
-        raise EmulatorApiError(
-            400, "InvalidArgument", "nextToken is invalid or was not issued for this listing"
-        )
+        raise api_errors.invalid_token()
 
 
 def select_page(

@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from crawler.emulator.app import EmulatorApp
 from crawler.emulator.backend import Backend
 from crawler.emulator.faults import FaultConfig
+from crawler.emulator.gateway import EmulatorApp
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from crawler.emulator.backend import ConfigDict, FunctionEntry, iso
+from crawler.emulator.model import ConfigDict, FunctionEntry, iso
 
 #: (kind, variant, qualifier) -> a destination ARN
 DestinationArn = Callable[[str, str, str], str]

@@ -11,7 +11,7 @@ import fc2
 import orjson
 import pytest
 
-from crawler.emulator.backend import AccountSpec, Backend, generate_account
+from crawler.emulator import AccountSpec, Backend, generate_account
 from crawler.emulator.server import EmulatorThread
 from tests.support.crawl_support import clean_env, run_cli, target_args, use_emulator_keys
 

@@ -17,7 +17,7 @@ import pytest
 
 from crawler.audit.rules import default_policy
 from crawler.audit.summary import summarize_lines
-from crawler.emulator.backend import AccountSpec, generate_account
+from crawler.emulator import AccountSpec, generate_account
 
 ARN = re.compile(r"acs:(?P<product>[a-z]+):(?P<region>[a-z0-9-]+):(?P<uid>[0-9]+):(?P<resource>.+)")
 RESOURCES = {

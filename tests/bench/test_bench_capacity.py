@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from bench._capacity import Signer, answer_status, config_requests, drive_answers
 from bench.emulator_capacity import drive
 from bench.soak import Served, served_during
-from crawler.emulator.app import API
+from crawler.emulator.fc2_routes import API
 from crawler.emulator.server import EmulatorThread
 from tests.support.fixtures import EmulatorFactory
 

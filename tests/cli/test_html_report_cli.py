@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from crawler.emulator.backend import AccountSpec
+from crawler.emulator import AccountSpec
 from tests.support.crawl_support import clean_env, read_ndjson, run_cli, target_args, use_emulator_keys
 from tests.support.fixtures import EmulatorFactory
 from tests.support.html_support import ParsedPage

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.emulator.backend import AccountSpec
+from crawler.emulator import AccountSpec
 from crawler.emulator.faults import FaultConfig, FaultKind
 from tests.support.crawl_support import (
     Crawled,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from crawler.emulator.backend import AccountSpec
+from crawler.emulator import AccountSpec
 from crawler.emulator.faults import FaultConfig
 from crawler.settings.config import CrawlSettings
 from tests.support.crawl_support import (

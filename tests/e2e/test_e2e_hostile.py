@@ -13,7 +13,7 @@ from aiohttp import web
 
 from crawler.crawl.job import CrawlJob
 from crawler.crawl.runner import execute
-from crawler.emulator.backend import Backend
+from crawler.emulator import Backend
 from crawler.emulator.server import EmulatorThread
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials

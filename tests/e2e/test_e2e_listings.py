@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 import pytest
 
-from crawler.emulator.backend import AccountSpec, Backend, generate_account
+from crawler.emulator import AccountSpec, Backend, generate_account
 from crawler.emulator.server import EmulatorThread
 from tests.support.crawl_support import (
     Crawled,

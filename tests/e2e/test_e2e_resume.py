@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.emulator.backend import AccountSpec
+from crawler.emulator import AccountSpec
 from crawler.emulator.faults import FaultConfig, FaultKind
 from crawler.emulator.server import EmulatorThread
 from crawler.store.writer import scan_for_resume

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from crawler.emulator.backend import AccountSpec
+from crawler.emulator import AccountSpec
 from tests.support.crawl_support import (
     Crawled,
     assert_matches_truth,

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from crawler.cli.main import main
-from crawler.emulator.backend import AccountSpec, generate_account
+from crawler.emulator import AccountSpec, generate_account
 
 
 def run_main(args: list[str]) -> int:

@@ -10,9 +10,9 @@ import aiohttp
 import orjson
 import pytest
 
-from crawler.emulator.app import API
-from crawler.emulator.backend import AccountSpec
+from crawler.emulator import AccountSpec
 from crawler.emulator.faults import FaultConfig, FaultInjector, FaultKind, TokenBucket, parse_fault_spec
+from crawler.emulator.fc2_routes import API
 from crawler.emulator.served_stats import ServerStats
 from crawler.emulator.server import EmulatorThread
 from crawler.errors import UsageError

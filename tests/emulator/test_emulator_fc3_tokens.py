@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.emulator.backend import EmulatorApiError
+from crawler.emulator import EmulatorApiError
 from crawler.emulator.paging import RESERVED_MARK, TokenCodec, listing_identity
 
 FC3 = TokenCodec(b"k" * 32, reserved=True)

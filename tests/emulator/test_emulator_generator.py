@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from crawler.emulator.backend import AccountSpec, Backend, EmulatorApiError, generate_account
+from crawler.emulator import AccountSpec, Backend, EmulatorApiError, generate_account
 from crawler.errors import OutputError, UsageError
 
 DEFAULT = AccountSpec()

@@ -12,8 +12,9 @@ import aiohttp
 import orjson
 import pytest
 
-from crawler.emulator.app import API, is_loopback
-from crawler.emulator.backend import AccountSpec, generate_account
+from crawler.emulator import AccountSpec, generate_account
+from crawler.emulator.fc2_routes import API
+from crawler.emulator.gateway import is_loopback
 from crawler.emulator.server import EmulatorThread, run_emulator
 from crawler.wire.signing import fc2_authorization, http_date
 from tests.support.emulator_support import call, get, signed_headers

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.emulator.backend import EmulatorApiError
+from crawler.emulator import EmulatorApiError
 from crawler.emulator.paging import TokenCodec, listing_identity, parse_limit, select_page
 
 CODEC = TokenCodec(b"k" * 32)

@@ -14,7 +14,7 @@ import fc2
 import pytest
 from fc2.fc_exceptions import FcError
 
-from crawler.emulator.backend import AccountSpec
+from crawler.emulator import AccountSpec
 from tests.support.fixtures import EmulatorFactory
 
 #: more than 100 functions per service and a few functions with more than 100 configs

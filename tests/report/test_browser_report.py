@@ -22,7 +22,7 @@ import anyio
 import pytest
 
 from crawler.audit.summary import Summarizer
-from crawler.emulator.backend import AccountSpec
+from crawler.emulator import AccountSpec
 from crawler.emulator.faults import FaultConfig, FaultKind
 from crawler.report.html.page import render_html
 from tests.support.audit_support import summarize

@@ -17,7 +17,7 @@ import pytest
 
 from crawler.audit.report_model import AuditReport
 from crawler.audit.summary import summarize_lines
-from crawler.emulator.backend import AccountSpec, generate_account
+from crawler.emulator import AccountSpec, generate_account
 from crawler.errors import OutputError
 from crawler.report.html.page import asset, render_html, write_html
 from crawler.store.records import RunRecord

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from crawler.audit.rules import RULES
 from crawler.audit.summary import Summarizer
-from crawler.emulator.backend import AccountSpec
+from crawler.emulator import AccountSpec
 from crawler.emulator.faults import FaultConfig, FaultKind
 from crawler.errors import OutputError
 from crawler.report.prometheus import Family, exposition, read_last_success, render_metrics, write_metrics

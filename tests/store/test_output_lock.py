@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.emulator.backend import AccountSpec
+from crawler.emulator import AccountSpec
 from crawler.emulator.faults import FaultConfig
 from crawler.emulator.server import EmulatorThread
 from crawler.errors import OutputError

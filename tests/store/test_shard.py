@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.emulator.backend import AccountSpec
+from crawler.emulator import AccountSpec
 from crawler.store.shard import ShardSpec, shard_key, shard_of
 from tests.support.crawl_support import clean_env, read_ndjson, target_args
 from tests.support.fixtures import EmulatorFactory

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from crawler.emulator.backend import AccountSpec, Backend, generate_account
+from crawler.emulator import AccountSpec, Backend, generate_account
 from crawler.emulator.faults import FaultConfig
 from crawler.emulator.generator import credentials_for_seed
 from crawler.emulator.server import RunningEmulator, run_emulator

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from crawler.emulator.backend import AccountSpec
+from crawler.emulator import AccountSpec
 from crawler.emulator.server import EmulatorThread
 
 #: ``emulator_factory(spec, faults, **options)``: starts an emulator thread, stopped after the test

@@ -16,7 +16,7 @@ import pytest
 
 from crawler.crawl.job import CrawlJob
 from crawler.crawl.pipeline import Crawl
-from crawler.emulator.backend import AccountSpec, Backend, generate_account
+from crawler.emulator import AccountSpec, Backend, generate_account
 from crawler.emulator.faults import FaultConfig
 from crawler.emulator.fc3_routes import fc3_config
 from crawler.emulator.server import EmulatorThread

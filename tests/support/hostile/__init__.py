@@ -21,7 +21,7 @@ from types import TracebackType
 import aiohttp
 from aiohttp import web
 
-from crawler.emulator.app import API
+from crawler.emulator.fc2_routes import API
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
