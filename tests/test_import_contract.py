@@ -9,6 +9,8 @@ and sees lazy imports too. A stage is the first package under ``crawler``; ``cra
     crawl → {wire, store, settings};  wire → {settings, store.records};  report → {audit, store}
     audit → store.records;  store, settings → nothing;  emulator → wire.signing only
     no cycle between modules (counting module-level imports)
+    no cycle among the emulator's modules even counting imports inside functions (a lazy import must
+    not hide one): model, api_errors ← showcase, generator ← backend ← routes ← gateway ← server
 """
 
 from __future__ import annotations
@@ -109,11 +111,12 @@ def violations(edges: Iterable[Edge]) -> list[str]:
     return sorted(set(found))
 
 
-def cycles(edges: Iterable[Edge]) -> list[list[str]]:
-    """Strongly connected groups of more than one module, over module-level imports (Tarjan)."""
+def cycles(edges: Iterable[Edge], *, inner: bool = False) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan), over module-level imports, or over
+    every import, those inside functions too, when ``inner``."""
     graph: dict[str, set[str]] = {}
     for source, target, top in edges:
-        if top:
+        if top or inner:
             graph.setdefault(source, set()).add(target)
             graph.setdefault(target, set())
     index: dict[str, int] = {}
@@ -169,3 +172,24 @@ def test_the_check_fails_on_an_added_back_edge() -> None:
 def test_the_emulator_needs_only_signing_and_errors() -> None:
     reached = {t for s, t, _ in import_graph() if stage(s) == "emulator" and stage(t) != "emulator"}
     assert reached <= {"crawler.wire.signing", "crawler.errors", "crawler.log", "crawler"}
+
+
+def _emulator_edges() -> list[Edge]:
+    return [e for e in import_graph() if stage(e[0]) == "emulator" and stage(e[1]) == "emulator"]
+
+
+def test_no_emulator_module_imports_another_back_even_inside_a_function() -> None:
+    """An import inside a function still closes a cycle in the design (it only dodges the import-time
+    error), so among the emulator's modules every import counts."""
+    assert cycles(_emulator_edges(), inner=True) == []
+
+
+def test_the_emulator_check_sees_a_cycle_hidden_in_a_function() -> None:
+    """The model importing the backend from inside a function: invisible to the module-level check,
+    caught by the emulator's."""
+    hidden = ("crawler.emulator.model", "crawler.emulator.backend", False)
+    edges = [*_emulator_edges(), hidden]
+    assert cycles(edges) == []
+    assert any(
+        {"crawler.emulator.model", "crawler.emulator.backend"} <= set(g) for g in cycles(edges, inner=True)
+    )
