@@ -19,7 +19,7 @@ import pytest
 from crawler.app.outputs import exit_code
 from crawler.audit.policy import Severity
 from crawler.audit.summary import Summarizer
-from crawler.emulator.backend import generate_account
+from crawler.emulator import generate_account
 from crawler.emulator.server import EmulatorThread
 from tests.support.crawl_support import clean_env, read_ndjson, run_cli, target_args, use_emulator_keys
 from tests.support.fixtures import SMALL_ACCOUNT
