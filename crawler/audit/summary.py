@@ -328,10 +328,3 @@ def build_report(fold: AuditFold, lines: int, policy: AuditPolicy) -> AuditRepor
         runs=tuple(runs),
         policy=policy,
     )
-
-
-def summarize_lines(lines: Iterable[bytes], policy: AuditPolicy | None = None) -> AuditReport:
-    """Summarise an NDJSON input given as lines (with their newlines)."""
-    summarizer = Summarizer(policy)
-    summarizer.add_lines(lines)
-    return summarizer.report()

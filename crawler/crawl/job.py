@@ -116,11 +116,6 @@ def job_fingerprint(job: CrawlJob) -> str:
     return _fingerprint(job, _pairs_digest(job), with_shard=True)
 
 
-def run_fingerprint(job: CrawlJob) -> str:
-    """The same without the shard: equal for every shard of one sharded run (``fcaudit merge``)."""
-    return _fingerprint(job, _pairs_digest(job), with_shard=False)
-
-
 def job_description(job: CrawlJob) -> dict[str, Any]:
     """What the start ``run`` record says about the crawl."""
     pairs = _pairs_digest(job)

@@ -196,10 +196,3 @@ def resolve_credentials_and_region(
         loaded = load_profile(profile, aliyun_config)
         return loaded.credentials, loaded.region_id
     raise CredentialsError(f"no credentials found: {HOW_TO}")
-
-
-def resolve_credentials(
-    *, env: Mapping[str, str], profile: str | None, aliyun_config: Path | None = None
-) -> Credentials:
-    """``resolve_credentials_and_region`` without the region."""
-    return resolve_credentials_and_region(env=env, profile=profile, aliyun_config=aliyun_config)[0]

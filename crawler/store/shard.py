@@ -12,9 +12,10 @@ the pods of an Indexed Job.
 Whole services go to one shard (a service's functions are listed together, one ListFunctions listing);
 the split is therefore as even as the services are. With very few services, use fewer shards.
 
-Each shard's run records carry its ``K/N`` and the run fingerprint (``crawler.crawl.job.run_fingerprint``:
-targets, filters, pairs, the settings that shape the output, the API — everything but the shard), so
-``fcaudit merge`` (``crawler.store.merge``) refuses shards of different runs.
+Each shard's run records carry its ``K/N`` and the run fingerprint (``runFingerprint``, made by
+``crawler.crawl.job.job_description``: targets, filters, pairs, the settings that shape the output, the
+API — everything but the shard), so ``fcaudit merge`` (``crawler.store.merge``) refuses shards of
+different runs.
 """
 
 from __future__ import annotations

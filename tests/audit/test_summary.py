@@ -8,7 +8,7 @@ import orjson
 
 from crawler.audit.report_model import ROW_SIZE, RULE, RULE_ORDER
 from crawler.audit.rules import RULES
-from crawler.audit.summary import Summarizer, summarize_lines
+from crawler.audit.summary import Summarizer
 from crawler.store.records import FunctionBatch, Record, RunRecord, to_bytes
 from tests.support.audit_support import (
     REGION,
@@ -19,6 +19,7 @@ from tests.support.audit_support import (
     policy,
     run_records,
     summarize,
+    summarize_lines,
 )
 
 FC3 = f"acs:fc:{REGION}:1234567890123456:functions/other"

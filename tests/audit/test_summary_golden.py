@@ -16,8 +16,8 @@ import orjson
 import pytest
 
 from crawler.audit.rules import default_policy
-from crawler.audit.summary import summarize_lines
 from crawler.emulator import AccountSpec, generate_account
+from tests.support.audit_support import summarize_lines
 
 ARN = re.compile(r"acs:(?P<product>[a-z]+):(?P<region>[a-z0-9-]+):(?P<uid>[0-9]+):(?P<resource>.+)")
 RESOURCES = {

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.audit.rules import AuditPolicy, policy_from_table
-from crawler.audit.summary import Summarizer, summarize_lines
+from crawler.audit.summary import Summarizer
 from crawler.store.records import (
     ConfigRecord,
     FunctionBatch,
@@ -28,6 +28,7 @@ from crawler.store.records import (
     RunRecord,
     to_bytes,
 )
+from tests.support.audit_support import summarize_lines
 
 ACCOUNT = "1234567890123456"
 TODAY = date(2026, 6, 1)

@@ -16,12 +16,11 @@ import orjson
 import pytest
 
 from crawler.audit.report_model import AuditReport
-from crawler.audit.summary import summarize_lines
 from crawler.emulator import AccountSpec, generate_account
 from crawler.errors import OutputError
 from crawler.report.html.page import asset, render_html, write_html
 from crawler.store.records import RunRecord
-from tests.support.audit_support import arn_queue, batch, config, run_records, summarize
+from tests.support.audit_support import arn_queue, batch, config, run_records, summarize, summarize_lines
 from tests.support.html_support import (
     ARN,
     ERROR_MESSAGE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import orjson
@@ -12,11 +13,18 @@ from crawler.settings.credentials import (
     Credentials,
     credentials_from_env_vars,
     load_profile,
-    resolve_credentials,
+    resolve_credentials_and_region,
 )
 
 SECRET = "s3cr3t-VALUE-never-shown"
 TOKEN = "sts-TOKEN-never-shown"
+
+
+def resolve_credentials(
+    *, env: Mapping[str, str], profile: str | None, aliyun_config: Path | None = None
+) -> Credentials:
+    """``resolve_credentials_and_region`` without the region."""
+    return resolve_credentials_and_region(env=env, profile=profile, aliyun_config=aliyun_config)[0]
 
 
 def write_profiles(path: Path, *profiles: dict[str, object], current: str = "default") -> Path:

@@ -116,6 +116,13 @@ def summarize(
     return summarizer.report()
 
 
+def summarize_lines(lines: Iterable[bytes], policy: AuditPolicy | None = None) -> AuditReport:
+    """Summarise an NDJSON input given as lines (with their newlines), as ``fcaudit summarize`` does."""
+    summarizer = Summarizer(policy)
+    summarizer.add_lines(lines)
+    return summarizer.report()
+
+
 def findings_of(*batches: FunctionBatch, table: Mapping[str, Any] | None = None) -> list[Finding]:
     """Every finding (not just the listed ones) of these batches, via the streaming sink."""
     found: list[Finding] = []
