@@ -171,16 +171,22 @@ def test_the_listed_findings_stop_at_the_cap_most_severe_first() -> None:
 
 
 def test_suppressed_and_expired_findings_are_counted_by_rule_and_by_suppression() -> None:
-    active = Suppression("ok", "no-failure-destination", service="s")
-    expired = Suppression("was ok", "pair-error", expires=date(2024, 1, 1), index=2)
+    # every part of the target pinned, so a part passed wrongly does not match
+    active = Suppression("ok", "no-failure-destination", A, R, "s", "f", "prod")
+    expired = Suppression("was ok", "pair-error", A, R, "t", "*", expires=date(2024, 1, 1), index=2)
     found: list[Finding] = []
     f = fold(found, suppressions=(active,), expired=(expired,))
     feed(f, GROUPS)
     f.settle()
-    assert f.suppressed == {"no-failure-destination": 2}
+    assert f.suppressed == {"no-failure-destination": 1}
+    assert f.rows[(A, R, "s")][51] == 1  # the row's suppressed column
     assert f.expired_hits == {2: 2}
-    assert [target(x) for x in found] == [e for e in EXPECTED if e[0] == "pair-error"]
-    assert dict(found[0].evidence)["expiredSuppression"] == {
+    assert [target(x) for x in found] == [
+        ("no-failure-destination", A, R, "s", "g", None, 4),  # the suppression names qualifier prod only
+        ("pair-error", A, R, "t", "h", None, 5),
+        ("pair-error", A, R, "t", "i", None, 6),
+    ]
+    assert dict(found[1].evidence)["expiredSuppression"] == {
         "index": 2,
         "reason": "was ok",
         "expired": "2024-01-01",
@@ -241,3 +247,177 @@ def test_a_copy_folds_on_as_the_original_would_and_leaves_it_as_it_was() -> None
     assert list(merged.errors) == [(A, R, "t", "h")]
     assert head.errors == {}
     assert sum(map(sum, head.rows.values())) < sum(map(sum, merged.rows.values()))
+
+
+# ---- the last record wins, and merging stays exact ---------------------------------------------------
+
+Event = tuple[str, Any, Any, int]  # ("group", configs, fn record, line) or ("run", run record, None, line)
+
+
+def play(f: AuditFold, events: Sequence[Event], offset: int = 0) -> AuditFold:
+    for kind, a, b, line in events:
+        if kind == "run":
+            f.run(a, line + offset)
+        else:
+            f.group([(n + offset, q, c) for n, q, c in a], b, line + offset)
+    return f
+
+
+def listed(f: AuditFold) -> list[list[tuple[Any, ...]]]:
+    return [[target(x) for x in f.listed(severity)] for severity in range(4)]
+
+
+def start_run(line: int, **data: Any) -> Event:
+    return ("run", {"type": "run", "phase": "start", **data}, None, line)
+
+
+def end_run(line: int, complete: bool = True) -> Event:
+    return ("run", {"type": "run", "phase": "end", "complete": complete}, None, line)
+
+
+def error(service: str, function: str, line: int, code: str = "ServerError", account: str = A) -> Event:
+    return (
+        "group",
+        [],
+        {**fn(service, function, status="error", error={"code": code}), "account": account},
+        line,
+    )
+
+
+def ok(
+    service: str, function: str, line: int, config: dict[str, Any], account: str = A, region: str = R
+) -> Event:
+    record = {**fn(service, function, configs=1), "account": account, "region": region}
+    return ("group", [(line - 1, "LATEST", config)], record, line)
+
+
+def test_a_later_record_of_a_function_takes_back_everything_its_error_added() -> None:
+    policy: dict[str, Any] = {
+        "suppressions": (Suppression("ok", "pair-error", A, R, "s", "sup"),),
+        "expired": (
+            Suppression("was ok", "pair-error", A, R, "s", "exp", expires=date(2024, 1, 1), index=4),
+        ),
+    }
+    errors = [error("s", "f", 2), error("s", "f2", 3), error("s", "sup", 4), error("s", "exp", 5)]
+    answers = [ok("s", name, 10 + i, queue("q")) for i, name in enumerate(("f", "sup", "exp"))]
+    replaced = play(fold(**policy), [start_run(1), *errors, *answers])
+    # as if only f2's error (never answered again) and the answers had been folded
+    expected = play(fold(**policy), [start_run(1), errors[1], *answers])
+    assert replaced.error_codes == expected.error_codes == {"ServerError": 1}
+    assert replaced.suppressed == expected.suppressed == {}
+    assert replaced.expired_hits == expected.expired_hits == {}
+    assert replaced.rows == expected.rows
+    assert listed(replaced) == listed(expected)
+    assert list(replaced.errors) == [(A, R, "s", "f2")]
+
+
+def test_a_start_record_makes_the_errors_before_it_final() -> None:
+    found: list[Finding] = []
+    f = play(fold(found), [start_run(1), error("s", "f", 2), start_run(3), ok("s", "f", 5, queue("q"))])
+    assert f.errors == {}
+    assert [target(x) for x in f.final_errors[2]] == [("pair-error", A, R, "s", "f", None, 2)]
+    assert [target(x) for x in found] == [("pair-error", A, R, "s", "f", None, 2)]  # sent at the start
+    assert f.error_codes == {"ServerError": 1}
+    f.settle()
+    assert len(found) == 1  # sent once
+
+
+def test_error_codes_drop_to_nothing_one_replacement_at_a_time() -> None:
+    f = play(fold(), [start_run(1), error("s", "f", 2), error("s", "g", 3)])
+    assert f.error_codes == {"ServerError": 2}
+    play(f, [ok("s", "f", 5, queue("q"))])
+    assert f.error_codes == {"ServerError": 1}
+    play(f, [ok("s", "g", 7, queue("q"))])
+    assert f.error_codes == {}
+
+
+# ---- edges the mutation run found unpinned ----------------------------------------------------------
+
+
+def test_errors_made_final_by_a_start_record_are_listed_in_line_order_and_sent_once() -> None:
+    found: list[Finding] = []
+    f = play(fold(found), [start_run(1), error("s", "b", 3), error("s", "a", 2)])
+    f.settle()  # sent now, while they could still be replaced
+    assert [x.line for x in found] == [2, 3]
+    play(f, [start_run(5), error("s", "c", 7)])  # final now: listed, not sent again
+    assert [x.line for x in found] == [2, 3]
+    assert [x.line for x in f.final_errors[2]] == [2, 3]
+    assert [x.line for x in f.listed(2)] == [2, 3, 7]  # the final ones and the pending one
+
+
+def test_an_error_record_with_configs_is_final_at_once() -> None:
+    f = fold()
+    f.group([(1, "LATEST", queue("q"))], fn("s", "f", status="error", configs=1, error={"code": "X"}), 2)
+    assert f.errors == {}
+    assert [target(x) for x in f.final_errors[2]] == [("pair-error", A, R, "s", "f", None, 2)]
+
+
+def test_a_finding_is_listed_even_when_retries_are_zero() -> None:
+    f = fold()
+    f.group([(1, "LATEST", {"maxAsyncRetryAttempts": 0})], fn("s", "f", configs=1), 2)
+    assert [target(x) for x in f.listed(3)] == [
+        ("retries-disabled-no-failure-destination", A, R, "s", "f", "LATEST", 1)
+    ]
+
+
+def test_orphans_add_up() -> None:
+    f = fold()
+    f.orphans([(1, "LATEST", {})], (A, R, "s", "a"), "x")
+    f.orphans([(2, "LATEST", {}), (3, "LATEST", {})], (A, R, "s", "b"), "y")
+    assert f.records["orphan-config"] == 3
+
+
+def test_problems_are_trimmed_to_a_hundred_past_two_hundred() -> None:
+    f = fold()
+    for line in range(200):
+        f.problem("p", "m", line)
+    assert len(f.problems) == 200
+    f.problem("p", "m", 200)
+    assert [p.line for p in f.problems] == list(range(100))
+    assert f.problems_by_kind == {"p": 201}
+
+
+def test_at_most_a_thousand_runs_are_kept() -> None:
+    f = fold()
+    for line in range(1001):
+        f.run({"type": "run", "phase": "start"}, line)
+    assert len(f.runs) == 1000
+    g = fold()
+    for line in range(1001):
+        g.run({"type": "run", "phase": "end"}, line)
+    assert len(g.runs) == 1000
+    assert g.records["run"] == 1001
+
+
+def test_pruning_keeps_the_most_referenced_then_the_first_by_arn_whatever_the_order_seen() -> None:
+    f = fold()
+    f.group([(1, "LATEST", queue("zz-popular"))] * 2, fn("s", "f", configs=2), 3)
+    configs: list[PendingConfig] = [(i, "LATEST", queue(f"q{i:05d}")) for i in reversed(range(20_000))]
+    f.group(configs, fn("s", "g", configs=20_000), 20_001)
+    assert f"acs:mns:{R}:{A}:/queues/zz-popular/messages" in f.dests
+    assert f"acs:mns:{R}:{A}:/queues/q00000/messages" in f.dests
+    assert f"acs:mns:{R}:{A}:/queues/q19999/messages" not in f.dests
+
+
+def test_each_replacement_takes_back_one_count() -> None:
+    f = play(fold(), [start_run(1), error("s", "a", 2), error("s", "b", 3), error("s", "c", 4)])
+    row = f.rows[(A, R, "s")]
+    assert (row[3], row[49], row[52 + 11]) == (3, 3, 3)  # errors, medium findings, pair-error
+    play(f, [ok("s", "a", 6, queue("q"))])
+    assert (row[3], row[49], row[52 + 11]) == (2, 2, 2)
+
+
+def test_a_copy_keeps_the_sink() -> None:
+    found: list[Finding] = []
+    f = fold(found)
+    assert f.copy().on_finding is not None
+    play(f.copy(), [error("s", "a", 2)]).settle()
+    assert len(found) == 1
+
+
+def test_an_error_beyond_the_service_cap_is_taken_back_from_the_shared_row() -> None:
+    f = play(fold(max_services=1), [ok("s", "f", 2, queue("q")), error("t", "g", 3)])
+    assert f.other is not None
+    assert f.other[3] == 1
+    play(f, [ok("t", "g", 5, queue("q"))])
+    assert f.other[3] == 0
