@@ -5,6 +5,7 @@ Needs the ``mutation`` extra (``pip install -e '.[test,mutation]'``)::
     python -m bench.mutation                    # every module in MODULES (slow: an hour or more)
     python -m bench.mutation wire.pager store.shard        # just these modules
     python -m bench.mutation --list             # the modules and the tests each one runs
+    python -m bench.mutation --classify-only    # the last run's report again, after editing the equivalents
 
 Each module is mutated on its own, in a fresh copy of ``crawler/`` and ``tests/`` under ``.mutation/``
 (the working tree is never touched), and only that module's own tests (``MODULES``) run against its
@@ -56,7 +57,12 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/wire/test_fc3.py",
         "tests/wire/test_signing_hot_path.py",
     ),
-    "wire.retry": ("tests/wire/test_retry.py", "tests/wire/test_retry_pins.py", "tests/wire/test_client.py"),
+    "wire.retry": (
+        "tests/wire/test_retry.py",
+        "tests/wire/test_retry_pins.py",
+        "tests/wire/test_outage.py",
+        "tests/wire/test_client.py",
+    ),
     "wire.ratelimit": (
         "tests/wire/test_ratelimit.py",
         "tests/wire/test_ratelimit_pins.py",
@@ -211,16 +217,28 @@ def mutmut(workdir: Path, *args: str, log: Path | None = None) -> subprocess.Com
         return subprocess.run(command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
-def run_module(module: str, root: Path, equivalents: dict[str, Equivalent]) -> ModuleResult:
+def run_module(
+    module: str, root: Path, equivalents: dict[str, Equivalent], *, rerun: bool = True
+) -> ModuleResult:
+    """Mutate ``module`` and classify its mutants; ``rerun=False`` only classifies the last run's results
+    again (after the equivalents file changed), with the commit and time that run recorded."""
     workdir = root / module
     started = time.monotonic()
-    prepare(workdir, module, MODULES[module])
-    result = ModuleResult(module=module, commit=git_commit(), seconds=0.0)
-    run = mutmut(workdir, "run", "--max-children", "1", log=root / f"{module}.log")
-    result.seconds = time.monotonic() - started
+    stamp = root / f"{module}.run.json"
+    if rerun:
+        prepare(workdir, module, MODULES[module])
+        result = ModuleResult(module=module, commit=git_commit(), seconds=0.0)
+        run = mutmut(workdir, "run", "--max-children", "1", log=root / f"{module}.log")
+        result.seconds = time.monotonic() - started
+        stamp.write_text(
+            json.dumps({"commit": result.commit, "seconds": result.seconds, "rc": run.returncode})
+        )
+    else:
+        recorded = json.loads(stamp.read_text("utf-8")) if stamp.exists() else {}
+        result = ModuleResult(module, recorded.get("commit", "?"), recorded.get("seconds", 0.0))
     meta = workdir / "mutants" / "crawler" / f"{module.replace('.', '/')}.py.meta"
     if not meta.exists():
-        result.error = f"mutmut exited {run.returncode} without results; see {root / f'{module}.log'}"
+        result.error = f"mutmut left no results; see {root / f'{module}.log'}"
         return result
     codes: dict[str, int | None] = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
     alive = {name: code for name, code in codes.items() if code not in KILLED_CODES | TIMEOUT_CODES}
@@ -284,11 +302,12 @@ def _natural(name: str) -> tuple[str, int]:
     return (stem, int(number) if number.isdigit() else 0)
 
 
-def render(results: list[ModuleResult], total_seconds: float) -> str:
+def render(results: list[ModuleResult]) -> str:
+    total_seconds = sum(r.seconds for r in results)
     lines = [
         "# Mutation report",
         "",
-        f"mutmut 3, one worker under nice; total {total_seconds / 60:.1f} min.",
+        f"mutmut 3, one worker under nice; {total_seconds / 60:.1f} min of mutation runs in all.",
         "Score = (killed + timeout) / (mutants - equivalent).",
         "",
         "| module | commit | mutants | killed | timeout | survived | equivalent | score | minutes |",
@@ -320,6 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="print the modules and their tests, and exit")
     parser.add_argument("--workdir", type=Path, default=REPO / ".mutation", help="scratch directory")
     parser.add_argument("--report", type=Path, default=None, help="report path (default: WORKDIR/report.md)")
+    parser.add_argument(
+        "--classify-only",
+        action="store_true",
+        help="do not run mutmut: classify the last run in WORKDIR again (after editing the equivalents)",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for module, tests in MODULES.items():
@@ -341,11 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     equivalents = load_equivalents(EQUIVALENTS)
     args.workdir.mkdir(parents=True, exist_ok=True)
     report = args.report or args.workdir / "report.md"
-    started = time.monotonic()
     results: list[ModuleResult] = []
     for module in modules:
         print(f"mutation: {module} ...", file=sys.stderr, flush=True)
-        results.append(run_module(module, args.workdir, equivalents))
+        results.append(run_module(module, args.workdir, equivalents, rerun=not args.classify_only))
         last = results[-1]
         print(
             f"mutation: {module}: {last.killed} killed, {last.timeout} timeout, "
@@ -353,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
             flush=True,
         )
-        report.write_text(render(results, time.monotonic() - started), "utf-8")
+        report.write_text(render(results), "utf-8")
     print(f"mutation: report in {report}", file=sys.stderr)
     return 0
 

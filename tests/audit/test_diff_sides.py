@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from crawler.audit.drift import ABSENT, DriftSide, compare, finding_key, read_side
+from crawler.audit.drift import ABSENT, DriftSide, comparable, compare, finding_key, read_side
 from crawler.audit.policy import RULE_IDS, AuditPolicy
 from crawler.audit.rules import Finding, Severity
 from crawler.errors import InputError
@@ -285,3 +285,47 @@ def test_the_json_shape_of_a_report() -> None:
 
 def test_an_absent_field_reads_as_absent() -> None:
     assert repr(ABSENT) == "(absent)"
+
+
+# ---- depth, resumed errors, the side's own audit -------------------------------------------------------
+
+DEEP = "nested deeper than 200 levels of JSON objects and arrays, more than fcaudit writes"
+
+
+def nested(levels: int, kind: str) -> Any:
+    value: Any = "leaf"
+    for _ in range(levels):
+        value = {"k": value} if kind == "object" else [value]
+    return value
+
+
+@pytest.mark.parametrize("kind", ["object", "array"])
+def test_a_config_may_nest_to_the_two_hundredth_level_of_its_line_and_no_further(kind: str) -> None:
+    # the record is level 1, its config object 2, the config's fields 3: 198 more levels reach 200
+    assert list(comparable({"a": nested(198, kind)})) != []
+    with pytest.raises(InputError) as caught:
+        comparable({"a": nested(199, kind)})
+    assert caught.value.message == DEEP
+
+
+def test_a_too_deep_config_in_a_file_is_named_by_its_line() -> None:
+    records = ndjson(
+        start(), ConfigRecord(FunctionKey(A, R, "s", "f"), "LATEST", {"a": nested(199, "object")})
+    )
+    with pytest.raises(InputError) as caught:
+        DriftSide("old.ndjson").read(io.BytesIO(records))
+    assert caught.value.message == f"old.ndjson line 2: {DEEP}"
+
+
+def test_a_resumed_answer_replaces_an_earlier_error() -> None:
+    s = side(
+        "old", start(), *function("s", "f", {}, status="error"), *function("s", "f", {"LATEST": GOOD}), end()
+    )
+    assert s.errors == set()
+    assert s.sees(A, R, "s", "f")
+
+
+def test_a_side_has_an_audit_report_unless_it_keeps_none() -> None:
+    records = [start(), *function("s", "f", {"LATEST": {}}), end()]
+    assert side("old", *records).audit() is not None
+    assert side("old", *records, audit=False).audit() is None

@@ -324,6 +324,10 @@ def test_each_body_line_is_checked(tmp_path: Path) -> None:
     assert refusal(p) == (
         f"{p} line 1: nested deeper than 200 levels of JSON objects and arrays, more than fcaudit writes"
     )
+    write(p, start(0, 2), end(deep=deep))  # the end record is copied into the merged one too
+    assert refusal(p) == (
+        f"{p} last line: nested deeper than 200 levels of JSON objects and arrays, more than fcaudit writes"
+    )
 
 
 # ---- merge_shards ----------------------------------------------------------------------------------

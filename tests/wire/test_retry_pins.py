@@ -52,6 +52,8 @@ def test_a_success_gives_back_what_its_last_retry_cost_or_one_token() -> None:
     assert budget.tokens == 8.0
     budget.on_success(0.0)  # needed no retry: the refund of one token
     assert budget.tokens == 9.0
+    budget.on_success(0.5)  # any cost is given back exactly, even one under a token
+    assert budget.tokens == 9.5
 
 
 async def test_the_loop_sleeps_the_servers_hint_when_it_is_longer_than_the_jitter() -> None:
@@ -92,3 +94,57 @@ async def test_a_failure_that_repeats_identically_gets_its_own_attempt_limit() -
     with pytest.raises(ServerError) as other:
         await policy.run(call)
     assert other.value.attempts == 6  # an error without a limit of its own gets max_attempts
+
+
+class StubGate:
+    """An outage gate that puts every failure down to the outage and never makes anyone wait."""
+
+    def __init__(self, probe: bool) -> None:
+        self.probe = probe
+        self.abandoned_calls = 0
+
+    async def admit(self) -> bool:
+        return self.probe
+
+    def failed(self, error: CrawlerError, *, probe: bool) -> bool:
+        return True
+
+    def reached(self) -> None:
+        pass
+
+    def abandoned(self) -> None:
+        self.abandoned_calls += 1
+
+
+async def test_one_call_takes_at_most_a_hundred_outage_failures_then_counts_attempts() -> None:
+    calls: list[int] = []
+
+    async def call() -> str:
+        calls.append(1)
+        raise ServerError("boom", code="InternalServerError", http=500)
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    gate = StubGate(probe=False)
+    policy = RetryPolicy(3, 0.2, 20.0, RetryBudget(100.0), lambda: 0.5, sleep, gate=gate)  # type: ignore[arg-type]
+    with pytest.raises(ServerError) as caught:
+        await policy.run(call)
+    assert len(calls) == 103  # 100 put down to the outage, then 3 attempts of its own
+    assert caught.value.attempts == 3
+
+
+class Cancelled(BaseException):
+    pass
+
+
+@pytest.mark.parametrize(("probe", "abandoned"), [(True, 1), (False, 0)])
+async def test_a_call_cancelled_while_probing_hands_the_probe_on(probe: bool, abandoned: int) -> None:
+    async def call() -> str:
+        raise Cancelled
+
+    gate = StubGate(probe=probe)
+    policy = RetryPolicy(3, 0.2, 20.0, RetryBudget(100.0), gate=gate)  # type: ignore[arg-type]
+    with pytest.raises(Cancelled):
+        await policy.run(call)
+    assert gate.abandoned_calls == abandoned
