@@ -30,7 +30,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -58,9 +58,8 @@ from crawler.report.render import render
 from crawler.settings.config import resolve_config
 from crawler.store.atomic_file import RUN_AGAIN
 from crawler.store.output_lock import lock_output
-from crawler.store.records import Record
 from crawler.store.shard import ShardSpec
-from crawler.store.writer import ResumeState, Sink, check_resume, scan_for_resume
+from crawler.store.writer import ResumeState, Sink, Subscribers, check_resume, scan_for_resume
 from crawler.wire.fc3_listing import API_CHOICES as API_CHOICES
 from crawler.wire.run_stats import RunStats
 
@@ -96,22 +95,15 @@ class CrawlPlan:
     baseline: DriftSide | None = None
     drift: DriftSide | None = None
     fail_on_drift: bool = False
-
-    @property
-    def on_record(self) -> Callable[[Record], None]:
-        return records_into(self.summarizer, self.drift)
+    #: the run's counters; a subscriber of the sink from the start, so a resumed file's records count too
+    stats: RunStats = field(default_factory=RunStats)
 
 
-def records_into(summarizer: Summarizer, drift: DriftSide | None) -> Callable[[Record], None]:
-    """Where each written record goes: the live summary, and the drift's new side when there is one."""
-    if drift is None:
-        return summarizer.add
-
-    def both(record: Record) -> None:
-        summarizer.add(record)
-        drift.add(record)
-
-    return both
+def subscribers_of(summarizer: Summarizer, drift: DriftSide | None, stats: RunStats) -> Subscribers:
+    """Who hears of each record the writer accepts (and of a resumed file's records): the run statistics
+    (first: counting cannot fail, so the end record counts what was written even if another one does),
+    the live summary, the drift's new side when there is one."""
+    return Subscribers(stats, summarizer) if drift is None else Subscribers(stats, summarizer, drift)
 
 
 def _finding_sinks(
@@ -206,19 +198,21 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str], stack: ExitStac
     outputs = AuditOutputs(files, stack)
     resume: ResumeState | None = None
     summarizer = Summarizer(policy, on_finding=_finding_sinks(drift, outputs.on_finding))
+    stats = RunStats()
+    subscribers = subscribers_of(summarizer, drift, stats)
     if output is None:
-        sink = Sink.to_stdout()
+        sink = Sink.to_stdout(subscribers=subscribers)
     else:
-        if args.resume:
-            resume = scan_for_resume(
-                output, records_into(summarizer, drift), retry_errors=not args.resume_skip_errors
-            )
+        if args.resume:  # the file's records reach the subscribers through the scan
+            resume = scan_for_resume(output, subscribers, retry_errors=not args.resume_skip_errors)
             if resume is not None:
                 check_resume(resume, job_fingerprint(job), force=args.force_resume)
                 job = replace(job, skip=resume.finished)
             else:
                 log.info("resume.nothing_to_resume", path=str(output))
-        sink = Sink.open_file(output, truncate_to=resume.keep_bytes if resume is not None else None)
+        sink = Sink.open_file(
+            output, truncate_to=resume.keep_bytes if resume is not None else None, subscribers=subscribers
+        )
     return CrawlPlan(
         job=job,
         sink=sink,
@@ -233,15 +227,13 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str], stack: ExitStac
         baseline=baseline,
         drift=drift,
         fail_on_drift=args.fail_on_drift,
+        stats=stats,
     )
 
 
-def _seed_stats(stats: RunStats, resume: ResumeState | None) -> None:
+def _log_resume(resume: ResumeState | None) -> None:
     if resume is None:
         return
-    stats.functions_done = len(resume.finished)
-    stats.functions_by_status.update(resume.by_status)
-    stats.configs = resume.configs
     log.info(
         "resume.continuing",
         path=str(resume.path),
@@ -255,14 +247,12 @@ async def crawl_plan(
     plan: CrawlPlan, *, signals: AsyncIterator[signal.Signals] | None = None
 ) -> CrawlOutcome:
     """The crawl; ``signals``: the command's receiver (``crawl_and_finish``), else the crawl opens one."""
-    stats = RunStats()
-    _seed_stats(stats, plan.resume)
-    with ProgressLine(stats) as progress:
+    _log_resume(plan.resume)  # the stats already count the file's records (the scan published them)
+    with ProgressLine(plan.stats) as progress:
         return await execute(
             plan.job,
             plan.sink,
-            stats=stats,
-            on_record=plan.on_record,
+            stats=plan.stats,
             resumed=plan.resume is not None,
             handle_signals=True,
             progress=progress,

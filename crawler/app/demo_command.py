@@ -34,7 +34,7 @@ from crawler.report.render import render
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
 from crawler.store.output_lock import lock_output
-from crawler.store.writer import Sink
+from crawler.store.writer import Sink, Subscribers
 from crawler.wire.run_stats import RunStats
 
 DEFAULT_FUNCTIONS = 3000
@@ -103,9 +103,8 @@ def demo_faults(seed: int) -> FaultConfig:
     )
 
 
-async def crawl_demo(
-    spec: AccountSpec, faults: FaultConfig, sink: Sink, summarizer: Summarizer
-) -> CrawlOutcome:
+async def crawl_demo(spec: AccountSpec, faults: FaultConfig, sink: Sink) -> CrawlOutcome:
+    """Crawl an emulated account into ``sink`` (whose subscribers hear of every record)."""
     backend = generate_account(spec)
     async with run_emulator(backend, faults) as emulator:
         target = Target(
@@ -119,9 +118,7 @@ async def crawl_demo(
         job = CrawlJob((target,), CrawlSettings())
         stats = RunStats()
         with ProgressLine(stats) as progress:
-            return await execute(
-                job, sink, stats=stats, on_record=summarizer.add, handle_signals=True, progress=progress
-            )
+            return await execute(job, sink, stats=stats, handle_signals=True, progress=progress)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,14 +135,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _demo(spec: AccountSpec, files: dict[str, Path], outputs: AuditOutputs) -> int:
     records = files["--output"]
-    sink = Sink.open_file(records)
     summarizer = Summarizer(on_finding=outputs.on_finding)
+    sink = Sink.open_file(records, subscribers=Subscribers(summarizer))
     print(
         f"fcaudit demo: an emulated account with {spec.functions:,} functions in {spec.services:,} services, "
         f"5-15 ms per request, a {DEMO_QUOTA_RPS:,.0f} requests/s quota and a few injected faults",
         flush=True,
     )
-    outcome = event_loop.run(crawl_demo, spec, demo_faults(spec.seed), sink, summarizer)
+    outcome = event_loop.run(crawl_demo, spec, demo_faults(spec.seed), sink)
     report = summarizer.report()
     outputs.write(report, source=str(records))
     width = shutil.get_terminal_size((100, 24)).columns

@@ -42,10 +42,10 @@ from crawler.store.records import (
     MAX_DEPTH,
     ConfigRecord,
     FunctionRecord,
-    Record,
     RunRecord,
+    Written,
     nesting,
-    parse_line,
+    parse_written,
     too_deep_message,
 )
 
@@ -114,7 +114,8 @@ def finding_key(f: Finding) -> FindingKey:
 
 
 class DriftSide:
-    """One crawl, reduced to what a diff needs. Feed it records with ``add`` (in file order).
+    """One crawl, reduced to what a diff needs. Feed it records with ``add`` (in file order): a
+    ``RecordSubscriber`` of the writer during ``crawl --baseline``, or ``read`` from a file.
 
     ``audit=False``: the side keeps no audit of its own; whoever already folds the same records (the
     crawl's live summary) passes ``keep`` as its ``on_finding``, so nothing is judged twice.
@@ -150,7 +151,8 @@ class DriftSide:
     def keep(self, finding: Finding) -> None:
         self.findings[finding_key(finding)] = finding
 
-    def add(self, record: Record) -> None:
+    def add(self, written: Written) -> None:
+        record = written.record
         if isinstance(record, ConfigRecord):
             k = record.key
             self.configs[(k.account, k.region, k.service, k.function, record.qualifier)] = _canonical(
@@ -165,7 +167,7 @@ class DriftSide:
         else:
             self._run(record)
         if self._summarizer is not None:
-            self._summarizer.add(record)
+            self._summarizer.add(written)
 
     def _run(self, record: RunRecord) -> None:
         data = record.data
@@ -196,7 +198,7 @@ class DriftSide:
             if not line.strip():
                 continue
             try:
-                self.add(parse_line(line, lineno))
+                self.add(parse_written(line, lineno))
             except InputError as exc:
                 where = "" if exc.message.startswith("line ") else f"line {lineno}: "
                 raise InputError(f"{self.name} {where}{exc.message}") from None

@@ -1,11 +1,13 @@
 """The streaming summary: one fold over records, live during a crawl or later over an NDJSON file.
 
-Both ways fold the same thing, a decoded record (a dict) and its line number: the live ``add`` turns a
-record into the dict it writes (``to_dict()``); ``add_lines`` decodes each line with orjson and never
-builds a dataclass, handling a well-formed config or function line inline (the same checks as
-``_fold_obj``, which takes every other line). From there one path: ``_config``/``_function`` group the
-records and ``AuditFold`` counts and judges them. So the live summary *is* the summary of the written
-file (a property test holds it to that).
+Both ways fold the same thing, a decoded record (a dict) and its line number. Live, the summarizer is a
+subscriber of the writer (``crawler.store.writer``): ``add`` receives each record the writer accepted
+with the very dict its line was serialised from (``records.Written``), already a valid record, so it is
+neither rebuilt nor checked again. ``add_lines`` decodes each line with orjson and never builds a
+dataclass, handling a well-formed config or function line inline (the same checks as ``_fold_obj``,
+which takes every other line). From there one path: ``_config``/``_function`` group the records and
+``AuditFold`` counts and judges them. So the live summary *is* the summary of the written file (a
+property test holds it to that, through the writer).
 
 A function's findings depend on all its configs, and its configs come right before its ``function``
 record (a ``FunctionBatch``), so configs wait in ``pending`` until that record arrives; configs of
@@ -43,8 +45,9 @@ from crawler.audit.rules import AuditPolicy, RuleEngine, Severity, default_polic
 from crawler.errors import InputError
 from crawler.store.records import (
     FUNCTION_STATUSES,
-    FunctionBatch,
-    Record,
+    ConfigRecord,
+    FunctionRecord,
+    Written,
     from_dict,
     too_deep,
     too_deep_message,
@@ -90,19 +93,25 @@ class Summarizer:
         self._pending_key: Key | None = None
 
     # --- feeding ------------------------------------------------------------------------------------
-    def add(self, record: Record) -> None:
-        """One live record, exactly as it will be written (one line)."""
-        self.add_dict(record.to_dict())
+    def add(self, written: Written) -> None:
+        """One record the writer accepted (a ``RecordSubscriber``): its line's dict, valid by construction
+        (built from a record, or parsed and validated by the writer's resume scan), folded as it is."""
+        self.lines += 1
+        n = self.lines
+        record, obj = written.record, written.line
+        if type(record) is ConfigRecord:
+            k = record.key
+            self._config((k.account, k.region, k.service, k.function), (n, record.qualifier, record.config))
+        elif type(record) is FunctionRecord:
+            self._function(obj, n)
+        else:
+            self._fold.run(obj, n)
 
     def add_dict(self, obj: Any) -> None:
-        """One line's record already parsed from JSON, with the same checks as ``add_lines``."""
+        """One line's record already parsed from JSON but not checked, with the same checks as
+        ``add_lines`` (``fcaudit merge`` feeds the merged lines this way)."""
         self.lines += 1
         self._fold_obj(obj, self.lines)
-
-    def add_batch(self, batch: FunctionBatch) -> None:
-        for config in batch.configs:
-            self.add(config)
-        self.add(batch.function)
 
     def add_lines(self, lines: Iterable[bytes | str]) -> None:
         """Lines as read from an NDJSON file (keep their newlines: a last line without one that does

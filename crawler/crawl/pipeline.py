@@ -6,7 +6,8 @@
   ListServices ─▶ [services] ─ D listers: ListFunctions ─▶ [keys] ─ N workers ─┐
    (one task)     (bounded)     (services fan out)       (bounded) (paged configs)
                                                                               ├─▶ [batches] ─ writer
-  ... the next target's lane, with its own streams and workers ...            ┘    (bounded)
+  ... the next target's lane, with its own streams and workers ...            ┘    (bounded)   │
+                                                     subscribers: live summary, drift, stats ◀┘
 
 Every stream is a bounded memory object stream, so a fast discovery waits for the workers and slow output
 waits for nothing but itself: memory stays flat however large the account. Each target has its own lane —
@@ -35,6 +36,12 @@ pairs, a grace period for those in flight, then the finished functions and an en
 ``complete: false``; the run's ``deadline`` setting (``--deadline``) passing does the same, recorded as
 ``interrupted: "deadline"``. One function's listing is bounded by ``function_deadline`` (then it is an
 ``error`` record, ``FunctionDeadline``).
+
+Records flow one way: the pipeline hands finished functions to the writer and never sees them again.
+The writer (``crawler.store.writer``) tells its subscribers of each record it accepts — the live summary
+(and through its findings the ``--findings`` file), the drift's new side, the run statistics (``RunStats``,
+which this crawl subscribes, so the end record counts what the output holds) — and nothing else feeds
+them.
 
 The clients are a parameter (``crawler.wire.models.ListingClient``: anything with the three list
 calls), so the pipeline is independent of the transport; ``crawl.runner.open_clients`` builds the real
@@ -74,7 +81,6 @@ from crawler.store.records import (
     FunctionKey,
     FunctionRecord,
     FunctionStatus,
-    Record,
     RunRecord,
     normalise_qualifier,
 )
@@ -166,7 +172,6 @@ class Crawl:
         sink: Sink,
         *,
         stats: RunStats,
-        on_record: Callable[[Record], None] = lambda _r: None,
         grace: float = DEFAULT_GRACE_SECONDS,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -174,7 +179,9 @@ class Crawl:
         self.clients = clients
         self.sink = sink
         self.stats = stats
-        self._on_record = on_record
+        # the end record's function and config counts are what the writer accepted (and, on --resume,
+        # what the file held): the stats hear of every record from the sink (subscribed once)
+        sink.subscribers.subscribe(stats)
         self._grace = grace
         self._now = now
         self._state = RunControl()
@@ -252,7 +259,7 @@ class Crawl:
                 outer.start_soon(extra)
             async with anyio.create_task_group() as pipeline:
                 batch_send, batch_recv = anyio.create_memory_object_stream[FunctionBatch](self._workers)
-                pipeline.start_soon(write_batches, batch_recv, self.sink, self._count_batch)
+                pipeline.start_soon(write_batches, batch_recv, self.sink)
                 async with batch_send, anyio.create_task_group() as work:
                     state.work = work.cancel_scope
                     lanes = []
@@ -267,7 +274,6 @@ class Crawl:
             end = self._end_record()
             self._ended = True
             self.sink.add_run(end)
-            self._on_record(end)
             await self.sink.flush()
             outer.cancel_scope.cancel()
         return CrawlOutcome(
@@ -282,16 +288,6 @@ class Crawl:
     @property
     def _all_refused(self) -> bool:
         return bool(self._refused) and len(self._refused) == len(self.clients)
-
-    def _count_batch(self, batch: FunctionBatch) -> None:
-        self.stats.functions_done += 1
-        self.stats.functions_by_status[batch.function.status] += 1
-        if batch.function.error is not None:
-            self.stats.errors_by_code[str(batch.function.error["code"])] += 1
-        self.stats.configs += len(batch.configs)
-        for config in batch.configs:
-            self._on_record(config)
-        self._on_record(batch.function)
 
     def _end_record(self, aborted: Mapping[str, Any] | None = None) -> RunRecord:
         """The end ``run`` record; ``aborted``: what stopped the run, when not every target's credentials

@@ -23,7 +23,6 @@ from crawler.crawl.pipeline import DEFAULT_GRACE_SECONDS, ClientMap, Crawl, Craw
 from crawler.crawl.progress import ProgressLine
 from crawler.log import get_logger
 from crawler.settings.config import CrawlSettings
-from crawler.store.records import Record
 from crawler.store.writer import Sink
 from crawler.wire.fc2_client import FcClient
 from crawler.wire.fc3_client import Fc3Client
@@ -120,7 +119,6 @@ async def execute(
     sink: Sink,
     *,
     stats: RunStats,
-    on_record: Callable[[Record], None] = lambda _r: None,
     resumed: bool = False,
     handle_signals: bool = False,
     progress: ProgressLine | None = None,
@@ -133,8 +131,7 @@ async def execute(
     try:
         if not resumed:
             start = start_record(job, __version__, now())
-            sink.add_run(start)
-            on_record(start)
+            sink.add_run(start)  # the sink tells its subscribers (the live summary, the stats)
             await sink.flush()
         log.info(
             "crawl.started",
@@ -146,7 +143,7 @@ async def execute(
             output=sink.name,
         )
         async with open_clients(job, stats) as clients:
-            crawl = Crawl(job, clients, sink, stats=stats, on_record=on_record, grace=grace, now=now)
+            crawl = Crawl(job, clients, sink, stats=stats, grace=grace, now=now)
             refresher = progress.refresh_forever if progress is not None else None
             outcome = await crawl.run(handle_signals=handle_signals, extra=refresher, signals=signals)
         end = outcome.end.data

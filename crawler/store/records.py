@@ -10,11 +10,14 @@ Every line is one JSON object with a ``type``:
   ``complete``). Never a secret.
 
 Records are frozen dataclasses between modules; ``to_bytes`` gives the line (with its newline) and
-``parse_line`` reads one back, strictly, so a summary or a resume never trusts a malformed file.
+``parse_line`` reads one back, strictly, so a summary or a resume never trusts a malformed file. The
+writer hands each record it accepts to its subscribers as a ``Written``: the record and the one dict its
+line was serialised from (``FunctionBatch.serialise``) or parsed into (``parse_written``), so no reader
+downstream builds or validates it again.
 
 Nesting is bounded: orjson parses 1,024 levels but serialises only about 254 (and ``repr`` about 1,000),
 so a value could be read and then never written or quoted. No line fcaudit writes nests deeper than
-``MAX_DEPTH`` levels: ``FunctionBatch.to_bytes`` raises ``UnwritableRecordError`` for a deeper config (the
+``MAX_DEPTH`` levels: ``FunctionBatch.serialise`` raises ``UnwritableRecordError`` for a deeper config (the
 writer ends that function as ``error``), so what fcaudit wrote, fcaudit reads and writes again (a finding
 or a diff embeds a value a few levels further down). Readers never trust a line's depth: a value is
 quoted in a finding, a message or a report only through ``quotable`` (a deep one becomes a short
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 import orjson
 
@@ -176,15 +179,44 @@ Record = ConfigRecord | FunctionRecord | RunRecord
 
 
 @dataclass(frozen=True, slots=True)
+class Written:
+    """A record the writer accepted, with the dict its line was serialised from (or, replayed from a
+    file, parsed into): what subscribers receive. The dict is built once and shared: never mutate it."""
+
+    record: Record
+    line: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, record: Record) -> Written:
+        return cls(record, record.to_dict())
+
+
+class RecordSubscriber(Protocol):
+    """Anything told of each record the writer accepted, in file order (the live summary, drift's new
+    side, the run statistics). Implemented structurally: a subscriber need not import this."""
+
+    def add(self, written: Written) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class FunctionBatch:
     """One finished function: its configs and its ``function`` record, written together."""
 
     configs: tuple[ConfigRecord, ...]
     function: FunctionRecord
 
+    def serialise(self) -> tuple[bytes, tuple[Written, ...]]:
+        """The batch's lines and its records with their dicts (each dict built once, for both);
+        ``UnwritableRecordError`` when a config cannot be written back whole."""
+        written = [_written_config(c) for c in self.configs]
+        last = Written.of(self.function)
+        lines = [line for line, _w in written]
+        lines.append(orjson.dumps(last.line, option=orjson.OPT_APPEND_NEWLINE))
+        return b"".join(lines), (*(w for _line, w in written), last)
+
     def to_bytes(self) -> bytes:
         """The batch's lines; ``UnwritableRecordError`` when a config cannot be written back whole."""
-        return b"".join([*(_config_line(c) for c in self.configs), to_bytes(self.function)])
+        return self.serialise()[0]
 
     def unwritable(self, exc: UnwritableRecordError) -> FunctionBatch:
         """This function as an ``error`` with no configs: what is written when its configs cannot be."""
@@ -192,8 +224,9 @@ class FunctionBatch:
         return FunctionBatch((), FunctionRecord(f.key, "error", 0, f.pages, exc.as_record()))
 
 
-def _config_line(record: ConfigRecord) -> bytes:
-    obj = record.to_dict()
+def _written_config(record: ConfigRecord) -> tuple[bytes, Written]:
+    written = Written.of(record)
+    obj = written.line
     try:
         line = orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError as exc:  # nested past what orjson writes: its one failure on parsed JSON
@@ -201,7 +234,7 @@ def _config_line(record: ConfigRecord) -> bytes:
         raise _unwritable(record, why) from None
     if too_deep(line, obj):
         raise _unwritable(record, too_deep_message())
-    return line
+    return line, written
 
 
 def _unwritable(record: ConfigRecord, why: str) -> UnwritableRecordError:
@@ -274,8 +307,13 @@ def from_dict(obj: Any, lineno: int = 0) -> Record:
 
 
 def parse_line(line: bytes | str, lineno: int = 0) -> Record:
+    return parse_written(line, lineno).record
+
+
+def parse_written(line: bytes | str, lineno: int = 0) -> Written:
+    """One line read back, strictly: its record and the dict it was parsed into (validated once)."""
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise InputError(f"line {lineno}: not valid JSON ({exc.msg})") from None
-    return from_dict(obj, lineno)
+    return Written(from_dict(obj, lineno), obj)

@@ -17,6 +17,13 @@ complete" converges. The file keeps both lines; the last record of a function is
 the same function. The start ``run`` record's fingerprint tells whether the file came from the same
 targets and settings.
 
+Records flow one way: the writer is the only thing that tells anyone of a record. Each record it accepts
+for the write (``add_run``, ``add_batch``) is turned into its dict once, serialised from that dict, and
+the record with the same dict (``records.Written``) is published to the sink's ``Subscribers`` — the live
+summary, the drift's new side, the run statistics — in file order; ``scan_for_resume`` publishes the
+records a resumed file already holds to the same subscribers, parsed and validated once. So what the
+subscribers saw is what the file holds (if a write fails the run fails, and nothing is reported from them).
+
 The blocking write and fsync run in a worker thread so a slow disk or a slow reader of stdout never
 stalls the event loop; an ``anyio.Lock`` keeps the buffer flushes in order.
 """
@@ -35,6 +42,7 @@ from pathlib import Path
 from typing import BinaryIO, Final
 
 import anyio
+import orjson
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from crawler.errors import InputError, OutputError, ResumeError, UnwritableRecordError
@@ -44,10 +52,10 @@ from crawler.store.records import (
     FunctionBatch,
     FunctionKey,
     FunctionRecord,
-    Record,
+    RecordSubscriber,
     RunRecord,
-    parse_line,
-    to_bytes,
+    Written,
+    parse_written,
     too_deep,
     too_deep_message,
 )
@@ -60,6 +68,25 @@ FLUSH_SECONDS: Final = 1.0
 
 def _describe_os_error(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
+
+
+class Subscribers:
+    """Who is told of each record the writer accepts (``RecordSubscriber.add``), in file order: the
+    records a run writes and those a resumed file already holds (``scan_for_resume``) alike."""
+
+    def __init__(self, *subscribers: RecordSubscriber) -> None:
+        self._subscribers: list[RecordSubscriber] = []
+        for subscriber in subscribers:
+            self.subscribe(subscriber)
+
+    def subscribe(self, subscriber: RecordSubscriber) -> None:
+        """Add ``subscriber``; one already subscribed is not added twice (it would count twice)."""
+        if not any(s is subscriber for s in self._subscribers):
+            self._subscribers.append(subscriber)
+
+    def publish(self, written: Written) -> None:
+        for subscriber in self._subscribers:
+            subscriber.add(written)
 
 
 class Sink:
@@ -80,8 +107,11 @@ class Sink:
         flush_seconds: float = FLUSH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         size: int | None = None,
+        subscribers: Subscribers | None = None,
     ) -> None:
         self._stream = stream
+        #: told of each record once it is accepted for the write (``add_run``, ``add_batch``)
+        self.subscribers = subscribers if subscribers is not None else Subscribers()
         #: a file's size after the last whole write: a failed write is cut back to it (``None``: a stream)
         self._size = size
         self._fsync = fsync
@@ -109,6 +139,7 @@ class Sink:
         flush_records: int = FLUSH_RECORDS,
         flush_seconds: float = FLUSH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        subscribers: Subscribers | None = None,
     ) -> Sink:
         """Records on stdout: no fsync (a pipe or terminal), stdout itself is left open."""
         return cls(
@@ -119,6 +150,7 @@ class Sink:
             flush_records=flush_records,
             flush_seconds=flush_seconds,
             clock=clock,
+            subscribers=subscribers,
         )
 
     @classmethod
@@ -130,6 +162,7 @@ class Sink:
         flush_records: int = FLUSH_RECORDS,
         flush_seconds: float = FLUSH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        subscribers: Subscribers | None = None,
     ) -> Sink:
         """Open ``path`` for writing: a fresh file, or (resume) the old one cut to ``truncate_to`` bytes."""
         try:
@@ -151,15 +184,24 @@ class Sink:
             flush_seconds=flush_seconds,
             clock=clock,
             size=truncate_to or 0,
+            subscribers=subscribers,
         )
 
     # -- buffering ---------------------------------------------------------------------------------
 
     def add_run(self, record: RunRecord) -> None:
-        self._add(to_bytes(record), 1)
+        written = Written.of(record)
+        self._add(orjson.dumps(written.line, option=orjson.OPT_APPEND_NEWLINE), 1)
+        self.subscribers.publish(written)
 
     def add_batch(self, batch: FunctionBatch) -> None:
-        self._add(batch.to_bytes(), len(batch.configs) + 1)
+        """Buffer one function; ``UnwritableRecordError`` (nothing buffered, nothing published) when one
+        of its configs cannot be written."""
+        data, written = batch.serialise()
+        self._add(data, len(written))
+        publish = self.subscribers.publish
+        for record in written:
+            publish(record)
 
     def _add(self, data: bytes, records: int) -> None:
         if self._closed:
@@ -238,13 +280,10 @@ class Sink:
                 self._stream.close()
 
 
-async def write_batches(
-    receive: MemoryObjectReceiveStream[FunctionBatch],
-    sink: Sink,
-    on_batch: Callable[[FunctionBatch], None],
-) -> None:
+async def write_batches(receive: MemoryObjectReceiveStream[FunctionBatch], sink: Sink) -> None:
     """The writer task: take finished functions until the stream ends; flush by size, by time and when idle.
     A function whose configs cannot be written is written as an ``error`` instead (``_add_writable``).
+    The sink tells its subscribers of each record it accepts.
 
     Each time it wakes it takes every batch already waiting, not one per turn of the event loop: a fast
     crawl finishes several functions per turn. A ticker flushes a buffer that has waited
@@ -255,8 +294,7 @@ async def write_batches(
         async with receive:
             async for batch in receive:
                 while True:
-                    batch = _add_writable(sink, batch)
-                    on_batch(batch)
+                    _add_writable(sink, batch)
                     try:
                         batch = receive.receive_nowait()
                     except (anyio.WouldBlock, anyio.EndOfStream):
@@ -267,10 +305,10 @@ async def write_batches(
     await sink.flush()
 
 
-def _add_writable(sink: Sink, batch: FunctionBatch) -> FunctionBatch:
+def _add_writable(sink: Sink, batch: FunctionBatch) -> None:
     """Buffer ``batch``, or, when one of its configs cannot be written (nested deeper than fcaudit
-    writes), the function as an ``error`` naming why; returns what was buffered. One odd config costs its
-    own function, never the run."""
+    writes), the function as an ``error`` naming why. One odd config costs its own function, never the
+    run: exactly one record of the function is accepted (and published)."""
     try:
         sink.add_batch(batch)
     except UnwritableRecordError as exc:
@@ -284,9 +322,7 @@ def _add_writable(sink: Sink, batch: FunctionBatch) -> FunctionBatch:
             code=exc.code,
             message=exc.message,
         )
-        batch = batch.unwritable(exc)
-        sink.add_batch(batch)
-    return batch
+        sink.add_batch(batch.unwritable(exc))
 
 
 async def _ticker(sink: Sink) -> None:
@@ -322,14 +358,16 @@ class ResumeState:
 
 
 def scan_for_resume(
-    path: Path, on_record: Callable[[Record], None] | None = None, *, retry_errors: bool = True
+    path: Path, subscribers: Subscribers | None = None, *, retry_errors: bool = True
 ) -> ResumeState | None:
     """Read a previous run's output; ``None`` when there is nothing to resume (missing or empty file).
     ``retry_errors``: functions whose last record is ``error`` are not finished (crawled again).
 
-    ``on_record`` receives every kept record (configs of finished functions, their function records, the
-    start record) in file order, e.g. to rebuild the live summary. A corrupt line anywhere but the torn
-    tail, or a file that does not begin with an fcaudit start record, raises ``ResumeError``.
+    Every kept record (the start record, then each complete function's configs and function record, in
+    file order) is published to ``subscribers`` — the same ones the sink that continues the file tells
+    of its records — so the live summary and the run statistics cover the whole file. A corrupt line
+    anywhere but the torn tail, or a file that does not begin with an fcaudit start record, raises
+    ``ResumeError``.
     """
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below
@@ -338,18 +376,17 @@ def scan_for_resume(
     except OSError as exc:
         raise ResumeError(f"cannot read --output {path} to resume: {_describe_os_error(exc)}") from None
     with handle:
-        return _scan(path, handle, on_record, retry_errors)
+        return _scan(path, handle, subscribers or Subscribers(), retry_errors)
 
 
-def _scan(
-    path: Path, handle: BinaryIO, on_record: Callable[[Record], None] | None, retry_errors: bool
-) -> ResumeState | None:
+def _scan(path: Path, handle: BinaryIO, subscribers: Subscribers, retry_errors: bool) -> ResumeState | None:
     start: RunRecord | None = None
     last: dict[FunctionKey, str] = {}  # each function's last status
     configs = 0
     keep = 0
     offset = 0
-    held: list[ConfigRecord] = []  # configs after the last function record: kept only if one follows
+    held: list[Written] = []  # configs after the last function record: kept only if one follows
+    publish = subscribers.publish
     lineno = 0
     for line in handle:
         lineno += 1
@@ -357,7 +394,8 @@ def _scan(
         if not line.endswith(b"\n"):
             break  # a torn last line: cut off
         try:
-            record = parse_line(line, lineno)
+            written = parse_written(line, lineno)
+            record = written.record
             if isinstance(record, RunRecord) and too_deep(line, record.data):  # kept in the live summary
                 raise InputError(f"line {lineno}: {too_deep_message()}")
         except InputError as exc:
@@ -369,21 +407,19 @@ def _scan(
                 )
             start = record
             keep = end
-            if on_record is not None:
-                on_record(record)
+            publish(written)
         elif isinstance(record, FunctionRecord):
             if last.get(record.key, "error") != "error":  # only an error may be crawled again
                 raise ResumeError(f"cannot resume from {path}: line {lineno} repeats function {record.key}")
             last[record.key] = record.status
             configs += len(held)
-            if on_record is not None:
-                for kept in held:
-                    on_record(kept)
-                on_record(record)
+            for kept in held:
+                publish(kept)
+            publish(written)
             held = []
             keep = end
         elif isinstance(record, ConfigRecord):
-            held.append(record)
+            held.append(written)
         # run records after the start (an earlier end record) are dropped with the tail or kept in place
         offset = end
     size = path.stat().st_size

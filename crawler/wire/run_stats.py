@@ -1,7 +1,10 @@
 """Live counters of one run, shared by the client, the limiter, the writer and the progress bar.
 
 A plain mutable object on purpose: it is updated on the hot path from one event loop, read by the
-progress bar, and frozen into the end ``run`` record with ``snapshot()``.
+progress bar, and frozen into the end ``run`` record with ``snapshot()``. The function and config counts
+come from the writer: ``RunStats`` is one of its subscribers (``add``), so they count what the output
+holds — after ``--resume`` the whole file, each function by its last record (a later record of a function
+replaces its earlier ``error``, as in the summary).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.store.records import FUNCTION_STATUSES
+from crawler.store.records import FUNCTION_STATUSES, FunctionRecord, RunRecord, Written
 
 
 @dataclass(slots=True)
@@ -26,6 +29,33 @@ class RunStats:
     functions_by_status: Counter[str] = field(default_factory=Counter)
     configs: int = 0
     pages: int = 0
+    #: the error code of each function whose last record so far is ``error`` (a later one replaces it)
+    _errors: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
+
+    def add(self, written: Written) -> None:
+        """One record the writer accepted (a ``RecordSubscriber``): count its function or config."""
+        record = written.record
+        if type(record) is not FunctionRecord:
+            if type(record) is not RunRecord:
+                self.configs += 1
+            return
+        k = record.key
+        key = (k.account, k.region, k.service, k.function)
+        if self._errors:
+            code = self._errors.pop(key, None)
+            if code is not None:  # this record replaces the function's earlier error
+                self.functions_done -= 1
+                self.functions_by_status["error"] -= 1
+                self.errors_by_code[code] -= 1
+                if not self.errors_by_code[code]:
+                    del self.errors_by_code[code]
+        self.functions_done += 1
+        self.functions_by_status[record.status] += 1
+        if record.error is not None:
+            code = str(record.error.get("code"))
+            self.errors_by_code[code] += 1
+            if record.status == "error":
+                self._errors[key] = code
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started

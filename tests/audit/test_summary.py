@@ -9,7 +9,7 @@ import orjson
 from crawler.audit.report_model import ROW_SIZE, RULE, RULE_ORDER
 from crawler.audit.rules import RULES
 from crawler.audit.summary import Summarizer
-from crawler.store.records import FunctionBatch, Record, RunRecord, to_bytes
+from crawler.store.records import FunctionBatch, RunRecord, Written, to_bytes
 from tests.support.audit_support import (
     REGION,
     arn_queue,
@@ -255,28 +255,17 @@ def test_live_batches_and_file_lines_agree() -> None:
     records = run_records(_mixed())
     live = Summarizer(policy())
     for r in records:
-        live.add(r)
+        live.add(Written.of(r))
     from_file = summarize_lines(lines_of(records), policy())
     assert live.report().to_dict() == from_file.to_dict()
 
 
-def test_add_batch_equals_adding_its_records() -> None:
-    by_batch = Summarizer(policy())
-    by_record = Summarizer(policy())
-    for b in _mixed():
-        by_batch.add_batch(b)
-        by_record_records: list[Record] = [*b.configs, b.function]
-        for r in by_record_records:
-            by_record.add(r)
-    assert by_batch.report().to_dict() == by_record.report().to_dict()
-
-
 def test_report_is_a_snapshot_and_folding_continues() -> None:
     s = Summarizer(policy())
-    s.add(RunRecord("start", {}))
+    s.add(Written.of(RunRecord("start", {})))
     first = s.report()
     for r in run_records([batch(config(failure=arn_queue()))])[1:]:
-        s.add(r)
+        s.add(Written.of(r))
     assert first.totals.configs == 0
     assert s.report().totals.configs == 1
 

@@ -15,9 +15,9 @@ from crawler.crawl.job import CrawlJob
 from crawler.crawl.pipeline import Crawl
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
-from crawler.store.records import FunctionRecord, Record
+from crawler.store.records import FunctionRecord, Written
 from crawler.store.shard import ShardSpec
-from crawler.store.writer import Sink
+from crawler.store.writer import Sink, Subscribers
 from crawler.wire.models import ListingClient, Page
 from crawler.wire.run_stats import RunStats
 from tests.support.crawl_support import read_ndjson
@@ -65,20 +65,22 @@ async def test_a_stuck_target_does_not_hold_up_the_others(tmp_path: Path) -> Non
     expected = {key: len(r.services) * len(r.functions) for key, r in others.items()}
     done: Counter[tuple[str, str]] = Counter()
 
-    def on_record(record: Record) -> None:
-        if isinstance(record, FunctionRecord):
-            done[(record.key.account, record.key.region)] += 1
-            if all(done[key] == n for key, n in expected.items()):
-                gate.set()  # every other target finished while the stuck one was still stuck
+    class Done:
+        def add(self, written: Written) -> None:
+            record = written.record
+            if isinstance(record, FunctionRecord):
+                done[(record.key.account, record.key.region)] += 1
+                if all(done[key] == n for key, n in expected.items()):
+                    gate.set()  # every other target finished while the stuck one was still stuck
 
     job = CrawlJob(
         (target("1", "cn-shanghai", concurrency=2), target("2", "cn-hangzhou"), target("2", "cn-beijing")),
         CrawlSettings(concurrency=8),
     )
-    sink = Sink.open_file(tmp_path / "out.ndjson")
+    sink = Sink.open_file(tmp_path / "out.ndjson", subscribers=Subscribers(Done()))
     with anyio.fail_after(20):
         try:
-            outcome = await Crawl(job, clients, sink, stats=RunStats(), on_record=on_record).run()
+            outcome = await Crawl(job, clients, sink, stats=RunStats()).run()
         finally:
             await sink.aclose()
     assert outcome.complete

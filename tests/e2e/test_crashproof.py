@@ -14,7 +14,7 @@ import pytest
 from crawler.app.commands import EXIT_INCOMPLETE, EXIT_OK, EXIT_SOFTWARE, EXIT_USAGE
 from crawler.audit.summary import Summarizer
 from crawler.emulator.server import EmulatorThread
-from crawler.store.records import MAX_DEPTH, FunctionRecord, Record
+from crawler.store.records import MAX_DEPTH, FunctionRecord, Written
 from tests.support.crawl_support import (
     Crawled,
     clean_env,
@@ -156,10 +156,11 @@ def test_an_unexpected_exception_is_exit_70_in_one_line_with_the_end_record(
     add = Summarizer.add
     victim = next(r for r in emulator.backend.truth_records() if r["type"] == "function")["function"]
 
-    def buggy(self: Summarizer, record: Record) -> None:
+    def buggy(self: Summarizer, written: Written) -> None:
+        record = written.record
         if isinstance(record, FunctionRecord) and record.key.function == victim:
             raise ZeroDivisionError("a bug\nover two lines")
-        add(self, record)
+        add(self, written)
 
     monkeypatch.setattr(Summarizer, "add", buggy)
     code = run_cli(["crawl", *target_args(emulator), "-o", str(out), "-qq"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import orjson
 import pytest
 
 from crawler.errors import OutputError, ResumeError
@@ -15,10 +16,11 @@ from crawler.store.records import (
     FunctionRecord,
     Record,
     RunRecord,
+    Written,
     parse_line,
     to_bytes,
 )
-from crawler.store.writer import Sink, check_resume, scan_for_resume, write_batches
+from crawler.store.writer import Sink, Subscribers, check_resume, scan_for_resume, write_batches
 
 START = RunRecord("start", {"fingerprint": "abc", "version": "0.1.0"})
 
@@ -88,22 +90,38 @@ def test_a_flush_writes_everything_buffered_in_order(tmp_path: Path) -> None:
             assert nxt.key == record.key
 
 
+class Heard:
+    """A subscriber that keeps every record it is told of."""
+
+    def __init__(self) -> None:
+        self.records: list[Written] = []
+
+    def add(self, written: Written) -> None:
+        self.records.append(written)
+
+    def functions(self) -> list[str]:
+        return [w.record.key.function for w in self.records if isinstance(w.record, FunctionRecord)]
+
+
 def test_write_batches_drains_the_stream_and_reports_each_batch(tmp_path: Path) -> None:
     path = tmp_path / "out.ndjson"
-    sink = Sink.open_file(path, flush_records=4)
-    seen: list[str] = []
+    heard = Heard()
+    sink = Sink.open_file(path, flush_records=4, subscribers=Subscribers(heard))
 
     async def main() -> None:
         send, recv = anyio.create_memory_object_stream[FunctionBatch](2)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(write_batches, recv, sink, lambda b: seen.append(b.function.key.function))
+            tg.start_soon(write_batches, recv, sink)
             async with send:
                 for n in range(10):
                     await send.send(batch(n, configs=n % 3))
         await sink.aclose()
 
     anyio.run(main)
-    assert seen == [f"fn-{n}" for n in range(10)]
+    assert heard.functions() == [f"fn-{n}" for n in range(10)]
+    # every record written was published once, in file order, with the dict its line was made from
+    assert [w.record for w in heard.records] == read_records(path)
+    assert [dict(w.line) for w in heard.records] == [orjson.loads(x) for x in path.read_bytes().splitlines()]
     assert len([r for r in read_records(path) if isinstance(r, FunctionRecord)]) == 10
     assert sink.writes > 1  # flushed by size along the way, not only at the end
 
@@ -122,8 +140,8 @@ def test_resume_scan_keeps_whole_functions_and_cuts_the_torn_tail(tmp_path: Path
     orphan = to_bytes(ConfigRecord(key(9), "LATEST", {"qualifier": "LATEST"}))
     write_file(path, to_bytes(START), batch(1).to_bytes(), batch(2, 0).to_bytes(), orphan, b'{"type":"conf')
     kept = len(to_bytes(START)) + len(batch(1).to_bytes()) + len(batch(2, 0).to_bytes())
-    seen: list[Record] = []
-    state = scan_for_resume(path, seen.append)
+    heard = Heard()
+    state = scan_for_resume(path, Subscribers(heard))
     assert state is not None
     assert state.keep_bytes == kept
     assert state.dropped_bytes == path.stat().st_size - kept
@@ -132,7 +150,7 @@ def test_resume_scan_keeps_whole_functions_and_cuts_the_torn_tail(tmp_path: Path
     assert state.configs == 2
     assert state.fingerprint == "abc"
     # the orphan config (its function record never made it) is not reported
-    kinds = [type(r).__name__ for r in seen]
+    kinds = [type(w.record).__name__ for w in heard.records]
     assert kinds == ["RunRecord", "ConfigRecord", "ConfigRecord", "FunctionRecord", "FunctionRecord"]
 
     sink = Sink.open_file(path, truncate_to=state.keep_bytes)

@@ -17,6 +17,7 @@ from crawler.store.records import (
     FunctionStatus,
     Record,
     RunRecord,
+    Written,
     to_bytes,
 )
 
@@ -112,7 +113,7 @@ def summarize(
 ) -> AuditReport:
     summarizer = Summarizer(policy(table, today))
     for record in records:
-        summarizer.add(record)
+        summarizer.add(Written.of(record))
     return summarizer.report()
 
 
@@ -128,7 +129,7 @@ def findings_of(*batches: FunctionBatch, table: Mapping[str, Any] | None = None)
     found: list[Finding] = []
     summarizer = Summarizer(policy(table), on_finding=found.append)
     for record in run_records(batches):
-        summarizer.add(record)
+        summarizer.add(Written.of(record))
     summarizer.report()
     return found
 
