@@ -99,10 +99,10 @@ class Summarizer:
         self.lines += 1
         n = self.lines
         record, obj = written.record, written.line
-        if type(record) is ConfigRecord:
+        if isinstance(record, ConfigRecord):
             k = record.key
             self._config((k.account, k.region, k.service, k.function), (n, record.qualifier, record.config))
-        elif type(record) is FunctionRecord:
+        elif isinstance(record, FunctionRecord):
             self._function(obj, n)
         else:
             self._fold.run(obj, n)

@@ -205,14 +205,28 @@ class FunctionBatch:
     configs: tuple[ConfigRecord, ...]
     function: FunctionRecord
 
-    def serialise(self) -> tuple[bytes, tuple[Written, ...]]:
+    def serialise(self) -> tuple[bytes, list[Written]]:
         """The batch's lines and its records with their dicts (each dict built once, for both);
         ``UnwritableRecordError`` when a config cannot be written back whole."""
-        written = [_written_config(c) for c in self.configs]
-        last = Written.of(self.function)
-        lines = [line for line, _w in written]
-        lines.append(orjson.dumps(last.line, option=orjson.OPT_APPEND_NEWLINE))
-        return b"".join(lines), (*(w for _line, w in written), last)
+        dumps, newline = orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        lines: list[bytes] = []
+        written: list[Written] = []
+        for config in self.configs:
+            obj = config.to_dict()
+            try:
+                line = dumps(obj, option=newline)
+            except orjson.JSONEncodeError as exc:  # nested past what orjson writes: its one failure here
+                why = too_deep_message() if nesting(obj) > MAX_DEPTH else str(exc)
+                raise _unwritable(config, why) from None
+            if too_deep(line, obj):
+                raise _unwritable(config, too_deep_message())
+            lines.append(line)
+            written.append(Written(config, obj))
+        function = self.function
+        obj = function.to_dict()
+        lines.append(dumps(obj, option=newline))
+        written.append(Written(function, obj))
+        return b"".join(lines), written
 
     def to_bytes(self) -> bytes:
         """The batch's lines; ``UnwritableRecordError`` when a config cannot be written back whole."""
@@ -222,19 +236,6 @@ class FunctionBatch:
         """This function as an ``error`` with no configs: what is written when its configs cannot be."""
         f = self.function
         return FunctionBatch((), FunctionRecord(f.key, "error", 0, f.pages, exc.as_record()))
-
-
-def _written_config(record: ConfigRecord) -> tuple[bytes, Written]:
-    written = Written.of(record)
-    obj = written.line
-    try:
-        line = orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
-    except orjson.JSONEncodeError as exc:  # nested past what orjson writes: its one failure on parsed JSON
-        why = too_deep_message() if nesting(obj) > MAX_DEPTH else str(exc)
-        raise _unwritable(record, why) from None
-    if too_deep(line, obj):
-        raise _unwritable(record, too_deep_message())
-    return line, written
 
 
 def _unwritable(record: ConfigRecord, why: str) -> UnwritableRecordError:

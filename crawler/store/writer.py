@@ -36,7 +36,7 @@ import stat
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -87,6 +87,14 @@ class Subscribers:
     def publish(self, written: Written) -> None:
         for subscriber in self._subscribers:
             subscriber.add(written)
+
+    def publish_all(self, records: Sequence[Written]) -> None:
+        """``records`` in order to each subscriber in turn (one function's records: a subscriber sees
+        the records in file order; the first subscribers have all of them if a later one raises)."""
+        for subscriber in self._subscribers:
+            add = subscriber.add
+            for written in records:
+                add(written)
 
 
 class Sink:
@@ -199,9 +207,7 @@ class Sink:
         of its configs cannot be written."""
         data, written = batch.serialise()
         self._add(data, len(written))
-        publish = self.subscribers.publish
-        for record in written:
-            publish(record)
+        self.subscribers.publish_all(written)
 
     def _add(self, data: bytes, records: int) -> None:
         if self._closed:

@@ -35,8 +35,8 @@ class RunStats:
     def add(self, written: Written) -> None:
         """One record the writer accepted (a ``RecordSubscriber``): count its function or config."""
         record = written.record
-        if type(record) is not FunctionRecord:
-            if type(record) is not RunRecord:
+        if not isinstance(record, FunctionRecord):
+            if not isinstance(record, RunRecord):
                 self.configs += 1
             return
         k = record.key

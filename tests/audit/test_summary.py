@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import copy
+import io
+from typing import Any
 
+import anyio
 import orjson
 
+from crawler.audit.drift import DriftSide
 from crawler.audit.report_model import ROW_SIZE, RULE, RULE_ORDER
 from crawler.audit.rules import RULES
 from crawler.audit.summary import Summarizer
-from crawler.store.records import FunctionBatch, RunRecord, Written, to_bytes
+from crawler.store.records import ConfigRecord, FunctionBatch, RunRecord, Written, to_bytes
+from crawler.store.writer import Sink, Subscribers
+from crawler.wire.run_stats import RunStats
 from tests.support.audit_support import (
     REGION,
     arn_queue,
@@ -275,3 +281,36 @@ def test_json_round_trip_of_to_dict() -> None:
     data = orjson.loads(orjson.dumps(report.to_dict()))
     assert data["schemaVersion"] == 1
     assert data["totals"]["functions"] == 5
+
+
+class _CountedConfig(ConfigRecord):
+    """A config record that counts how often it is turned into its dict."""
+
+    __slots__ = ()
+    calls = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        type(self).calls += 1
+        return ConfigRecord.to_dict(self)
+
+
+def test_the_writer_builds_each_records_dict_once_for_the_file_and_every_subscriber() -> None:
+    live, side = Summarizer(policy()), DriftSide("this crawl", policy())
+    heard: list[Written] = []
+
+    class Heard:
+        def add(self, written: Written) -> None:
+            heard.append(written)
+
+    stream = io.BytesIO()
+    sink = Sink(stream, fsync=False, name="<test>", close_stream=False)
+    sink.subscribers = Subscribers(RunStats(), live, side, Heard())
+    b = batch(config(failure=arn_queue()))
+    counted = _CountedConfig(b.configs[0].key, b.configs[0].qualifier, b.configs[0].config)
+    sink.add_run(RunRecord("start", {}))
+    sink.add_batch(FunctionBatch((counted,), b.function))
+    anyio.run(sink.aclose)
+    assert _CountedConfig.calls == 1  # the line and the three subscribers: one dict
+    config_line = stream.getvalue().splitlines()[1]
+    assert orjson.loads(config_line) == heard[1].line
+    assert live.report().totals.configs == side.audit().totals.configs == 1  # type: ignore[union-attr]
