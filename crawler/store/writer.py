@@ -35,7 +35,6 @@ import os
 import stat
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -349,9 +348,6 @@ class ResumeState:
     start: RunRecord
     #: the functions the new run skips (whose last record is not ``error``, or any with retry_errors off)
     finished: frozenset[FunctionKey]
-    #: the status of each finished function's last record
-    by_status: Counter[str]
-    configs: int
     keep_bytes: int  # the file is cut here: the end of the last complete function record
     dropped_bytes: int  # what lies beyond (torn line, orphan configs, an end run record)
     #: functions whose last record is ``error``, crawled again by this run
@@ -388,7 +384,6 @@ def scan_for_resume(
 def _scan(path: Path, handle: BinaryIO, subscribers: Subscribers, retry_errors: bool) -> ResumeState | None:
     start: RunRecord | None = None
     last: dict[FunctionKey, str] = {}  # each function's last status
-    configs = 0
     keep = 0
     offset = 0
     held: list[Written] = []  # configs after the last function record: kept only if one follows
@@ -418,7 +413,6 @@ def _scan(path: Path, handle: BinaryIO, subscribers: Subscribers, retry_errors: 
             if last.get(record.key, "error") != "error":  # only an error may be crawled again
                 raise ResumeError(f"cannot resume from {path}: line {lineno} repeats function {record.key}")
             last[record.key] = record.status
-            configs += len(held)
             for kept in held:
                 publish(kept)
             publish(written)
@@ -438,8 +432,6 @@ def _scan(path: Path, handle: BinaryIO, subscribers: Subscribers, retry_errors: 
         path=path,
         start=start,
         finished=finished,
-        by_status=Counter(status for k, status in last.items() if k in finished),
-        configs=configs,
         keep_bytes=keep,
         dropped_bytes=size - keep,
         retrying=len(last) - len(finished),

@@ -21,6 +21,7 @@ from crawler.store.records import (
     to_bytes,
 )
 from crawler.store.writer import Sink, Subscribers, check_resume, scan_for_resume, write_batches
+from crawler.wire.run_stats import RunStats
 
 START = RunRecord("start", {"fingerprint": "abc", "version": "0.1.0"})
 
@@ -140,14 +141,14 @@ def test_resume_scan_keeps_whole_functions_and_cuts_the_torn_tail(tmp_path: Path
     orphan = to_bytes(ConfigRecord(key(9), "LATEST", {"qualifier": "LATEST"}))
     write_file(path, to_bytes(START), batch(1).to_bytes(), batch(2, 0).to_bytes(), orphan, b'{"type":"conf')
     kept = len(to_bytes(START)) + len(batch(1).to_bytes()) + len(batch(2, 0).to_bytes())
-    heard = Heard()
-    state = scan_for_resume(path, Subscribers(heard))
+    heard, stats = Heard(), RunStats()
+    state = scan_for_resume(path, Subscribers(heard, stats))
     assert state is not None
     assert state.keep_bytes == kept
     assert state.dropped_bytes == path.stat().st_size - kept
     assert state.finished == {key(1), key(2)}
-    assert state.by_status == {"ok": 1, "none": 1}
-    assert state.configs == 2
+    assert stats.functions_by_status == {"ok": 1, "none": 1}
+    assert stats.configs == 2
     assert state.fingerprint == "abc"
     # the orphan config (its function record never made it) is not reported
     kinds = [type(w.record).__name__ for w in heard.records]
@@ -221,16 +222,18 @@ def test_resume_crawls_again_the_functions_whose_last_record_is_an_error(tmp_pat
     # fn-1 failed and was crawled again by an earlier resume; fn-2 failed; fn-3 failed twice, then none
     lines = [failed(1), batch(1), failed(2), batch(4), failed(3), failed(3), batch(3, configs=0)]
     write_file(path, to_bytes(START), *(b.to_bytes() for b in lines))
-    state = scan_for_resume(path)
+    stats = RunStats()
+    state = scan_for_resume(path, Subscribers(stats))
     assert state is not None
     assert state.finished == {key(1), key(3), key(4)}
     assert state.retrying == 1
-    assert state.by_status == {"ok": 2, "none": 1}  # each function by its last record
-    assert state.configs == 4
+    # the statistics count each function by its last record; fn-2's error stands until it is crawled again
+    assert (stats.functions_done, stats.functions_by_status) == (4, {"ok": 2, "none": 1, "error": 1})
+    assert (stats.configs, stats.errors_by_code) == (4, {"Timeout": 1})
     kept = scan_for_resume(path, retry_errors=False)  # --resume-skip-errors
     assert kept is not None
     assert kept.finished == {key(1), key(2), key(3), key(4)}
-    assert (kept.retrying, kept.by_status["error"]) == (0, 1)
+    assert kept.retrying == 0
 
 
 def test_resume_refuses_a_function_written_again_after_an_answer(tmp_path: Path) -> None:
