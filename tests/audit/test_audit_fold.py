@@ -421,3 +421,35 @@ def test_an_error_beyond_the_service_cap_is_taken_back_from_the_shared_row() -> 
     assert f.other[3] == 1
     play(f, [ok("t", "g", 5, queue("q"))])
     assert f.other[3] == 0
+
+
+def test_config_findings_under_active_and_expired_suppressions_are_counted_apart() -> None:
+    q = f"acs:mns:{R}:{A}:/queues/dlq/messages"
+    active = Suppression("ok", "no-failure-destination", A, R, "s", "f", "L*")
+    errors_ok = Suppression("ok", "pair-error", A, R, "s", "e*")
+    expired = Suppression(
+        "was ok", "no-failure-destination", A, R, "s", "f", "prod", expires=date(2024, 1, 1), index=3
+    )
+    found: list[Finding] = []
+    f = fold(found, suppressions=(active, errors_ok), expired=(expired,))
+    configs: list[PendingConfig] = [
+        (1, "prod", {}),  # no failure destination: under the expired suppression, counted
+        (2, "v2", {}),  # no failure destination: counted
+        (3, "LATEST", {"maxAsyncEventAgeInSeconds": 60}),  # suppressed, then max-age-too-short counted
+        (4, "L2", {"destinationConfig": {"onSuccess": {"destination": q}}}),  # suppressed
+    ]
+    f.group(configs, fn("s", "f", configs=4), 5)
+    f.group([], fn("s", "e1", status="error", error={"code": "X"}), 6)
+    f.group([], fn("s", "e2", status="error", error={"code": "X"}), 7)
+    row = f.rows[(A, R, "s")]
+    assert row[51] == 4  # suppressed: two config findings and two error findings
+    assert (row[52], row[54]) == (2, 1)  # no-failure-destination, max-age-too-short
+    assert row[46] == 4  # statefulInvocation left to its default in all four configs
+    assert f.expired_hits == {3: 1}
+    assert [target(x) for x in found] == [
+        ("no-failure-destination", A, R, "s", "f", "prod", 1),
+        ("no-failure-destination", A, R, "s", "f", "v2", 2),
+        ("max-age-too-short", A, R, "s", "f", "LATEST", 3),
+    ]
+    assert dict(found[0].evidence)["expiredSuppression"]["index"] == 3
+    assert "expiredSuppression" not in dict(found[1].evidence)
