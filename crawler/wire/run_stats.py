@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawler.store.records import FUNCTION_STATUSES, FunctionRecord, RunRecord, Written
+from crawler.store.records import FUNCTION_STATUSES, ConfigRecord, FunctionRecord, Written
 
 
 @dataclass(slots=True)
@@ -35,10 +35,11 @@ class RunStats:
     def add(self, written: Written) -> None:
         """One record the writer accepted (a ``RecordSubscriber``): count its function or config."""
         record = written.record
-        if not isinstance(record, FunctionRecord):
-            if not isinstance(record, RunRecord):
-                self.configs += 1
+        if isinstance(record, ConfigRecord):  # the most common: checked first
+            self.configs += 1
             return
+        if not isinstance(record, FunctionRecord):
+            return  # a run record
         k = record.key
         key = (k.account, k.region, k.service, k.function)
         if self._errors:
