@@ -1,12 +1,12 @@
 """The audit's answer as data: figures, findings and problems, frozen, with one JSON shape.
 
-Renderers (table, JSON, Markdown, and later HTML and Prometheus metrics) read only this module's types,
+Renderers (table, JSON, Markdown, HTML and Prometheus metrics) read only this module's types,
 never the fold's internals, so a new output format is a function of ``AuditReport`` and nothing else.
 ``AuditReport.to_dict()`` *is* the versioned JSON schema (``schemaVersion``); bump the version whenever a
 key changes meaning or disappears (adding keys is compatible).
 
-The fold counts into one flat ``list[int]`` per service (the ``ROW_*`` layout below): compact, cheap to
-add up and to merge. ``Figures.from_row`` turns a row into named figures.
+The fold counts into one flat ``list[int]`` per service (the ``ROW_*`` layout below): compact, and cheap
+to add up into totals. ``Figures.from_row`` turns a row into named figures.
 """
 
 from __future__ import annotations
