@@ -51,11 +51,13 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/wire/test_client.py",
         "tests/wire/test_fc3.py",
         "tests/wire/test_signing_hot_path.py",
+        "tests/wire/test_transport_boundary.py",
     ),
     "wire.fc2_client": (
         "tests/wire/test_client.py",
         "tests/wire/test_fc3.py",
         "tests/wire/test_signing_hot_path.py",
+        "tests/wire/test_transport_boundary.py",
     ),
     "wire.retry": (
         "tests/wire/test_retry.py",
@@ -81,6 +83,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/store/test_sink.py",
         "tests/e2e/test_e2e_resume.py",
         "tests/e2e/test_e2e_hostile.py",
+        "tests/e2e/test_e2e_record_flow.py",
     ),
     "store.shard": (
         "tests/store/test_shard.py",
