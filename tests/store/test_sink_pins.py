@@ -1,0 +1,232 @@
+"""Pins on the single writer that the mutation run (issue 18) found unpinned: the stdout sink, the
+error texts of a failed open or write, a write the stream takes in pieces, and the forced resume's log."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import anyio
+import orjson
+import pytest
+from structlog.testing import capture_logs
+
+from crawler.errors import OutputError, ResumeError
+from crawler.store.records import FunctionBatch, FunctionKey, FunctionRecord, RunRecord, Written, to_bytes
+from crawler.store.writer import Sink, Subscribers, check_resume, scan_for_resume
+
+START = RunRecord("start", {"fingerprint": "abc", "version": "0.1.0"})
+
+
+def one(n: int) -> FunctionBatch:
+    return FunctionBatch(
+        (), FunctionRecord(FunctionKey("123", "cn-hangzhou", "svc", f"fn-{n}"), "none", 0, 1)
+    )
+
+
+class Heard:
+    def __init__(self) -> None:
+        self.records: list[Written] = []
+
+    def add(self, written: Written) -> None:
+        self.records.append(written)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_stdout_sink_writes_to_stdout_keeps_it_open_and_honours_its_settings(
+    capfdbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    """``Sink.to_stdout``: the records go to stdout, named ``<stdout>``, which stays open after ``aclose``;
+    the flush size, flush time, clock and subscribers given are the ones the sink uses."""
+    clock, heard = Clock(), Heard()
+    sink = Sink.to_stdout(flush_records=2, flush_seconds=7.0, clock=clock, subscribers=Subscribers(heard))
+    assert sink.name == "<stdout>"
+    assert sink.flush_seconds == 7.0
+    sink.add_run(START)
+    assert not sink.due  # one record of two, no time passed
+    clock.now = 106.9
+    assert not sink.due
+    clock.now = 107.0
+    assert sink.due  # seven seconds of the injected clock
+    clock.now = 100.0
+    sink.add_batch(one(1))
+    assert sink.due  # two records
+    anyio.run(sink.aclose)
+    out = capfdbinary.readouterr().out
+    assert out == to_bytes(START) + one(1).to_bytes()
+    assert [type(w.record).__name__ for w in heard.records] == ["RunRecord", "FunctionRecord"]
+    assert not sys.stdout.closed
+
+
+class Trickle(io.RawIOBase):
+    """A stream that takes at most three bytes per write, as a pipe may."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.flushed = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: object) -> int:
+        chunk = bytes(b)[:3]  # type: ignore[call-overload]
+        self.data += chunk
+        return len(chunk)
+
+    def flush(self) -> None:
+        self.flushed += 1
+
+
+def test_a_write_the_stream_takes_in_pieces_is_written_whole() -> None:
+    """``_write_out`` writes again until the stream has taken every byte; the counters count one write."""
+    stream = Trickle()
+    sink = Sink(stream, fsync=False, name="trickle", close_stream=False)  # type: ignore[arg-type]
+    sink.add_run(START)
+    sink.add_batch(one(1))
+    anyio.run(sink.aclose)
+    assert bytes(stream.data) == to_bytes(START) + one(1).to_bytes()
+    assert (sink.writes, sink.records_written) == (1, 2)
+    assert stream.flushed >= 1
+    assert not stream.closed  # close_stream=False
+
+
+class Refusing(io.RawIOBase):
+    """A stream whose every write fails with ``error``."""
+
+    def __init__(self, error: OSError) -> None:
+        self.error = error
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: object) -> int:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [(OSError(28, "No space left on device"), "No space left on device"), (OSError(), "OSError")],
+)
+def test_a_failed_write_names_the_sink_and_the_reason(error: OSError, reason: str) -> None:
+    """A failed write raises ``OutputError`` naming the sink and the OS's reason, or the error's type when
+    it gives none; a stream (not a file fcaudit owns) gets no hint to resume; the sink is marked failed and
+    a later flush writes nothing."""
+    sink = Sink(Refusing(error), fsync=False, name="pipe", close_stream=False)  # type: ignore[arg-type]
+    sink.add_run(START)
+    with pytest.raises(OutputError) as caught:
+        anyio.run(sink.flush)
+    assert caught.value.message == f"cannot write pipe: {reason}"
+    assert sink.failed
+    sink.add_batch(one(1))
+    anyio.run(sink.flush)  # dropped: nothing goes after a failed write
+    assert (sink.writes, sink.records_written) == (0, 0)
+
+
+def test_a_broken_pipe_is_raised_as_it_is_and_marks_the_sink_failed() -> None:
+    """A reader that went away (``BrokenPipeError``) is not turned into an ``OutputError``."""
+    sink = Sink(Refusing(BrokenPipeError(32, "Broken pipe")), fsync=False, name="pipe", close_stream=False)  # type: ignore[arg-type]
+    sink.add_run(START)
+    with pytest.raises(BrokenPipeError):
+        anyio.run(sink.flush)
+    assert sink.failed
+
+
+def test_a_directory_as_output_is_one_clear_error(tmp_path: Path) -> None:
+    """``open_file`` on a directory: 'cannot write --output PATH: Is a directory'."""
+    with pytest.raises(OutputError) as caught:
+        Sink.open_file(tmp_path)
+    assert caught.value.message == f"cannot write --output {tmp_path}: Is a directory"
+
+
+def test_a_sink_on_dev_null_does_not_fsync() -> None:
+    """``open_file`` fsyncs only a regular file: /dev/null (fsync would fail with EINVAL) takes writes."""
+    sink = Sink.open_file(Path("/dev/null"))
+    sink.add_run(START)
+    anyio.run(sink.aclose)
+    assert (sink.writes, sink.records_written, sink.failed) == (1, 1, False)
+
+
+def test_a_closed_sink_refuses_records_and_closes_once(tmp_path: Path) -> None:
+    """After ``aclose`` the sink refuses records ('sink is closed'); a second ``aclose`` does nothing."""
+    sink = Sink.open_file(tmp_path / "out.ndjson")
+    anyio.run(sink.aclose)
+    anyio.run(sink.aclose)
+    with pytest.raises(RuntimeError, match=r"^sink is closed$"):
+        sink.add_run(START)
+
+
+def test_a_subscriber_given_twice_hears_each_record_once() -> None:
+    """``Subscribers`` adds one subscriber once, however often it is given."""
+    heard = Heard()
+    subscribers = Subscribers(heard, heard)
+    subscribers.subscribe(heard)
+    subscribers.publish(Written.of(START))
+    subscribers.publish_all([Written.of(START), Written.of(START)])
+    assert len(heard.records) == 3
+
+
+def test_a_forced_resume_of_another_crawls_file_is_logged(tmp_path: Path) -> None:
+    """``check_resume(force=True)`` with another fingerprint logs 'resume.fingerprint_mismatch_forced'
+    with the file's path; the refusal without force names the file."""
+    path = tmp_path / "out.ndjson"
+    path.write_bytes(to_bytes(START))
+    state = scan_for_resume(path)
+    assert state is not None
+    with capture_logs() as logs:
+        check_resume(state, "other", force=True)
+        check_resume(state, "abc", force=True)
+    assert logs == [
+        {"event": "resume.fingerprint_mismatch_forced", "path": str(path), "log_level": "warning"}
+    ]
+    with pytest.raises(ResumeError) as caught:
+        check_resume(state, "other", force=False)
+    assert caught.value.message == (
+        f"{path} was written by a crawl with other targets, filters or settings; "
+        "run without --resume to start over, or pass --force-resume to continue it anyway"
+    )
+
+
+def test_a_resumed_file_is_cut_to_its_last_whole_function(tmp_path: Path) -> None:
+    """``open_file(truncate_to=N)`` keeps the first N bytes and appends after them."""
+    path = tmp_path / "out.ndjson"
+    path.write_bytes(to_bytes(START) + b'{"type":"conf')
+    sink = Sink.open_file(path, truncate_to=len(to_bytes(START)))
+    sink.add_batch(one(1))
+    anyio.run(sink.aclose)
+    assert path.read_bytes() == to_bytes(START) + one(1).to_bytes()
+    assert [orjson.loads(x)["type"] for x in path.read_bytes().splitlines()] == ["run", "function"]
+
+
+class FillsUp(io.FileIO):
+    """A real file on which a write takes five bytes and then fails as a full disk does."""
+
+    def write(self, b: object) -> int:
+        super().write(bytes(b)[:5])  # type: ignore[call-overload]
+        raise OSError(28, "No space left on device")
+
+
+def test_a_full_disk_cuts_the_partial_write_off_and_hints_at_resume(tmp_path: Path) -> None:
+    """A failed write on a file fcaudit owns is cut back to the last whole write, and the error says the
+    file still holds every function written before and how to continue (--resume)."""
+    path = tmp_path / "out.ndjson"
+    path.write_bytes(to_bytes(START))
+    stream = FillsUp(path, "r+b")
+    stream.seek(0, 2)
+    sink = Sink(stream, fsync=True, name=str(path), close_stream=True, size=len(to_bytes(START)))
+    sink.add_batch(one(1))
+    with pytest.raises(OutputError) as caught:
+        anyio.run(sink.flush)
+    assert caught.value.message == (
+        f"cannot write {path}: No space left on device; it still holds every function written before: "
+        "free some space (or fix the cause) and continue the crawl with --resume"
+    )
+    stream.close()
+    assert path.read_bytes() == to_bytes(START)
