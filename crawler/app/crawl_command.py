@@ -207,7 +207,7 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str], stack: ExitStac
             resume = scan_for_resume(output, subscribers, retry_errors=not args.resume_skip_errors)
             if resume is not None:
                 check_resume(resume, job_fingerprint(job), force=args.force_resume)
-                job = replace(job, skip=resume.finished)
+                job = replace(job, skip=resume.finished, retry=resume.retry)
             else:
                 log.info("resume.nothing_to_resume", path=str(output))
         sink = Sink.open_file(

@@ -43,6 +43,9 @@ class CrawlJob:
     pairs_source: str | None = None
     #: functions a resumed file already holds
     skip: frozenset[FunctionKey] = field(default=frozenset())
+    #: functions a resumed file holds as ``error``: crawled again even when discovery no longer lists
+    #: them (deleted since: FC then answers ``gone``), so resuming until complete converges
+    retry: frozenset[FunctionKey] = field(default=frozenset())
     #: ``--shard K/N``: only the services whose (account, region, service) hash to K
     shard: ShardSpec | None = None
     #: ``--api``: fc2, fc3 or auto

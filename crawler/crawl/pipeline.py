@@ -186,6 +186,8 @@ class Crawl:
         self._now = now
         self._state = RunControl()
         self._discovery_errors: list[DiscoveryError] = []
+        #: the resumed file's error functions that discovery offered again (the rest are offered after it)
+        self._retried: set[FunctionKey] = set()
         self._refused: list[Refusal] = []
         self._duplicates = 0
         self._duplicate_services = 0
@@ -342,6 +344,21 @@ class Crawl:
                         for _ in range(min(DISCOVERY_LISTERS, lane.workers)):
                             tg.start_soon(self._list_functions, lane, svc_recv.clone(), lane.keys.clone())
                     tg.start_soon(self._list_services, lane, svc_send)
+                await self._offer_undiscovered_retries(lane)
+
+    async def _offer_undiscovered_retries(self, lane: Lane) -> None:
+        """A resumed file's ``error`` functions that discovery did not list (deleted since, most likely)
+        are crawled all the same: FC says whether they are gone, and a resume never keeps an error that no
+        run can reach. Filters and the shard still decide, as for any discovered function."""
+        job = self.job
+        for key in sorted(job.retry - self._retried):
+            if (key.account, key.region) != (lane.account, lane.region) or lane.control.stopped is not None:
+                continue
+            if job.selection.wants_function(key.service, key.function) and job.owns(
+                key.account, key.region, key.service
+            ):
+                log.info("crawl.retry_undiscovered", service=key.service, function=key.function)
+                await self._offer(lane.keys, key)
 
     async def _send_pairs(self, lanes: Mapping[tuple[str, str], Lane]) -> None:
         selection, job = self.job.selection, self.job
@@ -358,6 +375,8 @@ class Crawl:
         self.stats.functions_discovered += 1
         if key in self.job.skip:
             return
+        if key in self.job.retry:
+            self._retried.add(key)
         await key_send.send(key)
 
     async def _list_services(self, lane: Lane, svc_send: MemoryObjectSendStream[str]) -> None:

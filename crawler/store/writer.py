@@ -350,8 +350,12 @@ class ResumeState:
     finished: frozenset[FunctionKey]
     keep_bytes: int  # the file is cut here: the end of the last complete function record
     dropped_bytes: int  # what lies beyond (torn line, orphan configs, an end run record)
-    #: functions whose last record is ``error``, crawled again by this run
-    retrying: int = 0
+    #: functions whose last record is ``error``, crawled again by this run (even if discovery misses them)
+    retry: frozenset[FunctionKey] = frozenset()
+
+    @property
+    def retrying(self) -> int:
+        return len(self.retry)
 
     @property
     def fingerprint(self) -> str | None:
@@ -434,7 +438,7 @@ def _scan(path: Path, handle: BinaryIO, subscribers: Subscribers, retry_errors: 
         finished=finished,
         keep_bytes=keep,
         dropped_bytes=size - keep,
-        retrying=len(last) - len(finished),
+        retry=frozenset(last) - finished,
     )
 
 

@@ -100,3 +100,25 @@ def test_an_error_the_resumed_crawl_does_not_reach_stays_counted(
     assert end["functions"]["error"] == 1
     assert (code, end["complete"]) == (3, False)
     _agree(end, report)
+
+
+def test_an_error_whose_function_was_deleted_since_ends_gone_on_resume(
+    emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A function that ended in ``error`` and was deleted before the resume is not listed by discovery
+    any more; the resume still asks FC for it (it was in the file), FC answers ``FunctionNotFound``, and
+    the function ends ``gone``: "resume until complete" converges. Before, its error stayed the file's
+    last word and every resume exited 3."""
+    use_emulator_keys(monkeypatch, emulator)
+    out, summary = tmp_path / "out.ndjson", tmp_path / "summary.json"
+    assert run_cli(["crawl", *target_args(emulator), "-o", str(out), "-q"]) == 0
+    victim = _with_an_error(out)
+    emulator.call(lambda: emulator.backend.delete_function(victim["service"], victim["function"]))
+    code, report = _resume(emulator, out, summary)
+    records = read_ndjson(out)
+    end = records[-1]
+    name = (victim["service"], victim["function"])
+    last = [r for r in records if r["type"] == "function" and (r["service"], r["function"]) == name][-1]
+    assert (last["status"], last["error"]) == ("gone", None)
+    assert (code, end["complete"], end["functions"]["error"]) == (0, True, 0)
+    _agree(end, report)
