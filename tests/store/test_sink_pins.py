@@ -13,8 +13,16 @@ import pytest
 from structlog.testing import capture_logs
 
 from crawler.errors import OutputError, ResumeError
-from crawler.store.records import FunctionBatch, FunctionKey, FunctionRecord, RunRecord, Written, to_bytes
-from crawler.store.writer import Sink, Subscribers, check_resume, scan_for_resume
+from crawler.store.records import (
+    ConfigRecord,
+    FunctionBatch,
+    FunctionKey,
+    FunctionRecord,
+    RunRecord,
+    Written,
+    to_bytes,
+)
+from crawler.store.writer import Sink, Subscribers, check_resume, scan_for_resume, write_batches
 
 START = RunRecord("start", {"fingerprint": "abc", "version": "0.1.0"})
 
@@ -206,15 +214,21 @@ def test_a_resumed_file_is_cut_to_its_last_whole_function(tmp_path: Path) -> Non
 
 
 class FillsUp(io.FileIO):
-    """A real file on which a write takes five bytes and then fails as a full disk does."""
+    """A real file that fills up once ``full`` is set: a write takes five bytes and then fails as a full
+    disk does."""
+
+    full = False
 
     def write(self, b: object) -> int:
+        if not self.full:
+            return super().write(b)  # type: ignore[arg-type]
         super().write(bytes(b)[:5])  # type: ignore[call-overload]
         raise OSError(28, "No space left on device")
 
 
 def test_a_full_disk_cuts_the_partial_write_off_and_hints_at_resume(tmp_path: Path) -> None:
-    """A failed write on a file fcaudit owns is cut back to the last whole write, and the error says the
+    """A failed write on a file fcaudit owns is cut back to the end of the last whole write (the size
+    grows with each write), and the error says the
     file still holds every function written before and how to continue (--resume)."""
     path = tmp_path / "out.ndjson"
     path.write_bytes(to_bytes(START))
@@ -222,6 +236,9 @@ def test_a_full_disk_cuts_the_partial_write_off_and_hints_at_resume(tmp_path: Pa
     stream.seek(0, 2)
     sink = Sink(stream, fsync=True, name=str(path), close_stream=True, size=len(to_bytes(START)))
     sink.add_batch(one(1))
+    anyio.run(sink.flush)
+    stream.full = True
+    sink.add_batch(one(2))
     with pytest.raises(OutputError) as caught:
         anyio.run(sink.flush)
     assert caught.value.message == (
@@ -229,4 +246,86 @@ def test_a_full_disk_cuts_the_partial_write_off_and_hints_at_resume(tmp_path: Pa
         "free some space (or fix the cause) and continue the crawl with --resume"
     )
     stream.close()
-    assert path.read_bytes() == to_bytes(START)
+    assert path.read_bytes() == to_bytes(START) + one(1).to_bytes()
+
+
+def test_a_function_whose_config_cannot_be_written_is_logged_and_written_as_an_error(tmp_path: Path) -> None:
+    """``write_batches``: a config nested deeper than fcaudit writes turns its function into one ``error``
+    record (UnwritableRecord) and logs 'crawl.function_unwritable' naming the function and why."""
+    key = FunctionKey("123", "cn-hangzhou", "svc", "deep")
+    deep: object = 1
+    for _ in range(250):
+        deep = [deep]
+    bad = FunctionBatch(
+        (ConfigRecord(key, "LATEST", {"qualifier": "LATEST", "x": deep}),), FunctionRecord(key, "ok", 1, 1)
+    )
+    path = tmp_path / "out.ndjson"
+    sink = Sink.open_file(path)
+
+    async def main() -> None:
+        send, recv = anyio.create_memory_object_stream[FunctionBatch](4)
+        async with send:
+            await send.send(bad)
+        await write_batches(recv, sink)
+        await sink.aclose()
+
+    why = (
+        "the config of qualifier 'LATEST' cannot be written: nested deeper than 200 levels of JSON objects "
+        "and arrays, more than fcaudit writes"
+    )
+    with capture_logs() as logs:
+        anyio.run(main)
+    assert logs == [
+        {
+            "event": "crawl.function_unwritable",
+            "account": "123",
+            "region": "cn-hangzhou",
+            "service": "svc",
+            "function": "deep",
+            "code": "UnwritableRecord",
+            "message": why,
+            "log_level": "warning",
+        }
+    ]
+    (line,) = path.read_bytes().splitlines()
+    record = orjson.loads(line)
+    assert (record["type"], record["status"], record["error"]["code"]) == (
+        "function",
+        "error",
+        "UnwritableRecord",
+    )
+
+
+def test_a_flush_of_an_empty_buffer_restarts_the_wait(tmp_path: Path) -> None:
+    """Every flush, an empty one included, restarts the ``flush_seconds`` wait: a record added half a
+    second after a flush at 5.0 is not due yet."""
+    clock = Clock()
+    clock.now = 0.0
+    sink = Sink.open_file(tmp_path / "out.ndjson", flush_seconds=1.0, clock=clock)
+    clock.now = 5.0
+    anyio.run(sink.flush)
+    clock.now = 5.5
+    sink.add_run(START)
+    assert not sink.due
+    clock.now = 6.0
+    assert sink.due
+    anyio.run(sink.flush)
+    clock.now = 6.5
+    sink.add_batch(one(1))
+    assert not sink.due
+    anyio.run(sink.aclose)
+
+
+def test_a_start_record_nested_too_deep_is_refused_naming_the_line(tmp_path: Path) -> None:
+    """``scan_for_resume`` refuses a run record nested deeper than fcaudit writes: the file is damaged."""
+    deep: object = 1
+    for _ in range(250):
+        deep = [deep]
+    path = tmp_path / "out.ndjson"
+    path.write_bytes(to_bytes(RunRecord("start", {"fingerprint": "abc", "x": deep})))
+    with pytest.raises(ResumeError) as caught:
+        scan_for_resume(path)
+    assert caught.value.message == (
+        f"cannot resume from {path}: line 1: nested deeper than 200 levels of JSON objects and arrays, more "
+        "than fcaudit writes; the file is damaged"
+    )
