@@ -49,12 +49,14 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     "wire.transport": (
         "tests/wire/test_client.py",
+        "tests/wire/test_fc2_client_pins.py",
         "tests/wire/test_fc3.py",
         "tests/wire/test_signing_hot_path.py",
         "tests/wire/test_transport_boundary.py",
     ),
     "wire.fc2_client": (
         "tests/wire/test_client.py",
+        "tests/wire/test_fc2_client_pins.py",
         "tests/wire/test_fc3.py",
         "tests/wire/test_signing_hot_path.py",
         "tests/wire/test_transport_boundary.py",
