@@ -3,6 +3,7 @@ of an empty name, each call's path and query, and the Date header renewed once p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -88,3 +89,40 @@ async def test_the_date_header_is_renewed_each_second(server: FakeServer) -> Non
         http_date(1_700_000_003),
     ]
     assert len({s.headers["Authorization"] for s in server.seen}) == 3
+
+
+async def test_an_empty_name_in_a_listing_call_names_the_level(server: FakeServer) -> None:
+    """An empty service name in ListFunctions or ListFunctionAsyncInvokeConfigs is refused as a 'service',
+    an empty function name as a 'function', before anything is sent."""
+    async with client_for(server.endpoint) as client:
+        with pytest.raises(ProtocolError) as no_service:
+            await client.list_functions("", limit=1, next_token=None)
+        with pytest.raises(ProtocolError) as no_function:
+            await client.list_async_configs("svc", "", limit=1, next_token=None)
+    assert no_service.value.message == "the server listed a service with an empty name"
+    assert no_function.value.message == "the server listed a function with an empty name"
+    assert server.seen == []
+
+
+async def test_each_listing_sends_the_next_token_it_is_given(server: FakeServer) -> None:
+    """ListServices and ListFunctions send the page token they are given as ``nextToken``."""
+    server.answer(json({"services": [], "functions": []}))
+    async with client_for(server.endpoint) as client:
+        await client.list_services(limit=2, next_token="s-2")
+        await client.list_functions("svc", limit=2, next_token="f-2")
+    assert [s.raw_path for s in server.seen] == [
+        "/2016-08-15/services?limit=2&nextToken=s-2",
+        "/2016-08-15/services/svc/functions?limit=2&nextToken=f-2",
+    ]
+
+
+async def test_the_first_request_computes_its_date_whatever_second_the_clock_reads(
+    server: FakeServer,
+) -> None:
+    """The Date cache starts empty: even a wall clock in the first seconds of the epoch gets its own Date."""
+    server.answer(json({"services": []}))
+    for t in (0.5, 1.5):
+        clock = functools.partial(float, t)
+        async with client_for(server.endpoint, wall_clock=clock) as client:
+            await client.list_services(limit=1, next_token=None)
+    assert [s.headers["Date"] for s in server.seen] == [http_date(0), http_date(1)]
