@@ -53,6 +53,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/wire/test_fc3.py",
         "tests/wire/test_signing_hot_path.py",
         "tests/wire/test_transport_boundary.py",
+        "tests/e2e/test_e2e_deadlines.py",
     ),
     "wire.fc2_client": (
         "tests/wire/test_client.py",
