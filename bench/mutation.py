@@ -54,6 +54,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/wire/test_signing_hot_path.py",
         "tests/wire/test_transport_boundary.py",
         "tests/e2e/test_e2e_deadlines.py",
+        "tests/wire/test_transport_pins.py",
     ),
     "wire.fc2_client": (
         "tests/wire/test_client.py",
