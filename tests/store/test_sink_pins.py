@@ -4,6 +4,7 @@ error texts of a failed open or write, a write the stream takes in pieces, and t
 from __future__ import annotations
 
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -329,3 +330,19 @@ def test_a_start_record_nested_too_deep_is_refused_naming_the_line(tmp_path: Pat
         f"cannot resume from {path}: line 1: nested deeper than 200 levels of JSON objects and arrays, more "
         "than fcaudit writes; the file is damaged"
     )
+
+
+def test_the_stdout_sink_never_fsyncs_so_a_pipe_on_stdout_takes_the_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``Sink.to_stdout`` does not fsync: with stdout a pipe (where fsync fails with EINVAL) the records
+    arrive and the write does not fail."""
+    read_end, write_end = os.pipe()
+    with open(read_end, "rb") as reader, open(write_end, "wb", buffering=0) as writer:
+        monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(writer))
+        sink = Sink.to_stdout()
+        sink.add_run(START)
+        anyio.run(sink.aclose)
+        assert not sink.failed
+        writer.close()
+        assert reader.read() == to_bytes(START)
