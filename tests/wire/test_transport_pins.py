@@ -96,3 +96,11 @@ def test_a_credential_code_is_compared_on_its_first_dotted_part() -> None:
     assert refuses_credentials("InvalidAccessKeyId.Not.Found")
     assert refuses_credentials("SignatureNotMatch")
     assert not refuses_credentials("AccessDenied.InvalidAccessKeyId")
+
+
+async def test_the_transport_names_its_endpoint_account_and_region(server: FakeServer) -> None:
+    """``repr(Transport)`` names the checked endpoint, the account and the region (never a key)."""
+    async with client_for(server.endpoint) as client:
+        assert repr(client._transport) == (
+            f"Transport(endpoint={server.endpoint!r}, account='1234567890123456', region='cn-hangzhou')"
+        )
