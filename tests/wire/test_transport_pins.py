@@ -6,13 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import re
+import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from crawler.errors import RequestTimeoutError, ResponseTooLargeError
-from crawler.wire.transport import refuses_credentials
+from crawler.errors import (
+    CertificateError,
+    ConnectionLostError,
+    NameNotResolvedError,
+    RequestTimeoutError,
+    ResponseTooLargeError,
+    TlsError,
+)
+from crawler.wire.transport import _retry_after, refuses_credentials
+from tests.support.hostile import HostileServer
+from tests.support.hostile.slow import self_signed_context
 from tests.wire.test_client import FakeServer, client_for, configs, raw
 
 pytestmark = pytest.mark.anyio
@@ -104,3 +117,77 @@ async def test_the_transport_names_its_endpoint_account_and_region(server: FakeS
         assert repr(client._transport) == (
             f"Transport(endpoint={server.endpoint!r}, account='1234567890123456', region='cn-hangzhou')"
         )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_a_refused_connection_names_host_port_and_reason(anyio_backend: str) -> None:
+    """Nothing listening: 'cannot connect to <host>:<port> (<the OS's reason>)'."""
+    port = _free_port()
+    async with client_for(f"http://127.0.0.1:{port}") as client:
+        with pytest.raises(ConnectionLostError) as caught:
+            await client.list_services(limit=1, next_token=None)
+    assert caught.value.message == (
+        f"ListServices: cannot connect to 127.0.0.1:{port} (Connect call failed ('127.0.0.1', {port}))"
+    )
+
+
+async def test_a_name_that_does_not_resolve_is_named_with_the_resolvers_reason(anyio_backend: str) -> None:
+    """An unresolvable host: 'name not resolved: <host> (<the resolver's reason>); check the endpoint'."""
+    try:
+        socket.getaddrinfo("fc-audit.invalid", 443)
+    except socket.gaierror as exc:
+        reason = exc.strerror
+    else:
+        pytest.skip("this resolver answers for .invalid")
+    async with client_for("https://fc-audit.invalid") as client:
+        with pytest.raises(NameNotResolvedError) as caught:
+            await client.list_services(limit=1, next_token=None)
+    assert (
+        caught.value.message
+        == f"ListServices: name not resolved: fc-audit.invalid ({reason}); check the endpoint"
+    )
+
+
+async def test_a_failed_tls_handshake_names_the_host_and_the_tls_reason(server: FakeServer) -> None:
+    """TLS to a plain-HTTP server: 'TLS handshake with <host> failed (<OpenSSL's reason>)'."""
+    endpoint = server.endpoint.replace("http://", "https://")
+    async with client_for(endpoint) as client:
+        with pytest.raises(TlsError) as caught:
+            await client.list_services(limit=1, next_token=None)
+    assert re.fullmatch(
+        r"ListServices: TLS handshake with 127\.0\.0\.1 failed \([A-Z_]+\)", caught.value.message
+    )
+    assert server.seen == []
+
+
+async def test_a_certificate_that_does_not_verify_is_named_with_the_fix(
+    anyio_backend: str, tmp_path: Path
+) -> None:
+    """A self-signed certificate: 'certificate verify failed for <host> (<reason>); check the endpoint, or
+    the CA bundle if a proxy inspects TLS (SSL_CERT_FILE)'."""
+    context = self_signed_context(tmp_path)
+    if context is None:
+        pytest.skip("openssl is not installed: no self-signed certificate to serve")
+    with HostileServer(web.Application(), ssl_context=context) as hostile:
+        async with client_for(hostile.endpoint) as client:
+            with pytest.raises(CertificateError) as caught:
+                await client.list_services(limit=1, next_token=None)
+    assert re.fullmatch(
+        r"ListServices: certificate verify failed for 127\.0\.0\.1 \(self[- ]signed certificate\); check the "
+        r"endpoint, or the CA bundle if a proxy inspects TLS \(SSL_CERT_FILE\)",
+        caught.value.message,
+    )
+
+
+def test_a_wait_hint_that_is_not_a_finite_number_of_milliseconds_falls_back_to_retry_after() -> None:
+    """``_retry_after``: an ``x-acs-retry-after`` that is not a number, or not finite, is passed over for
+    ``Retry-After`` (seconds); a valid one wins, in milliseconds."""
+    clock = functools.partial(float, 0.0)
+    assert _retry_after({"x-acs-retry-after": "soon", "Retry-After": "2"}, clock) == 2.0
+    assert _retry_after({"x-acs-retry-after": "inf", "Retry-After": "3"}, clock) == 3.0
+    assert _retry_after({"x-acs-retry-after": "1500", "Retry-After": "3"}, clock) == 1.5
