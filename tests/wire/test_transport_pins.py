@@ -21,9 +21,10 @@ from crawler.errors import (
     NameNotResolvedError,
     RequestTimeoutError,
     ResponseTooLargeError,
+    ThrottledError,
     TlsError,
 )
-from crawler.wire.transport import _retry_after, refuses_credentials
+from crawler.wire.transport import _is_quota_signal, _retry_after, refuses_credentials
 from tests.support.hostile import HostileServer
 from tests.support.hostile.slow import self_signed_context
 from tests.wire.test_client import FakeServer, client_for, configs, raw
@@ -191,3 +192,38 @@ def test_a_wait_hint_that_is_not_a_finite_number_of_milliseconds_falls_back_to_r
     assert _retry_after({"x-acs-retry-after": "soon", "Retry-After": "2"}, clock) == 2.0
     assert _retry_after({"x-acs-retry-after": "inf", "Retry-After": "3"}, clock) == 3.0
     assert _retry_after({"x-acs-retry-after": "1500", "Retry-After": "3"}, clock) == 1.5
+
+
+def test_retry_after_in_seconds_or_as_a_date_is_a_non_negative_finite_wait() -> None:
+    """``Retry-After`` (the header name as HTTP spells it) in seconds is taken as it is, 0 included; as a
+    date it is the time left by the wall clock, never below 0; a negative or infinite value is no hint."""
+    clock = functools.partial(float, 1_700_000_000.0)
+    assert _retry_after({"Retry-After": "0"}, clock) == 0.0
+    assert _retry_after({"Retry-After": "0.5"}, clock) == 0.5
+    assert _retry_after({"Retry-After": "-1"}, clock) is None
+    assert _retry_after({"Retry-After": "inf"}, clock) is None
+    assert _retry_after({"Retry-After": "Tue, 14 Nov 2023 22:13:30 GMT"}, clock) == 10.0
+    assert _retry_after({"Retry-After": "Tue, 14 Nov 2023 22:13:00 GMT"}, clock) == 0.0
+    assert _retry_after({}, clock) is None
+
+
+def _throttled(http: int, code: str, retry_after: float | None = None) -> ThrottledError:
+    return ThrottledError("throttled", code=code, http=http, retry_after=retry_after)
+
+
+@pytest.mark.parametrize(
+    ("error", "quota"),
+    [
+        (_throttled(429, "HTTP429"), True),
+        (_throttled(503, "ServiceUnavailable"), False),
+        (_throttled(503, "ServiceUnavailable", retry_after=0.0), True),
+        (_throttled(503, "QpsLimitExceeded"), True),
+        (_throttled(503, "ThrottlingUser"), True),
+        (_throttled(503, "throttlingUser"), False),
+        (_throttled(430, "HTTP430"), False),
+    ],
+)
+def test_a_throttle_is_about_our_rate_only_with_a_quota_signal(error: ThrottledError, quota: bool) -> None:
+    """``_is_quota_signal``: a 429, any retry hint (0 s included), a quota code or a ``Throttling*`` code
+    (case as FC sends it) says we are too fast; a bare 503 does not."""
+    assert _is_quota_signal(error) is quota
