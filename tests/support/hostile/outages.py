@@ -33,8 +33,14 @@ def forwarding(
     async def handler(request: web.Request) -> web.StreamResponse:
         nonlocal seen
         seen += 1
-        if go_dark_after is not None and seen == go_dark_after:
-            server = request.app[SERVER]
+        server = request.app.get(SERVER)
+        if server is not None and server.is_dark and request.transport is not None:
+            # a connection the listener accepted just before it stopped (or kept alive through the
+            # outage): dropped, as the real endpoint's would be
+            request.transport.abort()
+            raise web.HTTPServiceUnavailable()
+        if go_dark_after is not None and seen == go_dark_after and server is not None:
+            server.is_dark = True  # from this request on, whatever the event loop runs first
             asyncio.get_running_loop().create_task(server.dark(dark_seconds))
         return (await upstream.forward(request)).response()
 
@@ -96,6 +102,8 @@ class RestartingServer(HostileServer):
         self._site: web.TCPSite | None = None
         self.outages = 0
         self.back = threading.Event()
+        #: while true every request that still reaches the app has its connection dropped
+        self.is_dark = False
 
     def __enter__(self) -> RestartingServer:
         super().__enter__()
@@ -106,6 +114,7 @@ class RestartingServer(HostileServer):
         assert self._runner is not None
         assert self._site is not None
         self.outages += 1
+        self.is_dark = True
         self.back.clear()
         await self._site.stop()
         server = self._runner.server
@@ -117,6 +126,7 @@ class RestartingServer(HostileServer):
         await asyncio.sleep(seconds)
         self._site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
         await self._site.start()
+        self.is_dark = False
         self.back.set()
 
     async def _serve(self) -> None:
