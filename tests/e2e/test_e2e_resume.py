@@ -28,8 +28,9 @@ from tests.support.crawl_support import (
 from tests.support.fixtures import EmulatorFactory
 
 RESUME_ACCOUNT = AccountSpec(seed=21, services=6, functions=150, big_functions=2)
-#: slow enough that a subprocess can be stopped in the middle of its crawl
-SLOW = FaultConfig(seed=1, latency_ms=20.0, jitter_ms=10.0)
+#: slow enough that a subprocess can be stopped in the middle of its crawl: at 2 requests in flight the
+#: crawl takes about 3 s, while the writer flushes every second (a kill at 60 functions must beat the end)
+SLOW = FaultConfig(seed=1, latency_ms=30.0, jitter_ms=10.0)
 
 
 @pytest.fixture(autouse=True)
@@ -116,7 +117,7 @@ def test_resume_refuses_a_file_from_another_crawl(
 
 def spawn_crawl(emulator: EmulatorThread, out: Path, *extra: str) -> subprocess.Popen[bytes]:
     """``fcaudit crawl`` in a child process (stderr to a file beside the output, for a failing test)."""
-    argv = [sys.executable, "-m", "crawler", *crawl_argv(emulator, out, "--concurrency", "4", *extra)]
+    argv = [sys.executable, "-m", "crawler", *crawl_argv(emulator, out, "--concurrency", "2", *extra)]
     with open(out.with_suffix(".stderr"), "wb") as stderr:
         return subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=stderr)
 
