@@ -346,3 +346,20 @@ def test_the_stdout_sink_never_fsyncs_so_a_pipe_on_stdout_takes_the_records(
         assert not sink.failed
         writer.close()
         assert reader.read() == to_bytes(START)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_a_file_sink_that_fills_up_names_its_path_and_hints_at_resume() -> None:
+    """``open_file``: the sink is named by its path and owns its file, so a failed write (/dev/full: no
+    space) says 'cannot write <path>: ...' with the hint to free space and --resume; its flush time is
+    the one given."""
+    sink = Sink.open_file(Path("/dev/full"), flush_seconds=7.0)
+    assert (sink.name, sink.flush_seconds) == ("/dev/full", 7.0)
+    sink.add_run(START)
+    with pytest.raises(OutputError) as caught:
+        anyio.run(sink.flush)
+    assert caught.value.message == (
+        "cannot write /dev/full: No space left on device; it still holds every function written before: "
+        "free some space (or fix the cause) and continue the crawl with --resume"
+    )
+    anyio.run(sink.aclose)
