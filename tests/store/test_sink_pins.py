@@ -363,3 +363,25 @@ def test_a_file_sink_that_fills_up_names_its_path_and_hints_at_resume() -> None:
         "free some space (or fix the cause) and continue the crawl with --resume"
     )
     anyio.run(sink.aclose)
+
+
+def test_an_unreadable_output_to_resume_is_one_clear_error(tmp_path: Path) -> None:
+    """``scan_for_resume`` of a path it cannot read (a directory): 'cannot read --output <path> to
+    resume: <the OS's reason>'."""
+    with pytest.raises(ResumeError) as caught:
+        scan_for_resume(tmp_path)
+    assert caught.value.message == f"cannot read --output {tmp_path} to resume: Is a directory"
+
+
+def test_the_written_count_adds_up_over_flushes_and_each_flush_empties_the_count(tmp_path: Path) -> None:
+    """``records_written`` sums every flush; a flush empties the pending count, so the next buffer is due
+    by its own records only."""
+    sink = Sink.open_file(tmp_path / "out.ndjson", flush_records=2, clock=Clock())
+    sink.add_run(START)
+    sink.add_batch(one(1))
+    anyio.run(sink.flush)
+    sink.add_batch(one(2))
+    assert not sink.due  # one record of two
+    sink.add_batch(one(3))
+    anyio.run(sink.aclose)
+    assert (sink.records_written, sink.writes) == (4, 2)
