@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from bench._harness import EmulatorProcess
-from crawler.wire.signing import FC2_API_VERSION, fc2_authorization, http_date
+from crawler.wire.signing import FC2_API_VERSION, fc2_signature, http_date
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +60,7 @@ class Signer:
             if len(self._cache) > 100_000:
                 self._cache.clear()
             found = {"Date": date, "Content-Type": "application/json"}
-            found["Authorization"] = fc2_authorization(self.key_id, self.secret, "GET", path, found)
+            found["Authorization"] = f"FC {self.key_id}:{fc2_signature(self.secret, 'GET', path, found)}"
             self._cache[key] = found
         return found
 

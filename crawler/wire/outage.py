@@ -64,7 +64,6 @@ class EndpointGate:
         self._last_error = ""
         #: how many times the gate shut, and for how long in all (for the logs and tests)
         self.outages = 0
-        self.down_seconds = 0.0
 
     def __repr__(self) -> str:
         return f"EndpointGate({self.name!r}, down={self.down}, gave_up={self._gave_up is not None})"
@@ -116,7 +115,6 @@ class EndpointGate:
         if self._down_since is None:
             return
         took = self._clock() - self._down_since
-        self.down_seconds += took
         log.warning("endpoint.back", endpoint=self.name, down_seconds=round(took, 3), probes=self._probes)
         self._down_since = None
         self._probes = 0

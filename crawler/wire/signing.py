@@ -53,21 +53,14 @@ def fc2_signature(secret: str, method: str, decoded_path: str, headers: Mapping[
     return base64.b64encode(digest).decode("ascii")
 
 
-def fc2_authorization(
-    access_key_id: str, secret: str, method: str, decoded_path: str, headers: Mapping[str, str]
-) -> str:
-    """The ``Authorization`` header value: ``FC {AccessKeyId}:{Signature}``."""
-    return f"FC {access_key_id}:{fc2_signature(secret, method, decoded_path, headers)}"
-
-
 class Fc2Signer:
     """FC 2.0 signing for one access key and one fixed set of ``x-fc-*`` headers, for the hot path.
 
-    ``fc2_authorization`` lowers, sorts and joins the headers and keys a new HMAC for every request; a
+    ``fc2_signature`` lowers, sorts and joins the headers and keys a new HMAC for every request; a
     crawl sends thousands of GETs with the same key, account header and STS token, so this keys the HMAC
     once and canonicalises the ``x-fc-*`` block once, leaving only the date and the path per request.
-    The result is exactly ``fc2_authorization``'s (tests hold it to it). The secret lives only inside the
-    keyed HMAC object, never in a repr.
+    The result is exactly ``FC {id}:`` + ``fc2_signature`` (tests hold it to it). The secret lives only
+    inside the keyed HMAC object, never in a repr.
     """
 
     __slots__ = ("_content_type", "_fc_block", "_mac", "_prefix")

@@ -16,9 +16,10 @@ from crawler.emulator import AccountSpec, generate_account
 from crawler.emulator.fc2_routes import API
 from crawler.emulator.gateway import is_loopback
 from crawler.emulator.server import EmulatorThread, run_emulator
-from crawler.wire.signing import fc2_authorization, http_date
+from crawler.wire.signing import http_date
 from tests.support.emulator_support import call, get, signed_headers
 from tests.support.fixtures import EmulatorFactory
+from tests.support.signing_support import fc2_authorization
 
 ACCOUNT = AccountSpec(seed=31, services=3, functions=150, big_functions=1)
 

@@ -17,7 +17,8 @@ import aiohttp
 import orjson
 
 from crawler.emulator.server import EmulatorThread
-from crawler.wire.signing import fc2_authorization, http_date
+from crawler.wire.signing import http_date
+from tests.support.signing_support import fc2_authorization
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ from fc2.auth import Auth
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.wire.signing import acs3_authorization, fc2_authorization, fc2_signature, parse_fc2_authorization
+from crawler.wire.signing import acs3_authorization, fc2_signature, parse_fc2_authorization
+from tests.support.signing_support import fc2_authorization
 
 VECTOR_PATH = "/2016-08-15/services/my-svc/functions/my-fn/async-invoke-configs"
 VECTOR_HEADERS = {

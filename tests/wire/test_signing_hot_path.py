@@ -19,8 +19,9 @@ from crawler.wire.models import ClientOptions
 from crawler.wire.ratelimit import RateLimiter
 from crawler.wire.retry import RetryBudget, RetryPolicy
 from crawler.wire.run_stats import RunStats
-from crawler.wire.signing import Fc2Signer, fc2_authorization, http_date
+from crawler.wire.signing import Fc2Signer, http_date
 from crawler.wire.transport import Transport, _clean
+from tests.support.signing_support import fc2_authorization
 
 SECRET = "s3cr3t-Value-0123456789"
 TOKEN = "sts-token-abcdef"
