@@ -7,29 +7,19 @@ import functools
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
 
 from crawler.errors import NotFoundError, ProtocolError, UnexpectedNotFoundError
 from crawler.wire.fc2_client import encode_segment
 from crawler.wire.signing import http_date
-from tests.wire.test_client import FakeServer, client_for, json
+from tests.support.fake_fc import FakeServer, client_for, json, serving
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 async def server(anyio_backend: str) -> AsyncIterator[FakeServer]:
-    fake = FakeServer()
-    runner = web.ServerRunner(web.Server(fake.handle), shutdown_timeout=0.2)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    fake.endpoint = f"http://{host}:{port}"
-    try:
+    async with serving() as fake:
         yield fake
-    finally:
-        await runner.cleanup()
 
 
 async def test_the_client_names_its_endpoint_account_and_region(server: FakeServer) -> None:

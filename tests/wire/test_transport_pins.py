@@ -25,9 +25,9 @@ from crawler.errors import (
     TlsError,
 )
 from crawler.wire.transport import _is_quota_signal, _retry_after, refuses_credentials
+from tests.support.fake_fc import FakeServer, client_for, configs, raw, serving
 from tests.support.hostile import HostileServer
 from tests.support.hostile.slow import self_signed_context
-from tests.wire.test_client import FakeServer, client_for, configs, raw
 
 pytestmark = pytest.mark.anyio
 
@@ -36,17 +36,8 @@ ROUTE = "ListFunctionAsyncInvokeConfigs"
 
 @pytest.fixture
 async def server(anyio_backend: str) -> AsyncIterator[FakeServer]:
-    fake = FakeServer()
-    runner = web.ServerRunner(web.Server(fake.handle), shutdown_timeout=0.2)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    fake.endpoint = f"http://{host}:{port}"
-    try:
+    async with serving() as fake:
         yield fake
-    finally:
-        await runner.cleanup()
 
 
 async def stall(request: web.BaseRequest) -> web.StreamResponse:
