@@ -56,6 +56,7 @@ from crawler.log import LogFormat, configure, get_logger
 from crawler.report.render import TEXT_FORMATS as TEXT_FORMATS
 from crawler.report.render import render
 from crawler.settings.config import resolve_config
+from crawler.settings.identity import StaticKeys, describe
 from crawler.store.atomic_file import RUN_AGAIN
 from crawler.store.output_lock import lock_output
 from crawler.store.shard import ShardSpec
@@ -306,7 +307,13 @@ def refusal_text(plan: CrawlPlan, refusal: Refusal) -> str:
     """One refused target on one line: which key, where, and what the API said (never the secret)."""
     exc, account, region = refusal.error, refusal.account, refusal.region
     key_id = next(
-        (t.credentials.access_key_id for t in plan.job.targets if (t.account, t.region) == (account, region)),
+        (
+            t.identity.credentials.access_key_id
+            if isinstance(t.identity, StaticKeys)
+            else describe(t.identity)
+            for t in plan.job.targets
+            if (t.account, t.region) == (account, region)
+        ),
         "?",
     )
     where = f"account {account}, region {region}"

@@ -33,6 +33,7 @@ from crawler.log import configure
 from crawler.report.render import render
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
+from crawler.settings.identity import StaticKeys
 from crawler.store.output_lock import lock_output
 from crawler.store.writer import Sink, Subscribers
 from crawler.wire.run_stats import RunStats
@@ -111,8 +112,8 @@ async def crawl_demo(spec: AccountSpec, faults: FaultConfig, sink: Sink) -> Craw
             account=emulator.account_id,
             region=emulator.region,
             endpoint=emulator.endpoint,
-            credentials=Credentials(
-                emulator.access_key_id, emulator.access_key_secret, source="the emulator"
+            identity=StaticKeys(
+                Credentials(emulator.access_key_id, emulator.access_key_secret, source="the emulator")
             ),
         )
         job = CrawlJob((target,), CrawlSettings())

@@ -23,6 +23,7 @@ from crawler.crawl.pipeline import DEFAULT_GRACE_SECONDS, ClientMap, Crawl, Craw
 from crawler.crawl.progress import ProgressLine
 from crawler.log import get_logger
 from crawler.settings.config import CrawlSettings
+from crawler.settings.identity import static_credentials
 from crawler.store.writer import Sink
 from crawler.wire.fc2_client import FcClient
 from crawler.wire.fc3_client import Fc3Client
@@ -57,6 +58,8 @@ async def open_clients(
             limiters[target.endpoint] = RateLimiter(rate, concurrency, name=target.endpoint)
             retries[target.endpoint] = retry_policy(settings, target.endpoint, rand)
     connections = sum(limiter.concurrency for limiter in limiters.values())
+    # static keys only, for now: any other source is refused here, before the session opens
+    credentials = {(t.account, t.region): static_credentials(t.identity) for t in job.targets}
     clients: dict[tuple[str, str], ListingClient] = {}
     async with open_session(settings, connection_limit=connections) as session:
         for target in job.targets:
@@ -64,7 +67,7 @@ async def open_clients(
                 endpoint=target.endpoint,
                 account=target.account,
                 region=target.region,
-                credentials=target.credentials,
+                credentials=credentials[(target.account, target.region)],
                 limiter=limiters[target.endpoint],
                 retry=retries[target.endpoint],
                 stats=stats,

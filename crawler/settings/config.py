@@ -23,11 +23,11 @@ from typing import Any
 from crawler.errors import ConfigError, FatalError, UsageError
 from crawler.settings.config_file import SETTING_RULES, check_setting, load_config_file, validate_config
 from crawler.settings.credentials import (
-    Credentials,
     credentials_from_env_vars,
     resolve_credentials_and_region,
 )
 from crawler.settings.endpoints import FC_REGIONS, check_account, check_region, target_endpoint
+from crawler.settings.identity import CredentialSource, StaticKeys
 
 __all__ = [
     "ACCOUNT_ENV",
@@ -101,12 +101,13 @@ class CrawlSettings:
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One (account, region) to crawl, with where to send requests and which key signs them."""
+    """One (account, region) to crawl, with where to send requests and whose identity signs them."""
 
     account: str
     region: str
     endpoint: str
-    credentials: Credentials
+    #: where the credentials come from (``crawler.settings.identity``); resolved at run time
+    identity: CredentialSource
     #: per-target limits from ``[[targets]]`` or ``--rate``/``--concurrency``; ``None`` = the settings'
     rate: float | None = None
     concurrency: int | None = None
@@ -182,7 +183,7 @@ def _targets_of(
     account: str,
     regions: Sequence[str],
     template: str | None,
-    credentials: Credentials,
+    identity: CredentialSource,
     *,
     insecure_http: bool,
     where: str,
@@ -197,7 +198,7 @@ def _targets_of(
             endpoint=target_endpoint(
                 account, region, template, insecure_http=insecure_http, where=where, error=error
             ),
-            credentials=credentials,
+            identity=identity,
             rate=rate,
             concurrency=concurrency,
         )
@@ -244,7 +245,7 @@ def _single_target(
         account,
         chosen,
         endpoint or file.get("endpoint"),
-        creds,
+        StaticKeys(creds),
         insecure_http=settings.insecure_http,
         where="--endpoint" if endpoint else "endpoint",
         error=UsageError if endpoint else ConfigError,
@@ -291,7 +292,7 @@ def _file_targets(
             entry["account"],
             chosen,
             entry.get("endpoint"),
-            creds,
+            StaticKeys(creds),
             insecure_http=settings.insecure_http,
             where=f"{where} endpoint",
             error=ConfigError,

@@ -14,6 +14,7 @@ from crawler.crawl.job import CrawlJob
 from crawler.crawl.pipeline import Crawl
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
+from crawler.settings.identity import StaticKeys
 from crawler.store.writer import Sink
 from crawler.wire.models import ListingClient, Page
 from crawler.wire.run_stats import RunStats
@@ -56,7 +57,7 @@ class GatedRegion:
 
 
 def crawl_of(region: ListingClient, width: int, tmp_path: Path) -> tuple[Crawl, Path]:
-    target = Target("1", "cn-hangzhou", "http://127.0.0.1:1", CREDS, concurrency=width)
+    target = Target("1", "cn-hangzhou", "http://127.0.0.1:1", StaticKeys(CREDS), concurrency=width)
     job = CrawlJob((target,), CrawlSettings(concurrency=width))
     out = tmp_path / "out.ndjson"
     return Crawl(job, {("1", "cn-hangzhou"): region}, Sink.open_file(out), stats=RunStats()), out

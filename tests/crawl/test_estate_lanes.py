@@ -15,6 +15,7 @@ from crawler.crawl.job import CrawlJob
 from crawler.crawl.pipeline import Crawl
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
+from crawler.settings.identity import StaticKeys
 from crawler.store.records import FunctionRecord, Written
 from crawler.store.shard import ShardSpec
 from crawler.store.writer import Sink, Subscribers
@@ -54,7 +55,7 @@ class FakeRegion:
 
 
 def target(account: str, region: str, concurrency: int | None = None) -> Target:
-    return Target(account, region, "http://127.0.0.1:1", CREDS, concurrency=concurrency)
+    return Target(account, region, "http://127.0.0.1:1", StaticKeys(CREDS), concurrency=concurrency)
 
 
 async def test_a_stuck_target_does_not_hold_up_the_others(tmp_path: Path) -> None:

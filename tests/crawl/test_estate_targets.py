@@ -12,6 +12,7 @@ import pytest
 
 from crawler.emulator.faults import FaultConfig
 from crawler.settings.config import resolve_config
+from crawler.settings.identity import static_credentials
 from tests.support.crawl_support import Crawled, assert_matches_truth, clean_env, read_ndjson, run_cli
 from tests.support.estate_support import AccountEmulator, RegionSpec, targets_toml
 
@@ -103,10 +104,10 @@ security_token_env = "B_TOKEN"
     first = [t for t in run.targets if t.account == "1111111111111111"]
     second = [t for t in run.targets if t.account == "2222222222222222"]
     assert [t.region for t in first] == ["cn-hangzhou", "cn-shanghai"]
-    assert {t.credentials.access_key_id for t in first} == {"ka"}
+    assert {static_credentials(t.identity).access_key_id for t in first} == {"ka"}
     assert {t.limits(run.settings) for t in first} == {(5.0, 2)}
     assert len(second) >= 19  # "*": every FC region fcaudit knows
-    assert {t.credentials.access_key_id for t in second} == {"kb"}
-    assert {t.credentials.security_token for t in second} == {"tb"}
+    assert {static_credentials(t.identity).access_key_id for t in second} == {"kb"}
+    assert {static_credentials(t.identity).security_token for t in second} == {"tb"}
     assert second[0].endpoint == "https://2222222222222222.cn-hangzhou.fc.aliyuncs.com"
     assert {t.limits(run.settings) for t in second} == {(None, 32)}

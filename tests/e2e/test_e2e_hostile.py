@@ -17,6 +17,7 @@ from crawler.emulator import Backend
 from crawler.emulator.server import EmulatorThread
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
+from crawler.settings.identity import StaticKeys
 from crawler.store.writer import Sink
 from crawler.wire.run_stats import RunStats
 from tests.support.crawl_support import (
@@ -103,7 +104,10 @@ async def crawl_shapes(out: Path) -> dict[str, Any]:
         await site.start()
         port = runner.addresses[0][1]
         target = Target(
-            "1234567890123456", "cn-hangzhou", f"http://127.0.0.1:{port}", Credentials("LTAIx", "s")
+            "1234567890123456",
+            "cn-hangzhou",
+            f"http://127.0.0.1:{port}",
+            StaticKeys(Credentials("LTAIx", "s")),
         )
         settings = CrawlSettings(
             max_body_bytes=64 * 1024, max_attempts=2, backoff_base=0.01, backoff_cap=0.02

@@ -19,6 +19,7 @@ from crawler.settings.config import (
 )
 from crawler.settings.credentials import Credentials
 from crawler.settings.endpoints import FC_REGIONS, check_endpoint
+from crawler.settings.identity import StaticKeys, static_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "config-test-secret"
@@ -162,10 +163,13 @@ def test_the_example_file_is_valid_and_resolves(tmp_path: Path) -> None:
     first = [t for t in run.targets if t.account == "1234567890123456"]
     assert [t.region for t in first] == list(FC_REGIONS)
     assert all(
-        t.credentials.access_key_id == "AKPROD" and t.limits(run.settings) == (10.0, 16) for t in first
+        static_credentials(t.identity).access_key_id == "AKPROD" and t.limits(run.settings) == (10.0, 16)
+        for t in first
     )
     staging = [t for t in run.targets if t.account == "6543210987654321"]
-    assert [(t.region, t.credentials.access_key_id) for t in staging] == [("ap-southeast-1", "AKSTAGE")]
+    assert [(t.region, static_credentials(t.identity).access_key_id) for t in staging] == [
+        ("ap-southeast-1", "AKSTAGE")
+    ]
     assert staging[0].limits(run.settings) == (None, 32)
     assert run.settings == CrawlSettings()
     assert run.audit["fail_on"] == "none"  # the [audit] table is passed through to the rules untouched
@@ -187,7 +191,7 @@ def test_account_and_regions_from_env_give_the_public_endpoints() -> None:
         ("111", "cn-hangzhou", "https://111.cn-hangzhou.fc.aliyuncs.com"),
         ("111", "cn-beijing", "https://111.cn-beijing.fc.aliyuncs.com"),
     ]
-    assert targets[0].credentials.access_key_id == "AKENV"
+    assert static_credentials(targets[0].identity).access_key_id == "AKENV"
 
 
 def test_flags_beat_file_beat_env(tmp_path: Path) -> None:
@@ -200,7 +204,9 @@ def test_flags_beat_file_beat_env(tmp_path: Path) -> None:
 
 def test_profile_flag_and_its_region(tmp_path: Path) -> None:
     targets = single(env={"ALIBABA_CLOUD_ACCOUNT_ID": "1"}, profile="home", aliyun_config=profiles(tmp_path))
-    assert [(t.region, t.credentials.access_key_id) for t in targets] == [("cn-beijing", "AKHOME")]
+    assert [(t.region, static_credentials(t.identity).access_key_id) for t in targets] == [
+        ("cn-beijing", "AKHOME")
+    ]
 
 
 def test_missing_account_region_or_credentials_say_how_to_fix() -> None:
@@ -256,7 +262,7 @@ def test_file_targets(tmp_path: Path) -> None:
     )
     env = {"B_ID": "AKB", "B_SECRET": SECRET}
     targets = resolve_targets(env=env, settings=CrawlSettings(), file=file, aliyun_config=profiles(tmp_path))
-    assert [(t.account, t.region, t.credentials.access_key_id, t.rate) for t in targets] == [
+    assert [(t.account, t.region, static_credentials(t.identity).access_key_id, t.rate) for t in targets] == [
         ("1", "cn-hangzhou", "AKPROD", 5.0),
         ("2", "cn-beijing", "AKB", None),
         ("2", "cn-shanghai", "AKB", None),
@@ -294,6 +300,6 @@ def test_audit_table_is_passed_through_untouched(tmp_path: Path) -> None:
 
 def test_no_secret_in_any_target_repr(tmp_path: Path) -> None:
     creds = Credentials("AK", SECRET, "sts-secret-token")
-    target = Target("1", "cn-hangzhou", "https://x", creds)
+    target = Target("1", "cn-hangzhou", "https://x", StaticKeys(creds))
     assert SECRET not in repr(target)
     assert "sts-secret-token" not in repr(target)

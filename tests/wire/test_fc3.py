@@ -23,6 +23,7 @@ from crawler.emulator.server import EmulatorThread
 from crawler.errors import AuthError, NotFoundError, ProtocolError
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
+from crawler.settings.identity import StaticKeys
 from crawler.store.writer import Sink
 from crawler.wire.fc2_client import FcClient
 from crawler.wire.fc3_client import Fc3Client, parse_function_arn, record_config, split_function_name
@@ -223,7 +224,7 @@ async def crawl_into(
     path: Path, emu: EmulatorThread, clients: dict[tuple[str, str], ListingClient], stats: RunStats
 ) -> None:
     creds = Credentials(emu.access_key_id, emu.access_key_secret)
-    job = CrawlJob((Target(emu.account_id, emu.region, emu.endpoint, creds),), SETTINGS)
+    job = CrawlJob((Target(emu.account_id, emu.region, emu.endpoint, StaticKeys(creds)),), SETTINGS)
     sink = Sink.open_file(path)
     try:
         await Crawl(job, clients, sink, stats=stats).run()
