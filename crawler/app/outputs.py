@@ -9,8 +9,10 @@
   streamed as it is made and renamed into place whole), ``--report`` (self-contained HTML) and
   ``--metrics`` (Prometheus text). The command checks their paths before anything is opened
   (``app.output_paths.check_files``); ``AuditOutputs`` opens them into the command's one ``ExitStack``
-  and writes each atomically (an existing file's mode kept), with SIGINT/SIGTERM held so a signal
-  never leaves one half-written. A failure leaves no half-written findings file behind.
+  (``--findings`` at once; for each of the others a temporary file is made beside it and removed, so a
+  place that cannot take the file is refused before the work, not after) and writes each atomically
+  (an existing file's mode kept), with SIGINT/SIGTERM held so a signal never leaves one half-written. A
+  failure leaves no half-written findings file behind.
 - The exit code (``exit_code``): interrupted (130/143) beats incomplete (3) beats findings at or above
   the threshold (1): an audit of part of the estate is not a verdict.
 """
@@ -18,7 +20,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
@@ -39,12 +40,11 @@ from crawler.audit.policy import (
 )
 from crawler.audit.report_model import AuditReport
 from crawler.audit.rules import Finding
-from crawler.errors import UsageError
 from crawler.interrupts import held_interrupts
 from crawler.report.prometheus import write_metrics
 from crawler.report.render import FindingsFile, render
 from crawler.settings.config_file import load_config_file
-from crawler.store.atomic_file import write_atomically
+from crawler.store.atomic_file import probe_writable, write_atomically
 
 __all__ = [
     "AUDIT_OUTPUTS",
@@ -52,7 +52,6 @@ __all__ = [
     "AuditOutputs",
     "AuditTerms",
     "audit_output_paths",
-    "check_writable",
     "exit_code",
     "load_policy",
     "policy_of",
@@ -98,17 +97,6 @@ def audit_output_paths(args: argparse.Namespace) -> list[Named]:
     return [(flag, getattr(args, flag[2:], None)) for flag in AUDIT_OUTPUTS]
 
 
-def check_writable(path: Path, flag: str) -> None:
-    """A file written at the end: refuse now, not after an hour of crawling."""
-    if path.is_dir():
-        raise UsageError(f"{flag} {path} is a directory; name a file")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"{flag} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UsageError(f"{flag} {path}: permission denied")
-
-
 class AuditOutputs:
     """The audit files of one command run, opened into the command's ``ExitStack``.
 
@@ -119,8 +107,8 @@ class AuditOutputs:
 
     def __init__(self, files: Mapping[str, Path], stack: ExitStack) -> None:
         paths = {flag: path for flag, path in files.items() if flag in AUDIT_OUTPUTS}
-        for flag, path in paths.items():
-            check_writable(path, flag)
+        for flag, path in paths.items():  # a file written at the end: refused now, not after the crawl
+            probe_writable(path, what=flag)
         self.summary = paths.get("--summary")
         self.report = paths.get("--report")
         self.metrics = paths.get("--metrics")

@@ -21,12 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from crawler.errors import ConfigError, FatalError, UsageError
+from crawler.log import get_logger
 from crawler.settings.config_file import SETTING_RULES, check_setting, load_config_file, validate_config
 from crawler.settings.credentials import (
     credentials_from_env_vars,
     resolve_credentials_and_region,
 )
-from crawler.settings.endpoints import FC_REGIONS, check_account, check_region, target_endpoint
+from crawler.settings.endpoints import (
+    FC_REGIONS,
+    check_account,
+    check_known_region,
+    check_region,
+    is_template_per_region,
+    target_endpoint,
+)
 from crawler.settings.identity import CredentialSource, StaticKeys
 
 __all__ = [
@@ -45,6 +53,10 @@ __all__ = [
 
 ACCOUNT_ENV = "ALIBABA_CLOUD_ACCOUNT_ID"
 REGION_ENV = "ALIBABA_CLOUD_REGION_ID"
+#: an Alibaba Cloud account id (its UID) is 16 digits; anything else is accepted with a warning
+ACCOUNT_ID_DIGITS = 16
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,10 +172,30 @@ def _env_regions(env: Mapping[str, str]) -> list[str]:
     return [r.strip() for r in env.get(REGION_ENV, "").split(",") if r.strip()]
 
 
+def _warn_unusual_account(account: str, where: str) -> None:
+    """An account id that is not 16 digits is most likely a typo (or an alias, or the key id): the crawl
+    goes on, since the endpoint decides, but the user hears of it before the first request."""
+    if not (len(account) == ACCOUNT_ID_DIGITS and account.isdigit()):
+        log.warning(
+            "config.unusual_account_id",
+            account=account,
+            where=where,
+            hint=f"an Alibaba Cloud account id is {ACCOUNT_ID_DIGITS} digits (the console's account ID/UID)",
+        )
+
+
 def _pick_regions(
-    candidates: Sequence[tuple[object, str]], missing: str, error: type[FatalError]
+    candidates: Sequence[tuple[object, str]],
+    missing: str,
+    error: type[FatalError],
+    *,
+    endpoint: str | None,
+    endpoint_where: str,
 ) -> list[str]:
-    """The first non-empty candidate (value, its name for messages), ``"*"`` expanded, each checked."""
+    """The first non-empty candidate (value, its name for messages), ``"*"`` expanded, each checked.
+
+    With no endpoint of its own (``endpoint`` ``None``) a region must be one fcaudit knows ("did you
+    mean"); an endpoint without ``{region}`` reaches one host, so it takes exactly one region."""
     for value, name in candidates:
         if not value:
             continue
@@ -172,9 +204,18 @@ def _pick_regions(
         )
         regions = list(FC_REGIONS) if listed == ["*"] else listed
         for region in regions:
-            check_region(region, name, error)
+            if endpoint is None:
+                check_known_region(region, name, error)
+            else:
+                check_region(region, name, error)
         if len(set(regions)) != len(regions):
             raise error(f"{name}: a region is listed twice")
+        if len(regions) > 1 and not is_template_per_region(endpoint):
+            raise error(
+                f"{endpoint_where} {endpoint} has no {{region}}, so the {len(regions)} regions of {name} "
+                f"would all be crawled at that one host; give one region, or put {{region}} in the "
+                "endpoint (https://{account}.{region}.fc.aliyuncs.com)"
+            )
         return regions
     raise error(missing)
 
@@ -220,14 +261,20 @@ def _single_target(
     env_account = env.get(ACCOUNT_ENV, "").strip()
     if account:
         account = check_account(account, "--account", UsageError)
+        account_where = "--account"
     elif "account" in file:
         account = str(file["account"])
+        account_where = "account"
     elif env_account:
         account = check_account(env_account, ACCOUNT_ENV, UsageError)
+        account_where = ACCOUNT_ENV
     else:
         raise UsageError(
             f"no account id: pass --account ID, set account in the config file, or set {ACCOUNT_ENV}"
         )
+    _warn_unusual_account(account, account_where)
+    template = endpoint or file.get("endpoint")
+    template_where = "--endpoint" if endpoint else "endpoint"
     creds, profile_region = resolve_credentials_and_region(
         env=env, profile=profile or file.get("profile"), aliyun_config=aliyun_config
     )
@@ -240,14 +287,16 @@ def _single_target(
         ],
         f"no region: pass --region ID (repeatable), set regions in the config file, or set {REGION_ENV}",
         UsageError,
+        endpoint=template,
+        endpoint_where=template_where,
     )
     return _targets_of(
         account,
         chosen,
-        endpoint or file.get("endpoint"),
+        template,
         StaticKeys(creds),
         insecure_http=settings.insecure_http,
-        where="--endpoint" if endpoint else "endpoint",
+        where=template_where,
         error=UsageError if endpoint else ConfigError,
     )
 
@@ -264,6 +313,7 @@ def _file_targets(
     targets: list[Target] = []
     for number, entry in enumerate(file["targets"], start=1):
         where = f"[[targets]] #{number}"
+        _warn_unusual_account(str(entry["account"]), f"{where} account")
         if "access_key_id_env" in entry:
             creds = credentials_from_env_vars(
                 env,
@@ -287,6 +337,8 @@ def _file_targets(
             ],
             f"{where} has no regions, and there is no default (top-level regions or {REGION_ENV})",
             ConfigError,
+            endpoint=entry.get("endpoint"),
+            endpoint_where=f"{where} endpoint",
         )
         targets += _targets_of(
             entry["account"],

@@ -9,6 +9,7 @@ travels in a header too.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 from urllib.parse import urlsplit
@@ -54,6 +55,35 @@ def check_region(value: str, where: str, error: type[FatalError] = ConfigError) 
     return value
 
 
+def check_known_region(value: str, where: str, error: type[FatalError] = ConfigError) -> str:
+    """A region id that is in fcaudit's list (``FC_REGIONS``); else one line with the closest ids.
+
+    Called only when no endpoint is given: the public endpoint of a mistyped region is a host that does
+    not resolve, which would cost the run its DNS retries and end it incomplete instead of at once."""
+    check_region(value, where, error)
+    if value in FC_REGIONS:
+        return value
+    close = _closest(value, FC_REGIONS)
+    other = "for a region fcaudit does not know, name its endpoint with --endpoint"
+    if close:
+        raise error(
+            f"{where}: {value!r} is not a Function Compute region fcaudit knows; did you mean "
+            f"{close[0]}? ({other})"
+        )
+    raise error(
+        f"{where}: {value!r} is not a Function Compute region fcaudit knows (known: "
+        f"{', '.join(FC_REGIONS)}; {other})"
+    )
+
+
+def _closest(value: str, known: tuple[str, ...], cutoff: float = 0.6) -> list[str]:
+    """The known ids most like ``value`` (difflib's ratio): the best, and any as good (``ap-southeast-l``
+    is as near 1 as 3, 5 and 7), in the list's order."""
+    scores = {k: difflib.SequenceMatcher(None, value, k).ratio() for k in known}
+    best = max(scores.values(), default=0.0)
+    return [k for k in known if scores[k] == best] if best >= cutoff else []
+
+
 def is_loopback_host(host: str) -> bool:
     if host.lower() == "localhost":
         return True
@@ -87,6 +117,12 @@ def check_endpoint(
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def is_template_per_region(template: str | None) -> bool:
+    """Whether an endpoint gives each region a host of its own: none given (the public endpoints), or a
+    template with ``{region}``."""
+    return template is None or "{region}" in template
 
 
 def endpoint_for(account: str, region: str) -> str:

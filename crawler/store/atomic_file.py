@@ -37,8 +37,7 @@ class AtomicFile:
         self.what = what
         if path.is_dir():
             raise OutputError(f"{what} {path} is a directory; name a file")
-        parent = path.parent if str(path.parent) else Path(".")
-        self._tmp = parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        self._tmp = _temp_beside(path)
         kept = _mode_of(path)
         try:
             fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644 if kept is None else 0o600)
@@ -92,6 +91,48 @@ class AtomicFile:
             self.commit()
         else:
             self.abort()
+
+
+def probe_writable(path: Path, *, what: str) -> None:
+    """Make sure ``path`` can be written the way ``AtomicFile`` writes it, before a command spends time
+    on what goes in it: create its temporary file beside it and remove it. The file system is asked,
+    not ``os.access`` (which cannot see a name too long, a read-only mount for root, an ACL, a full
+    inode table). ``OutputError`` naming ``what`` and the cause, before anything is written."""
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # a name too long, a loop of links: the path itself cannot be looked up
+        raise OutputError(f"cannot create {what} {path} ({exc.strerror}); name another file") from None
+    if is_dir:
+        raise OutputError(f"{what} {path} is a directory; name a file")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{what} {path}: directory {parent} does not exist; create it or name another")
+    if _special(path):
+        return  # /dev/null, a FIFO: written through, nothing is created beside it
+    tmp = _temp_beside(path)
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create {what} {path} ({exc.strerror}); nothing was done: name a file in a directory "
+            "you can write"
+        ) from None
+    tmp.unlink(missing_ok=True)
+
+
+def _temp_beside(path: Path) -> Path:
+    """The temporary file of ``path``: in its directory (a rename is atomic only within one), a dot
+    name ending in ``.tmp`` that collectors and globs skip."""
+    parent = path.parent if str(path.parent) else Path(".")
+    return parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+
+
+def _special(path: Path) -> bool:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _mode_of(path: Path) -> int | None:

@@ -85,7 +85,7 @@ def test_targets_resolve_per_account_keys_regions_and_limits(tmp_path: Path) -> 
 [[targets]]
 account = "1111111111111111"
 regions = ["cn-hangzhou", "cn-shanghai"]
-endpoint = "http://127.0.0.1:9/{account}/{region}"
+endpoint = "https://{account}.{region}.fc.example.test"
 access_key_id_env = "A_ID"
 access_key_secret_env = "A_SECRET"
 rate = 5
@@ -97,13 +97,14 @@ regions = "*"
 access_key_id_env = "B_ID"
 access_key_secret_env = "B_SECRET"
 security_token_env = "B_TOKEN"
-""".replace("/{account}/{region}", "")
+"""
     )
     env = {"A_ID": "ka", "A_SECRET": "sa", "B_ID": "kb", "B_SECRET": "sb", "B_TOKEN": "tb"}
     run = resolve_config(env=env, config_path=config)
     first = [t for t in run.targets if t.account == "1111111111111111"]
     second = [t for t in run.targets if t.account == "2222222222222222"]
     assert [t.region for t in first] == ["cn-hangzhou", "cn-shanghai"]
+    assert first[1].endpoint == "https://1111111111111111.cn-shanghai.fc.example.test"
     assert {static_credentials(t.identity).access_key_id for t in first} == {"ka"}
     assert {t.limits(run.settings) for t in first} == {(5.0, 2)}
     assert len(second) >= 19  # "*": every FC region fcaudit knows

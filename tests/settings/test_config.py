@@ -257,7 +257,7 @@ def test_file_targets(tmp_path: Path) -> None:
             'regions = ["cn-hangzhou"]\nprofile = "prod"\n'
             '[[targets]]\naccount = "1"\nrate = 5\n'
             '[[targets]]\naccount = "2"\nregions = ["cn-beijing", "cn-shanghai"]\n'
-            'access_key_id_env = "B_ID"\naccess_key_secret_env = "B_SECRET"\nendpoint = "http://127.0.0.1:9"\n',
+            'access_key_id_env = "B_ID"\naccess_key_secret_env = "B_SECRET"\nendpoint = "https://fc.{region}.example.test"\n',
         )
     )
     env = {"B_ID": "AKB", "B_SECRET": SECRET}
@@ -267,7 +267,7 @@ def test_file_targets(tmp_path: Path) -> None:
         ("2", "cn-beijing", "AKB", None),
         ("2", "cn-shanghai", "AKB", None),
     ]
-    assert targets[1].endpoint == "http://127.0.0.1:9"
+    assert targets[1].endpoint == "https://fc.cn-beijing.example.test"
     flagged = resolve_targets(
         env=env,
         settings=CrawlSettings(),
