@@ -10,6 +10,7 @@ same sections as the table, for a ticket or a pull request; HTML is the self-con
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -17,8 +18,10 @@ from typing import Final, Literal
 
 import orjson
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
 from crawler.audit.report_model import AGE_KEYS, AGE_LABELS, RETRY_KEYS, AuditReport, Figures, ServiceFigures
 from crawler.audit.rules import RULE_TITLES, Finding, Severity
@@ -215,13 +218,87 @@ def _services_table(report: AuditReport) -> Table:
     return table
 
 
+def _longest_token(cells: Iterable[object]) -> int:
+    return max((len(token) for cell in cells for token in str(cell).split()), default=1)
+
+
+def _fit(console: Console, table: Table) -> RenderableType:
+    """``table`` as it fits the console without breaking a word, an id or an ARN inside: each column at
+    least as wide as its longest token. When those widths do not fit side by side, the last two columns
+    become one, each cell the two stacked (a finding's target, rule and message on lines of their own
+    rather than cut in the middle), until the table fits; a table of figures instead lists each row as
+    its name over its figures. A token wider than the whole console is the only thing ever folded."""
+    while True:
+        for column in table.columns:
+            column.min_width = min(_longest_token([column.header, *column.cells]), console.width)
+        if len(table.columns) < 2 or _narrowest(table) <= console.width:
+            return table
+        if all(_FIGURES.fullmatch(str(cell)) for cell in table.columns[-1].cells):
+            return _as_records(table)
+        table = _stack_last_columns(table)
+
+
+#: a cell of figures only (``1,234``, ``0 / 3``): stacking two such columns would read as one number
+_FIGURES: Final = re.compile(r"[\d,.\s/()%+-]*")
+
+
+def _as_records(table: Table) -> RenderableType:
+    """Each row as its first cell on a line of its own, then ``header value`` for the others."""
+    headers = [str(column.header) for column in table.columns]
+    parts: list[RenderableType] = []
+    if table.title:
+        parts.append(Text(str(table.title)))
+    for first, *rest in zip(*(list(column.cells) for column in table.columns), strict=True):
+        parts.append(Padding(Text(str(first)), (0, 0, 0, 2)))
+        figures = " · ".join(f"{h} {v}" for h, v in zip(headers[1:], rest, strict=True))
+        parts.append(Padding(Text(figures), (0, 0, 0, 4)))
+    if table.caption:
+        parts.append(Text(str(table.caption)))
+    parts.append(Text(""))
+    return Group(*parts)
+
+
+def _narrowest(table: Table) -> int:
+    """The table's width with every column at its ``min_width``: the columns, their padding (one space
+    each side) and the box's edges and separators (one character each)."""
+    columns = table.columns
+    edges = (2 if table.show_edge else 0) + len(columns) - 1 if table.box is not None else 0
+    return sum(column.min_width or 0 for column in columns) + 2 * len(columns) + edges
+
+
+def _stack_last_columns(table: Table) -> Table:
+    """A copy of ``table`` whose last two columns are one: header ``a / b``, each cell ``a`` over ``b``."""
+    *keep, left, right = table.columns
+    stacked = Table(
+        title=table.title,
+        caption=table.caption,
+        box=table.box,
+        title_justify=table.title_justify,
+        caption_justify=table.caption_justify,
+    )
+    for column in keep:
+        stacked.add_column(column.header, justify=column.justify, overflow="fold")
+    header = (
+        f"{left.header} / {right.header}" if left.header and right.header else left.header or right.header
+    )
+    stacked.add_column(header, justify="left", overflow="fold")
+    rows = zip(*(list(column.cells) for column in keep), left.cells, right.cells, strict=True)
+    for *cells, a, b in rows:
+        stacked.add_row(*cells, "\n".join(str(x) for x in (a, b) if str(x)))
+    return stacked
+
+
 def _table(report: AuditReport, width: int) -> str:
     out = io.StringIO()
     console = Console(file=out, width=width, color_system=None, force_terminal=False, highlight=False)
+
+    def print_fitted(table: Table) -> None:
+        console.print(_fit(console, table))
+
     console.print(_status_line(report))
-    console.print(_overview(report))
+    print_fitted(_overview(report))
     for table in _distributions(report.totals):
-        console.print(table)
+        print_fitted(table)
     if report.top_destinations:
         exact = (
             None
@@ -233,11 +310,11 @@ def _table(report: AuditReport, width: int) -> str:
         for d in report.top_destinations:
             top.add_row(f"{d.count:,}", d.kind, d.destination)
         top.columns[0].justify = "right"
-        console.print(top)
+        print_fitted(top)
     for table in _finding_tables(report):
-        console.print(table)
+        print_fitted(table)
     if report.services:
-        console.print(_services_table(report))
+        print_fitted(_services_table(report))
     if report.problems:
         console.print(f"Problems ({report.problems_total:,}):")
         for p in report.problems[:LISTED_PROBLEMS]:
