@@ -114,8 +114,9 @@ MODULES: dict[str, tuple[str, ...]] = {
     "audit.drift": ("tests/audit/test_diff.py", "tests/audit/test_diff_sides.py"),
 }
 
-#: files at the repository's root that tests read (test_rules_policy checks config.example.toml)
-ALSO_COPY: tuple[str, ...] = ("config.example.toml", "README.md")
+#: files of the repository that tests read (test_rules_policy checks config.example.toml,
+#: test_rules_catalogue the rules table of docs/rules.md)
+ALSO_COPY: tuple[str, ...] = ("config.example.toml", "docs/rules.md")
 
 KILLED_CODES = {1, 3}  # mutmut: pytest failed (1) or hit an internal error (3)
 TIMEOUT_CODES = {36, -24, 24, 152, 255}
@@ -201,7 +202,8 @@ def prepare(workdir: Path, module: str, tests: tuple[str, ...]) -> None:
     # pyproject gives pytest its settings (markers, timeout, warnings as errors); it has no
     # [tool.mutmut] table, so mutmut reads the setup.cfg written here.
     shutil.copy2(REPO / "pyproject.toml", workdir / "pyproject.toml")
-    for name in ALSO_COPY:  # files some tests read from the repository's root
+    for name in ALSO_COPY:  # files some tests read from the repository
+        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, workdir / name)
     selection = "\n    ".join(tests)
     also = "\n    ".join(ALSO_COPY)

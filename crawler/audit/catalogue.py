@@ -1,6 +1,6 @@
 """The rule catalogue: one ``Rule`` object per audit rule, holding everything about it but its check.
 
-A rule's id, default severity, title (the README's and the report's one-liner), evidence (built from the
+A rule's id, default severity, title (docs/rules.md's and the report's one-liner), evidence (built from the
 payload its check recorded), message (one sentence, from that evidence) and remediation live together
 here, so a rule is read, or added, in one place; the check itself is a branch of the single pass in
 ``RuleEngine.evaluate`` (``crawler.audit.rules``), which reads a config once for every rule.
@@ -11,7 +11,7 @@ order. The evidence dict and the message are built only when a ``Finding`` is ma
 report, or written to ``--findings``). ``RULES`` is in report order; ids are unique.
 
 To add a rule: a ``Rule`` below (and in ``RULES``), its check in ``RuleEngine.evaluate``, a row in the
-README's rules table.
+rules table of docs/rules.md.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 FC 3.0 has no services: it shows an FC 2.0 function as one function named ``{service}${function}``
 (``$`` cannot occur in an FC 2.0 name, so the split is unique), and a qualifier as a suffix of the
 function's ARN. The emulator serves the same backend through both APIs, so a crawl through either
-must find the same configs. The mapping, decided here and documented in the README:
+must find the same configs. The mapping, decided here and documented in docs/estates.md:
 
 * ``functionArn``: ``acs:fc:{region}:{account}:functions/{service}${function}`` for the unpublished
   version (qualifier ``LATEST`` or ``""``), ``.../functions/{service}${function}/{qualifier}`` for a

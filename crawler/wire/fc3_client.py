@@ -15,7 +15,7 @@ requests instead of more than 10,000. Its configs name their function by ARN, so
   of ``functionArn``), ``asyncTask`` renamed ``statefulInvocation``, every other field kept, unknown
   ones included, in their order.
 
-What still differs from an FC 2.0 crawl of the same account (documented in the README): the qualifier of
+What still differs from an FC 2.0 crawl of the same account (documented in docs/estates.md): the qualifier of
 the unpublished version is always ``"LATEST"`` (FC 2.0 may answer ``""``), the identity fields are always
 spelled ``service``/``function`` (FC 2.0 sometimes answers ``serviceName``/``functionName``), and the
 ``function`` records' ``pages`` count pages of the region-wide listing, not per function.

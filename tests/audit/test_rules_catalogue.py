@@ -1,4 +1,4 @@
-"""The rule catalogue: one ``Rule`` object per rule, the README's rules table in step with it, and the
+"""The rule catalogue: one ``Rule`` object per rule, the rules table of docs/rules.md in step with it, and the
 evaluator's named answer."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from crawler.audit.catalogue import RULE_BY_ID, RULES, Rule, Severity
 from crawler.audit.policy import AuditPolicy
 from crawler.audit.rules import Evaluation, RuleEngine
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+RULES_PAGE = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 A, R = "1234567890123456", "cn-hangzhou"
 QUEUE = f"acs:mns:{R}:{A}:/queues/dlq/messages"
 
@@ -27,8 +27,8 @@ def test_every_rule_is_one_object_with_a_unique_id() -> None:
         assert rule.remediation is None  # issue 15 writes them
 
 
-def test_the_readme_lists_every_rule_at_its_default_severity() -> None:
-    table = re.findall(r"^\| `([a-z-]+)` \| (info|low|medium|high) \|", README.read_text("utf-8"), re.M)
+def test_the_rules_page_lists_every_rule_at_its_default_severity() -> None:
+    table = re.findall(r"^\| `([a-z-]+)` \| (info|low|medium|high) \|", RULES_PAGE.read_text("utf-8"), re.M)
     assert sorted(table) == sorted((r.rule_id, r.severity.label) for r in RULES)
 
 

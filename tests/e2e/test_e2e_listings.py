@@ -225,7 +225,7 @@ def test_duplicated_listing_entries_are_written_once_and_counted(
 
 # --- part 7: memory is bounded per listing --------------------------------------------------------------
 
-#: what a crawl of eight endless listings at once may use, whatever the server sends (README: Records)
+#: what a crawl of eight endless listings at once may use, whatever the server sends (docs/records.md)
 RSS_CEILING_MB = 200
 
 

@@ -5,7 +5,7 @@ opened from disk and checked as rendered: the headline figures and a finding der
 ground truth are visible, the charts have drawn bars, the sorting script runs under the page's
 Content-Security-Policy, no script error or console error is logged, nothing is requested from the
 network, and the print stylesheet applies (no navigation, every finding unfolded). A screenshot
-(1280x1600) is saved; set ``FCAUDIT_SCREENSHOT=docs/report.png`` to refresh the one the README shows.
+(1280x1600) is saved; set ``FCAUDIT_SCREENSHOT=docs/report.png`` to refresh the one docs/report.md shows.
 
 Skipped only when no Chromium is installed (``.ci/run`` installs it).
 """
