@@ -7,7 +7,9 @@ fails the same way again.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -16,7 +18,8 @@ import structlog
 from crawler.emulator import AccountSpec, generate_account
 from crawler.emulator.faults import FaultConfig
 from crawler.emulator.server import EmulatorThread
-from tests.support.fixtures import SMALL_ACCOUNT, EmulatorFactory
+from tests.support.fixtures import SMALL_ACCOUNT, EmulatorFactory, IdentityEstateFactory
+from tests.support.identity_support import IdentityEstate, IdentityEstateSpec, start_identity_estate
 
 
 @pytest.fixture
@@ -53,3 +56,16 @@ def emulator_factory() -> Iterator[EmulatorFactory]:
 @pytest.fixture
 def emulator(emulator_factory: EmulatorFactory) -> EmulatorThread:
     return emulator_factory()
+
+
+@pytest.fixture
+def identity_estate() -> Iterator[IdentityEstateFactory]:
+    """``identity_estate(spec, wall_clock)``: the emulator's identity side with member FC accounts."""
+    with ExitStack() as stack:
+
+        def start(
+            spec: IdentityEstateSpec | None = None, wall_clock: Callable[[], float] = time.time
+        ) -> IdentityEstate:
+            return start_identity_estate(spec or IdentityEstateSpec(), stack, wall_clock)
+
+        yield start

@@ -74,6 +74,7 @@ class GateCodes:
     token_missing: str  # the server wants an STS token and none was sent
     token_mismatch: str  # an STS token other than the server's
     bad_signature: str  # the signature, or what it covers, does not check out
+    token_expired: str = "InvalidSecurityToken.Expired"  # session credentials past their expiration
 
 
 FC2_GATE: Final = GateCodes(
@@ -98,9 +99,29 @@ FC3_GATE: Final = GateCodes(
 )
 
 
+#: what the STS gate answers (POP's codes; ``sts_status`` gives their HTTP status, 400 or 404 as POP does)
+STS_GATE: Final = GateCodes(
+    no_authorization="IncompleteSignature",
+    bad_authorization="IncompleteSignature",
+    unknown_key="InvalidAccessKeyId.NotFound",
+    bad_date="InvalidTimeStamp.Format",
+    skewed="InvalidTimeStamp.Expired",
+    token_missing="MissingSecurityToken",
+    token_mismatch="InvalidSecurityToken.MismatchWithAccessKey",
+    bad_signature="SignatureDoesNotMatch",
+)
+
+
 def resource_denied(what: str) -> EmulatorApiError:
     """What a resource-scoped RAM policy answers for ``services/S`` or ``services/S/functions/F``."""
     return denied("AccessDenied", f"the RAM policy of the key does not allow access to {what}")
+
+
+def other_account(owner: str, served: str) -> EmulatorApiError:
+    """Credentials of one account (a RAM user's keys, a role session) sent to another account's FC."""
+    return denied(
+        "AccessDenied", f"the credentials belong to account {owner}, not to account {served} served here"
+    )
 
 
 def stats_not_loopback() -> EmulatorApiError:
@@ -150,3 +171,75 @@ def injected_internal_error() -> EmulatorApiError:
 
 def injected_unavailable() -> EmulatorApiError:
     return EmulatorApiError(503, "ServiceUnavailable", "the service is unavailable (injected)")
+
+
+# --- STS (RPC API 2015-04-01): POP's error shape and codes -------------------------------------------
+def sts_body(exc: EmulatorApiError, request_id: str) -> dict[str, Any]:
+    """An STS error as POP writes it."""
+    return {
+        "RequestId": request_id,
+        "HostId": "sts.aliyuncs.com",
+        "Code": exc.code,
+        "Message": exc.message,
+        "Recommend": f"https://api.aliyun.com/troubleshoot?q={exc.code}",
+    }
+
+
+#: the HTTP status POP answers a gate refusal with (the gate raises 403; STS remaps)
+_POP_STATUS: Final = {"InvalidAccessKeyId.NotFound": 404}
+
+
+def sts_status(exc: EmulatorApiError) -> EmulatorApiError:
+    """A signature-gate refusal (403) as STS answers it: 400, or 404 for an unknown key."""
+    if exc.http != 403 or exc.code in ("NoPermission", "AccessDenied"):
+        return exc
+    return EmulatorApiError(_POP_STATUS.get(exc.code, 400), exc.code, exc.message, exc.headers)
+
+
+def sts_invalid(parameter: str, message: str) -> EmulatorApiError:
+    return EmulatorApiError(400, f"InvalidParameter.{parameter}", message)
+
+
+def sts_missing(parameter: str) -> EmulatorApiError:
+    return EmulatorApiError(400, f"MissingParameter.{parameter}", f"{parameter} is mandatory for this action")
+
+
+def sts_unknown_action(action: str) -> EmulatorApiError:
+    return EmulatorApiError(404, "InvalidAction.NotFound", f"the action {action!r} does not exist in STS")
+
+
+def sts_bad_version(version: str) -> EmulatorApiError:
+    return EmulatorApiError(400, "InvalidVersion", f"STS has no API version {version!r}; use 2015-04-01")
+
+
+def sts_no_permission(why: str) -> EmulatorApiError:
+    """An untrusted principal, a wrong external id, a root caller: STS's 403 ``NoPermission``."""
+    return EmulatorApiError(
+        403,
+        "NoPermission",
+        f"You are not authorized to do this action. You should be authorized by RAM. ({why})",
+    )
+
+
+def sts_role_not_found(role_arn: str) -> EmulatorApiError:
+    return EmulatorApiError(404, "EntityNotExist.Role", f"the role {role_arn} does not exist")
+
+
+def sts_provider_not_found(provider_arn: str) -> EmulatorApiError:
+    return EmulatorApiError(
+        404, "EntityNotExist.OIDCProvider", f"the OIDC provider {provider_arn} does not exist"
+    )
+
+
+def sts_oidc_token_invalid() -> EmulatorApiError:
+    return EmulatorApiError(
+        400, "AuthenticationFail.OIDCToken.Invalid", "the OIDC token is not one this provider issued"
+    )
+
+
+def sts_throttled() -> EmulatorApiError:
+    return EmulatorApiError(400, "Throttling", "Request was denied due to request throttling.")
+
+
+def sts_nonce_used() -> EmulatorApiError:
+    return EmulatorApiError(400, "SignatureNonceUsed", "the SignatureNonce has been used already")

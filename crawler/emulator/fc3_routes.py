@@ -39,6 +39,7 @@ from crawler.emulator import api_errors
 from crawler.emulator.api_errors import FC3_GATE, EmulatorApiError, denied
 from crawler.emulator.auth import MAX_SKEW_SECONDS, KeyedVerifier
 from crawler.emulator.backend import Backend
+from crawler.emulator.identity import Principal
 from crawler.emulator.model import ConfigDict
 from crawler.emulator.paging import TokenCodec, listing_identity, parse_limit
 from crawler.emulator.responses import json_response
@@ -86,6 +87,17 @@ class Acs3Verifier(KeyedVerifier):
         body: bytes = b"",
     ) -> str:
         """The access key id that signed the request, when everything checks out."""
+        return self.authenticate(method, raw_path, query, headers, body)[0]
+
+    def authenticate(
+        self,
+        method: str,
+        raw_path: str,
+        query: Sequence[tuple[str, str]],
+        headers: Mapping[str, str],
+        body: bytes = b"",
+    ) -> tuple[str, Principal | None]:
+        """(access key id, whose: ``None`` for the server's own key) of a request that checks out."""
         authorization = headers.get("Authorization")
         if not authorization:
             raise denied(self.codes.no_authorization, "the request has no Authorization header")
@@ -97,7 +109,9 @@ class Acs3Verifier(KeyedVerifier):
                 "Signature=...'",
             )
         key_id, signed_text, signature = parsed
-        secret = self._secret(key_id)
+        secret, principal = self._credential(
+            key_id, headers.get("x-acs-security-token"), "x-acs-security-token"
+        )
         signed = signed_text.split(";") if signed_text else []
         missing = [h for h in REQUIRED_SIGNED if h not in signed]
         if missing:
@@ -106,7 +120,8 @@ class Acs3Verifier(KeyedVerifier):
         body_hash = hashlib.sha256(body).hexdigest()
         if headers.get("x-acs-content-sha256") != body_hash:
             raise denied(self.codes.bad_signature, "x-acs-content-sha256 is not the SHA-256 of the body")
-        self._check_token(headers.get("x-acs-security-token"), "x-acs-security-token")
+        if principal is None:
+            self._check_token(headers.get("x-acs-security-token"), "x-acs-security-token")
         chosen = [(name, value) for name, value in headers.items() if name.lower() in signed]
         expected, recomputed = acs3_signature(secret, method, raw_path, query, chosen, body_hash)
         if recomputed != signed_text:
@@ -117,7 +132,8 @@ class Acs3Verifier(KeyedVerifier):
             )
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
             raise denied(self.codes.bad_signature, "the request signature does not match")
-        return key_id
+        self._check_account(principal)
+        return key_id, principal
 
     async def verify_request(self, request: web.Request) -> str:
         """``verify`` over what arrived: the path as sent (still encoded), the query, headers and body."""

@@ -20,7 +20,7 @@ import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 
@@ -31,6 +31,7 @@ from crawler.emulator.backend import Backend
 from crawler.emulator.faults import FaultConfig, FaultInjector, FaultKind
 from crawler.emulator.fc2_routes import BODYLESS_ROUTES, Fc2Api
 from crawler.emulator.fc3_routes import FC3_API, Acs3Verifier, Fc3Api
+from crawler.emulator.identity import IdentityRegistry
 from crawler.emulator.paging import TokenCodec
 from crawler.emulator.responses import api_error_response, json_response
 from crawler.emulator.served_stats import ServerStats
@@ -75,8 +76,11 @@ class EmulatorApp:
         token_key: bytes | None = None,
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
+        identity: IdentityRegistry | None = None,
     ) -> None:
         self.backend = backend
+        #: the estate's users, roles and issued sessions: their keys are accepted for this account only
+        self.identity = identity
         self.faults = faults if faults is not None else FaultConfig()
         self.access_key_id = access_key_id or backend.access_key_id
         self.access_key_secret = access_key_secret or backend.access_key_secret
@@ -87,12 +91,14 @@ class EmulatorApp:
         self.serves_fc3 = fc3
         self.stats = ServerStats(clock)
         self.injector = FaultInjector(self.faults, clock)
-        self.verifier = RequestVerifier(
-            {self.access_key_id: self.access_key_secret}, security_token=security_token, wall_clock=wall_clock
-        )
-        self.fc3_verifier = Acs3Verifier(
-            {self.access_key_id: self.access_key_secret}, security_token=security_token, wall_clock=wall_clock
-        )
+        gate: dict[str, Any] = {
+            "security_token": security_token,
+            "wall_clock": wall_clock,
+            "identity": identity,
+            "account_id": backend.account_id,
+        }
+        self.verifier = RequestVerifier({self.access_key_id: self.access_key_secret}, **gate)
+        self.fc3_verifier = Acs3Verifier({self.access_key_id: self.access_key_secret}, **gate)
         seed_text = f"fcaudit-emulator:{backend.seed}:{backend.account_id}"
         token_key = token_key or hashlib.sha256(seed_text.encode()).digest()
         self.fc2 = Fc2Api(

@@ -1,4 +1,6 @@
-"""Running the emulator: in the caller's event loop (``run_emulator``) or in a thread (``EmulatorThread``).
+"""Running the emulator: in the caller's event loop (``run_emulator``) or in a thread (``EmulatorThread``);
+and its identity side — STS, the ECS metadata server and a credentials URI over one identity registry —
+the same two ways (``run_identity``, ``IdentityThread``), each server on its own port.
 
 Tests need the emulator on a real socket while their own code runs: synchronous code such as the official
 SDK, or async code in the test's own loop. ``EmulatorThread`` gives the server its own thread and event
@@ -10,9 +12,11 @@ short grace period rather than holding shutdown for the length of the stall.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -21,6 +25,9 @@ from aiohttp import web
 from crawler.emulator.backend import Backend
 from crawler.emulator.faults import FaultConfig
 from crawler.emulator.gateway import EmulatorApp
+from crawler.emulator.identity import IdentityRegistry
+from crawler.emulator.metadata_routes import CredentialsUriApi, ImdsApi
+from crawler.emulator.sts_routes import StsApi
 
 T = TypeVar("T")
 
@@ -60,8 +67,10 @@ async def run_emulator(
     omit_empty_configs: bool = False,
     fc3: bool = True,
     shutdown_timeout: float = 0.5,
+    identity: IdentityRegistry | None = None,
 ) -> AsyncIterator[RunningEmulator]:
-    """Serve ``backend`` from the current event loop for the duration of the ``async with``."""
+    """Serve ``backend`` from the current event loop for the duration of the ``async with``;
+    ``identity``: also accept the estate's RAM user keys and issued sessions for this account."""
     app = EmulatorApp(
         backend,
         faults,
@@ -69,6 +78,7 @@ async def run_emulator(
         empty_last_token=empty_last_token,
         omit_empty_configs=omit_empty_configs,
         fc3=fc3,
+        identity=identity,
     )
     runner = web.AppRunner(
         app.build(), access_log=None, handler_cancellation=True, shutdown_timeout=shutdown_timeout
@@ -109,6 +119,7 @@ class EmulatorThread:
         omit_empty_configs: bool = False,
         fc3: bool = True,
         startup_timeout: float = 10.0,
+        identity: IdentityRegistry | None = None,
     ) -> None:
         self.backend = backend
         self.faults = faults
@@ -119,6 +130,7 @@ class EmulatorThread:
             "empty_last_token": empty_last_token,
             "omit_empty_configs": omit_empty_configs,
             "fc3": fc3,
+            "identity": identity,
         }
         self._startup_timeout = startup_timeout
         self._ready = threading.Event()
@@ -189,3 +201,123 @@ class EmulatorThread:
         if running is None:
             raise RuntimeError("the emulator is not running")
         return self.call(running.stats)
+
+
+# --- the identity side: STS, and the metadata and credentials-URI servers ------------------------------
+@asynccontextmanager
+async def serve_app(
+    app: web.Application,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
+    shutdown_timeout: float = 0.5,
+) -> AsyncIterator[str]:
+    """Serve ``app`` from the current loop; yields its base URL (``http://127.0.0.1:PORT``)."""
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
+        await site.start()
+        bound_port = int(runner.addresses[0][1])
+        scheme = "https" if ssl_context is not None else "http"
+        yield f"{scheme}://{host if ':' not in host else f'[{host}]'}:{bound_port}"
+    finally:
+        await runner.cleanup()
+
+
+@dataclass(frozen=True, slots=True)
+class RunningIdentity:
+    """Where the identity servers listen: STS always; IMDS and the credentials URI when asked for."""
+
+    registry: IdentityRegistry
+    sts_endpoint: str
+    sts: StsApi
+    metadata_url: str | None = None
+    imds: ImdsApi | None = None
+    credentials_uri: str | None = None
+    uri: CredentialsUriApi | None = None
+
+
+@asynccontextmanager
+async def run_identity(
+    registry: IdentityRegistry,
+    *,
+    imds: ImdsApi | None = None,
+    uri: CredentialsUriApi | None = None,
+    host: str = "127.0.0.1",
+    sts_ssl: ssl.SSLContext | None = None,
+) -> AsyncIterator[RunningIdentity]:
+    """Serve STS over ``registry`` (plus ``imds`` and ``uri`` when given), each on its own free port."""
+    sts = StsApi(registry)  # signature clock skew against the real time; expiry on the registry clock
+    async with AsyncExitStack() as stack:
+        sts_url = await stack.enter_async_context(serve_app(sts.build(), host=host, ssl_context=sts_ssl))
+        imds_url = await stack.enter_async_context(serve_app(imds.build(), host=host)) if imds else None
+        uri_url = None
+        if uri is not None:
+            base = await stack.enter_async_context(serve_app(uri.build(), host=host))
+            uri_url = base + uri.path
+        yield RunningIdentity(registry, sts_url, sts, imds_url, imds, uri_url, uri)
+
+
+class IdentityThread:
+    """``run_identity`` in a background thread with its own loop; a context manager for tests.
+
+    After ``__enter__``: ``sts_endpoint``, ``metadata_url``, ``credentials_uri`` (``None``: not served)."""
+
+    sts_endpoint: str
+    metadata_url: str | None
+    credentials_uri: str | None
+
+    def __init__(
+        self,
+        registry: IdentityRegistry,
+        *,
+        imds: ImdsApi | None = None,
+        uri: CredentialsUriApi | None = None,
+        sts_ssl: ssl.SSLContext | None = None,
+    ) -> None:
+        self.registry = registry
+        self._options: dict[str, Any] = {"imds": imds, "uri": uri, "sts_ssl": sts_ssl}
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"IdentityThread({getattr(self, 'sts_endpoint', 'not started')})"
+
+    def __enter__(self) -> IdentityThread:
+        self._thread = threading.Thread(target=self._main, name="fcaudit-identity", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10.0) or self._error is not None:
+            self._thread.join(1.0)
+            raise RuntimeError(f"the identity servers failed to start: {self._error!r}") from self._error
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join()
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to __enter__, never lost in the thread
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with run_identity(self.registry, **self._options) as running:
+            self.sts_endpoint = running.sts_endpoint
+            self.metadata_url = running.metadata_url
+            self.credentials_uri = running.credentials_uri
+            self._ready.set()
+            await self._stop.wait()
