@@ -1,6 +1,7 @@
 """The emulated account: services, functions and their async-invoke configs, in memory, with no HTTP.
 
-Every rule about what exists, what a listing returns and what the expected crawl output is lives here,
+Every rule about what exists (services, functions, configs, triggers), what a listing returns and what
+the expected crawl output is lives here,
 so the HTTP layer (fc2_routes.py, fc3_routes.py) only translates, tests can shape an account directly,
 and the ground truth is computed from the same state the server answers from (moto's split between
 backend and responses).
@@ -30,6 +31,9 @@ from crawler.emulator.model import (
     FunctionBuilder,
     FunctionEntry,
     ServiceEntry,
+    TriggerDict,
+    exposure,
+    invocation_mode,
     qualifier_key,
 )
 from crawler.errors import OutputError
@@ -59,6 +63,8 @@ class Backend:
         #: what a resource-scoped RAM policy denies the key, answered 403 ``AccessDenied``: a (service,
         #: function) pair's configs, or (service, None) the service's function listing
         self.denied: set[tuple[str, str | None]] = set()
+        #: functions whose trigger listing the key is denied (403 ``AccessDenied``), configs still allowed
+        self.denied_triggers: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:  # never the secret
         return (
@@ -80,6 +86,7 @@ class Backend:
             raise api_errors.function_exists(name)
         entry = FunctionEntry(service, name, info=info if info is not None else {"functionName": name})
         entry.configs = {}
+        entry.triggers = {}
         svc.functions[name] = entry
         insort(svc.live, name)
         return entry
@@ -107,6 +114,14 @@ class Backend:
         """Deny the key one function's configs (or, ``function`` None, one service's function listing),
         as a resource-scoped RAM policy would; the rest of the account still answers."""
         self.denied.add((service, function))
+
+    def deny_triggers(self, service: str, function: str) -> None:
+        """Deny the key one function's trigger listing only (its configs still answer)."""
+        self.denied_triggers.add((service, function))
+
+    def check_triggers_allowed(self, service: str, function: str) -> None:
+        if (service, function) in self.denied_triggers:
+            raise api_errors.resource_denied(f"services/{service}/functions/{function}/triggers")
 
     def check_allowed(self, service: str, function: str | None = None) -> None:
         if (service, function) in self.denied:
@@ -140,6 +155,32 @@ class Backend:
             entry.order = sorted(configs)
             entry.configs = configs
         return entry.configs
+
+    def _triggers(self, entry: FunctionEntry) -> dict[str, TriggerDict]:
+        if entry.triggers is None:
+            assert self._builder is not None
+            built = self._builder.build_triggers(entry)
+            entry.triggers = {str(t["triggerName"]): t for t in built}
+            entry.trigger_order = sorted(entry.triggers)
+        return entry.triggers
+
+    def trigger_names(self, service: str, function: str) -> list[str]:
+        """The function's trigger names, sorted (what ListTriggers pages through)."""
+        entry = self._function(service, function)
+        self._triggers(entry)
+        return entry.trigger_order
+
+    def trigger(self, service: str, function: str, name: str) -> TriggerDict:
+        return self._triggers(self._function(service, function))[name]
+
+    def add_trigger(self, service: str, function: str, trigger: TriggerDict) -> None:
+        """Give a function one more trigger (tests shape accounts with it)."""
+        entry = self._function(service, function)
+        triggers = self._triggers(entry)
+        name = str(trigger["triggerName"])
+        if name not in triggers:
+            insort(entry.trigger_order, name)
+        triggers[name] = trigger
 
     def service_names(self) -> list[str]:
         return self._live_services
@@ -203,8 +244,15 @@ class Backend:
         del entry.order[bisect_left(entry.order, key)]
 
     # --- ground truth ---------------------------------------------------------------------------------
-    def truth_records(self) -> Iterator[dict[str, Any]]:
-        """The expected crawl output: config records then one function record per function, sorted."""
+    def truth_records(
+        self, *, triggers: bool = False, trigger_modes: dict[str, str] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """The expected crawl output: config records then one function record per function, sorted.
+
+        Function records carry the function's ``timeout`` (``None`` when its info has none) and its
+        ``exposure``; with ``triggers`` (a ``--triggers`` crawl; ``trigger_modes``: its ``[audit]
+        trigger_modes``) a live function's records also list its triggers, classified by the emulator's
+        own table (``model.invocation_mode``)."""
         base = {"account": self.account_id, "region": self.region}
         for sname in sorted(self._services):
             svc = self._services[sname]
@@ -212,6 +260,17 @@ class Backend:
                 entry = svc.functions[fname]
                 status: Literal["ok", "none", "gone"] = "gone"
                 count = 0
+                listed: list[dict[str, str]] | None = None
+                if not (svc.gone or entry.gone) and triggers:
+                    found = self._triggers(entry)
+                    listed = [
+                        {
+                            "name": name,
+                            "type": str(found[name]["triggerType"]),
+                            "mode": invocation_mode(found[name], trigger_modes),
+                        }
+                        for name in entry.trigger_order
+                    ]
                 if not (svc.gone or entry.gone):
                     configs = self._configs(entry)
                     for key in entry.order:
@@ -225,14 +284,19 @@ class Backend:
                         }
                     count = len(entry.order)
                     status = "ok" if count else "none"
-                yield {
+                record: dict[str, Any] = {
                     "type": "function",
                     **base,
                     "service": sname,
                     "function": fname,
                     "status": status,
                     "configs": count,
+                    "timeout": self._info(entry).get("timeout"),
+                    "exposure": "unknown" if listed is None else exposure([t["mode"] for t in listed]),
                 }
+                if listed is not None:
+                    record["triggers"] = listed
+                yield record
 
     def dump_truth(self, path: str | os.PathLike[str]) -> int:
         """Write ``truth_records()`` as NDJSON to ``path``; returns the number of lines."""

@@ -1,8 +1,8 @@
 """FC 2.0 (API 2016-08-15) in the emulator: the routes of the async-invoke-config API and its listings.
 
-``Fc2Api`` answers ListServices, ListFunctions, ListFunctionAsyncInvokeConfigs and Get/Put/Delete
-FunctionAsyncInvokeConfig over one ``Backend``, beside ``fc3_routes.Fc3Api``; the common path (request
-ids, quota, latency, signature, generic faults, error shapes) is the gateway's middleware
+``Fc2Api`` answers ListServices, ListFunctions, ListFunctionAsyncInvokeConfigs, ListTriggers and
+Get/Put/Delete FunctionAsyncInvokeConfig over one ``Backend``, beside ``fc3_routes.Fc3Api``; the common
+path (request ids, quota, latency, signature, generic faults, error shapes) is the gateway's middleware
 (``gateway.py``). Handlers stay thin — parse, ask the backend, serialise with orjson — so the server is
 fast enough to load-test a crawler and every rule lives in one place (backend.py for state, paging.py
 for tokens, api_errors.py for refusals). Two faults belong to listings and are drawn here: a repeated
@@ -106,6 +106,8 @@ class Fc2Api:
         add("GET", f"{API}/services/{{service}}/functions", self.list_functions, name="ListFunctions")
         configs = f"{API}/services/{{service}}/functions/{{function}}/async-invoke-configs"
         add("GET", configs, self.list_configs, name="ListFunctionAsyncInvokeConfigs")
+        triggers = f"{API}/services/{{service}}/functions/{{function}}/triggers"
+        add("GET", triggers, self.list_triggers, name="ListTriggers")
         one = f"{API}/services/{{target}}/functions/{{function}}/async-invoke-config"
         add("GET", one, self.get_config, name="GetFunctionAsyncInvokeConfig")
         add("PUT", one, self.put_config, name="PutFunctionAsyncInvokeConfig")
@@ -178,6 +180,23 @@ class Fc2Api:
             return json_response({})
         items = [self.backend.config(service, function, key) for key in chosen]
         return self._page("configs", items, identity, following, sent)
+
+    async def list_triggers(self, request: web.Request) -> web.StreamResponse:
+        """ListTriggers: one function's triggers by name, paged like the other listings (``prefix`` and
+        ``startKey`` too); an empty list is still sent (``{"triggers": []}``)."""
+        query = request.query
+        service = request.match_info["service"]
+        function = request.match_info["function"]
+        self.backend.check_allowed(service, function)
+        self.backend.check_triggers_allowed(service, function)
+        limit = parse_limit(query.get("limit"))
+        prefix = query.get("prefix", "")
+        names = self.backend.trigger_names(service, function)
+        identity = listing_identity("triggers", service, function, prefix=prefix)
+        start, sent = self._start(identity, query)
+        chosen, following = select_page(names, start=start, prefix=prefix, limit=limit)
+        items = [self.backend.trigger(service, function, name) for name in chosen]
+        return self._page("triggers", items, identity, following, sent)
 
     # --- one config ----------------------------------------------------------------------------------
     @staticmethod

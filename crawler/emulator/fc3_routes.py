@@ -14,8 +14,9 @@ must find the same configs. The mapping, decided here and documented in docs/est
 
 ``GET /2023-03-30/async-invoke-configs`` lists every config of the region (``functionName`` narrows it
 to one function), ordered by function then qualifier; ``GET /2023-03-30/functions`` lists the
-functions. Both page with opaque tokens bound to the listing (``paging.TokenCodec``), and resume from a
-position, never by re-scanning the account.
+functions; ``GET /2023-03-30/functions/{name}/triggers`` one function's triggers (``triggerConfig`` as
+a JSON string, as FC 3.0 sends it). They page with opaque tokens bound to the listing
+(``paging.TokenCodec``), and resume from a position, never by re-scanning the account.
 
 Requests are verified with ACS3-HMAC-SHA256 (``Acs3Verifier``), as strictly as FC 2.0's gate: the
 signature over the canonical request rebuilt from what arrived, the signed headers that must be there,
@@ -33,6 +34,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import orjson
 from aiohttp import web
 
 from crawler.emulator import api_errors
@@ -172,6 +174,9 @@ class Fc3Api:
         app.router.add_route(
             "GET", f"{FC3_API}/async-invoke-configs", self.list_async_configs, name="ListAsyncInvokeConfigs"
         )
+        app.router.add_route(
+            "GET", f"{FC3_API}/functions/{{functionName}}/triggers", self.list_triggers, name="ListTriggersV3"
+        )
 
     # --- positions -------------------------------------------------------------------------------------
     def _start(self, identity: bytes, query: Mapping[str, str], parts: int) -> tuple[str, ...]:
@@ -266,6 +271,36 @@ class Fc3Api:
             if following is not None:
                 break
         return self._answer("configs", items, identity, following)
+
+    # --- ListTriggers ------------------------------------------------------------------------------------
+    async def list_triggers(self, request: web.Request) -> web.StreamResponse:
+        """One function's triggers (``{service}${function}``), FC 3.0-shaped: ``triggerConfig`` is a JSON
+        string and ``targetArn`` names the function; paged by trigger name."""
+        query = request.query
+        name = request.match_info["functionName"]
+        limit = parse_limit(query.get("limit"))
+        only = _split_name(name)
+        if only is None or not self._exists(*only):
+            raise api_errors.function_not_found(name)
+        service, function = only
+        backend = self.backend
+        backend.check_allowed(service, function)
+        backend.check_triggers_allowed(service, function)
+        names = backend.trigger_names(service, function)
+        identity = listing_identity("fc3-triggers", function=name)
+        (start,) = self._start(identity, query, 1)
+        lo = bisect_left(names, start)
+        chosen = names[lo : lo + limit]
+        following = (names[lo + limit],) if lo + limit < len(names) else None
+        items = [self._trigger_item(service, function, backend.trigger(service, function, t)) for t in chosen]
+        return self._answer("triggers", items, identity, following)
+
+    def _trigger_item(self, service: str, function: str, trigger: Mapping[str, Any]) -> dict[str, Any]:
+        item = dict(trigger)
+        item["triggerConfig"] = orjson.dumps(trigger.get("triggerConfig")).decode("utf-8")
+        item["targetArn"] = function_arn(self.backend.region, self.backend.account_id, service, function)
+        item["status"] = "Success"
+        return item
 
     def _exists(self, service: str, function: str) -> bool:
         try:

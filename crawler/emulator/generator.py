@@ -23,7 +23,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Final
 
-from crawler.emulator.model import AccountSpec, ConfigDict, FunctionEntry, iso
+from crawler.emulator.model import AccountSpec, ConfigDict, FunctionEntry, TriggerDict, iso
 from crawler.emulator.showcase import showcase_configs
 
 SERVICE_WORDS: Final = (
@@ -79,6 +79,42 @@ ARN_WEIGHTS: Final = (30, 15, 20, 10, 15, 10)
 EPOCH: Final = 1_546_300_800  # 2019-01-01T00:00:00Z
 SPAN: Final = 5 * 365 * 86400
 RECIPE_STRIDE: Final = 1 << 40
+#: trigger sets by profile (a trigger type, or for eventbridge ``eventbridge:async|sync|unset``). The
+#: first functions of every account take these in order, so even a small account holds each case: no
+#: trigger, sync only, timer only, each async type, EventBridge async/sync/unset, a type the table does not
+#: know, several triggers; the rest draw from ``TRIGGER_WEIGHTS``
+TRIGGER_PROFILES: Final[tuple[tuple[str, ...], ...]] = (
+    (),
+    ("http",),
+    ("timer",),
+    ("oss",),
+    ("eventbridge:async",),
+    ("eventbridge:sync",),
+    ("http", "timer"),
+    ("log",),
+    ("cdn_events",),
+    ("mns_topic",),
+    ("tablestore",),
+    ("eventbridge:unset",),
+    ("alb",),
+    ("http", "tablestore"),
+    ("http", "oss", "timer", "eventbridge:sync", "mns_topic"),
+)
+TRIGGER_WEIGHTS: Final[tuple[tuple[tuple[str, ...], int], ...]] = (
+    ((), 40),
+    (("http",), 20),
+    (("timer",), 8),
+    (("oss",), 8),
+    (("eventbridge:async",), 3),
+    (("eventbridge:sync",), 3),
+    (("eventbridge:unset",), 1),
+    (("log",), 4),
+    (("mns_topic",), 3),
+    (("cdn_events",), 2),
+    (("tablestore",), 2),
+    (("http", "timer"), 3),
+    (("oss", "eventbridge:sync", "timer"), 3),
+)
 
 
 def _digits(tag: str, seed: int, count: int) -> str:
@@ -250,6 +286,88 @@ class RecipeBuilder:
         return long_names, [
             self._config(rng, entry, q, long_names, created) for q in self._qualifiers(rng, count)
         ]
+
+    def build_triggers(self, entry: FunctionEntry) -> list[TriggerDict]:
+        """The function's triggers, FC 2.0-shaped (from their own seeded stream: the rest of the function
+        is unchanged by them)."""
+        recipe = entry.recipe or 0
+        rng = random.Random(f"triggers:{recipe}")
+        index = recipe % RECIPE_STRIDE
+        if index < len(TRIGGER_PROFILES):
+            profile = TRIGGER_PROFILES[index]
+        else:
+            profiles, weights = zip(*TRIGGER_WEIGHTS, strict=True)
+            profile = rng.choices(profiles, weights)[0]
+        created = EPOCH + rng.randrange(SPAN)
+        return [self._trigger(rng, entry, spec, i, created) for i, spec in enumerate(profile)]
+
+    def _trigger(
+        self, rng: random.Random, entry: FunctionEntry, spec: str, i: int, created: int
+    ) -> TriggerDict:
+        kind, _, variant = spec.partition(":")
+        region, uid = self.region, self.account
+        word = rng.choice(SERVICE_WORDS)
+        config: dict[str, Any]
+        source = ""
+        role = f"acs:ram::{uid}:role/aliyun{kind.replace('_', '')}role"
+        if kind == "http":
+            config = {"authType": rng.choice(("anonymous", "function")), "methods": ["GET", "POST"]}
+            role = ""
+        elif kind == "timer":
+            config = {
+                "cronExpression": f"@every {rng.choice((1, 5, 15, 60))}m",
+                "enable": True,
+                "payload": "",
+            }
+            role = ""
+        elif kind == "oss":
+            config = {
+                "events": ["oss:ObjectCreated:*"],
+                "filter": {"key": {"prefix": f"{word}/", "suffix": ""}},
+            }
+            source = f"acs:oss:{region}:{uid}:{word}-bucket"
+        elif kind == "log":
+            config = {
+                "sourceConfig": {"logstore": f"{word}-source"},
+                "jobConfig": {"maxRetryTime": 3, "triggerInterval": 60},
+                "logConfig": {"project": f"fc-logs-{uid}", "logstore": f"{word}-etl"},
+                "enable": True,
+            }
+            source = f"acs:log:{region}:{uid}:project/{word}-project"
+        elif kind == "cdn_events":
+            config = {
+                "eventName": "CachedObjectsRefreshed",
+                "eventVersion": "1.0.0",
+                "filter": {"domain": [f"{word}.example.com"]},
+            }
+            source = f"acs:cdn:*:{uid}"
+        elif kind == "mns_topic":
+            config = {"notifyContentFormat": "JSON", "notifyStrategy": "BACKOFF_RETRY"}
+            source = f"acs:mns:{region}:{uid}:/topics/{word}-events"
+        elif kind == "tablestore":
+            config = {}
+            source = f"acs:ots:{region}:{uid}:instance/{word}/table/{word}-table"
+        elif kind == "eventbridge":
+            config = {
+                "triggerEnable": True,
+                "eventSourceConfig": {"eventSourceType": rng.choice(("Default", "RocketMQ", "MNS", "Kafka"))},
+                "eventRuleFilterPattern": "{}",
+            }
+            if variant != "unset":
+                config["asyncInvocationType"] = variant == "async"
+        else:  # a type this emulator's table does not know (FC adds types)
+            config = {"listenerId": f"lsn-{rng.getrandbits(32):08x}"}
+        return {
+            "triggerName": f"{kind.replace('_', '-')}-{i}",
+            "triggerId": _uuid(rng),
+            "triggerType": kind,
+            "triggerConfig": config,
+            "sourceArn": source,
+            "invocationRole": role,
+            "qualifier": rng.choice(("LATEST", "LATEST", "prod")),
+            "createdTime": iso(created),
+            "lastModifiedTime": iso(created + rng.randrange(86400 * 100)),
+        }
 
     def _count(self, rng: random.Random) -> int:
         k = self.spec.max_qualifiers

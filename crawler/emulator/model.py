@@ -2,7 +2,8 @@
 
 The bottom of the emulator's import order (model ← generator/showcase ← backend ← routes ← server): the
 account's specification (``AccountSpec``), one function and one service as the backend keeps them
-(``FunctionEntry``, ``ServiceEntry``), a config as the API returns it (``ConfigDict``), the protocol the
+(``FunctionEntry``, ``ServiceEntry``), a config and a trigger as the API returns them (``ConfigDict``,
+``TriggerDict``) with the emulator's own table of trigger invocation modes, the protocol the
 generator fills lazily built functions through (``FunctionBuilder``), and the two small rules every
 layer shares: the key a qualifier's config is kept under and FC's timestamp spelling. It imports nothing
 of the emulator, so every other module can build on it without a cycle.
@@ -17,7 +18,45 @@ from typing import Any, Literal, Protocol
 from crawler.errors import UsageError
 
 ConfigDict = dict[str, Any]
+#: a trigger as FC 2.0 ListTriggers returns it (``triggerConfig`` an object; FC 3.0 sends it as a string)
+TriggerDict = dict[str, Any]
 Distribution = Literal["uniform", "skewed"]
+
+#: how FC invokes a function for each trigger type: the emulator's own table, written apart from the
+#: crawler's (``crawler.settings.trigger_modes``) because the ground truth is an oracle for the crawler.
+#: ``eventbridge`` is decided per trigger (``asyncInvocationType``); a type not here is ``unknown``.
+INVOCATION_MODES: dict[str, str] = {
+    "oss": "async",
+    "log": "async",
+    "cdn_events": "async",
+    "timer": "async",
+    "mns_topic": "async",
+    "tablestore": "sync",
+    "http": "sync",
+}
+
+
+def invocation_mode(trigger: TriggerDict, overrides: dict[str, str] | None = None) -> str:
+    """``async``, ``sync`` or ``unknown`` for one of the emulator's triggers (``overrides``: a user's
+    ``[audit] trigger_modes``, which fix a type's mode, EventBridge's included)."""
+    kind = str(trigger.get("triggerType"))
+    if overrides and kind in overrides:
+        return overrides[kind]
+    if kind == "eventbridge":
+        config = trigger.get("triggerConfig")
+        flag = config.get("asyncInvocationType") if isinstance(config, dict) else None
+        if isinstance(flag, bool):
+            return "async" if flag else "sync"
+        return "unknown"
+    return INVOCATION_MODES.get(kind, "unknown")
+
+
+def exposure(modes: list[str]) -> str:
+    """A function's exposure from its triggers' modes: one async trigger is enough; a mode not known (and
+    none async) leaves it unknown; otherwise (no trigger at all included) sync."""
+    if "async" in modes:
+        return "async"
+    return "unknown" if "unknown" in modes else "sync"
 
 
 def qualifier_key(value: object) -> str:
@@ -84,6 +123,8 @@ class FunctionEntry:
     configs: dict[str, ConfigDict] | None = None  # qualifier_key → config as the API returns it
     order: list[str] = field(default_factory=list)  # sorted qualifier keys
     gone: bool = False
+    triggers: dict[str, TriggerDict] | None = None  # triggerName → trigger, built on first touch
+    trigger_order: list[str] = field(default_factory=list)  # sorted trigger names
 
 
 @dataclass(slots=True, eq=False)
@@ -103,3 +144,5 @@ class FunctionBuilder(Protocol):
     def build_info(self, entry: FunctionEntry) -> dict[str, Any]: ...
 
     def build_configs(self, entry: FunctionEntry) -> tuple[bool, list[ConfigDict]]: ...
+
+    def build_triggers(self, entry: FunctionEntry) -> list[TriggerDict]: ...

@@ -172,7 +172,18 @@ def test_truth_records_have_the_crawler_shapes() -> None:
         assert record["account"] == backend.account_id
         assert record["region"] == "cn-hangzhou"
     for f in functions:
-        assert set(f) == {"type", "account", "region", "service", "function", "status", "configs"}
+        assert set(f) == {
+            "type",
+            "account",
+            "region",
+            "service",
+            "function",
+            "status",
+            "configs",
+            "timeout",
+            "exposure",
+        }
+        assert f["exposure"] == "unknown"  # no triggers asked for
         assert f["status"] == ("ok" if f["configs"] else "none")
     configs = [r for r in records if r["type"] == "config"]
     assert all(c["qualifier"] == (c["config"]["qualifier"] or "LATEST") for c in configs)

@@ -62,7 +62,8 @@ def crawl_with_sdk(sdk: Any, account: str, region: str) -> tuple[list[dict[str, 
     for service in (s["serviceName"] for s in services):
         functions, n = page_all(at_100(sdk.list_functions, service), "functions")
         pages["functions"] += n
-        for function in (f["functionName"] for f in functions):
+        for listed in functions:
+            function = listed["functionName"]
             configs, n = page_all(
                 at_100(sdk.list_function_async_invoke_configs, service, function), "configs"
             )
@@ -86,6 +87,8 @@ def crawl_with_sdk(sdk: Any, account: str, region: str) -> tuple[list[dict[str, 
                     "function": function,
                     "status": "ok" if configs else "none",
                     "configs": len(configs),
+                    "timeout": listed.get("timeout"),
+                    "exposure": "unknown",  # no trigger listed
                 }
             )
     return records, pages
