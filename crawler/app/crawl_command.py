@@ -57,6 +57,7 @@ from crawler.report.render import TEXT_FORMATS as TEXT_FORMATS
 from crawler.report.render import render
 from crawler.settings.config import resolve_config
 from crawler.settings.identity import StaticKeys, describe
+from crawler.settings.trigger_modes import check_trigger_modes, effective_modes
 from crawler.store.atomic_file import RUN_AGAIN
 from crawler.store.output_lock import lock_output
 from crawler.store.shard import ShardSpec
@@ -134,6 +135,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     overrides = {name: value for name, value in given.items() if value is not None}
     if args.insecure_http:
         overrides["insecure_http"] = True
+    if args.triggers:
+        overrides["triggers"] = True
     return overrides
 
 
@@ -182,7 +185,16 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str], stack: ExitStac
         pairs = expand_pairs(read_targets_file(args.targets), config.targets, source)
     terms = AuditTerms.resolve(args.fail_on, policy_of(config.audit))
     policy = terms.policy
-    job = CrawlJob(config.targets, config.settings, selection, pairs, source, shard=shard, api=args.api)
+    job = CrawlJob(
+        config.targets,
+        config.settings,
+        selection,
+        pairs,
+        source,
+        shard=shard,
+        api=args.api,
+        trigger_modes=effective_modes(check_trigger_modes(config.audit.get("trigger_modes", {}))),
+    )
     baseline = drift = None
     if args.baseline is not None:  # read now: a bad baseline costs a second, not a crawl
         from crawler.audit.drift import DriftSide, read_side

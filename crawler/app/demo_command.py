@@ -104,8 +104,11 @@ def demo_faults(seed: int) -> FaultConfig:
     )
 
 
-async def crawl_demo(spec: AccountSpec, faults: FaultConfig, sink: Sink) -> CrawlOutcome:
-    """Crawl an emulated account into ``sink`` (whose subscribers hear of every record)."""
+async def crawl_demo(
+    spec: AccountSpec, faults: FaultConfig, sink: Sink, triggers: bool = False
+) -> CrawlOutcome:
+    """Crawl an emulated account into ``sink`` (whose subscribers hear of every record); ``triggers``:
+    ``--triggers`` (each function's triggers listed too)."""
     backend = generate_account(spec)
     async with run_emulator(backend, faults) as emulator:
         target = Target(
@@ -116,7 +119,7 @@ async def crawl_demo(spec: AccountSpec, faults: FaultConfig, sink: Sink) -> Craw
                 Credentials(emulator.access_key_id, emulator.access_key_secret, source="the emulator")
             ),
         )
-        job = CrawlJob((target,), CrawlSettings())
+        job = CrawlJob((target,), CrawlSettings(triggers=triggers))
         stats = RunStats()
         with ProgressLine(stats) as progress:
             return await execute(job, sink, stats=stats, handle_signals=True, progress=progress)
@@ -131,10 +134,10 @@ def run(args: argparse.Namespace) -> int:
             lock_output(files["--output"], "--output")
         )  # two demos into one file: one refuses
         outputs = AuditOutputs(files, stack)
-        return _demo(spec, files, outputs)
+        return _demo(spec, files, outputs, triggers=bool(args.triggers))
 
 
-def _demo(spec: AccountSpec, files: dict[str, Path], outputs: AuditOutputs) -> int:
+def _demo(spec: AccountSpec, files: dict[str, Path], outputs: AuditOutputs, *, triggers: bool = False) -> int:
     records = files["--output"]
     summarizer = Summarizer(on_finding=outputs.on_finding)
     sink = Sink.open_file(records, subscribers=Subscribers(summarizer))
@@ -143,7 +146,7 @@ def _demo(spec: AccountSpec, files: dict[str, Path], outputs: AuditOutputs) -> i
         f"5-15 ms per request, a {DEMO_QUOTA_RPS:,.0f} requests/s quota and a few injected faults",
         flush=True,
     )
-    outcome = event_loop.run(crawl_demo, spec, demo_faults(spec.seed), sink)
+    outcome = event_loop.run(crawl_demo, spec, demo_faults(spec.seed), sink, triggers)
     report = summarizer.report()
     outputs.write(report, source=str(records))
     width = shutil.get_terminal_size((100, 24)).columns
@@ -152,10 +155,11 @@ def _demo(spec: AccountSpec, files: dict[str, Path], outputs: AuditOutputs) -> i
     by_status = end.get("functions", {})
     statuses = ", ".join(f"{n:,} {s}" for s, n in by_status.items())
     print()
+    listing_triggers = f", {end.get('triggerRequests', 0):,} listing triggers" if triggers else ""
     print(
         f"crawled {sum(by_status.values()):,} functions ({statuses}), "
         f"{end.get('configs', 0):,} configs, {end.get('requests', 0):,} requests "
-        f"({end.get('throttled', 0):,} throttled, {end.get('retries', 0):,} retried) "
+        f"({end.get('throttled', 0):,} throttled, {end.get('retries', 0):,} retried{listing_triggers}) "
         f"in {end.get('elapsedSeconds', 0):.1f} s"
     )
     shown = {"--output": "records:  ", "--summary": "summary:  ", "--findings": "findings: "}

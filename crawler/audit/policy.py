@@ -193,6 +193,7 @@ _TOP_KEYS: Final = frozenset(
         "severity",
         "thresholds",
         "suppress",
+        "trigger_modes",  # read by the crawl (crawler.settings.trigger_modes), checked with the file
     }
 )
 _THRESHOLD_KEYS: Final = {

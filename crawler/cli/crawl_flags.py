@@ -7,7 +7,13 @@ from typing import Any
 
 from crawler.app import crawl_command
 from crawler.app.commands import COMMAND_HELP
-from crawler.cli.shared_flags import add_audit_config, add_audit_outputs, add_fail_on, add_follow_symlinks
+from crawler.cli.shared_flags import (
+    add_audit_config,
+    add_audit_outputs,
+    add_fail_on,
+    add_follow_symlinks,
+    add_triggers,
+)
 
 
 def register(sub: Any) -> None:
@@ -75,6 +81,7 @@ def register(sub: Any) -> None:
         "finish it with --resume (default: [crawl] deadline, else none)",
     )
     how.add_argument("--insecure-http", action="store_true", help="allow plain http to a non-loopback host")
+    add_triggers(where)
     estate = parser.add_argument_group("estates")
     estate.add_argument(
         "--api",

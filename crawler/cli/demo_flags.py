@@ -7,7 +7,7 @@ from typing import Any
 
 from crawler.app import demo_command
 from crawler.app.commands import COMMAND_HELP
-from crawler.cli.shared_flags import add_audit_outputs, add_follow_symlinks
+from crawler.cli.shared_flags import add_audit_outputs, add_follow_symlinks, add_triggers
 
 
 def register(sub: Any) -> None:
@@ -21,6 +21,7 @@ def register(sub: Any) -> None:
         "--functions", type=int, default=demo_command.DEFAULT_FUNCTIONS, help="functions in the account"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the account and its faults")
+    add_triggers(parser)
     parser.add_argument(
         "--output-dir",
         type=Path,

@@ -58,3 +58,14 @@ def add_audit_outputs(parser: Any, *, whose: str = "the audit") -> None:
         type=Path,
         help=f"write {whose}'s Prometheus metrics to FILE (node_exporter textfile collector)",
     )
+
+
+def add_triggers(parser: Any) -> None:
+    """``--triggers``: every command that crawls (``[crawl] triggers = true`` in the config file too)."""
+    parser.add_argument(
+        "--triggers",
+        action="store_true",
+        default=None,
+        help="also list each function's triggers (one more listing per function) and record its async "
+        "exposure: async, sync or unknown (default: [crawl] triggers, else off)",
+    )

@@ -3,7 +3,8 @@
 ``CrawlJob`` is what the command line hands the pipeline. Its *description* goes into the start ``run``
 record (never a secret: targets are account, region and endpoint only), and its *fingerprint* — a hash
 of what decides which functions the output covers (targets, filters, the pairs) — is what ``--resume``
-compares before continuing a file, so a file is never finished by a crawl of something else.
+compares before continuing a file, so a file is never finished by a crawl of something else (with
+``--triggers``, the trigger mode table too: records classified by one table are not finished by another).
 Concurrency, rate and timeouts are not part of it: resuming more gently is allowed.
 
 The *run fingerprint* is the same hash without the shard: every shard of one sharded run (``--shard
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ import orjson
 from crawler.crawl.selection import PairSpec, Selection
 from crawler.errors import InputError
 from crawler.settings.config import CrawlSettings, Target
+from crawler.settings.trigger_modes import TRIGGER_MODES, Mode
 from crawler.store.records import FunctionKey, RunRecord
 from crawler.store.shard import ShardSpec
 
@@ -50,6 +52,8 @@ class CrawlJob:
     shard: ShardSpec | None = None
     #: ``--api``: fc2, fc3 or auto
     api: str = "fc2"
+    #: ``--triggers``: trigger type -> invocation mode (``settings.trigger_modes.effective_modes``)
+    trigger_modes: Mapping[str, Mode] = field(default_factory=lambda: TRIGGER_MODES)
 
     def owns(self, account: str, region: str, service: str) -> bool:
         """Whether this crawl (its shard) covers ``service`` of ``account`` in ``region``."""
@@ -109,6 +113,8 @@ def _fingerprint(job: CrawlJob, pairs: dict[str, Any] | None, *, with_shard: boo
     }
     if job.api != "fc2":  # (absent for fc2, so files of older versions still resume)
         shaping["api"] = job.api
+    if job.settings.triggers:  # (absent without: older files still resume) records carry triggers
+        shaping["triggers"] = dict(sorted(job.trigger_modes.items()))
     if with_shard and job.shard is not None:
         shaping["shard"] = job.shard.as_dict()
     return hashlib.sha256(orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
@@ -128,6 +134,7 @@ def job_description(job: CrawlJob) -> dict[str, Any]:
         "pairs": pairs,
         "settings": settings_dict(job.settings),
         "api": job.api,
+        "triggerModes": dict(sorted(job.trigger_modes.items())) if job.settings.triggers else None,
         "shard": job.shard.as_dict() if job.shard is not None else None,
         "fingerprint": _fingerprint(job, pairs, with_shard=True),
         "runFingerprint": _fingerprint(job, pairs, with_shard=False),

@@ -54,7 +54,7 @@ from __future__ import annotations
 import signal
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -75,6 +75,7 @@ from crawler.errors import (
     ProtocolError,
 )
 from crawler.log import get_logger
+from crawler.settings.trigger_modes import classify
 from crawler.store.records import (
     ConfigRecord,
     FunctionBatch,
@@ -82,6 +83,7 @@ from crawler.store.records import (
     FunctionRecord,
     FunctionStatus,
     RunRecord,
+    TriggerInfo,
     normalise_qualifier,
 )
 from crawler.store.writer import Sink, write_batches
@@ -200,6 +202,11 @@ class Crawl:
         self._max_function_bytes = int(settings.max_function_bytes)
         self._workers = max(1, int(settings.concurrency))
         self._function_deadline = float(settings.function_deadline)
+        #: ``--triggers``: each ``ok``/``none`` function's triggers are listed after its configs
+        self._triggers = bool(settings.triggers)
+        #: the ``timeout`` ListFunctions gave each function offered and not yet taken by a worker (so at
+        #: most the keys buffered and in flight: the key streams are bounded)
+        self._timeouts: dict[FunctionKey, int | float] = {}
         self._deadline = None if settings.deadline is None else float(settings.deadline)
         #: each target's own concurrency (``[[targets]]`` ``concurrency``), which sizes its lane
         self._widths = {(t.account, t.region): t.limits(settings)[1] for t in job.targets}
@@ -371,10 +378,17 @@ class Crawl:
             ):
                 await self._offer(lane.keys, key)
 
-    async def _offer(self, key_send: MemoryObjectSendStream[FunctionKey], key: FunctionKey) -> None:
+    async def _offer(
+        self,
+        key_send: MemoryObjectSendStream[FunctionKey],
+        key: FunctionKey,
+        function_timeout: int | float | None = None,
+    ) -> None:
         self.stats.functions_discovered += 1
         if key in self.job.skip:
             return
+        if function_timeout is not None:
+            self._timeouts[key] = function_timeout
         if key in self.job.retry:
             self._retried.add(key)
         await key_send.send(key)
@@ -444,7 +458,8 @@ class Crawl:
                                 continue
                             listed.add(name)
                             if selection.wants_function(service, name):
-                                await self._offer(key_send, FunctionKey(account, region, service, name))
+                                key = FunctionKey(account, region, service, name)
+                                await self._offer(key_send, key, _timeout_of(item.get("timeout")))
                 except NotFoundError:
                     log.info("crawl.service_gone", account=account, region=region, service=service)
                 except LANE_ENDING as exc:
@@ -529,13 +544,14 @@ class Crawl:
                         return
                 except anyio.EndOfStream:
                     return
+                timeout = self._timeouts.pop(key, None)
                 if self._state.stopping:
                     return
                 if lane.control.stopped is not None:
                     continue  # a stopped target: the key is dropped unwritten (a resume crawls it)
                 grow()
                 try:
-                    batch = await self._crawl_function(lane.client, key)
+                    batch = await self._crawl_function(lane.client, key, timeout)
                 except LANE_ENDING as exc:
                     self._stop_lane(lane, exc)
                     continue
@@ -544,7 +560,73 @@ class Crawl:
                 except anyio.WouldBlock:
                     await batch_send.send(batch)
 
-    async def _crawl_function(self, client: ListingClient, key: FunctionKey) -> FunctionBatch:
+    async def _crawl_function(
+        self, client: ListingClient, key: FunctionKey, function_timeout: int | float | None = None
+    ) -> FunctionBatch:
+        """One function's records: its configs, then (``--triggers``) its triggers. ``function_timeout``:
+        the function's ``timeout`` from its listing, kept on its record."""
+        batch = await self._crawl_configs(client, key, function_timeout)
+        function = batch.function
+        if not self._triggers or function.status not in ("ok", "none"):
+            return batch
+        triggers, failure = await self._list_triggers(client, key)
+        if failure is not None:
+            function = replace(function, triggers_error=failure)
+        else:
+            function = replace(function, triggers=triggers)
+        return FunctionBatch(batch.configs, function)
+
+    async def _list_triggers(
+        self, client: ListingClient, key: FunctionKey
+    ) -> tuple[tuple[TriggerInfo, ...] | None, dict[str, Any] | None]:
+        """(the function's triggers sorted by name, None) or (None, why they could not be listed). A
+        failed trigger listing does not make the function an ``error``: its configs are whole, only its
+        exposure is unknown (the record says why; the end record counts ``triggerErrors``)."""
+        modes = self.job.trigger_modes
+        found: dict[str, TriggerInfo] = {}
+
+        async def fetch(token: str | None) -> Page:
+            return await client.list_triggers(
+                key.service, key.function, limit=self._page_size, next_token=token
+            )
+
+        try:
+            with anyio.move_on_after(self._function_deadline) as bounded:
+                async for page in iterate_pages(fetch, max_pages=self._max_pages):
+                    for item in page.items:
+                        name, kind = item.get("triggerName"), item.get("triggerType")
+                        if not isinstance(name, str) or not name or not isinstance(kind, str):
+                            raise ProtocolError(
+                                "a trigger in the listing has no string triggerName and triggerType"
+                            )
+                        if name in found:  # a trigger on two pages is kept once
+                            log.warning("crawl.duplicate_trigger", service=key.service, function=key.function)
+                            continue
+                        found[name] = TriggerInfo(
+                            name, kind, classify(kind, item.get("triggerConfig"), modes)
+                        )
+            if bounded.cancelled_caught:
+                raise FunctionDeadlineError(
+                    f"the function's trigger listing took longer than function_deadline "
+                    f"({self._function_deadline:g} s); gave up on it"
+                )
+        except LANE_ENDING:
+            raise
+        except CrawlerError as exc:
+            log.warning(
+                "crawl.triggers_failed",
+                service=key.service,
+                function=key.function,
+                code=exc.code,
+                attempts=exc.attempts,
+            )
+            return None, exc.as_record()
+        return tuple(found[name] for name in sorted(found)), None
+
+    async def _crawl_configs(
+        self, client: ListingClient, key: FunctionKey, function_timeout: int | float | None
+    ) -> FunctionBatch:
+        timeout = function_timeout
         configs: list[ConfigRecord] = []
         qualifiers: set[str] = set()
         pages = 0
@@ -597,8 +679,8 @@ class Crawl:
                     function=key.function,
                     code=exc.code,
                 )
-                return FunctionBatch((), FunctionRecord(key, "gone", 0, 0, never_found=True))
-            return FunctionBatch((), FunctionRecord(key, "gone", 0, pages))
+                return FunctionBatch((), FunctionRecord(key, "gone", 0, 0, never_found=True, timeout=timeout))
+            return FunctionBatch((), FunctionRecord(key, "gone", 0, pages, timeout=timeout))
         except LANE_ENDING:
             raise
         except CrawlerError as exc:
@@ -609,9 +691,11 @@ class Crawl:
                 code=exc.code,
                 attempts=exc.attempts,
             )
-            return FunctionBatch((), FunctionRecord(key, "error", 0, pages, exc.as_record()))
+            return FunctionBatch((), FunctionRecord(key, "error", 0, pages, exc.as_record(), timeout=timeout))
         status: FunctionStatus = "ok" if configs else "none"
-        return FunctionBatch(tuple(configs), FunctionRecord(key, status, len(configs), pages))
+        return FunctionBatch(
+            tuple(configs), FunctionRecord(key, status, len(configs), pages, timeout=timeout)
+        )
 
 
 def _single_fatal(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
@@ -635,6 +719,13 @@ def _first_exception(group: BaseExceptionGroup[BaseException]) -> Exception | No
 def _api_of(client: ListingClient) -> str | None:
     """Which API a target's client spoke: ``fc3`` or ``fc2`` (``None``: ``auto`` never had to decide)."""
     return getattr(client, "api", "fc2")
+
+
+def _timeout_of(value: object) -> int | float | None:
+    """A function's ``timeout`` from its listing: a non-negative finite number of seconds, else unknown."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        return None
+    return value
 
 
 def _bad_item(kind: str, field_name: str) -> ProtocolError:

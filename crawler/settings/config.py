@@ -96,6 +96,9 @@ class CrawlSettings:
     #: the longest ``nextToken`` accepted (FC's are far shorter; a listing remembers only their hashes)
     max_token_length: int = 4096
     insecure_http: bool = False
+    #: list each function's triggers and record its async exposure (``--triggers``): one more listing
+    #: per function
+    triggers: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):

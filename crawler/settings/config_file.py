@@ -20,6 +20,7 @@ from typing import Any
 
 from crawler.errors import ConfigError
 from crawler.settings.endpoints import check_account, check_region
+from crawler.settings.trigger_modes import check_trigger_modes
 
 # name: (kind, low, high, low is exclusive)
 SETTING_RULES: dict[str, tuple[str, float, float, bool]] = {
@@ -42,6 +43,7 @@ SETTING_RULES: dict[str, tuple[str, float, float, bool]] = {
     "max_function_bytes": ("int", 1024, 2**40, False),
     "max_token_length": ("int", 64, 1_048_576, False),
     "insecure_http": ("bool", 0, 0, False),
+    "triggers": ("bool", 0, 0, False),
 }
 
 
@@ -208,6 +210,8 @@ def validate_config(data: Mapping[str, Any], label: str = "config") -> None:
         _check_crawl_table(data["crawl"], where)
     if "audit" in data and not isinstance(data["audit"], dict):
         raise ConfigError(f"{where}[audit] must be a table, got {_type_name(data['audit'])}")
+    if "trigger_modes" in data.get("audit", {}):  # the crawl classifies triggers with it: checked here
+        check_trigger_modes(data["audit"]["trigger_modes"], f"{where}[audit] trigger_modes")
     if "targets" in data:
         targets = data["targets"]
         if not isinstance(targets, list) or not targets:

@@ -5,7 +5,10 @@ Every line is one JSON object with a ``type``:
 - ``config``: one async-invoke config, ``config`` holding it exactly as the API returned it;
 - ``function``: the completion marker of one (service, function) pair, written right after its configs
   in the same write; its ``status`` is ``ok``, ``none``, ``gone`` or ``error`` (a ``gone`` pair named by
-  ``--targets`` that was not there at its first request also has ``neverFound: true``);
+  ``--targets`` that was not there at its first request also has ``neverFound: true``); it carries the
+  function's ``timeout`` (ListFunctions' value, ``null`` when not listed) and its ``exposure``; with
+  ``--triggers`` also its ``triggers`` (name, type, invocation mode) or, when they could not be listed,
+  ``triggersError`` (docs/records.md);
 - ``run``: first (``phase: start``: version, targets, settings) and last (``phase: end``: counts,
   ``complete``). Never a secret.
 
@@ -39,6 +42,13 @@ from crawler.errors import InputError, UnwritableRecordError
 
 FunctionStatus = Literal["ok", "none", "gone", "error"]
 FUNCTION_STATUSES: Final = ("ok", "none", "gone", "error")
+#: how one trigger invokes its function (``crawler.settings.trigger_modes`` decides it)
+TriggerMode = Literal["async", "sync", "unknown"]
+TRIGGER_MODES: Final = ("async", "sync", "unknown")
+#: a function's async exposure: ``async`` (a trigger invokes it asynchronously), ``sync`` (triggers were
+#: listed and none does), ``unknown`` (no trigger data, or a trigger whose mode is not known)
+Exposure = Literal["async", "sync", "unknown"]
+EXPOSURES: Final = ("async", "sync", "unknown")
 LATEST: Final = "LATEST"
 #: the deepest nesting of JSON objects and arrays in one line fcaudit writes or reads (the record itself
 #: is level 1, a config's object level 2)
@@ -137,6 +147,30 @@ class ConfigRecord:
         }
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class TriggerInfo:
+    """One trigger of a function, as the record keeps it: its name, its FC type and how it invokes."""
+
+    name: str
+    type: str
+    mode: TriggerMode
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "type": self.type, "mode": self.mode}
+
+
+def exposure_of(triggers: tuple[TriggerInfo, ...] | None) -> Exposure:
+    """``async`` when a trigger invokes asynchronously; ``unknown`` with no trigger data or when a trigger's
+    mode is unknown (and none is async); else ``sync`` (no trigger at all included: nothing invokes the
+    function asynchronously on its own)."""
+    if triggers is None:
+        return "unknown"
+    modes = {t.mode for t in triggers}
+    if "async" in modes:
+        return "async"
+    return "unknown" if "unknown" in modes else "sync"
+
+
 @dataclass(frozen=True, slots=True)
 class FunctionRecord:
     key: FunctionKey
@@ -147,6 +181,18 @@ class FunctionRecord:
     #: ``gone`` only: a ``--targets`` pair FC did not know at its first request (never there, or deleted
     #: before the run), as opposed to one deleted while the crawl listed it
     never_found: bool = False
+    #: the function's timeout in seconds as ListFunctions gave it; ``None`` when the listing did not say
+    #: (a ``--targets`` pair is not listed)
+    timeout: int | float | None = None
+    #: ``--triggers``: the function's triggers sorted by name; ``None`` when they were not listed (no
+    #: ``--triggers``, the function not ``ok``/``none``, or the listing failed: ``triggers_error``)
+    triggers: tuple[TriggerInfo, ...] | None = None
+    #: ``--triggers``: why the triggers could not be listed (an error object, as ``error``)
+    triggers_error: Mapping[str, Any] | None = None
+
+    @property
+    def exposure(self) -> Exposure:
+        return exposure_of(self.triggers)
 
     def to_dict(self) -> dict[str, Any]:
         k = self.key
@@ -160,9 +206,15 @@ class FunctionRecord:
             "configs": self.configs,
             "pages": self.pages,
             "error": self.error,
+            "timeout": self.timeout,
+            "exposure": exposure_of(self.triggers),
         }
         if self.never_found:  # only then: every other record keeps its shape
             record["neverFound"] = True
+        if self.triggers is not None:
+            record["triggers"] = [t.to_dict() for t in self.triggers]
+        if self.triggers_error is not None:
+            record["triggersError"] = self.triggers_error
         return record
 
 
@@ -235,7 +287,9 @@ class FunctionBatch:
     def unwritable(self, exc: UnwritableRecordError) -> FunctionBatch:
         """This function as an ``error`` with no configs: what is written when its configs cannot be."""
         f = self.function
-        return FunctionBatch((), FunctionRecord(f.key, "error", 0, f.pages, exc.as_record()))
+        return FunctionBatch(
+            (), FunctionRecord(f.key, "error", 0, f.pages, exc.as_record(), timeout=f.timeout)
+        )
 
 
 def _unwritable(record: ConfigRecord, why: str) -> UnwritableRecordError:
@@ -270,6 +324,36 @@ def _key(obj: Mapping[str, Any], lineno: int) -> FunctionKey:
     )
 
 
+def _timeout(value: object, lineno: int) -> int | float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        raise InputError(f"line {lineno}: field 'timeout' must be a non-negative number of seconds or null")
+    return value
+
+
+_MODES: Final[dict[object, TriggerMode]] = {"async": "async", "sync": "sync", "unknown": "unknown"}
+
+
+def _triggers(value: object, lineno: int) -> tuple[TriggerInfo, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise InputError(f"line {lineno}: field 'triggers' must be an array")
+    triggers = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise InputError(f"line {lineno}: a trigger must be an object")
+        name, kind, mode = item.get("name"), item.get("type"), item.get("mode")
+        if not isinstance(name, str) or not isinstance(kind, str) or mode not in TRIGGER_MODES:
+            raise InputError(
+                f"line {lineno}: a trigger needs a string 'name' and 'type' and a 'mode' of "
+                f"{', '.join(TRIGGER_MODES)}"
+            )
+        triggers.append(TriggerInfo(name, kind, _MODES[mode]))
+    return tuple(triggers)
+
+
 def from_dict(obj: Any, lineno: int = 0) -> Record:
     """Validate a decoded line and build its record; ``InputError`` names the line and the problem."""
     if not isinstance(obj, dict):
@@ -290,14 +374,27 @@ def from_dict(obj: Any, lineno: int = 0) -> Record:
         never_found = obj.get("neverFound", False)
         if not isinstance(never_found, bool):
             raise InputError(f"line {lineno}: field 'neverFound' must be true or false")
-        return FunctionRecord(
+        triggers_error = obj.get("triggersError")
+        if triggers_error is not None and not isinstance(triggers_error, dict):
+            raise InputError(f"line {lineno}: field 'triggersError' must be an object or null")
+        record = FunctionRecord(
             _key(obj, lineno),
             status,
             _count(obj, "configs", lineno),
             _count(obj, "pages", lineno),
             error,
             never_found,
+            _timeout(obj.get("timeout"), lineno),
+            _triggers(obj.get("triggers"), lineno),
+            triggers_error,
         )
+        exposure = obj.get("exposure", "unknown")  # absent in files of versions before it
+        if exposure != record.exposure:
+            raise InputError(
+                f"line {lineno}: field 'exposure' is {shown(exposure)} but its triggers make it "
+                f"{record.exposure!r}"
+            )
+        return record
     if kind == "run":
         phase = obj.get("phase")
         if phase not in ("start", "end"):

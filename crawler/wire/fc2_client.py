@@ -1,10 +1,11 @@
-"""FC 2.0 (API 2016-08-15): the crawl's three list calls, their paths and their signature, over the shared
-``Transport`` (limiter, retries, capped reads, error mapping: ``crawler.wire.transport``).
+"""FC 2.0 (API 2016-08-15): the crawl's list calls, their paths and their signature, over the shared
+``Transport`` (limiter, retries, capped reads, error mapping: ``crawler.wire.transport``): services, a
+service's functions, a function's async configs and (``--triggers``) a function's triggers.
 
 Names go into the path one percent-encoded segment each (``/``, ``..``, ``%``, control and non-ASCII
 characters included) while the signature covers the decoded path, as FC specifies. A 404 of a listing
 is "deleted" only with FC's own code for it: ``ServiceNotFound`` for a service's functions, that or
-``FunctionNotFound`` for a function's configs; ListServices has nothing that can be deleted.
+``FunctionNotFound`` for a function's configs or triggers; ListServices has nothing that can be deleted.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ _CALLS: Final = (
         required=False,
         gone=frozenset({"ServiceNotFound", "FunctionNotFound"}),
     ),
+)
+#: ListTriggers (``GET .../functions/{f}/triggers``): paged like the others; an empty list may be left out
+LIST_TRIGGERS: Final = ListCall(
+    "ListTriggers", "triggers", required=False, gone=frozenset({"ServiceNotFound", "FunctionNotFound"})
 )
 
 
@@ -70,7 +75,7 @@ class FcClient:
         name = type(self).__name__
         return f"{name}(endpoint={self.endpoint!r}, account={self.account!r}, region={self.region!r})"
 
-    # -- the three list calls -------------------------------------------------------------------------
+    # -- the list calls -------------------------------------------------------------------------
     async def list_services(self, *, limit: int, next_token: str | None) -> Page:
         return await self._list(limit, next_token)
 
@@ -82,21 +87,31 @@ class FcClient:
     ) -> Page:
         return await self._list(limit, next_token, service, function)
 
+    async def list_triggers(self, service: str, function: str, *, limit: int, next_token: str | None) -> Page:
+        return await self._list(limit, next_token, service, function, triggers=True)
+
     async def _list(
-        self, limit: int, next_token: str | None, service: str | None = None, function: str | None = None
+        self,
+        limit: int,
+        next_token: str | None,
+        service: str | None = None,
+        function: str | None = None,
+        *,
+        triggers: bool = False,
     ) -> Page:
         decoded = encoded = f"/{FC2_API_VERSION}/services"
         if service is not None:
             decoded += f"/{service}/functions"
             encoded += f"/{encode_segment(service, 'service')}/functions"
         if function is not None:
-            decoded += f"/{function}/async-invoke-configs"
-            encoded += f"/{encode_segment(function, 'function')}/async-invoke-configs"
+            leaf = "triggers" if triggers else "async-invoke-configs"
+            decoded += f"/{function}/{leaf}"
+            encoded += f"/{encode_segment(function, 'function')}/{leaf}"
         query = f"limit={int(limit)}"
         if next_token:
             query += f"&nextToken={percent_encode(next_token)}"
         url = URL(f"{self.endpoint}{encoded}?{query}", encoded=True)
-        call = _CALLS[(service is not None) + (function is not None)]
+        call = LIST_TRIGGERS if triggers else _CALLS[(service is not None) + (function is not None)]
         return await self._transport.get(call, url, lambda: self._headers(decoded))
 
     def _headers(self, decoded_path: str) -> dict[str, str]:
@@ -109,4 +124,4 @@ class FcClient:
         return headers
 
 
-__all__ = ["FcClient", "encode_segment"]
+__all__ = ["LIST_TRIGGERS", "FcClient", "encode_segment"]

@@ -97,10 +97,15 @@ _LIST_CONFIGS: Final = ListCall("ListAsyncInvokeConfigs", "configs", required=Fa
 _LIST_FUNCTION_CONFIGS: Final = ListCall(
     "ListAsyncInvokeConfigs", "configs", required=False, gone=frozenset({"FunctionNotFound"})
 )
+#: one function's triggers (``GET /2023-03-30/functions/{name}/triggers``), gone with the function
+_LIST_TRIGGERS: Final = ListCall(
+    "ListTriggers", "triggers", required=False, gone=frozenset({"FunctionNotFound"})
+)
 
 
 class Fc3Client:
-    """The two FC 3.0 list calls of one (account, region), ACS3-signed, over the shared ``Transport``.
+    """The FC 3.0 list calls of one (account, region), ACS3-signed, over the shared ``Transport``: the
+    two region-wide listings and one function's triggers.
     ``nonce`` makes each attempt's ``x-acs-signature-nonce`` (unique, not secret)."""
 
     def __init__(self, transport: Transport, *, nonce: Callable[[], str] = lambda: uuid.uuid4().hex) -> None:
@@ -131,6 +136,15 @@ class Fc3Client:
             query.append(("functionName", function_name))
         call = _LIST_FUNCTION_CONFIGS if function_name else _LIST_CONFIGS
         return await self._list3(call, "/async-invoke-configs", query, next_token)
+
+    async def list_triggers_v3(self, function_name: str, *, limit: int, next_token: str | None) -> Page:
+        """One function's triggers; ``function_name`` is its FC 3.0 name (``service$function``)."""
+        if not function_name:
+            raise ProtocolError("a trigger listing needs a function name")
+        query = [("limit", str(int(limit)))]
+        # the path segment is percent-encoded ($ included) and signed as sent, as ACS3 wants
+        path = f"/functions/{percent_encode(function_name)}/triggers"
+        return await self._list3(_LIST_TRIGGERS, path, query, next_token)
 
     async def _list3(
         self, call: ListCall, path: str, query: list[tuple[str, str]], next_token: str | None

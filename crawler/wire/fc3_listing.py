@@ -2,6 +2,7 @@
 
 The crawl (``crawler.crawl.pipeline``) discovers services, then functions, then lists each function's configs.
 ``Fc3Listing`` answers those three calls for one (account, region) from two region-wide FC 3.0 listings
+(and ``list_triggers``, ``--triggers``, with FC 3.0's per-function ListTriggers)
 — ListFunctions and ListAsyncInvokeConfigs, each paged at the crawl's page size — made once, on the
 first call: services and functions come from the function names (``{service}${function}``), and each
 function's configs are handed over (and forgotten) when the crawl asks for them. The pipeline, its
@@ -54,6 +55,8 @@ API_CHOICES: tuple[ApiChoice, ...] = ("fc2", "fc3", "auto")
 @dataclass(slots=True)
 class _Inventory:
     functions: dict[str, set[str]] = field(default_factory=dict)
+    #: each listed function's ``timeout`` as ListFunctions gave it (absent: the listing did not say)
+    timeouts: dict[tuple[str, str], object] = field(default_factory=dict)
     configs: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     listed: int = 0  # configs in the region-wide listing (those ``keep`` leaves out too)
     #: functions with more configs than ``max_configs``: their configs are no longer held
@@ -146,6 +149,8 @@ class Fc3Listing:
                     raise ProtocolError("a function in the FC 3.0 listing has no string 'functionName'")
                 service, function = split_function_name(name)
                 inventory.functions.setdefault(service, set()).add(function)
+                if "timeout" in item and self._keep(service, function):
+                    inventory.timeouts[(service, function)] = item["timeout"]
 
     async def probe(self) -> None:
         """Whether FC 3.0 answers here, asked with the first page of the region's config listing (the
@@ -193,7 +198,20 @@ class Fc3Listing:
             raise NotFoundError(
                 f"service {service} is not in the FC 3.0 listing", code="ServiceNotFound", http=404
             )
-        return _single([{"functionName": name} for name in sorted(names)])
+        timeouts = inventory.timeouts
+        items: list[dict[str, Any]] = []
+        for name in sorted(names):
+            item: dict[str, Any] = {"functionName": name}
+            if (service, name) in timeouts:
+                item["timeout"] = timeouts[(service, name)]
+            items.append(item)
+        return _single(items)
+
+    async def list_triggers(self, service: str, function: str, *, limit: int, next_token: str | None) -> Page:
+        """One function's triggers: FC 3.0 has no region-wide trigger listing, so one listing each."""
+        return await self.client.list_triggers_v3(
+            fc3_function_name(service, function), limit=limit, next_token=next_token
+        )
 
     async def list_async_configs(
         self, service: str, function: str, *, limit: int, next_token: str | None
@@ -269,3 +287,7 @@ class AutoListing:
     ) -> Page:
         chosen = await self._choose()
         return await chosen.list_async_configs(service, function, limit=limit, next_token=next_token)
+
+    async def list_triggers(self, service: str, function: str, *, limit: int, next_token: str | None) -> Page:
+        chosen = await self._choose()
+        return await chosen.list_triggers(service, function, limit=limit, next_token=next_token)

@@ -32,13 +32,18 @@ class Page:
 
 
 class ListingClient(Protocol):
-    """The three FC 2.0-shaped list calls the crawl needs: ``FcClient``, ``Fc3Listing``, ``AutoListing``."""
+    """The FC 2.0-shaped list calls the crawl needs: ``FcClient``, ``Fc3Listing``, ``AutoListing``. The
+    three listings every crawl makes, and ``list_triggers`` (one function's triggers, ``--triggers``)."""
 
     async def list_services(self, *, limit: int, next_token: str | None) -> Page: ...
 
     async def list_functions(self, service: str, *, limit: int, next_token: str | None) -> Page: ...
 
     async def list_async_configs(
+        self, service: str, function: str, *, limit: int, next_token: str | None
+    ) -> Page: ...
+
+    async def list_triggers(
         self, service: str, function: str, *, limit: int, next_token: str | None
     ) -> Page: ...
 
@@ -57,6 +62,8 @@ class RegionListingClient(Protocol):
     async def list_async_invoke_configs(
         self, *, limit: int, next_token: str | None, function_name: str = ""
     ) -> Page: ...
+
+    async def list_triggers_v3(self, function_name: str, *, limit: int, next_token: str | None) -> Page: ...
 
 
 @dataclass(frozen=True, slots=True)

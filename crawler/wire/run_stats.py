@@ -21,6 +21,10 @@ from crawler.store.records import FUNCTION_STATUSES, ConfigRecord, FunctionRecor
 class RunStats:
     started: float = field(default_factory=time.monotonic)
     requests: int = 0
+    #: attempts by list call (the transport's route: ``ListTriggers``, ...), part of ``requests``
+    requests_by_route: Counter[str] = field(default_factory=Counter)
+    #: functions whose triggers could not be listed (``--triggers``; their records say why)
+    trigger_errors: int = 0
     throttled: int = 0
     retries: int = 0
     errors_by_code: Counter[str] = field(default_factory=Counter)
@@ -52,6 +56,8 @@ class RunStats:
                     del self.errors_by_code[code]
         self.functions_done += 1
         self.functions_by_status[record.status] += 1
+        if record.triggers_error is not None:  # never an ``error`` function: never replaced later
+            self.trigger_errors += 1
         if record.error is not None:
             code = str(record.error.get("code"))
             self.errors_by_code[code] += 1
@@ -64,6 +70,8 @@ class RunStats:
     def snapshot(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
+            "triggerRequests": self.requests_by_route.get("ListTriggers", 0),
+            "triggerErrors": self.trigger_errors,
             "throttled": self.throttled,
             "retries": self.retries,
             "errorsByCode": dict(sorted(self.errors_by_code.items())),

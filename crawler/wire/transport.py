@@ -228,6 +228,7 @@ class Transport:
         """Send one signed GET; (status, headers, capped body, request id), aiohttp errors mapped."""
         started = self._monotonic()
         self._stats.requests += 1
+        self._stats.requests_by_route[route] += 1
         status: int | None = None
         request_id: str | None = None
         try:

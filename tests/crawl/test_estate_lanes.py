@@ -44,6 +44,9 @@ class FakeRegion:
     async def list_functions(self, service: str, *, limit: int, next_token: str | None) -> Page:
         return Page(tuple({"functionName": f} for f in self.functions), None, None)
 
+    async def list_triggers(self, service: str, function: str, *, limit: int, next_token: str | None) -> Page:
+        return Page((), None, None)
+
     async def list_async_configs(
         self, service: str, function: str, *, limit: int, next_token: str | None
     ) -> Page:
