@@ -44,6 +44,8 @@ SUMMED: Final = (
     "pages",
     "duplicateConfigsDropped",
     "resumedFunctions",
+    "triggerRequests",
+    "triggerErrors",
 )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from crawler.emulator import AccountSpec
+from crawler.emulator.faults import FaultConfig, FaultKind
 from crawler.emulator.server import EmulatorThread
 from tests.support.crawl_support import (
     Crawled,
@@ -194,3 +195,41 @@ def test_a_targets_pair_has_no_timeout(
     (record,) = [r for r in read_ndjson(out) if r["type"] == "function"]
     assert record["timeout"] is None  # not listed: the crawl was not told
     assert record["triggers"] == facts(emulator.backend.truth_records(triggers=True))[(service, function)][3]
+
+
+def test_trigger_listings_ride_out_server_faults_like_any_listing(
+    emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    faults = FaultConfig(seed=5, rates={FaultKind.HTTP_500: 0.08, FaultKind.RESET: 0.03})
+    emulator = emulator_factory(ACCOUNT, faults)
+    use_emulator_keys(monkeypatch, emulator)
+    out = tmp_path / "records.ndjson"
+
+    assert crawl(emulator, out, "--triggers") == 0
+
+    records = read_ndjson(out)
+    assert facts(records) == facts(emulator.backend.truth_records(triggers=True))
+    end = records[-1]
+    served = emulator.stats()["routes"]["ListTriggers"]
+    assert set(served) - {"200"}, "no trigger listing met a fault"
+    assert end["triggerRequests"] == sum(served.values())  # retries included, as `requests` counts them
+    assert end["retries"] > 0
+
+
+def test_resume_refuses_to_finish_a_file_crawled_without_triggers(
+    emulator_factory: EmulatorFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emulator = emulator_factory(ACCOUNT)
+    use_emulator_keys(monkeypatch, emulator)
+    out = tmp_path / "records.ndjson"
+    assert crawl(emulator, out) == 0
+    before = out.read_bytes()
+
+    code = crawl(emulator, out, "--resume", "--triggers")
+
+    assert code == 2
+    assert "--force-resume" in capsys.readouterr().err
+    assert out.read_bytes() == before
