@@ -233,3 +233,30 @@ def test_resume_refuses_to_finish_a_file_crawled_without_triggers(
     assert code == 2
     assert "--force-resume" in capsys.readouterr().err
     assert out.read_bytes() == before
+
+
+def test_merged_shards_keep_the_trigger_counts(
+    emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    emulator = emulator_factory(ACCOUNT)
+    use_emulator_keys(monkeypatch, emulator)
+    emulator.backend.deny_triggers(
+        emulator.backend.service_names()[0],
+        emulator.backend.function_names(emulator.backend.service_names()[0])[0],
+    )
+    shards = [tmp_path / f"shard-{k}.ndjson" for k in range(2)]
+    for k, shard in enumerate(shards):
+        assert crawl(emulator, shard, "--triggers", "--shard", f"{k}/2") == 0
+    merged = tmp_path / "merged.ndjson"
+
+    assert run_cli(["merge", "-o", str(merged), *map(str, shards)]) == 0
+
+    ends = [read_ndjson(s)[-1] for s in shards]
+    end = read_ndjson(merged)[-1]
+    assert (
+        end["triggerRequests"]
+        == sum(e["triggerRequests"] for e in ends)
+        == route_count(emulator, "ListTriggers")
+    )
+    assert end["triggerErrors"] == 1
+    assert facts(read_ndjson(merged)) == facts(read_ndjson(shards[0])) | facts(read_ndjson(shards[1]))
