@@ -55,7 +55,9 @@ def route_count(emulator: EmulatorThread, route: str) -> int:
     return sum(emulator.stats()["routes"].get(route, {}).values())
 
 
-@pytest.mark.parametrize(("api", "route"), [("fc2", "ListTriggers"), ("fc3", "ListTriggersV3")])
+@pytest.mark.parametrize(
+    ("api", "route"), [("fc2", "ListTriggers"), ("fc3", "ListTriggersV3"), ("auto", "ListTriggersV3")]
+)
 def test_triggers_and_exposure_are_the_emulators_truth(
     api: str, route: str, emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -43,15 +43,20 @@ def page_all(fetch: Callable[[str | None], Any]) -> tuple[list[dict[str, Any]], 
             return items, pages
 
 
+def listing(client: Any, service: str, function: str) -> Callable[[str | None], Any]:
+    def fetch(token: str | None) -> Any:
+        return client.list_triggers(service, function, limit=2, nextToken=token)
+
+    return fetch
+
+
 def test_the_sdk_pages_every_functions_triggers(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory(ACCOUNT)
     client, backend = sdk(emu), emu.backend
     total = 0
     for service in backend.service_names():
         for function in backend.function_names(service):
-            got, pages = page_all(
-                lambda t, s=service, f=function: client.list_triggers(s, f, limit=2, nextToken=t)
-            )
+            got, pages = page_all(listing(client, service, function))
             want = [backend.trigger(service, function, n) for n in backend.trigger_names(service, function)]
             assert got == want
             assert pages == max(1, -(-len(want) // 2))

@@ -253,6 +253,8 @@ def test_the_merged_end_record() -> None:
         "pages": 0,
         "duplicateConfigsDropped": 0,
         "resumedFunctions": 0,
+        "triggerRequests": 0,
+        "triggerErrors": 0,
         "functions": {"ok": 4, "none": 2, "gone": 0, "error": 1},
         "errorsByCode": {"AccessDenied": 2, "ServerError": 2},
         "elapsedSeconds": 2.0,
