@@ -262,3 +262,24 @@ def test_merged_shards_keep_the_trigger_counts(
     )
     assert end["triggerErrors"] == 1
     assert facts(read_ndjson(merged)) == facts(read_ndjson(shards[0])) | facts(read_ndjson(shards[1]))
+
+
+def test_a_malformed_trigger_answer_is_that_functions_triggers_error(
+    emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    emulator = emulator_factory(ACCOUNT)
+    use_emulator_keys(monkeypatch, emulator)
+    backend = emulator.backend
+    service = backend.service_names()[0]
+    victim = backend.function_names(service)[1]
+    backend.add_trigger(service, victim, {"triggerName": 7, "triggerType": "http"})  # not a string name
+    out = tmp_path / "records.ndjson"
+
+    assert crawl(emulator, out, "--triggers") == 0
+
+    records = read_ndjson(out)
+    record = next(r for r in records if r["type"] == "function" and r["function"] == victim)
+    assert record["triggersError"]["code"] == "ProtocolError"
+    assert record["exposure"] == "unknown"
+    assert record["status"] in ("ok", "none")
+    assert records[-1]["triggerErrors"] == 1
