@@ -354,6 +354,39 @@ def _triggers(value: object, lineno: int) -> tuple[TriggerInfo, ...] | None:
     return tuple(triggers)
 
 
+@dataclass(frozen=True, slots=True)
+class FunctionFacts:
+    """A ``function`` line's own facts, checked: what a reader of the line's dict (the summary's fast path)
+    may use without building the ``FunctionRecord``."""
+
+    timeout: int | float | None
+    triggers: tuple[TriggerInfo, ...] | None
+    triggers_error: Mapping[str, Any] | None
+
+    @property
+    def exposure(self) -> Exposure:
+        return exposure_of(self.triggers)
+
+
+def function_facts(obj: Mapping[str, Any], lineno: int = 0) -> FunctionFacts:
+    """The ``timeout``, ``triggers``, ``triggersError`` and ``exposure`` of a ``function`` line, checked
+    as ``from_dict`` checks them (``InputError`` naming the line): a line written before these fields
+    existed has none, and reads as ``timeout`` unknown, no trigger data, ``exposure`` unknown."""
+    triggers_error = obj.get("triggersError")
+    if triggers_error is not None and not isinstance(triggers_error, dict):
+        raise InputError(f"line {lineno}: field 'triggersError' must be an object or null")
+    facts = FunctionFacts(
+        _timeout(obj.get("timeout"), lineno), _triggers(obj.get("triggers"), lineno), triggers_error
+    )
+    exposure = obj.get("exposure", "unknown")  # absent in files of versions before it
+    if exposure != facts.exposure:
+        raise InputError(
+            f"line {lineno}: field 'exposure' is {shown(exposure)} but its triggers make it "
+            f"{facts.exposure!r}"
+        )
+    return facts
+
+
 def from_dict(obj: Any, lineno: int = 0) -> Record:
     """Validate a decoded line and build its record; ``InputError`` names the line and the problem."""
     if not isinstance(obj, dict):
@@ -374,27 +407,18 @@ def from_dict(obj: Any, lineno: int = 0) -> Record:
         never_found = obj.get("neverFound", False)
         if not isinstance(never_found, bool):
             raise InputError(f"line {lineno}: field 'neverFound' must be true or false")
-        triggers_error = obj.get("triggersError")
-        if triggers_error is not None and not isinstance(triggers_error, dict):
-            raise InputError(f"line {lineno}: field 'triggersError' must be an object or null")
-        record = FunctionRecord(
+        facts = function_facts(obj, lineno)
+        return FunctionRecord(
             _key(obj, lineno),
             status,
             _count(obj, "configs", lineno),
             _count(obj, "pages", lineno),
             error,
             never_found,
-            _timeout(obj.get("timeout"), lineno),
-            _triggers(obj.get("triggers"), lineno),
-            triggers_error,
+            facts.timeout,
+            facts.triggers,
+            facts.triggers_error,
         )
-        exposure = obj.get("exposure", "unknown")  # absent in files of versions before it
-        if exposure != record.exposure:
-            raise InputError(
-                f"line {lineno}: field 'exposure' is {shown(exposure)} but its triggers make it "
-                f"{record.exposure!r}"
-            )
-        return record
     if kind == "run":
         phase = obj.get("phase")
         if phase not in ("start", "end"):

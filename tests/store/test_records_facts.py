@@ -7,7 +7,14 @@ import orjson
 import pytest
 
 from crawler.errors import InputError
-from crawler.store.records import FunctionKey, FunctionRecord, TriggerInfo, parse_line, to_bytes
+from crawler.store.records import (
+    FunctionKey,
+    FunctionRecord,
+    TriggerInfo,
+    function_facts,
+    parse_line,
+    to_bytes,
+)
 
 KEY = FunctionKey("1234567890123456", "cn-hangzhou", "media", "resize")
 
@@ -86,3 +93,13 @@ def test_a_malformed_fact_is_refused_with_its_line(fields: dict[str, object], ne
         parse_line(line(**fields), 7)
     assert caught.value.message.startswith("line 7:")
     assert needle in caught.value.message
+
+
+def test_the_facts_of_a_line_without_building_its_record() -> None:
+    facts = function_facts(orjson.loads(line(timeout=60, triggers=[], exposure="sync")), 3)
+    assert (facts.timeout, facts.triggers, facts.exposure) == (60, (), "sync")
+    old = function_facts(orjson.loads(line()))
+    assert (old.timeout, old.triggers, old.exposure) == (None, None, "unknown")
+    with pytest.raises(InputError) as caught:
+        function_facts(orjson.loads(line(exposure="async")), 3)
+    assert caught.value.message.startswith("line 3:")
