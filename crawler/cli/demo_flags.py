@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
         "--functions", type=int, default=demo_command.DEFAULT_FUNCTIONS, help="functions in the account"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the account and its faults")
-    add_triggers(parser)
+    add_triggers(parser, config_file=False)
     parser.add_argument(
         "--output-dir",
         type=Path,

@@ -60,12 +60,14 @@ def add_audit_outputs(parser: Any, *, whose: str = "the audit") -> None:
     )
 
 
-def add_triggers(parser: Any) -> None:
-    """``--triggers``: every command that crawls (``[crawl] triggers = true`` in the config file too)."""
+def add_triggers(parser: Any, *, config_file: bool = True) -> None:
+    """``--triggers``: every command that crawls (``[crawl] triggers = true`` in the config file too, for
+    the commands that read one)."""
+    default = "[crawl] triggers, else off" if config_file else "off"
     parser.add_argument(
         "--triggers",
         action="store_true",
         default=None,
         help="also list each function's triggers (one more listing per function) and record its async "
-        "exposure: async, sync or unknown (default: [crawl] triggers, else off)",
+        f"exposure: async, sync or unknown (default: {default})",
     )
