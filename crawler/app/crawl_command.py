@@ -55,7 +55,7 @@ from crawler.interrupts import held_interrupts
 from crawler.log import LogFormat, configure, get_logger
 from crawler.report.render import TEXT_FORMATS as TEXT_FORMATS
 from crawler.report.render import render
-from crawler.settings.config import resolve_config
+from crawler.settings.config import IdentityFlags, resolve_config
 from crawler.settings.identity import StaticKeys, describe
 from crawler.settings.trigger_modes import check_trigger_modes, effective_modes
 from crawler.store.atomic_file import RUN_AGAIN
@@ -175,8 +175,21 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str], stack: ExitStac
         regions=tuple(args.region),
         endpoint=args.endpoint,
         profile=args.profile,
+        identity=IdentityFlags(
+            role_arn=args.role_arn,
+            external_id=args.external_id,
+            role_session_name=args.role_session_name,
+            duration_seconds=args.duration_seconds,
+            sts_endpoint=args.sts_endpoint,
+            ecs_ram_role=args.ecs_ram_role,
+        ),
         overrides=_overrides(args),
     )
+    if any(not t.account for t in config.targets):  # until STS GetCallerIdentity can tell (issue 14)
+        raise UsageError(
+            "no account id: pass --account ID, set account in the config file, or set "
+            "ALIBABA_CLOUD_ACCOUNT_ID"
+        )
     selection = _selection(args)
     pairs = None
     source = None

@@ -28,6 +28,33 @@ def register(sub: Any) -> None:
     where.add_argument("--region", action="append", default=[], help="region id; repeatable ('*' for all)")
     where.add_argument("--endpoint", metavar="URL", help="API endpoint (default: the account's public one)")
     where.add_argument("--profile", help="aliyun CLI profile from ~/.aliyun/config.json")
+    who = parser.add_argument_group("identity (docs/estates.md, 'Identity and roles')")
+    who.add_argument(
+        "--ecs-ram-role",
+        nargs="?",
+        const=True,
+        metavar="ROLE",
+        help="on ECS: the instance RAM role (its name, or asked of the metadata server)",
+    )
+    who.add_argument(
+        "--role-arn",
+        metavar="ARN",
+        help="assume this role for every target; {account} is filled in with each target's account",
+    )
+    who.add_argument("--external-id", metavar="ID", help="the external id the role's trust policy wants")
+    who.add_argument(
+        "--role-session-name",
+        metavar="NAME",
+        help="2-32 of A-Z a-z 0-9 . @ _ - (default fcaudit-<unix time>)",
+    )
+    who.add_argument(
+        "--duration-seconds", type=int, metavar="N", help="role session length, 900-43200 (default 3600)"
+    )
+    who.add_argument(
+        "--sts-endpoint",
+        metavar="URL",
+        help="STS host or URL (default sts.aliyuncs.com, or ALIBABA_CLOUD_STS_ENDPOINT / _STS_REGION)",
+    )
     add_audit_config(where, only_audit=False)
     where.add_argument("--service", action="append", default=[], metavar="GLOB", help="only these services")
     where.add_argument("--exclude-service", action="append", default=[], metavar="GLOB", help="not these")

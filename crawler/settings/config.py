@@ -15,7 +15,8 @@ The CLI calls ``resolve_config`` once; ``settings_from`` and ``resolve_targets``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,9 @@ from typing import Any
 from crawler.errors import ConfigError, FatalError, UsageError
 from crawler.log import get_logger
 from crawler.settings.config_file import SETTING_RULES, check_setting, load_config_file, validate_config
-from crawler.settings.credentials import (
-    credentials_from_env_vars,
-    resolve_credentials_and_region,
-)
+from crawler.settings.credentials import credentials_from_env_vars
 from crawler.settings.endpoints import (
+    DEFAULT_ENDPOINT,
     FC_REGIONS,
     check_account,
     check_known_region,
@@ -35,12 +34,23 @@ from crawler.settings.endpoints import (
     is_template_per_region,
     target_endpoint,
 )
-from crawler.settings.identity import CredentialSource, StaticKeys
+from crawler.settings.identity import AssumedRole, CredentialSource, StaticKeys, resolve_source
+from crawler.settings.roles import default_session_name
+from crawler.settings.target_identity import (
+    FLAGS,
+    ROLE_KEYS,
+    TOP_LEVEL,
+    Layer,
+    check_global_role_keys,
+    explicit_sts,
+    with_role,
+)
 
 __all__ = [
     "ACCOUNT_ENV",
     "REGION_ENV",
     "CrawlSettings",
+    "IdentityFlags",
     "RunConfig",
     "Target",
     "check_settings_overrides",
@@ -223,6 +233,36 @@ def _pick_regions(
     raise error(missing)
 
 
+#: stands in for an unknown account while an endpoint template is checked (a valid host label)
+_ACCOUNT_MARK = "fcaudit-account-placeholder"
+
+
+def _endpoint_of(
+    account: str,
+    region: str,
+    template: str | None,
+    *,
+    insecure_http: bool,
+    where: str,
+    error: type[FatalError],
+) -> str:
+    """The target's endpoint; with the account unknown, checked with ``{account}`` left in for the run to
+    fill in once STS has said whose credentials these are."""
+    if account:
+        return target_endpoint(
+            account, region, template, insecure_http=insecure_http, where=where, error=error
+        )
+    url = target_endpoint(
+        _ACCOUNT_MARK,
+        region,
+        template or DEFAULT_ENDPOINT,
+        insecure_http=insecure_http,
+        where=where,
+        error=error,
+    )
+    return url.replace(_ACCOUNT_MARK, "{account}")
+
+
 def _targets_of(
     account: str,
     regions: Sequence[str],
@@ -239,7 +279,7 @@ def _targets_of(
         Target(
             account=account,
             region=region,
-            endpoint=target_endpoint(
+            endpoint=_endpoint_of(
                 account, region, template, insecure_http=insecure_http, where=where, error=error
             ),
             identity=identity,
@@ -250,43 +290,92 @@ def _targets_of(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class IdentityFlags:
+    """The identity flags of a crawl; ``None``: not given."""
+
+    role_arn: str | None = None
+    external_id: str | None = None
+    role_session_name: str | None = None
+    duration_seconds: int | None = None
+    sts_endpoint: str | None = None
+    #: ``--ecs-ram-role [ROLE]``: True without a role name
+    ecs_ram_role: str | bool | None = None
+
+    def layer(self) -> Layer:
+        return Layer({key: getattr(self, key) for key in ROLE_KEYS}, FLAGS, UsageError)
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolution:
+    """What every target's resolution shares."""
+
+    env: Mapping[str, str]
+    settings: CrawlSettings
+    file: Mapping[str, Any]
+    profile: str | None
+    flags: IdentityFlags
+    aliyun_config: Path | None
+    #: one session name for the whole run (the default, or ALIBABA_CLOUD_ROLE_SESSION_NAME)
+    session_name: str
+    clock: Callable[[], float]
+
+    def base(
+        self, layers: Sequence[Layer], own_profile: str | None = None
+    ) -> tuple[CredentialSource, str | None]:
+        """The base source of a target: its own profile, else the flags', else the file's, else the chain."""
+        ecs = None if own_profile else self.flags.ecs_ram_role
+        file_profile = None if ecs else self.file.get("profile")
+        sts, sts_where = explicit_sts(layers)
+        return resolve_source(
+            env=self.env,
+            profile=own_profile or self.profile or file_profile,
+            aliyun_config=self.aliyun_config,
+            ecs_ram_role=ecs,
+            sts=sts,
+            sts_where=sts_where,
+            insecure_http=self.settings.insecure_http,
+            clock=self.clock,
+        )
+
+
 def _single_target(
-    *,
-    env: Mapping[str, str],
-    settings: CrawlSettings,
-    file: Mapping[str, Any],
-    account: str | None,
-    regions: Sequence[str],
-    endpoint: str | None,
-    profile: str | None,
-    aliyun_config: Path | None,
+    r: _Resolution, *, account: str | None, regions: Sequence[str], endpoint: str | None
 ) -> list[Target]:
+    env, file = r.env, r.file
     env_account = env.get(ACCOUNT_ENV, "").strip()
+    account_where = "--account"
+    account_error: type[FatalError] = UsageError
     if account:
         account = check_account(account, "--account", UsageError)
-        account_where = "--account"
     elif "account" in file:
-        account = str(file["account"])
-        account_where = "account"
+        account, account_where, account_error = str(file["account"]), "account", ConfigError
     elif env_account:
         account = check_account(env_account, ACCOUNT_ENV, UsageError)
         account_where = ACCOUNT_ENV
-    else:
-        raise UsageError(
-            f"no account id: pass --account ID, set account in the config file, or set {ACCOUNT_ENV}"
-        )
-    _warn_unusual_account(account, account_where)
+    if account:
+        _warn_unusual_account(account, account_where)
     template = endpoint or file.get("endpoint")
     template_where = "--endpoint" if endpoint else "endpoint"
-    creds, profile_region = resolve_credentials_and_region(
-        env=env, profile=profile or file.get("profile"), aliyun_config=aliyun_config
+    layers = [r.flags.layer(), Layer(file, TOP_LEVEL, ConfigError)]
+    base, profile_region = r.base(layers)
+    identity, account = with_role(
+        base,
+        account or "",
+        layers,
+        env=env,
+        session_name=r.session_name,
+        insecure_http=r.settings.insecure_http,
+        account_where=account_where,
+        account_error=account_error,
     )
+    check_global_role_keys(layers, isinstance(identity, AssumedRole))
     chosen = _pick_regions(
         [
             (list(regions), "--region"),
             (file.get("regions"), "regions"),
             (_env_regions(env), REGION_ENV),
-            (profile_region, f"region_id of {creds.source}"),
+            (profile_region, "the profile's region_id"),
         ],
         f"no region: pass --region ID (repeatable), set regions in the config file, or set {REGION_ENV}",
         UsageError,
@@ -297,46 +386,60 @@ def _single_target(
         account,
         chosen,
         template,
-        StaticKeys(creds),
-        insecure_http=settings.insecure_http,
+        identity,
+        insecure_http=r.settings.insecure_http,
         where=template_where,
         error=UsageError if endpoint else ConfigError,
     )
 
 
-def _file_targets(
-    *,
-    env: Mapping[str, str],
-    settings: CrawlSettings,
-    file: Mapping[str, Any],
-    profile: str | None,
-    given: Mapping[str, Any],
-    aliyun_config: Path | None,
-) -> list[Target]:
+def _file_targets(r: _Resolution, *, given: Mapping[str, Any]) -> list[Target]:
+    env, file = r.env, r.file
     targets: list[Target] = []
+    with_roles = 0
     for number, entry in enumerate(file["targets"], start=1):
         where = f"[[targets]] #{number}"
-        _warn_unusual_account(str(entry["account"]), f"{where} account")
+        if "account" in entry:
+            _warn_unusual_account(str(entry["account"]), f"{where} account")
+        layers = [
+            r.flags.layer(),
+            Layer(entry, f"{where} {{key}}", ConfigError),
+            Layer(file, TOP_LEVEL, ConfigError),
+        ]
+        base: CredentialSource
         if "access_key_id_env" in entry:
-            creds = credentials_from_env_vars(
-                env,
-                entry["access_key_id_env"],
-                entry["access_key_secret_env"],
-                entry.get("security_token_env"),
+            base = StaticKeys(
+                credentials_from_env_vars(
+                    env,
+                    entry["access_key_id_env"],
+                    entry["access_key_secret_env"],
+                    entry.get("security_token_env"),
+                )
             )
             profile_region = None
         else:
-            creds, profile_region = resolve_credentials_and_region(
-                env=env,
-                profile=entry.get("profile") or profile or file.get("profile"),
-                aliyun_config=aliyun_config,
+            base, profile_region = r.base(layers, entry.get("profile"))
+        identity, account = with_role(
+            base,
+            entry.get("account", ""),
+            layers,
+            env=env,
+            session_name=r.session_name,
+            insecure_http=r.settings.insecure_http,
+            account_where=f"{where} account",
+            account_error=ConfigError,
+        )
+        if not account:
+            raise ConfigError(
+                f'{where} has no account, and its credentials do not name one: add account = "ID"'
             )
+        with_roles += isinstance(identity, AssumedRole)
         chosen = _pick_regions(
             [
                 (entry.get("regions"), f"{where} regions"),
                 (file.get("regions"), "regions"),
                 (_env_regions(env), REGION_ENV),
-                (profile_region, f"region_id of {creds.source}"),
+                (profile_region, "the profile's region_id"),
             ],
             f"{where} has no regions, and there is no default (top-level regions or {REGION_ENV})",
             ConfigError,
@@ -344,16 +447,17 @@ def _file_targets(
             endpoint_where=f"{where} endpoint",
         )
         targets += _targets_of(
-            entry["account"],
+            account,
             chosen,
             entry.get("endpoint"),
-            StaticKeys(creds),
-            insecure_http=settings.insecure_http,
+            identity,
+            insecure_http=r.settings.insecure_http,
             where=f"{where} endpoint",
             error=ConfigError,
             rate=check_setting("rate", given.get("rate", entry.get("rate"))),
             concurrency=given.get("concurrency", entry.get("concurrency")),
         )
+    check_global_role_keys([r.flags.layer(), Layer(file, TOP_LEVEL, ConfigError)], with_roles)
     return targets
 
 
@@ -366,35 +470,41 @@ def resolve_targets(
     regions: Sequence[str] = (),
     endpoint: str | None = None,
     profile: str | None = None,
+    identity: IdentityFlags | None = None,
     overrides: Mapping[str, Any] | None = None,
     aliyun_config: Path | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> tuple[Target, ...]:
-    """Every target of the run, credentials resolved, endpoints checked, duplicates refused.
+    """Every target of the run, identities resolved, endpoints checked, duplicates refused.
 
-    ``account``/``regions``/``endpoint``/``profile`` are the flags. ``overrides`` are the setting flags
-    that were given: a ``--rate`` or ``--concurrency`` there beats a ``[[targets]]`` entry's own.
+    ``account``/``regions``/``endpoint``/``profile``/``identity`` are the flags. ``overrides`` are the
+    setting flags that were given: a ``--rate`` or ``--concurrency`` there beats a ``[[targets]]``
+    entry's own. ``clock`` gives the default role session name, ``fcaudit-<unix time>``.
     """
     file = file or {}
+    now = clock()
+    try:
+        session_name = default_session_name(env, lambda: now)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    r = _Resolution(
+        env=env,
+        settings=settings,
+        file=file,
+        profile=profile,
+        flags=identity or IdentityFlags(),
+        aliyun_config=aliyun_config,
+        session_name=session_name,
+        clock=lambda: now,
+    )
     if "targets" in file:
         if account or regions or endpoint:
             raise UsageError(
                 "--account, --region and --endpoint cannot be combined with [[targets]] in the config file"
             )
-        given = check_settings_overrides(overrides or {})
-        targets = _file_targets(
-            env=env, settings=settings, file=file, profile=profile, given=given, aliyun_config=aliyun_config
-        )
+        targets = _file_targets(r, given=check_settings_overrides(overrides or {}))
     else:
-        targets = _single_target(
-            env=env,
-            settings=settings,
-            file=file,
-            account=account,
-            regions=regions,
-            endpoint=endpoint,
-            profile=profile,
-            aliyun_config=aliyun_config,
-        )
+        targets = _single_target(r, account=account, regions=regions, endpoint=endpoint)
     seen: set[tuple[str, str]] = set()
     for target in targets:
         if (target.account, target.region) in seen:
@@ -413,8 +523,10 @@ def resolve_config(
     regions: Sequence[str] = (),
     endpoint: str | None = None,
     profile: str | None = None,
+    identity: IdentityFlags | None = None,
     overrides: Mapping[str, Any] | None = None,
     aliyun_config: Path | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> RunConfig:
     """Everything a crawl needs from flags, the config file and the environment, checked."""
     file = load_config_file(config_path) if config_path is not None else {}
@@ -427,8 +539,10 @@ def resolve_config(
         regions=regions,
         endpoint=endpoint,
         profile=profile,
+        identity=identity,
         overrides=overrides,
         aliyun_config=aliyun_config,
+        clock=clock,
     )
     return RunConfig(
         settings=settings,

@@ -14,12 +14,13 @@ import difflib
 import math
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from crawler.errors import ConfigError
 from crawler.settings.endpoints import check_account, check_region
+from crawler.settings.roles import check_duration, check_external_id, check_role_arn, check_session_name
 from crawler.settings.trigger_modes import check_trigger_modes
 
 # name: (kind, low, high, low is exclusive)
@@ -102,12 +103,15 @@ def check_setting(name: str, value: object) -> Any:
     return value if kind == "int" else number
 
 
-_TOP_KEYS = ("account", "regions", "endpoint", "profile", "crawl", "targets", "audit")
+#: a role to assume, at the top level (the default for every target) or on a [[targets]] entry
+_ROLE_KEYS = ("role_arn", "external_id", "role_session_name", "duration_seconds", "sts_endpoint")
+_TOP_KEYS = ("account", "regions", "endpoint", "profile", *_ROLE_KEYS, "crawl", "targets", "audit")
 _TARGET_KEYS = (
     "account",
     "regions",
     "endpoint",
     "profile",
+    *_ROLE_KEYS,
     "access_key_id_env",
     "access_key_secret_env",
     "security_token_env",
@@ -165,18 +169,38 @@ def _check_crawl_table(table: object, where: str) -> None:
         raise ConfigError(f"{where}[crawl] backoff_base ({base:g}) must not exceed backoff_cap ({cap:g})")
 
 
+_ROLE_CHECKS: dict[str, Callable[[object], object]] = {
+    "role_arn": lambda value: check_role_arn(value, placeholder=True),
+    "external_id": check_external_id,
+    "role_session_name": check_session_name,
+    "duration_seconds": check_duration,
+}
+
+
+def _check_role_keys(data: Mapping[str, Any], where: str) -> None:
+    """The role keys of the top level or of one entry (the STS endpoint is checked at resolution, where
+    ``insecure_http`` is known)."""
+    _want_str(data, "sts_endpoint", where)
+    for key, check in _ROLE_CHECKS.items():
+        if key in data:
+            try:
+                check(data[key])
+            except ValueError as exc:
+                raise ConfigError(f"{where}{key} must be {exc}") from None
+
+
 def _check_target(entry: object, where: str) -> None:
     if not isinstance(entry, dict):
         raise ConfigError(f"{where} must be a table, got {_type_name(entry)}")
     for key in entry:
         if key not in _TARGET_KEYS:
             raise _unknown(key, where, _TARGET_KEYS)
-    if "account" not in entry:
-        raise ConfigError(f"{where} has no account")
     for key in ("account", "endpoint", "profile", "access_key_id_env", "access_key_secret_env"):
         _want_str(entry, key, f"{where} ")
     _want_str(entry, "security_token_env", f"{where} ")
-    check_account(entry["account"], f"{where} account")
+    if "account" in entry:  # without one, its role ARN must name it (checked at resolution)
+        check_account(entry["account"], f"{where} account")
+    _check_role_keys(entry, f"{where} ")
     if "regions" in entry:
         _check_regions(entry["regions"], f"{where} ")
     has_id, has_secret = "access_key_id_env" in entry, "access_key_secret_env" in entry
@@ -204,6 +228,7 @@ def validate_config(data: Mapping[str, Any], label: str = "config") -> None:
         _want_str(data, key, where)
     if "account" in data:
         check_account(data["account"], f"{where}account")
+    _check_role_keys(data, where)
     if "regions" in data:
         _check_regions(data["regions"], where)
     if "crawl" in data:

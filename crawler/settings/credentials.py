@@ -1,11 +1,9 @@
-"""Where the access key comes from: environment variables or an aliyun CLI profile — never a file of ours.
+"""Access keys and where the aliyun CLI keeps them: environment variables and ~/.aliyun/config.json.
 
-fcaudit reads the same places the Alibaba Cloud tools do, so a machine already set up for the ``aliyun``
-CLI or an SDK needs nothing new: the ``ALIBABA_CLOUD_*`` variables (and the older ``ALIBABACLOUD_*`` and
-``ALICLOUD_*`` spellings), or a named profile from ``~/.aliyun/config.json`` in mode ``AK`` or
-``StsToken``. Order: an explicit profile, then access keys in the environment, then a profile named by
-``ALIBABA_CLOUD_PROFILE``. Nothing is picked silently: with none of these the run stops with one line
-saying what to set.
+``Credentials`` is one key pair (optionally with an STS token). The ``ALIBABA_CLOUD_*`` variables (and
+the older ``ALIBABACLOUD_*`` and ``ALICLOUD_*`` spellings) are read here, a target's own named variables
+too, and the aliyun CLI's config file is parsed here; which of these places a run uses, and every other
+kind of identity (roles, RRSA, ECS, credentials URI, external process), is ``crawler.settings.identity``.
 
 The secret and the STS token are held in fields excluded from ``repr`` and are never put into a message:
 errors name the variable or the profile, and at most the access key id.
@@ -29,7 +27,6 @@ ENV_GROUPS: tuple[tuple[str, str, str], ...] = (
     ("ALICLOUD_ACCESS_KEY_ID", "ALICLOUD_ACCESS_KEY_SECRET", "ALICLOUD_SECURITY_TOKEN"),
 )
 PROFILE_ENV_VARS = ("ALIBABA_CLOUD_PROFILE", "ALIBABACLOUD_PROFILE", "ALICLOUD_PROFILE")
-SUPPORTED_MODES = ("AK", "StsToken")
 HOW_TO = (
     "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET "
     "(plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), or pass --profile NAME for an aliyun CLI profile"
@@ -59,16 +56,6 @@ class Credentials:
     @property
     def is_sts(self) -> bool:
         return self.security_token is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """One aliyun CLI profile, reduced to what fcaudit uses."""
-
-    name: str
-    mode: str
-    credentials: Credentials
-    region_id: str | None
 
 
 def _check_value(value: object, what: str, *, show: bool) -> None:
@@ -126,7 +113,8 @@ def profile_from_env(env: Mapping[str, str]) -> str | None:
     return None
 
 
-def _read_aliyun_config(path: Path) -> dict[str, Any]:
+def read_aliyun_config(path: Path) -> dict[str, Any]:
+    """The aliyun CLI's config file, parsed; one-line errors naming the file when it is unusable."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -143,56 +131,3 @@ def _read_aliyun_config(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("profiles", []), list):
         raise CredentialsError(f"aliyun CLI config {path} has no 'profiles' list")
     return data
-
-
-def load_profile(name: str, path: Path | None = None) -> Profile:
-    """Read one profile from the aliyun CLI's config; modes other than AK and StsToken are refused."""
-    path = path if path is not None else default_aliyun_config()
-    data = _read_aliyun_config(path)
-    profiles = [p for p in data.get("profiles", []) if isinstance(p, dict)]
-    found = next((p for p in profiles if p.get("name") == name), None)
-    if found is None:
-        names = ", ".join(sorted(str(p.get("name")) for p in profiles)) or "none"
-        raise CredentialsError(f"profile {name!r} not found in {path} (profiles there: {names})")
-    mode = found.get("mode") or "AK"
-    if mode not in SUPPORTED_MODES:
-        raise CredentialsError(
-            f"profile {name!r} uses mode {mode!s}, which fcaudit does not support yet; "
-            "use an AK or StsToken profile, or the ALIBABA_CLOUD_* environment variables"
-        )
-    source = f"profile {name!r}"
-    key_id, secret = found.get("access_key_id"), found.get("access_key_secret")
-    if not isinstance(key_id, str) or not key_id.strip():
-        raise CredentialsError(f"profile {name!r} in {path} has no access_key_id")
-    if not isinstance(secret, str) or not secret.strip():
-        raise CredentialsError(f"profile {name!r} in {path} has no access_key_secret")
-    token: str | None = None
-    if mode == "StsToken":
-        raw_token = found.get("sts_token")
-        if not isinstance(raw_token, str) or not raw_token.strip():
-            raise CredentialsError(f"profile {name!r} in {path} is mode StsToken but has no sts_token")
-        token = raw_token.strip()
-    region = found.get("region_id")
-    return Profile(
-        name=name,
-        mode=mode,
-        credentials=Credentials(key_id.strip(), secret.strip(), token, source=source),
-        region_id=region if isinstance(region, str) and region else None,
-    )
-
-
-def resolve_credentials_and_region(
-    *, env: Mapping[str, str], profile: str | None, aliyun_config: Path | None = None
-) -> tuple[Credentials, str | None]:
-    """Explicit profile > environment keys > profile named in the environment; else one clear error.
-
-    With the credentials comes the profile's ``region_id`` (``None`` for keys from the environment)."""
-    if not profile:
-        from_env = credentials_from_env(env)
-        if from_env is not None:
-            return from_env, None
-        profile = profile_from_env(env)
-    if profile:
-        loaded = load_profile(profile, aliyun_config)
-        return loaded.credentials, loaded.region_id
-    raise CredentialsError(f"no credentials found: {HOW_TO}")

@@ -125,9 +125,12 @@ def is_template_per_region(template: str | None) -> bool:
     return template is None or "{region}" in template
 
 
+DEFAULT_ENDPOINT = "https://{account}.{region}.fc.aliyuncs.com"
+
+
 def endpoint_for(account: str, region: str) -> str:
     """The public FC 2.0 endpoint of an account in a region."""
-    return f"https://{account}.{region}.fc.aliyuncs.com"
+    return DEFAULT_ENDPOINT.format(account=account, region=region)
 
 
 def target_endpoint(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from crawler.emulator.faults import FaultConfig, FaultKind
@@ -98,3 +99,94 @@ def test_each_kind_of_refusal_stops_fast_with_exit_2(
     end = read_ndjson(out)[-1]
     assert end["complete"] is False
     assert end["aborted"]["code"] == says
+
+
+OIDC_TOKEN = "eyJhbGciOi-OIDC-TOKEN-CONTENT-SECRETISH"
+EXTERNAL_ID = "external-id-SECRETISH"
+URI_SECRET = "uri-query-SECRETISH"
+PROFILE_SECRET = "profile-secret-SECRETISH"
+ROLE = "acs:ram::1234567890123456:role/audit"
+
+
+def _identity_case(case: str, home: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Set one identity input holding secrets that the settings refuse; the flags of the run."""
+    config = home / ".aliyun" / "config.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    keys = {"access_key_id": "LTAIprofile", "access_key_secret": PROFILE_SECRET, "sts_token": TOKEN}
+    profiles: list[dict[str, object]] = [
+        {"name": "role", "mode": "RamRoleArn", **keys, "ram_role_arn": "bad", "external_id": EXTERNAL_ID},
+        {"name": "ext", "mode": "External", "process_command": f"get-creds --secret {PROFILE_SECRET}"},
+        {"name": "a", "mode": "ChainableRamRoleArn", "source_profile": "b", "ram_role_arn": ROLE},
+        {"name": "b", "mode": "ChainableRamRoleArn", "source_profile": "a", "ram_role_arn": ROLE, **keys},
+        {"name": "sso", "mode": "CloudSSO", **keys},
+    ]
+    config.write_bytes(orjson.dumps({"current": "", "profiles": profiles}))
+    token_file = home / "rrsa-token"
+    token_file.write_text(OIDC_TOKEN, encoding="utf-8")
+    if case == "oidc":
+        monkeypatch.setenv("ALIBABA_CLOUD_ROLE_ARN", ROLE)
+        monkeypatch.setenv("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", f"not-a-provider-{OIDC_TOKEN}")
+        monkeypatch.setenv("ALIBABA_CLOUD_OIDC_TOKEN_FILE", str(token_file))
+    if case == "uri":
+        monkeypatch.setenv("ALIBABA_CLOUD_CREDENTIALS_URI", f"http://creds.example/c?token={URI_SECRET}")
+    if case in ("external-id", "duration"):
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIenv")
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", PROFILE_SECRET)
+        monkeypatch.setenv("ALIBABA_CLOUD_SECURITY_TOKEN", TOKEN)
+    return {
+        "ram-role-arn": ["--profile", "role"],
+        "external": ["--profile", "ext", "--role-arn", "acs:ram::1:role/"],
+        "cycle": ["--profile", "a"],
+        "cloudsso": ["--profile", "sso"],
+        "oidc": [],
+        "uri": [],
+        "external-id": ["--role-arn", ROLE, "--external-id", f"{EXTERNAL_ID} !"],
+        "duration": ["--role-arn", ROLE, "--external-id", EXTERNAL_ID, "--duration-seconds", "60"],
+    }[case]
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("ram-role-arn", "profile 'role' ram_role_arn must be a role ARN"),
+        ("external", "--role-arn must be a role ARN"),
+        ("cycle", "source_profile makes a cycle"),
+        ("cloudsso", "uses mode CloudSSO"),
+        ("oidc", "ALIBABA_CLOUD_OIDC_PROVIDER_ARN must be an OIDC provider ARN"),
+        ("uri", "ALIBABA_CLOUD_CREDENTIALS_URI: plain http to creds.example"),
+        ("external-id", "--external-id must be 2 to 1224 characters"),
+        ("duration", "--duration-seconds must be an integer number of seconds from 900 to 43200"),
+    ],
+)
+def test_a_refused_identity_setting_writes_no_secret_anywhere(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    case: str,
+    says: str,
+) -> None:
+    """Every identity input fcaudit reads, refused at start-up with debug logs on: exit 2, one line, and
+    no secret, session token, OIDC token content, external id or credentials-URI query in any byte."""
+    flags = _identity_case(case, tmp_path / "home", monkeypatch)
+    out = tmp_path / "o.ndjson"
+    argv = [
+        "crawl",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--account",
+        "1234567890123456",
+        "--region",
+        "cn-hangzhou",
+    ]
+
+    code = run_cli([*argv, *flags, "-o", str(out), "-v", "--log-format", "json"])
+
+    captured = capfd.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert says in lines[0]
+    written = [captured.out.encode(), captured.err.encode(), out.read_bytes() if out.exists() else b""]
+    for secret in (PROFILE_SECRET, TOKEN, OIDC_TOKEN, EXTERNAL_ID, URI_SECRET):
+        for blob in written:
+            assert secret.encode() not in blob, (case, secret)

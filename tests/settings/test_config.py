@@ -135,9 +135,11 @@ def test_target_entries_are_checked(tmp_path: Path) -> None:
     assert "[[targets]] #1" in message
     assert "secrets do not belong" in message
     assert "oops" not in message
-    assert "#2 has no account" in refused(
-        tmp_path, '[[targets]]\naccount = "1"\n[[targets]]\nregions = "*"\n'
+    without_account = toml(
+        tmp_path, 'regions = "*"\n[[targets]]\naccount = "1"\n[[targets]]\nregions = "*"\n'
     )
+    with pytest.raises(ConfigError, match="#2 has no account, and its credentials do not name one"):
+        resolve_config(env=ENV, config_path=without_account)
     assert "#1 rate must be" in refused(tmp_path, '[[targets]]\naccount = "1"\nrate = 0\n')
     assert "both access_key_id_env and access_key_secret_env" in refused(
         tmp_path, '[[targets]]\naccount = "1"\naccess_key_id_env = "X"\n'
@@ -181,6 +183,7 @@ def test_the_example_file_is_valid_and_resolves(tmp_path: Path) -> None:
 def single(**kwargs: Any) -> tuple[Target, ...]:
     kwargs.setdefault("env", ENV)
     kwargs.setdefault("settings", CrawlSettings())
+    kwargs.setdefault("aliyun_config", Path("/nonexistent/fcaudit/aliyun.json"))
     return resolve_targets(**kwargs)
 
 
@@ -209,9 +212,19 @@ def test_profile_flag_and_its_region(tmp_path: Path) -> None:
     ]
 
 
-def test_missing_account_region_or_credentials_say_how_to_fix() -> None:
-    with pytest.raises(UsageError, match=r"no account id: pass --account ID.*ALIBABA_CLOUD_ACCOUNT_ID"):
-        single(regions=["cn-hangzhou"])
+def test_without_an_account_the_endpoint_keeps_its_placeholder() -> None:
+    """The account is learnt at run time (STS GetCallerIdentity) when nothing names it."""
+    (target,) = single(regions=["cn-hangzhou"])
+    assert (target.account, target.endpoint) == ("", "https://{account}.cn-hangzhou.fc.aliyuncs.com")
+    (target,) = single(regions=["cn-hangzhou"], endpoint="http://127.0.0.1:9/")
+    assert (target.account, target.endpoint) == ("", "http://127.0.0.1:9")
+    (target,) = single(
+        regions=["cn-hangzhou"], endpoint="https://{account}.{region}-internal.fc.aliyuncs.com"
+    )
+    assert target.endpoint == "https://{account}.cn-hangzhou-internal.fc.aliyuncs.com"
+
+
+def test_missing_region_or_credentials_say_how_to_fix() -> None:
     with pytest.raises(UsageError, match=r"no region: pass --region ID.*ALIBABA_CLOUD_REGION_ID"):
         single(account="1")
     with pytest.raises(CredentialsError, match="no credentials found"):

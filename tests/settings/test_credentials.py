@@ -9,12 +9,8 @@ import orjson
 import pytest
 
 from crawler.errors import CredentialsError
-from crawler.settings.credentials import (
-    Credentials,
-    credentials_from_env_vars,
-    load_profile,
-    resolve_credentials_and_region,
-)
+from crawler.settings.credentials import Credentials, credentials_from_env_vars
+from crawler.settings.identity import profile_source, resolve_source, static_credentials
 
 SECRET = "s3cr3t-VALUE-never-shown"
 TOKEN = "sts-TOKEN-never-shown"
@@ -23,8 +19,14 @@ TOKEN = "sts-TOKEN-never-shown"
 def resolve_credentials(
     *, env: Mapping[str, str], profile: str | None, aliyun_config: Path | None = None
 ) -> Credentials:
-    """``resolve_credentials_and_region`` without the region."""
-    return resolve_credentials_and_region(env=env, profile=profile, aliyun_config=aliyun_config)[0]
+    """The static keys ``resolve_source`` finds (no aliyun CLI config unless given)."""
+    config = aliyun_config if aliyun_config is not None else Path("/nonexistent/fcaudit/config.json")
+    return static_credentials(resolve_source(env=env, profile=profile, aliyun_config=config)[0])
+
+
+def load_profile(name: str, path: Path) -> tuple[Credentials, str | None]:
+    source, region = profile_source(name, aliyun_config=path)
+    return static_credentials(source), region
 
 
 def write_profiles(path: Path, *profiles: dict[str, object], current: str = "default") -> Path:
@@ -108,11 +110,11 @@ def test_a_secret_with_a_newline_is_refused_without_echoing_it() -> None:
 
 def test_ak_profile(tmp_path: Path) -> None:
     config = write_profiles(tmp_path / "config.json", ak_profile(), ak_profile("prod"))
-    profile = load_profile("prod", config)
-    assert profile.credentials.access_key_id == "AKID-prod"
-    assert profile.credentials.access_key_secret == SECRET
-    assert profile.credentials.security_token is None
-    assert profile.region_id == "cn-shanghai"
+    creds, region = load_profile("prod", config)
+    assert creds.access_key_id == "AKID-prod"
+    assert creds.access_key_secret == SECRET
+    assert creds.security_token is None
+    assert region == "cn-shanghai"
     assert resolve_credentials(env={}, profile="prod", aliyun_config=config).source == "profile 'prod'"
 
 
@@ -126,16 +128,6 @@ def test_sts_profile_without_token_is_refused(tmp_path: Path) -> None:
     config = write_profiles(tmp_path / "c.json", ak_profile("sts", mode="StsToken", sts_token=""))
     with pytest.raises(CredentialsError, match="sts_token"):
         load_profile("sts", config)
-
-
-@pytest.mark.parametrize("mode", ["RamRoleArn", "EcsRamRole", "ChainableRamRoleArn"])
-def test_other_modes_are_not_supported_yet_and_named(tmp_path: Path, mode: str) -> None:
-    config = write_profiles(tmp_path / "c.json", ak_profile("role", mode=mode))
-    with pytest.raises(CredentialsError) as caught:
-        load_profile("role", config)
-    assert mode in caught.value.message
-    assert "not support" in caught.value.message
-    assert SECRET not in caught.value.message
 
 
 def test_unknown_profile_lists_the_known_ones(tmp_path: Path) -> None:
