@@ -28,5 +28,6 @@ COMMAND_HELP: dict[str, str] = {
     "emulator": "serve a seeded FC 2.0 API emulator on loopback (for trials, tests and load tests)",
     "diff": "list configs added, removed and changed, and findings new and resolved, between two crawls",
     "merge": "combine the NDJSON files of `crawl --shard K/N` into one, checking they are complete",
+    "rules": "list every audit rule: its severity, what it checks, why it matters and how to fix it",
 }
 COMMANDS = tuple(COMMAND_HELP)

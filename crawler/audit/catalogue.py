@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from crawler.audit.arns import Destination
+from crawler.audit.remediation import HOW_TO_FIX
 from crawler.errors import ConfigError
 from crawler.store.records import quotable
 
@@ -64,8 +65,8 @@ class Rule:
     evidence: Callable[..., Evidence]
     #: one sentence a person understands, from the evidence
     message: Callable[[Mapping[str, Any]], str]
-    #: what to do about it (issue 15 fills these in; ``None``: not written yet)
-    remediation: str | None = None
+    #: how to fix it, in general words (each finding's is filled in: ``crawler.audit.remediation``)
+    remediation: str = ""
 
 
 def _arn(d: Destination | None) -> str | None:
@@ -81,23 +82,48 @@ def _retries_text(ev: Mapping[str, Any]) -> str:
     return f"{n} retries" if n is not None else "retries"
 
 
-def _no_failure_evidence(retries: int | None, success: Destination | None, defaults: bool) -> Evidence:
+def _no_failure_evidence(
+    retries: int | None, success: Destination | None, defaults: bool, exposure: str = "unknown"
+) -> Evidence:
     return {
         "maxAsyncRetryAttempts": retries,
         "onSuccess": _arn(success),
         **({"defaults": True} if defaults else {}),
+        "exposure": exposure,
     }
+
+
+def _no_failure_message(ev: Mapping[str, Any]) -> str:
+    why = (
+        "a trigger invokes it asynchronously, it runs on platform defaults and "
+        if ev.get("defaults")
+        else "it has an async config but "
+    )
+    return (
+        f"{why}has no onFailure destination: events that exhaust their {_retries_text(ev)} are dropped "
+        "without trace"
+    )
 
 
 NO_FAILURE_DESTINATION: Final = Rule(
     "no-failure-destination",
     Severity.MEDIUM,
-    "No failure destination: exhausted events vanish",
+    "No failure destination where async is in use: exhausted events vanish",
+    remediation=HOW_TO_FIX["no-failure-destination"],
+    evidence=_no_failure_evidence,
+    message=_no_failure_message,
+)
+
+NO_FAILURE_DESTINATION_UNVERIFIED: Final = Rule(
+    "no-failure-destination-unverified",
+    Severity.LOW,
+    "On platform defaults, no failure destination, async use not known (run with --triggers)",
+    remediation=HOW_TO_FIX["no-failure-destination-unverified"],
     evidence=_no_failure_evidence,
     message=lambda ev: (
-        ("runs on platform defaults and " if ev.get("defaults") else "")
-        + f"has no onFailure destination: events that exhaust their {_retries_text(ev)} are dropped "
-        "without trace"
+        "runs on platform defaults with no onFailure destination; whether anything invokes it "
+        "asynchronously is not known without --triggers: if something does, events that exhaust their "
+        f"{_retries_text(ev)} are dropped without trace"
     ),
 )
 
@@ -110,6 +136,7 @@ RETRIES_DISABLED_NO_FAILURE_DESTINATION: Final = Rule(
     "retries-disabled-no-failure-destination",
     Severity.HIGH,
     "Retries disabled and no failure destination: one failure loses the event",
+    remediation=HOW_TO_FIX["retries-disabled-no-failure-destination"],
     evidence=_retries_disabled_evidence,
     message=lambda ev: (
         "retries are disabled (maxAsyncRetryAttempts=0) and there is no onFailure destination: "
@@ -118,11 +145,15 @@ RETRIES_DISABLED_NO_FAILURE_DESTINATION: Final = Rule(
 )
 
 
-def _max_age_evidence(age: int, retries: int, required: float) -> Evidence:
+def _max_age_evidence(
+    age: int, retries: int, required: float, attempt: float = 60.0, timeout_known: bool = False
+) -> Evidence:
     return {
         "maxAsyncEventAgeInSeconds": age,
         "maxAsyncRetryAttempts": retries,
         "requiredSeconds": round(required, 1),
+        "attemptSeconds": attempt,
+        "attemptFrom": "function timeout" if timeout_known else "attempt_seconds setting",
     }
 
 
@@ -130,10 +161,33 @@ MAX_AGE_TOO_SHORT: Final = Rule(
     "max-age-too-short",
     Severity.MEDIUM,
     "Max event age shorter than the retry schedule",
+    remediation=HOW_TO_FIX["max-age-too-short"],
     evidence=_max_age_evidence,
     message=lambda ev: (
         f"maxAsyncEventAgeInSeconds={ev['maxAsyncEventAgeInSeconds']} is shorter than the "
-        f"{ev['requiredSeconds']} s that {_retries_text(ev)} need: later retries never run"
+        f"{ev['requiredSeconds']} s that {_retries_text(ev)} may need (attempts of up to "
+        f"{ev['attemptSeconds']} s, the {ev['attemptFrom']}): the event may expire before its retries finish"
+    ),
+)
+
+#: the largest maxAsyncEventAgeInSeconds the FC 3.0 API reference (PutAsyncInvokeConfig, AsyncConfig) and
+#: the newer FC 2.0 pages document; the FC 2.0 ListFunctionAsyncInvokeConfigs page says 2,592,000
+FC3_MAX_EVENT_AGE: Final = 604_800
+
+
+def _above_fc3_evidence(age: int) -> Evidence:
+    return {"maxAsyncEventAgeInSeconds": age, "fc3Limit": FC3_MAX_EVENT_AGE}
+
+
+MAX_AGE_ABOVE_FC3_LIMIT: Final = Rule(
+    "max-age-above-fc3-limit",
+    Severity.LOW,
+    "Max event age above FC 3.0's documented limit (604,800 s)",
+    remediation=HOW_TO_FIX["max-age-above-fc3-limit"],
+    evidence=_above_fc3_evidence,
+    message=lambda ev: (
+        f"maxAsyncEventAgeInSeconds={ev['maxAsyncEventAgeInSeconds']} is above {FC3_MAX_EVENT_AGE:,} s, the "
+        "limit of the FC 3.0 API and the newer FC 2.0 pages: it may be rejected or capped under FC 3.0"
     ),
 )
 
@@ -146,6 +200,7 @@ CROSS_REGION_DESTINATION: Final = Rule(
     "cross-region-destination",
     Severity.LOW,
     "Destination in another region",
+    remediation=HOW_TO_FIX["cross-region-destination"],
     evidence=_cross_region_evidence,
     message=lambda ev: (
         f"{ev['side']} destination is in region {ev['destinationRegion']}, "
@@ -162,6 +217,7 @@ CROSS_ACCOUNT_DESTINATION: Final = Rule(
     "cross-account-destination",
     Severity.MEDIUM,
     "Destination in another account",
+    remediation=HOW_TO_FIX["cross-account-destination"],
     evidence=_cross_account_evidence,
     message=lambda ev: (
         f"{ev['side']} destination belongs to account {ev['destinationAccount']}, not {ev['functionAccount']}"
@@ -172,6 +228,7 @@ SELF_DESTINATION: Final = Rule(
     "self-destination",
     Severity.HIGH,
     "Function is its own destination (a loop)",
+    remediation=HOW_TO_FIX["self-destination"],
     evidence=_side,
     message=lambda ev: (
         f"{ev['side']} destination is this function itself: every such event invokes it again (a loop)"
@@ -187,6 +244,7 @@ SAME_DESTINATION_BOTH: Final = Rule(
     "same-destination-both",
     Severity.LOW,
     "Same destination for success and failure",
+    remediation=HOW_TO_FIX["same-destination-both"],
     evidence=_same_destination_evidence,
     message=lambda ev: (
         "onSuccess and onFailure send to the same destination: failures are mixed with successes"
@@ -202,6 +260,7 @@ MALFORMED_DESTINATION_ARN: Final = Rule(
     "malformed-destination-arn",
     Severity.MEDIUM,
     "Destination ARN is malformed",
+    remediation=HOW_TO_FIX["malformed-destination-arn"],
     evidence=_malformed_evidence,
     message=lambda ev: f"{ev['side']} destination {ev['destination']!r} is malformed: {ev['reason']}",
 )
@@ -210,6 +269,7 @@ UNKNOWN_DESTINATION_KIND: Final = Rule(
     "unknown-destination-kind",
     Severity.LOW,
     "Destination of an unknown kind",
+    remediation=HOW_TO_FIX["unknown-destination-kind"],
     evidence=_side,
     message=lambda ev: (
         f"{ev['side']} destination {ev['destination']!r} is not a kind FC is known to deliver to"
@@ -226,6 +286,7 @@ VALUE_OUT_OF_RANGE: Final = Rule(
     "value-out-of-range",
     Severity.MEDIUM,
     "Value outside the documented range",
+    remediation=HOW_TO_FIX["value-out-of-range"],
     evidence=_out_of_range_evidence,
     message=lambda ev: f"{ev['field']}={ev['value']!r} is outside the documented range {ev['range']}",
 )
@@ -239,8 +300,78 @@ STATEFUL_INVOCATION_OFF: Final = Rule(
     "stateful-invocation-off",
     Severity.LOW,
     "Stateful invocation off where the policy requires it",
+    remediation=HOW_TO_FIX["stateful-invocation-off"],
     evidence=_stateful_evidence,
     message=lambda ev: f"statefulInvocation is off but the policy requires it here ({ev['policy']})",
+)
+
+
+def _allowed_evidence(side: str, d: Destination) -> Evidence:
+    return _side(side, d)
+
+
+DESTINATION_NOT_ALLOWED: Final = Rule(
+    "destination-not-allowed",
+    Severity.MEDIUM,
+    "Destination not in the allow-list ([audit] allowed_destinations)",
+    remediation=HOW_TO_FIX["destination-not-allowed"],
+    evidence=_allowed_evidence,
+    message=lambda ev: (
+        f"{ev['side']} destination {ev['destination']!r} matches none of [audit] allowed_destinations"
+    ),
+)
+
+
+def _dangling_evidence(side: str, d: Destination, target: str) -> Evidence:
+    return {**_side(side, d), "target": target}
+
+
+DANGLING_FC_DESTINATION: Final = Rule(
+    "dangling-fc-destination",
+    Severity.HIGH,
+    "FC destination names a function that does not exist",
+    remediation=HOW_TO_FIX["dangling-fc-destination"],
+    evidence=_dangling_evidence,
+    message=lambda ev: (
+        f"{ev['side']} destination is function {ev['target']}, which this crawl of its account and region "
+        "(complete) did not find: events sent there are lost"
+    ),
+)
+
+
+def _cycle_evidence(side: str, d: Destination, cycle: list[str]) -> Evidence:
+    return {**_side(side, d), "cycle": list(cycle)}
+
+
+DESTINATION_CYCLE: Final = Rule(
+    "destination-cycle",
+    Severity.HIGH,
+    "FC destinations form a loop across functions (A → B → … → A)",
+    remediation=HOW_TO_FIX["destination-cycle"],
+    evidence=_cycle_evidence,
+    message=lambda ev: (
+        f"{ev['side']} destination starts a loop through FC destinations: "
+        + " → ".join(ev["cycle"])
+        + ": an event can invoke these functions forever"
+    ),
+)
+
+
+def _qualifier_gap_evidence(qualifier: str, latest_failure: str, seen_in: str) -> Evidence:
+    return {"qualifier": qualifier, "latestOnFailure": latest_failure, "seenIn": seen_in}
+
+
+QUALIFIER_GAP: Final = Rule(
+    "qualifier-gap",
+    Severity.MEDIUM,
+    "Alias or version without its own config while LATEST has a failure destination",
+    remediation=HOW_TO_FIX["qualifier-gap"],
+    evidence=_qualifier_gap_evidence,
+    message=lambda ev: (
+        f"{ev['qualifier']} is invoked ({ev['seenIn']}) but has no async config of its own, so it runs on "
+        "platform defaults with no onFailure destination, while LATEST sends failures to "
+        f"{ev['latestOnFailure']}: FC does not apply LATEST's config to a version or alias"
+    ),
 )
 
 
@@ -260,6 +391,7 @@ PAIR_ERROR: Final = Rule(
     "pair-error",
     Severity.MEDIUM,
     "Listing ended in error: this pair was not audited",
+    remediation=HOW_TO_FIX["pair-error"],
     evidence=_pair_error_evidence,
     message=_pair_error_message,
 )
@@ -267,8 +399,10 @@ PAIR_ERROR: Final = Rule(
 #: every rule, in report order (the report's per-rule columns follow it)
 RULES: Final[tuple[Rule, ...]] = (
     NO_FAILURE_DESTINATION,
+    NO_FAILURE_DESTINATION_UNVERIFIED,
     RETRIES_DISABLED_NO_FAILURE_DESTINATION,
     MAX_AGE_TOO_SHORT,
+    MAX_AGE_ABOVE_FC3_LIMIT,
     CROSS_REGION_DESTINATION,
     CROSS_ACCOUNT_DESTINATION,
     SELF_DESTINATION,
@@ -277,6 +411,10 @@ RULES: Final[tuple[Rule, ...]] = (
     UNKNOWN_DESTINATION_KIND,
     VALUE_OUT_OF_RANGE,
     STATEFUL_INVOCATION_OFF,
+    DESTINATION_NOT_ALLOWED,
+    DANGLING_FC_DESTINATION,
+    DESTINATION_CYCLE,
+    QUALIFIER_GAP,
     PAIR_ERROR,
 )
 RULE_BY_ID: Final = MappingProxyType({r.rule_id: r for r in RULES})

@@ -29,7 +29,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from crawler.audit.arns import Destination
+import orjson
+
+from crawler.audit.arns import Destination, names_function
+from crawler.audit.crossref import CrossHit, CrossRef, complete_targets
 from crawler.audit.report_model import (
     AGE,
     AGE_BOUNDS,
@@ -39,6 +42,8 @@ from crawler.audit.report_model import (
     CROSS_ACCOUNT,
     CROSS_REGION,
     DEFAULTS,
+    DEFAULTS_NOT_LISTED,
+    EXPOSURE,
     FINDINGS,
     FN,
     KIND,
@@ -67,6 +72,41 @@ _STATUS_INDEX: Final = {"ok": 0, "none": 1, "gone": 2, "error": 3}
 PendingConfig = tuple[int, str, Mapping[str, Any]]
 FindingSink = Callable[[Finding], None]
 Key = tuple[str, str, str, str]
+
+
+#: ``exposure_of``'s answers, in ``EXPOSURE_KEYS`` order
+_EXPOSURE_INDEX: Final = {"async": 0, "timer": 1, "sync": 2, "unknown": 3}
+
+
+def exposure_of(fn: Mapping[str, Any]) -> str:
+    """The function record's async exposure as the rules read it: ``async`` (a trigger other than a
+    timer invokes it asynchronously), ``timer`` (only timers do: FC never sends their events to a
+    destination), ``sync`` (its triggers were listed and none invokes asynchronously) or ``unknown``
+    (no trigger data: a crawl without ``--triggers``, or a trigger whose mode is not known)."""
+    exposure = fn.get("exposure")
+    if exposure == "sync":
+        return "sync"
+    if exposure != "async":
+        return "unknown"
+    triggers = fn.get("triggers")
+    if isinstance(triggers, list):
+        modes = [t for t in triggers if isinstance(t, Mapping) and t.get("mode") == "async"]
+        if modes and all(t.get("type") == "timer" for t in modes):
+            return "timer"
+    return "async"
+
+
+def timeout_of(fn: Mapping[str, Any]) -> float | None:
+    """The function's own timeout in seconds, when its record has a usable one."""
+    timeout = fn.get("timeout")
+    if isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0:
+        return float(timeout)
+    return None
+
+
+def orjson_key(evidence: Mapping[str, Any]) -> str:
+    """A finding's evidence as one comparable string (which loop, which destination)."""
+    return orjson.dumps(evidence, option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
 def _bump(counter: dict[Any, int], key: Any, n: int = 1) -> None:
@@ -134,6 +174,11 @@ class AuditFold:
         self.runs: list[list[Any]] = []
         #: functions whose last record (in this crawl) is ``error``: replaced if another record follows
         self.errors: dict[Key, ErrorMark] = {}
+        self.xref = CrossRef()
+        #: functions with at least one finding (not suppressed), by key
+        self.flagged: set[Key] = set()
+        #: cross-function findings already sent to ``on_finding``
+        self.cross_sent: set[tuple[str, Key, str | None, str]] = set()
         #: the findings of ``error`` records that can no longer be replaced, per severity, in line order
         #: (only the first ``cap`` of each can ever be listed)
         self.final_errors: list[list[Finding]] = [[], [], [], []]
@@ -166,6 +211,11 @@ class AuditFold:
         row[FN + _STATUS_INDEX[status]] += 1
         engine = self.engine
         evaluate, count, emit = engine.evaluate, self.count, self.emit
+        exposure, timeout = exposure_of(fn), timeout_of(fn)
+        xref = self.xref
+        xref.add_function(key, status, line, fn.get("triggers"))
+        if status in ("ok", "none"):
+            row[EXPOSURE + _EXPOSURE_INDEX[exposure]] += 1
         for cline, qualifier, config in configs:
             q = qualifier or LATEST
             row[QUAL + (0 if q == LATEST else 1 if q.isdigit() else 2)] += 1
@@ -179,17 +229,29 @@ class AuditFold:
                 named_function is not None and named_function != function
             ):
                 self.identity_mismatch(named_service, named_function, service, function, cline)
-            evaluation = evaluate(config, account, region, service, function)
+            evaluation = evaluate(config, account, region, service, function, False, timeout, exposure)
             count(row, evaluation, account, region)
+            node = (account, region, service, function, q)
+            success, failure = evaluation.on_success, evaluation.on_failure
+            xref.add_config(node, failure)
+            for side, d in (("onSuccess", success), ("onFailure", failure)):
+                if (
+                    d is not None
+                    and d.kind == "fc-function"
+                    and not names_function(d, account, region, service, function)
+                ):
+                    xref.add_edge(node, side, d, cline)
             if evaluation.hits:
-                emit(evaluation.hits, row, account, region, service, function, q, cline)
+                emit(evaluation.hits, row, account, region, service, function, q, cline, evaluation)
         row[CONFIGS] += len(configs)
         if status == "none" and not configs:
             row[DEFAULTS] += 1
-            evaluation = evaluate(NO_CONFIG, account, region, service, function, True)
+            evaluation = evaluate(NO_CONFIG, account, region, service, function, True, timeout, exposure)
             count(row, evaluation, account, region)
+            if exposure in ("sync", "timer"):  # no async trigger: counted, not listed
+                row[DEFAULTS_NOT_LISTED] += 1
             if evaluation.hits:
-                emit(evaluation.hits, row, account, region, service, function, None, line)
+                emit(evaluation.hits, row, account, region, service, function, None, line, evaluation)
         elif status == "error":
             error = fn.get("error")
             code = str(error.get("code")) if error else "unknown"
@@ -231,6 +293,7 @@ class AuditFold:
             if expired is not None:
                 mark.expired = expired.index
                 _bump(self.expired_hits, expired.index)
+        self.flagged.add(mark.key)
         row[self.rule_column[rule_id]] += 1
         row[FINDINGS + self.severity[rule_id]] += 1
         mark.finding = self.engine.finding(hit, account, region, service, function, None, mark.line, expired)
@@ -243,6 +306,7 @@ class AuditFold:
             return
         row[FN + _STATUS_INDEX["error"]] -= 1
         _drop(self.error_codes, mark.code)
+        self.flagged.discard(mark.key)
         if mark.rule is None:
             return
         if mark.suppressed:
@@ -271,9 +335,64 @@ class AuditFold:
             self.on_finding(mark.finding)
 
     def settle(self) -> None:
-        """The input is over (for now): send the pending ``error`` findings to ``on_finding``."""
+        """The input is over (for now): send the pending ``error`` findings and the cross-function
+        findings to ``on_finding``."""
         for mark in sorted(self.errors.values(), key=lambda m: m.line):
             self.send(mark)
+        self.send_cross()
+
+    # --- the cross-function rules (crawler.audit.crossref), judged once the input is over -----------
+    def cross_hits(self) -> list[CrossHit]:
+        on = self.engine.policy.enabled
+        return self.xref.hits(
+            complete_targets(self.runs),
+            dangling="dangling-fc-destination" in on,
+            cycle="destination-cycle" in on,
+            gap="qualifier-gap" in on,
+        )
+
+    def cross_findings(self, count: bool) -> list[Finding]:
+        """The cross-function findings of the input so far (suppressions applied). ``count``: fold them
+        into the rows and the listed findings too (done on the report's copy of the fold, once)."""
+        engine = self.engine
+        out = []
+        for ch in self.cross_hits():
+            account, region, service, function = ch.key
+            rule_id = ch.hit[0]
+            row = self.row(account, region, service) if count else None
+            expired = None
+            if self.check_suppressions:
+                active, expired = engine.suppression(
+                    rule_id, account, region, service, function, ch.qualifier
+                )
+                if active is not None:
+                    if row is not None:
+                        row[SUPPRESSED] += 1
+                        _bump(self.suppressed, rule_id)
+                    continue
+            finding = engine.finding(
+                ch.hit, account, region, service, function, ch.qualifier, ch.line, expired
+            )
+            out.append(finding)
+            if row is not None:
+                if expired is not None:
+                    _bump(self.expired_hits, expired.index)
+                self.flagged.add(ch.key)
+                row[self.rule_column[rule_id]] += 1
+                row[FINDINGS + finding.severity] += 1
+                if not self.closed[finding.severity]:
+                    self.keep(finding.severity, finding)
+        return out
+
+    def send_cross(self) -> None:
+        """Send the cross-function findings not sent yet to ``on_finding`` (the input is over for now)."""
+        if self.on_finding is None:
+            return
+        for finding in self.cross_findings(count=False):
+            mark = (finding.rule_id, finding.key, finding.qualifier, orjson_key(finding.evidence))
+            if mark not in self.cross_sent:
+                self.cross_sent.add(mark)
+                self.on_finding(finding)
 
     def listed(self, severity: int) -> list[Finding]:
         """The findings of a severity that can be listed, in line order: the retained ones and those of
@@ -352,11 +471,13 @@ class AuditFold:
         function: str,
         qualifier: str | None,
         line: int,
+        evaluation: Evaluation | None = None,
     ) -> None:
         if self.check_suppressions or self.on_finding is not None:
-            self.emit_slow(hits, row, account, region, service, function, qualifier, line)
+            self.emit_slow(hits, row, account, region, service, function, qualifier, line, evaluation)
             return
         rule_column, severity_of, closed = self.rule_column, self.severity, self.closed
+        self.flagged.add((account, region, service, function))
         for hit in hits:
             rule_id = hit[0]
             row[rule_column[rule_id]] += 1
@@ -364,7 +485,10 @@ class AuditFold:
             row[FINDINGS + severity] += 1
             if not closed[severity]:
                 self.keep(
-                    severity, self.engine.finding(hit, account, region, service, function, qualifier, line)
+                    severity,
+                    self.engine.finding(
+                        hit, account, region, service, function, qualifier, line, None, evaluation
+                    ),
                 )
 
     def emit_slow(
@@ -377,6 +501,7 @@ class AuditFold:
         function: str,
         qualifier: str | None,
         line: int,
+        evaluation: Evaluation | None = None,
     ) -> None:
         """``emit`` with suppressions to apply and a sink to feed."""
         engine = self.engine
@@ -389,11 +514,14 @@ class AuditFold:
                 continue
             if expired is not None:
                 _bump(self.expired_hits, expired.index)
+            self.flagged.add((account, region, service, function))
             row[self.rule_column[rule_id]] += 1
             severity = self.severity[rule_id]
             row[FINDINGS + severity] += 1
             if not self.closed[severity] or self.on_finding is not None:
-                finding = engine.finding(hit, account, region, service, function, qualifier, line, expired)
+                finding = engine.finding(
+                    hit, account, region, service, function, qualifier, line, expired, evaluation
+                )
                 if not self.closed[severity]:
                     self.keep(severity, finding)
                 if self.on_finding is not None:
@@ -467,4 +595,7 @@ class AuditFold:
         twin.runs = [list(run) for run in self.runs]
         twin.errors = {key: replace(mark) for key, mark in self.errors.items()}
         twin.final_errors = [list(kept) for kept in self.final_errors]
+        twin.xref = self.xref.copy()
+        twin.flagged = set(self.flagged)
+        twin.cross_sent = set(self.cross_sent)
         return twin

@@ -11,6 +11,7 @@ The ``[audit]`` table (all keys optional)::
     disable = ["same-destination-both"]
     fail_on = "high"             # default for --fail-on (info|low|medium|high|none)
     require_stateful = ["orders-*", "billing/charge-*"]   # or true: every function
+    allowed_destinations = ["acs:mns:*:1234567890123456:/queues/*"]   # approved destination globs
     max_findings = 1000          # findings listed in the report, most severe first (all are counted)
     top_destinations = 10
     max_services = 100000        # per-service rows kept; beyond, one "(other services)" row
@@ -135,6 +136,9 @@ class AuditPolicy:
     expired: tuple[Suppression, ...] = ()
     #: "service/function" globs where statefulInvocation must be on (empty: the rule never fires)
     require_stateful: tuple[str, ...] = ()
+    #: destination ARN globs that are approved (empty: no allow-list, ``destination-not-allowed`` never
+    #: fires); a cross-account destination that matches one is not a ``cross-account-destination``
+    allowed_destinations: tuple[str, ...] = ()
     fail_on: Severity | None = None
     retry_first_delay_seconds: float = 0.5
     retry_backoff_factor: float = 2.0
@@ -146,10 +150,13 @@ class AuditPolicy:
     max_services: int = 100_000
     today: date = field(default_factory=date.today)
 
-    def required_age(self, retries: int) -> float:
-        """Seconds the retry schedule needs: ``retries`` backoff delays plus ``retries + 1`` attempts."""
+    def required_age(self, retries: int, attempt_seconds: float | None = None) -> float:
+        """Seconds the retry schedule needs: ``retries`` backoff delays plus ``retries + 1`` attempts of
+        ``attempt_seconds`` each (default: the policy's, the fallback when a function's timeout is not
+        known)."""
         delays = sum(self.retry_first_delay_seconds * self.retry_backoff_factor**i for i in range(retries))
-        return delays + (retries + 1) * self.attempt_seconds
+        attempt = self.attempt_seconds if attempt_seconds is None else attempt_seconds
+        return delays + (retries + 1) * attempt
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -158,6 +165,7 @@ class AuditPolicy:
             "suppressions": [s.to_dict() for s in self.suppressions],
             "expiredSuppressions": [s.to_dict() for s in self.expired],
             "requireStateful": list(self.require_stateful),
+            "allowedDestinations": list(self.allowed_destinations),
             "retryFirstDelaySeconds": self.retry_first_delay_seconds,
             "retryBackoffFactor": self.retry_backoff_factor,
             "attemptSeconds": self.attempt_seconds,
@@ -187,6 +195,7 @@ _TOP_KEYS: Final = frozenset(
         "disable",
         "fail_on",
         "require_stateful",
+        "allowed_destinations",
         "max_findings",
         "top_destinations",
         "max_services",
@@ -286,6 +295,15 @@ def _stateful(value: object) -> tuple[str, ...]:
     return tuple(v if "/" in v else f"{v}/*" for v in value)
 
 
+def _allowed(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(
+            "audit.allowed_destinations must be a list of destination ARN globs "
+            '(for example ["acs:mns:*:1234567890123456:/queues/*"])'
+        )
+    return tuple(value)
+
+
 def policy_from_table(table: Mapping[str, Any], *, today: date) -> AuditPolicy:
     """Build the policy from the config file's ``[audit]`` table; ``ConfigError`` names the bad key."""
     table = _table(table, "audit")
@@ -326,6 +344,7 @@ def policy_from_table(table: Mapping[str, Any], *, today: date) -> AuditPolicy:
         suppressions=tuple(s for s in all_suppressions if s.expires is None or s.expires >= today),
         expired=tuple(s for s in all_suppressions if s.expires is not None and s.expires < today),
         require_stateful=_stateful(table.get("require_stateful", False)),
+        allowed_destinations=_allowed(table.get("allowed_destinations", [])),
         fail_on=fail_on,
         max_findings=_positive_int(table.get("max_findings", 1_000), "audit.max_findings", 0),
         top_destinations=_positive_int(table.get("top_destinations", 10), "audit.top_destinations", 1, 1000),

@@ -34,6 +34,9 @@ COVERAGE_KEYS: Final = ("both", "successOnly", "failureOnly", "none")
 #: destination kinds as counted (FC functions split by form), in ``crawler.audit.arns.KIND_COLUMNS`` order
 KIND_KEYS: Final = tuple(column.removeprefix("fc-function-") for column in KIND_COLUMNS)
 STATEFUL_KEYS: Final = ("on", "off", "invalid")
+#: functions (``ok``/``none``) by async exposure: a non-timer trigger invokes them asynchronously, only
+#: timers do, triggers listed and none does, no trigger data (``crawler.audit.fold.exposure_of``)
+EXPOSURE_KEYS: Final = ("async", "timerOnly", "sync", "unknown")
 
 FN: Final = 0  # + index in STATUSES
 CONFIGS: Final = 4
@@ -49,10 +52,13 @@ CROSS_REGION: Final = 41
 CROSS_ACCOUNT: Final = 42
 STATEFUL: Final = 43  # + index in STATEFUL_KEYS
 STATEFUL_DEFAULTED: Final = 46
-FINDINGS: Final = 47  # + Severity value
-SUPPRESSED: Final = 51
+EXPOSURE: Final = 47  # + index in EXPOSURE_KEYS
+#: functions on defaults whose missing failure destination is counted, not listed (no async trigger)
+DEFAULTS_NOT_LISTED: Final = 51
+FINDINGS: Final = 52  # + Severity value
+SUPPRESSED: Final = 56
 RULE_ORDER: Final = tuple(r.rule_id for r in RULES)
-RULE: Final = 52  # + index in RULE_ORDER: findings per rule
+RULE: Final = 57  # + index in RULE_ORDER: findings per rule
 ROW_SIZE: Final = RULE + len(RULE_ORDER)
 
 
@@ -85,6 +91,8 @@ class Figures:
     cross_account: int
     stateful: Mapping[str, int]
     stateful_defaulted: int
+    exposure: Mapping[str, int]
+    defaults_not_listed: int
     findings_by_severity: Mapping[str, int]
     findings_by_rule: Mapping[str, int]
     suppressed: int
@@ -109,6 +117,8 @@ class Figures:
             cross_account=row[CROSS_ACCOUNT],
             stateful=dict(zip(STATEFUL_KEYS, row[STATEFUL : STATEFUL + 3], strict=True)),
             stateful_defaulted=row[STATEFUL_DEFAULTED],
+            exposure=dict(zip(EXPOSURE_KEYS, row[EXPOSURE : EXPOSURE + 4], strict=True)),
+            defaults_not_listed=row[DEFAULTS_NOT_LISTED],
             findings_by_severity={s.label: row[FINDINGS + s.value] for s in Severity},
             findings_by_rule=dict(zip(RULE_ORDER, row[RULE:], strict=True)),
             suppressed=row[SUPPRESSED],
@@ -142,6 +152,8 @@ class Figures:
             "crossAccount": self.cross_account,
             "statefulInvocation": dict(self.stateful),
             "statefulInvocationDefaulted": self.stateful_defaulted,
+            "asyncExposure": dict(self.exposure),
+            "onDefaultsNotListed": self.defaults_not_listed,
             "findingsBySeverity": dict(self.findings_by_severity),
             "findingsByRule": dict(self.findings_by_rule),
             "suppressed": self.suppressed,
@@ -237,6 +249,11 @@ class AuditReport:
     problems_by_kind: Mapping[str, int]
     runs: tuple[RunInfo, ...]
     policy: AuditPolicy
+    #: sentences the reader needs beside the figures (what ``--triggers`` would add, what a rule could
+    #: not judge)
+    notes: tuple[str, ...] = ()
+    #: functions with at least one finding (listed or not)
+    functions_with_findings: int = 0
     schema_version: int = field(default=SCHEMA_VERSION)
 
     @property
@@ -276,9 +293,11 @@ class AuditReport:
                 "bySeverity": dict(self.totals.findings_by_severity),
                 "byRule": dict(self.totals.findings_by_rule),
                 "suppressedByRule": dict(self.suppressed_by_rule),
+                "functions": self.functions_with_findings,
                 "listed": len(self.findings),
                 "items": [f.to_dict() for f in self.findings],
             },
+            "notes": list(self.notes),
             "perService": [s.to_dict() for s in self.services],
             "perServiceTruncated": self.services_truncated,
             "problems": {

@@ -18,8 +18,9 @@ so an age below that sum cuts the schedule short.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
@@ -29,9 +30,13 @@ from crawler.audit.catalogue import (
     CROSS_ACCOUNT_DESTINATION,
     CROSS_REGION_DESTINATION,
     DEFAULT_SEVERITY,
+    DESTINATION_NOT_ALLOWED,
+    FC3_MAX_EVENT_AGE,
     MALFORMED_DESTINATION_ARN,
+    MAX_AGE_ABOVE_FC3_LIMIT,
     MAX_AGE_TOO_SHORT,
     NO_FAILURE_DESTINATION,
+    NO_FAILURE_DESTINATION_UNVERIFIED,
     PAIR_ERROR,
     RETRIES_DISABLED_NO_FAILURE_DESTINATION,
     RULE_BY_ID,
@@ -57,6 +62,7 @@ from crawler.audit.policy import (
     policy_from_table,
     resolve_fail_on,
 )
+from crawler.audit.remediation import fill
 from crawler.store.records import quotable
 
 __all__ = [
@@ -85,6 +91,15 @@ DEFAULT_RETRIES = 3
 DEFAULT_MAX_AGE = 86_400
 
 
+def finding_id(
+    rule_id: str, account: str, region: str, service: str, function: str, qualifier: str | None
+) -> str:
+    """``fcaudit-`` and 32 hex digits of SHA-256 over the parts, separated by a byte no name holds;
+    a finding about the whole function (no qualifier) hashes an empty qualifier."""
+    raw = "\x1f".join((rule_id, account, region, service, function, qualifier or ""))
+    return "fcaudit-" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     rule_id: str
@@ -99,9 +114,40 @@ class Finding:
     evidence: Mapping[str, Any]
     #: line of the input (or of the written output, live) that completed this function
     line: int = 0
+    #: the config's settings when the finding was made (``current_settings``), for its remediation;
+    #: ``None`` when not known (the findings across functions)
+    current: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def remediation(self) -> dict[str, Any]:
+        """How to fix it, filled in for this function and qualifier (``crawler.audit.remediation``)."""
+        return fill(
+            self.rule_id,
+            self.account,
+            self.region,
+            self.service,
+            self.function,
+            self.qualifier,
+            self.evidence,
+            self.current,
+        )
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """The function it is about: (account, region, service, function)."""
+        return (self.account, self.region, self.service, self.function)
+
+    @property
+    def finding_id(self) -> str:
+        """Stable across runs: a hash of the rule, account, region, service, function and qualifier
+        (findings of one rule on both sides of one config share it: one ticket per rule and target)."""
+        return finding_id(
+            self.rule_id, self.account, self.region, self.service, self.function, self.qualifier
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "id": self.finding_id,
             "ruleId": self.rule_id,
             "severity": self.severity.label,
             "account": self.account,
@@ -112,6 +158,7 @@ class Finding:
             "message": self.message,
             "evidence": dict(self.evidence),
             "line": self.line,
+            "remediation": self.remediation,
         }
 
 
@@ -132,6 +179,25 @@ class Evaluation(NamedTuple):
     stateful_defaulted: bool
 
 
+def current_settings(e: Evaluation) -> dict[str, Any]:
+    """A config's settings as a body to put back: the effective values (defaults filled in), an invalid
+    one left out, the destinations as they are."""
+    out: dict[str, Any] = {}
+    if e.retries is not None:
+        out["maxAsyncRetryAttempts"] = e.retries
+    if e.age is not None:
+        out["maxAsyncEventAgeInSeconds"] = e.age
+    if e.stateful is not None:
+        out["statefulInvocation"] = e.stateful
+    dc = {
+        side: {"destination": d.arn}
+        for side, d in (("onSuccess", e.on_success), ("onFailure", e.on_failure))
+        if d is not None
+    }
+    out["destinationConfig"] = dc
+    return out
+
+
 # ``Evaluation(...)`` runs a Python-level ``__new__``; the C constructor skips that frame on the hot path
 _new_evaluation: Final = tuple.__new__
 
@@ -140,6 +206,9 @@ NO_CONFIG: Final[Mapping[str, Any]] = MappingProxyType({})
 
 # each check's hit names its rule by id; the ids as locals of this module keep ``evaluate`` cheap
 _NO_FAILURE: Final = NO_FAILURE_DESTINATION.rule_id
+_UNVERIFIED: Final = NO_FAILURE_DESTINATION_UNVERIFIED.rule_id
+_ABOVE_FC3: Final = MAX_AGE_ABOVE_FC3_LIMIT.rule_id
+_NOT_ALLOWED: Final = DESTINATION_NOT_ALLOWED.rule_id
 _RETRIES0: Final = RETRIES_DISABLED_NO_FAILURE_DESTINATION.rule_id
 _AGE: Final = MAX_AGE_TOO_SHORT.rule_id
 _REGION: Final = CROSS_REGION_DESTINATION.rule_id
@@ -172,6 +241,10 @@ class RuleEngine:
         self.policy = policy
         on = policy.enabled
         self._no_failure = NO_FAILURE_DESTINATION.rule_id in on
+        self._unverified = NO_FAILURE_DESTINATION_UNVERIFIED.rule_id in on
+        self._above_fc3 = MAX_AGE_ABOVE_FC3_LIMIT.rule_id in on
+        self._allowed = [glob_matcher(p) for p in policy.allowed_destinations]
+        self._not_allowed = DESTINATION_NOT_ALLOWED.rule_id in on and bool(self._allowed)
         self._retries0 = RETRIES_DISABLED_NO_FAILURE_DESTINATION.rule_id in on
         self._age = MAX_AGE_TOO_SHORT.rule_id in on
         self._region = CROSS_REGION_DESTINATION.rule_id in on
@@ -184,6 +257,9 @@ class RuleEngine:
         self._stateful = STATEFUL_INVOCATION_OFF.rule_id in on and bool(policy.require_stateful)
         self.pair_error = PAIR_ERROR.rule_id in on
         self._required = [policy.required_age(n) for n in range(policy.retry_limit + 1)]
+        #: the backoff delays alone, for a function whose own timeout sets the attempt length
+        self._delays = [policy.required_age(n, attempt_seconds=0.0) for n in range(policy.retry_limit + 1)]
+        self._attempt = policy.attempt_seconds
         self._retry_limit, self._age_limit = policy.retry_limit, policy.max_event_age_limit
         self._stateful_globs = [(p, glob_matcher(p)) for p in policy.require_stateful]
         self.severity = {r: policy.severities.get(r, DEFAULT_SEVERITY[r]) for r in RULE_IDS}
@@ -196,9 +272,16 @@ class RuleEngine:
         service: str,
         function: str,
         defaults: bool = False,
+        timeout: float | None = None,
+        exposure: str = "unknown",
     ) -> Evaluation:
         """Read one config (``NO_CONFIG`` and ``defaults=True`` for a function without one) into its
-        effective settings and run every enabled rule over them. Unknown fields are ignored."""
+        effective settings and run every enabled rule over them. Unknown fields are ignored.
+
+        ``timeout``: the function's own timeout (its record's), the length of one attempt in
+        ``max-age-too-short``; ``None``: the policy's ``attempt_seconds``. ``exposure`` (``exposure_of``):
+        ``async``, ``timer`` (only timers invoke it asynchronously: their events never reach a
+        destination), ``sync`` or ``unknown``; it decides whether a missing failure destination is listed."""
         hits: list[Hit] = []
         raw_r = config.get("maxAsyncRetryAttempts")
         retries: int | None = DEFAULT_RETRIES
@@ -234,13 +317,24 @@ class RuleEngine:
                     failure = _cached_parse(value) if type(value) is str and value else _destination(side)
             elif self._range:
                 hits.append((_RANGE, ("destinationConfig", "not an object", "an object or null")))
-        if failure is None:
+        if failure is None and exposure != "timer":  # a timer's events never reach a destination
             if retries == 0 and self._retries0:
                 hits.append((_RETRIES0, (success,)))
-            elif self._no_failure:
-                hits.append((_NO_FAILURE, (retries, success, defaults)))
-        if retries and age is not None and age < self._required[retries] and self._age:
-            hits.append((_AGE, (age, retries, self._required[retries])))
+            elif not defaults or exposure == "async":
+                if self._no_failure:
+                    hits.append((_NO_FAILURE, (retries, success, defaults, exposure)))
+            elif exposure == "unknown" and self._unverified:
+                hits.append((_UNVERIFIED, (retries, success, defaults, exposure)))
+        if retries and age is not None and self._age:
+            if timeout is None:
+                if age < self._required[retries]:
+                    hits.append((_AGE, (age, retries, self._required[retries], self._attempt, False)))
+            else:
+                required = self._delays[retries] + (retries + 1) * timeout
+                if age < required:
+                    hits.append((_AGE, (age, retries, required, timeout, True)))
+        if age is not None and age > FC3_MAX_EVENT_AGE and self._above_fc3:
+            hits.append((_ABOVE_FC3, (age,)))
         if stateful is False and self._stateful:
             target = f"{service}/{function}"
             for pattern, match in self._stateful_globs:
@@ -277,7 +371,18 @@ class RuleEngine:
             hits.append((_UNKNOWN, (side, d)))
         if d.region != region and self._region:
             hits.append((_REGION, (side, d, region)))
-        if d.account != account and self._account and not d.same_account(account):
+        allowed = True
+        if self._allowed:
+            allowed = any(match(d.arn) for match in self._allowed)
+            if not allowed and self._not_allowed:
+                hits.append((_NOT_ALLOWED, (side, d)))
+        # an allow-listed destination in another account is a decision, not a finding
+        if (
+            d.account != account
+            and self._account
+            and not d.same_account(account)
+            and not (allowed and self._allowed)
+        ):
             hits.append((_ACCOUNT, (side, d, account)))
         if kind == "fc-function" and self._self and names_function(d, account, region, service, function):
             hits.append((_SELF, (side, d)))
@@ -307,6 +412,7 @@ class RuleEngine:
         qualifier: str | None,
         line: int,
         expired: Suppression | None = None,
+        evaluation: Evaluation | None = None,
     ) -> Finding:
         rule_id, payload = hit
         rule = RULE_BY_ID[rule_id]
@@ -328,4 +434,5 @@ class RuleEngine:
             rule.message(ev),
             ev,
             line,
+            current_settings(evaluation) if evaluation is not None else None,
         )

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 import orjson
 
+from crawler.audit.crossref import complete_targets
 from crawler.audit.fold import OTHER_SERVICES, PROBLEM_CAPACITY, AuditFold, FindingSink, PendingConfig
 from crawler.audit.report_model import (
     CONFIGS,
@@ -277,7 +278,34 @@ def _run_problems(runs: list[RunInfo]) -> list[Problem]:
     return problems
 
 
+def _notes(fold: AuditFold, totals: Figures) -> list[str]:
+    notes = []
+    unknown = totals.exposure["unknown"]
+    if unknown:
+        unverified = totals.findings_by_rule.get("no-failure-destination-unverified", 0)
+        notes.append(
+            f"{unknown:,} function(s) were judged without trigger data: a missing failure destination is "
+            f"listed where a config exists; on platform defaults it is listed at low "
+            f"(no-failure-destination-unverified: {unverified:,}). With --triggers (one ListTriggers "
+            f"request per function, about {unknown:,} more requests) fcaudit lists it only where a "
+            "trigger invokes the function asynchronously and counts the rest."
+        )
+    if totals.defaults_not_listed:
+        notes.append(
+            f"{totals.defaults_not_listed:,} function(s) on platform defaults have no async trigger (sync "
+            "triggers only, or only timers, whose events never reach a destination): counted, not listed."
+        )
+    unchecked = fold.xref.unchecked(complete_targets(fold.runs))
+    if unchecked:
+        notes.append(
+            f"{unchecked:,} FC destination(s) name a function in an account and region this input did not "
+            "crawl completely: not checked for dangling-fc-destination."
+        )
+    return notes
+
+
 def build_report(fold: AuditFold, lines: int, policy: AuditPolicy) -> AuditReport:
+    fold.cross_findings(count=True)
     totals = new_row()
     services = []
     for (account, region, service), row in sorted(fold.rows.items()):
@@ -336,4 +364,6 @@ def build_report(fold: AuditFold, lines: int, policy: AuditPolicy) -> AuditRepor
         problems_by_kind=dict(sorted(by_kind.items())),
         runs=tuple(runs),
         policy=policy,
+        notes=tuple(_notes(fold, Figures.from_row(totals))),
+        functions_with_findings=len(fold.flagged),
     )

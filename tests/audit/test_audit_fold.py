@@ -11,6 +11,7 @@ from typing import Any
 
 from crawler.audit.fold import AuditFold, PendingConfig
 from crawler.audit.policy import AuditPolicy, Suppression
+from crawler.audit.report_model import FINDINGS, RULE, RULE_ORDER, STATEFUL_DEFAULTED, SUPPRESSED
 from crawler.audit.rules import Finding, RuleEngine
 
 A, R = "1234567890123456", "cn-hangzhou"
@@ -60,7 +61,7 @@ GROUPS: list[tuple[list[PendingConfig], dict[str, Any], int]] = [
 ]
 EXPECTED = [
     ("no-failure-destination", A, R, "s", "f", "prod", 1),
-    ("no-failure-destination", A, R, "s", "g", None, 4),
+    ("no-failure-destination-unverified", A, R, "s", "g", None, 4),
     ("stateful-invocation-off", A, R, "s", "g", None, 4),
     ("pair-error", A, R, "t", "h", None, 5),
     ("pair-error", A, R, "t", "i", None, 6),
@@ -73,7 +74,12 @@ def test_each_finding_names_its_target_qualifier_and_line_on_both_paths() -> Non
     feed(slow, GROUPS)
     slow.settle()  # an error record's finding is sent once no later record can replace it
     assert [target(f) for f in found] == EXPECTED
-    assert dict(found[1].evidence) == {"maxAsyncRetryAttempts": 3, "onSuccess": None, "defaults": True}
+    assert dict(found[1].evidence) == {
+        "maxAsyncRetryAttempts": 3,
+        "onSuccess": None,
+        "defaults": True,
+        "exposure": "unknown",
+    }
     assert dict(found[3].evidence)["error"] == {"code": "ServerError"}
     fast = fold(require_stateful=("s/g",))  # no sink, no suppressions: the fast path
     feed(fast, GROUPS)
@@ -179,10 +185,10 @@ def test_suppressed_and_expired_findings_are_counted_by_rule_and_by_suppression(
     feed(f, GROUPS)
     f.settle()
     assert f.suppressed == {"no-failure-destination": 1}
-    assert f.rows[(A, R, "s")][51] == 1  # the row's suppressed column
+    assert f.rows[(A, R, "s")][SUPPRESSED] == 1  # the row's suppressed column
     assert f.expired_hits == {2: 2}
     assert [target(x) for x in found] == [
-        ("no-failure-destination", A, R, "s", "g", None, 4),  # the suppression names qualifier prod only
+        ("no-failure-destination-unverified", A, R, "s", "g", None, 4),  # the suppression names prod only
         ("pair-error", A, R, "t", "h", None, 5),
         ("pair-error", A, R, "t", "i", None, 6),
     ]
@@ -402,9 +408,13 @@ def test_pruning_keeps_the_most_referenced_then_the_first_by_arn_whatever_the_or
 def test_each_replacement_takes_back_one_count() -> None:
     f = play(fold(), [start_run(1), error("s", "a", 2), error("s", "b", 3), error("s", "c", 4)])
     row = f.rows[(A, R, "s")]
-    assert (row[3], row[49], row[52 + 11]) == (3, 3, 3)  # errors, medium findings, pair-error
+    assert (row[3], row[FINDINGS + 2], row[RULE + RULE_ORDER.index("pair-error")]) == (
+        3,
+        3,
+        3,
+    )  # errors, medium findings, pair-error
     play(f, [ok("s", "a", 6, queue("q"))])
-    assert (row[3], row[49], row[52 + 11]) == (2, 2, 2)
+    assert (row[3], row[FINDINGS + 2], row[RULE + RULE_ORDER.index("pair-error")]) == (2, 2, 2)
 
 
 def test_a_copy_keeps_the_sink() -> None:
@@ -442,9 +452,12 @@ def test_config_findings_under_active_and_expired_suppressions_are_counted_apart
     f.group([], fn("s", "e1", status="error", error={"code": "X"}), 6)
     f.group([], fn("s", "e2", status="error", error={"code": "X"}), 7)
     row = f.rows[(A, R, "s")]
-    assert row[51] == 4  # suppressed: two config findings and two error findings
-    assert (row[52], row[54]) == (2, 1)  # no-failure-destination, max-age-too-short
-    assert row[46] == 4  # statefulInvocation left to its default in all four configs
+    assert row[SUPPRESSED] == 4  # suppressed: two config findings and two error findings
+    assert (row[RULE], row[RULE + RULE_ORDER.index("max-age-too-short")]) == (
+        2,
+        1,
+    )  # no-failure-destination, max-age-too-short
+    assert row[STATEFUL_DEFAULTED] == 4  # statefulInvocation left to its default in all four configs
     assert f.expired_hits == {3: 1}
     assert [target(x) for x in found] == [
         ("no-failure-destination", A, R, "s", "f", "prod", 1),

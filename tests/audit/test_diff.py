@@ -122,8 +122,8 @@ def test_the_diff_lists_exactly_the_changes_made_through_the_sdk(
     }
     assert findings == {
         ("new", "no-failure-destination", "alpha", "LATEST", account, region),
-        ("new", "no-failure-destination", "beta", None, account, region),  # the function on defaults
-        ("resolved", "no-failure-destination", "gamma", None, account, region),
+        ("new", "no-failure-destination-unverified", "beta", None, account, region),  # on defaults
+        ("resolved", "no-failure-destination-unverified", "gamma", None, account, region),
     }
     assert result["counts"] == {
         "added": 1,

@@ -19,7 +19,7 @@ def test_no_failure_destination_fires_without_on_failure() -> None:
         "fn",
         "LATEST",
     )
-    assert finding.evidence == {"maxAsyncRetryAttempts": 3, "onSuccess": QUEUE}
+    assert finding.evidence == {"maxAsyncRetryAttempts": 3, "onSuccess": QUEUE, "exposure": "unknown"}
     assert "dropped without trace" in finding.message
 
 
@@ -28,12 +28,14 @@ def test_no_failure_destination_quiet_with_on_failure() -> None:
 
 
 def test_function_without_config_is_audited_on_platform_defaults() -> None:
+    # no trigger data: whether anything invokes it asynchronously is unknown, so low and says so
     found = findings_of(batch(status="none"))
-    assert [f.rule_id for f in found] == ["no-failure-destination"]
+    assert [(f.rule_id, f.severity.label) for f in found] == [("no-failure-destination-unverified", "low")]
     assert found[0].qualifier is None
     assert found[0].evidence["defaults"] is True
     assert found[0].evidence["maxAsyncRetryAttempts"] == 3
     assert "platform defaults" in found[0].message
+    assert "--triggers" in found[0].message
 
 
 def test_retries_disabled_without_failure_destination_is_high_and_replaces_the_medium_rule() -> None:
@@ -60,6 +62,8 @@ def test_max_age_too_short_for_the_retry_schedule() -> None:
         "maxAsyncEventAgeInSeconds": 240,
         "maxAsyncRetryAttempts": 3,
         "requiredSeconds": 243.5,
+        "attemptSeconds": 60.0,
+        "attemptFrom": "attempt_seconds setting",
     }
 
 

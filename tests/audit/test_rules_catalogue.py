@@ -10,6 +10,7 @@ from pathlib import Path
 from crawler.audit.arns import parse_destination
 from crawler.audit.catalogue import RULE_BY_ID, RULES, Rule, Severity
 from crawler.audit.policy import AuditPolicy
+from crawler.audit.remediation import FIXES
 from crawler.audit.rules import Evaluation, RuleEngine
 
 RULES_PAGE = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
@@ -18,17 +19,19 @@ QUEUE = f"acs:mns:{R}:{A}:/queues/dlq/messages"
 
 
 def test_every_rule_is_one_object_with_a_unique_id() -> None:
-    assert len(RULE_BY_ID) == len(RULES) == 12
+    assert len(RULE_BY_ID) == len(RULES) == 18
     for rule in RULES:
         assert isinstance(rule, Rule)
         assert RULE_BY_ID[rule.rule_id] is rule
         assert rule.title
         assert isinstance(rule.severity, Severity)
-        assert rule.remediation is None  # issue 15 writes them
+        assert rule.remediation.endswith(".")  # how to fix it, in words (``fcaudit rules``)
+        assert rule.rule_id in FIXES  # and filled in for each finding
 
 
 def test_the_rules_page_lists_every_rule_at_its_default_severity() -> None:
-    table = re.findall(r"^\| `([a-z-]+)` \| (info|low|medium|high) \|", RULES_PAGE.read_text("utf-8"), re.M)
+    text = RULES_PAGE.read_text("utf-8")
+    table = re.findall(r"^\| `([a-z0-9-]+)` \| (info|low|medium|high) \|", text, re.M)
     assert sorted(table) == sorted((r.rule_id, r.severity.label) for r in RULES)
 
 

@@ -93,7 +93,9 @@ def test_an_age_exactly_the_retry_schedule_is_enough() -> None:
     e = engine(retry_first_delay_seconds=1.0)  # one retry: 1 s of delay + 2 attempts of 60 s = 121 s
     base = {"destinationConfig": {"onFailure": {"destination": QUEUE}}, "maxAsyncRetryAttempts": 1}
     assert hits({**base, "maxAsyncEventAgeInSeconds": 121}, e) == []
-    assert hits({**base, "maxAsyncEventAgeInSeconds": 120}, e) == [("max-age-too-short", (120, 1, 121.0))]
+    assert hits({**base, "maxAsyncEventAgeInSeconds": 120}, e) == [
+        ("max-age-too-short", (120, 1, 121.0, 60.0, False))
+    ]
 
 
 def test_a_function_that_is_its_own_destination_on_either_side() -> None:
@@ -127,6 +129,7 @@ def test_a_findings_dict_and_line() -> None:
     made = e.finding(hit, A, R, "svc", "fn", "prod", line=7)
     assert made.line == 7
     assert made.to_dict() == {
+        "id": made.finding_id,
         "ruleId": "malformed-destination-arn",
         "severity": "medium",
         "account": A,

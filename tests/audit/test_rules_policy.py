@@ -43,7 +43,7 @@ def test_suppression_of_another_rule_does_not_apply() -> None:
 def test_a_qualifier_glob_does_not_hide_function_level_findings() -> None:
     none = batch(status="none", service="legacy-billing")
     assert [f.rule_id for f in findings_of(none, table=_suppress(qualifier="prod"))] == [
-        "no-failure-destination"
+        "no-failure-destination-unverified"
     ]
     assert findings_of(none, table=_suppress()) == []
 

@@ -54,7 +54,7 @@ def _expected(records: list[dict[str, Any]]) -> dict[str, Any]:
         if rec["type"] == "function":
             c[f"status:{rec['status']}"] += 1
             if rec["status"] == "none":  # platform defaults: 3 retries, 1 day, no destinations, stateful off
-                c.update(["defaults", "retry:3", "age:upTo1d", "cov:none", "stateful:off", "rule:no-failure"])
+                c.update(["defaults", "retry:3", "age:upTo1d", "cov:none", "stateful:off", "rule:unverified"])
             continue
         c["configs"] += 1
         q = rec["qualifier"]
@@ -66,6 +66,10 @@ def _expected(records: list[dict[str, Any]]) -> dict[str, Any]:
         age = cfg.get("maxAsyncEventAgeInSeconds", 86400)
         if _is_int(age) and 1 <= age <= 2592000:
             c["age:" + next(key for limit, key in AGE_LIMITS if age <= limit)] += 1
+            c["rule:above-fc3"] += age > 604800
+            # the schedule: 0.5 s, 1 s, 2 s ... between attempts of 60 s each (no timeout in the truth)
+            if retries_ok and retries and age < sum(0.5 * 2**i for i in range(retries)) + (retries + 1) * 60:
+                c["rule:age-short"] += 1
         else:
             c["age:outOfRange"] += 1
             c["rule:range"] += 1
@@ -137,7 +141,11 @@ def test_summary_matches_the_emulator_truth(spec: AccountSpec) -> None:
     assert got("stateful", t.stateful) == wanted("stateful")
     assert (t.cross_region, t.cross_account) == (want["cross-region"], want["cross-account"])
     rules = report.findings_by_rule
+    assert rules.get("max-age-above-fc3-limit", 0) == want.get("rule:above-fc3", 0)
+    assert rules.get("max-age-too-short", 0) == want.get("rule:age-short", 0) > 0
     assert rules.get("no-failure-destination", 0) == want["rule:no-failure"]
+    # no trigger data in the truth: a function on defaults may or may not be invoked asynchronously
+    assert rules.get("no-failure-destination-unverified", 0) == want["rule:unverified"]
     assert rules.get("retries-disabled-no-failure-destination", 0) == want.get("rule:retries0", 0)
     assert rules.get("malformed-destination-arn", 0) == want["kind:malformed"]
     assert rules.get("self-destination", 0) == want["rule:self"]

@@ -134,6 +134,10 @@ def test_the_report_of_a_crawled_account_in_chromium(
                                               el => [el.id, el.innerText]))"""
         )
         seen["high"] = await page.evaluate('document.getElementById("severity-high").innerText')
+        seen["fix"] = await page.evaluate(
+            """Array.from(document.querySelectorAll("#rule-retries-disabled-no-failure-destination td"),
+                          td => td.innerText).join("\\n")"""
+        )
         seen["bars"] = await page.evaluate(
             """Array.from(document.querySelectorAll("#chart-retries g.bar"), g => [
                    g.querySelector("text.label").textContent,
@@ -165,6 +169,9 @@ def test_the_report_of_a_crawled_account_in_chromium(
     assert figures["figure-findings"] == f"{findings:,}"
     assert known in seen["high"]
     assert "retries-disabled-no-failure-destination" in seen["high"]
+    # each listed finding shows its remediation, filled in: the words and the aliyun command
+    assert "Fix: add an onFailure destination so a failed event is kept" in seen["fix"]
+    assert "aliyun fc-open PUT '/2016-08-15/services/" in seen["fix"]
     bars = {label: (value, height) for label, value, height in seen["bars"]}
     assert bars["0"][0] == f"{retries_off:,}"
     assert all((height > 0) == (value != "0") for value, height in bars.values())

@@ -73,6 +73,7 @@ def test_json_is_versioned_stable_and_complete() -> None:
         "errorCodes",
         "destinations",
         "findings",
+        "notes",
         "perService",
         "perServiceTruncated",
         "problems",
@@ -110,6 +111,7 @@ def test_write_findings_writes_ndjson_atomically(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["findings.ndjson"]
     first = orjson.loads(lines[0])
     assert set(first) == {
+        "id",
         "ruleId",
         "severity",
         "account",
@@ -120,4 +122,5 @@ def test_write_findings_writes_ndjson_atomically(tmp_path: Path) -> None:
         "message",
         "evidence",
         "line",
+        "remediation",
     }

@@ -50,6 +50,9 @@ class FindingView:
     message: str
     evidence: tuple[tuple[str, str], ...]
     line: int
+    #: the remediation filled in: the change in words, and the FC 2.0 ``aliyun`` command ("" if none)
+    fix: str = ""
+    fix_command: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,7 @@ class ReportView:
 
 # --- building it ------------------------------------------------------------------------------------
 def _finding_view(f: Finding) -> FindingView:
+    remediation = f.remediation
     return FindingView(
         account=f.account,
         region=f.region,
@@ -148,6 +152,8 @@ def _finding_view(f: Finding) -> FindingView:
         message=f.message,
         evidence=tuple((k, evidence_value(v)) for k, v in f.evidence.items()),
         line=f.line,
+        fix=remediation["summary"],
+        fix_command=remediation.get("aliyun", {}).get("fc2", ""),
     )
 
 

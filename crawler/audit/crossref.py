@@ -1,0 +1,308 @@
+"""The rules that need more than one function: dangling FC destinations, loops across functions, and
+aliases or versions invoked without a config of their own.
+
+``AuditFold`` hands every finished function to ``CrossRef.add_function`` and every FC-function
+destination it judged to ``add_edge``; the rules run once the input is over (``hits``), over what was
+kept: the key of every function seen, the (function, qualifier) of every config, the FC destinations
+(without the self-loops, which ``self-destination`` reports) and LATEST's failure destination per
+function. Memory therefore grows with the number of functions and configs (a few small tuples each),
+unlike the rest of the fold: fine for hundreds of thousands of functions.
+
+What each rule may conclude:
+
+- ``dangling-fc-destination``: only for a destination in an (account, region) that a run of this input
+  crawled *completely*: its end record says complete, and it was not a shard, a ``--targets`` pairs
+  run or a filtered one (``complete_targets``). A function in ``error`` exists; ``gone`` does not. The
+  crawl does not list aliases or versions, so a destination's qualifier is not judged.
+- ``destination-cycle``: the graph's nodes are (function, qualifier) pairs that have a config; an edge
+  is an FC destination (either side) to another function's qualifier that has a config (one without a
+  config runs on defaults: no destinations, the chain ends). Every node of a strongly connected
+  component of two or more nodes gets one finding, with one loop through it.
+- ``qualifier-gap``: a qualifier other than LATEST that the input shows being invoked (an FC
+  destination names it, or a trigger record carries it) and that has no config of its own, on a
+  function whose LATEST config has a failure destination. FC configures async invocation per version
+  and alias and a published version does not take LATEST's (docs/rules.md cites the pages), so that
+  qualifier runs on the platform defaults: no failure destination.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from crawler.audit.arns import Destination
+from crawler.audit.catalogue import DANGLING_FC_DESTINATION, DESTINATION_CYCLE, QUALIFIER_GAP, Hit
+from crawler.store.records import LATEST
+
+FnKey = tuple[str, str, str, str]
+#: account, region, service, function, qualifier
+Node = tuple[str, str, str, str, str]
+Target = tuple[str, str]
+
+_DANGLING: Final = DANGLING_FC_DESTINATION.rule_id
+_CYCLE: Final = DESTINATION_CYCLE.rule_id
+_GAP: Final = QUALIFIER_GAP.rule_id
+#: a bare FC 3.0 name that two services share cannot be resolved to one function
+_AMBIGUOUS: Final = ("", "", "", "")
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    source: Node
+    side: str
+    destination: Destination
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class CrossHit:
+    """A hit of one of these rules, on one function and qualifier, at the line of its function record."""
+
+    hit: Hit
+    key: FnKey
+    qualifier: str | None
+    line: int
+
+
+def label(node: Node) -> str:
+    return f"{node[2]}/{node[3]}:{node[4]}"
+
+
+def complete_targets(runs: Iterable[Sequence[Any]]) -> set[Target]:
+    """The (account, region) pairs a run of the input crawled completely: the run has its start and end
+    records, the end says complete, and the run listed everything (not one shard of several, no
+    ``--targets`` pairs, no service or function filter); ``fcaudit merge`` writes such a run for the
+    shards it joined."""
+    done: set[Target] = set()
+    for run in runs:
+        start, end = run[0], run[1]
+        if not isinstance(start, Mapping) or not isinstance(end, Mapping) or end.get("complete") is not True:
+            continue
+        shard = start.get("shard")
+        whole = shard is None or (isinstance(shard, Mapping) and shard.get("count") == 1)
+        if not whole or start.get("pairs") is not None:  # one shard of several sees part of the account
+            continue
+        selection = start.get("selection") or {}
+        if not isinstance(selection, Mapping) or any(
+            isinstance(part, Mapping) and (part.get("include") or part.get("exclude"))
+            for part in selection.values()
+        ):
+            continue
+        for target in start.get("targets") or ():
+            if isinstance(target, Mapping):
+                account, region = target.get("account"), target.get("region")
+                if isinstance(account, str) and isinstance(region, str):
+                    done.add((account, region))
+    return done
+
+
+@dataclass(slots=True)
+class CrossRef:
+    """What the cross-function rules need, kept as the fold goes (see the module docstring)."""
+
+    #: functions that exist (status ok, none or error), with the line of their function record
+    functions: dict[FnKey, int] = field(default_factory=dict)
+    #: (account, region, FC 3.0 name) → the function: its bare name and ``service$function``
+    fc3_names: dict[tuple[str, str, str], FnKey] = field(default_factory=dict)
+    configs: set[Node] = field(default_factory=set)
+    #: LATEST's onFailure destination, per function that has one
+    latest_failure: dict[FnKey, str] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+    #: qualifiers other than LATEST that triggers name: (function, qualifier) → line
+    trigger_qualifiers: dict[Node, int] = field(default_factory=dict)
+
+    def copy(self) -> CrossRef:
+        return CrossRef(
+            dict(self.functions),
+            dict(self.fc3_names),
+            set(self.configs),
+            dict(self.latest_failure),
+            list(self.edges),
+            dict(self.trigger_qualifiers),
+        )
+
+    def add_function(self, key: FnKey, status: str, line: int, triggers: object) -> None:
+        if status == "gone":
+            self.functions.pop(key, None)
+            return
+        self.functions[key] = line
+        account, region, service, function = key
+        for name in (function, f"{service}${function}"):
+            known = self.fc3_names.setdefault((account, region, name), key)
+            if known != key:
+                self.fc3_names[(account, region, name)] = _AMBIGUOUS
+        if isinstance(triggers, list):
+            for trigger in triggers:
+                q = trigger.get("qualifier") if isinstance(trigger, Mapping) else None
+                if isinstance(q, str) and q and q != LATEST:
+                    self.trigger_qualifiers.setdefault((*key, q), line)
+
+    def add_config(self, node: Node, failure: Destination | None) -> None:
+        self.configs.add(node)
+        if node[4] == LATEST and failure is not None:
+            self.latest_failure[node[:4]] = failure.arn
+
+    def add_edge(self, source: Node, side: str, destination: Destination, line: int) -> None:
+        self.edges.append(Edge(source, side, destination, line))
+
+    # --- the rules ------------------------------------------------------------------------------------
+    def resolve(self, d: Destination, account: str) -> FnKey | None:
+        """The function an FC destination names, if this input has it (``None``: not seen, or ambiguous)."""
+        owner = account if d.same_account(account) else d.account
+        assert owner is not None
+        assert d.region is not None
+        assert d.function is not None
+        if d.form == "fc2":
+            assert d.service is not None
+            key: FnKey = (owner, d.region, d.service, d.function)
+            return key if key in self.functions else None
+        found = self.fc3_names.get((owner, d.region, d.function))
+        return None if found is None or found == _AMBIGUOUS else found
+
+    def _owner(self, d: Destination, account: str) -> Target:
+        owner = account if d.same_account(account) else d.account
+        assert owner is not None
+        assert d.region is not None
+        return owner, d.region
+
+    def unchecked(self, complete: set[Target]) -> int:
+        """FC destinations not found in this input whose account and region were not crawled completely."""
+        return sum(
+            1
+            for e in self.edges
+            if self.resolve(e.destination, e.source[0]) is None
+            and self._owner(e.destination, e.source[0]) not in complete
+        )
+
+    def hits(self, complete: set[Target], *, dangling: bool, cycle: bool, gap: bool) -> list[CrossHit]:
+        out: list[CrossHit] = []
+        resolved: list[tuple[Edge, FnKey | None]] = [
+            (e, self.resolve(e.destination, e.source[0])) for e in self.edges
+        ]
+        if dangling:
+            for edge, target in resolved:
+                d = edge.destination
+                if target is None and self._owner(d, edge.source[0]) in complete:
+                    # an ambiguous bare FC 3.0 name exists (twice): never dangling
+                    if (*self._owner(d, edge.source[0]), d.function) in self.fc3_names:
+                        continue
+                    named = f"{d.service}/{d.function}" if d.form == "fc2" else str(d.function)
+                    hit: Hit = (_DANGLING, (edge.side, d, named))
+                    out.append(CrossHit(hit, edge.source[:4], edge.source[4], edge.line))
+        if cycle:
+            out.extend(self._cycles(resolved))
+        if gap:
+            out.extend(self._gaps(resolved))
+        return out
+
+    def _cycles(self, resolved: list[tuple[Edge, FnKey | None]]) -> list[CrossHit]:
+        graph: dict[Node, list[tuple[Node, Edge]]] = {}
+        for edge, target in resolved:
+            if target is None or target == edge.source[:4]:
+                continue
+            node: Node = (*target, edge.destination.qualifier or LATEST)
+            if node in self.configs:
+                graph.setdefault(edge.source, []).append((node, edge))
+        out = []
+        for component in _strong_components(graph):
+            if len(component) < 2:
+                continue
+            members = set(component)
+            for node in sorted(component):
+                path, first = _loop(graph, node, members)
+                out.append(
+                    CrossHit(
+                        (_CYCLE, (first.side, first.destination, [label(n) for n in path])),
+                        node[:4],
+                        node[4],
+                        first.line,
+                    )
+                )
+        return out
+
+    def _gaps(self, resolved: list[tuple[Edge, FnKey | None]]) -> list[CrossHit]:
+        seen: dict[Node, tuple[str, int]] = {}
+        for edge, target in resolved:
+            q = edge.destination.qualifier or LATEST
+            if target is not None and q != LATEST:
+                seen.setdefault((*target, q), (f"a destination of {label(edge.source)}", 0))
+        for node, line in self.trigger_qualifiers.items():
+            seen.setdefault(node, ("a trigger", line))
+        out = []
+        for node, (where, _line) in sorted(seen.items()):
+            key = node[:4]
+            failure = self.latest_failure.get(key)
+            if failure is None or node in self.configs or key not in self.functions:
+                continue
+            out.append(CrossHit((_GAP, (node[4], failure, where)), key, node[4], self.functions[key]))
+        return out
+
+
+def _strong_components(graph: Mapping[Node, list[tuple[Node, Edge]]]) -> list[list[Node]]:
+    """Tarjan's strongly connected components, iteratively (no recursion limit on long chains)."""
+    index: dict[Node, int] = {}
+    low: dict[Node, int] = {}
+    on_stack: set[Node] = set()
+    stack: list[Node] = []
+    components: list[list[Node]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work: list[tuple[Node, int]] = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            successors = graph.get(node, [])
+            if i < len(successors):
+                work.append((node, i + 1))
+                nxt = successors[i][0]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                components.append(component)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return components
+
+
+def _loop(
+    graph: Mapping[Node, list[tuple[Node, Edge]]], start: Node, members: set[Node]
+) -> tuple[list[Node], Edge]:
+    """The shortest loop from ``start`` back to itself inside its component (``start``, ..., ``start``)
+    and the edge that leaves ``start`` on it."""
+    parents: dict[Node, tuple[Node, Edge]] = {}
+    queue = deque([start])
+    while queue and start not in parents:
+        node = queue.popleft()
+        for nxt, edge in graph.get(node, []):
+            if nxt in members and nxt not in parents:
+                parents[nxt] = (node, edge)
+                queue.append(nxt)
+    chain = [start]  # walked backwards from start's own parent
+    node = start
+    while True:
+        prev, edge = parents[node]
+        chain.append(prev)
+        if prev == start:
+            break
+        node = prev
+    chain.reverse()
+    return chain, parents[chain[1]][1]
