@@ -140,6 +140,7 @@ def test_a_findings_dict_and_line() -> None:
         "message": made.message,
         "evidence": dict(made.evidence),
         "line": 7,
+        "remediation": made.remediation,
     }
     assert made.evidence["side"] == "onFailure"
     assert isinstance(made, Finding)
