@@ -291,7 +291,7 @@ class Transport:
         if declared is not None:
             if declared > self._max_body:
                 response.close()
-                raise self._too_large(route, response.status, request_id, declared)
+                raise self._too_large(route, response.status, request_id, declared, exact=True)
             # the parser frames the body by Content-Length (and we ask for no decompression): it
             # cannot grow past the declared size, so one read, not a loop of chunks
             return await response.read()
@@ -301,13 +301,16 @@ class Transport:
             size += len(chunk)
             if size > self._max_body:
                 response.close()
-                raise self._too_large(route, response.status, request_id, size)
+                raise self._too_large(route, response.status, request_id, size, exact=False)
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _too_large(self, route: str, status: int, request_id: str | None, size: int) -> ResponseTooLargeError:
+    def _too_large(
+        self, route: str, status: int, request_id: str | None, size: int, *, exact: bool
+    ) -> ResponseTooLargeError:
+        # a declared Content-Length is the exact size; a counted body is cut where it crossed the cap
         error = ResponseTooLargeError(
-            f"{route}: answer of {'at least ' if size > self._max_body else ''}{size} bytes is over the "
+            f"{route}: answer of {'' if exact else 'at least '}{size} bytes is over the "
             f"{self._max_body}-byte cap (max_body_bytes)"
         )
         error.http = status

@@ -83,16 +83,13 @@ async def test_a_trickling_server_is_cut_at_total_timeout_and_named(server: Fake
 async def test_an_answer_over_the_cap_is_named_with_its_size_status_and_request_id(
     server: FakeServer,
 ) -> None:
-    """A body past ``max_body_bytes``: 'answer of at least <n> bytes is over the <cap>-byte cap
-    (max_body_bytes)', with the answer's HTTP status and request id."""
+    """A body past ``max_body_bytes``: 'answer of <n> bytes is over the <cap>-byte cap (max_body_bytes)'
+    when its Content-Length says so (the exact size), with the answer's HTTP status and request id."""
     server.answer(raw(b" " * 5000))
     async with client_for(server.endpoint, max_body_bytes=4096) as client:
         with pytest.raises(ResponseTooLargeError) as caught:
             await configs(client)
-    assert (
-        caught.value.message
-        == f"{ROUTE}: answer of at least 5000 bytes is over the 4096-byte cap (max_body_bytes)"
-    )
+    assert caught.value.message == f"{ROUTE}: answer of 5000 bytes is over the 4096-byte cap (max_body_bytes)"
     assert (caught.value.http, caught.value.request_id) == (200, "req-raw")
 
 
