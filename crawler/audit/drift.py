@@ -28,7 +28,7 @@ not meant for hundreds of millions.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Final, Literal
 
@@ -262,11 +262,56 @@ class ConfigChange:
 class FindingChange:
     kind: Literal["new", "resolved"]
     finding: Finding
+    #: resolved: the worse new finding of another rule on the same function and qualifier that took its
+    #: place (``no-failure-destination`` → ``retries-disabled-no-failure-destination``)
+    superseded_by: Finding | None = None
+    #: new: the resolved finding it took the place of
+    supersedes: Finding | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = self.finding.to_dict()
         data.pop("line", None)
-        return {"change": self.kind, **data}
+        out = {"change": self.kind, **data}
+        if self.superseded_by is not None:
+            out["supersededBy"] = _brief(self.superseded_by)
+        if self.supersedes is not None:
+            out["supersedes"] = _brief(self.supersedes)
+        return out
+
+
+def _brief(f: Finding) -> dict[str, Any]:
+    return {"id": f.finding_id, "ruleId": f.rule_id, "severity": f.severity.label}
+
+
+def _supersede(
+    appeared: list[FindingChange], resolved: list[FindingChange]
+) -> tuple[list[FindingChange], list[FindingChange]]:
+    """Pair each resolved finding with the worst new finding of another rule on the same function and
+    qualifier whose severity is higher: it was not fixed, a worse rule replaced it."""
+    by_target: dict[tuple[str, ...], list[int]] = {}
+    for i, change in enumerate(appeared):
+        f = change.finding
+        by_target.setdefault((*f.key, f.qualifier or ""), []).append(i)
+    supersedes: dict[int, Finding] = {}
+    out_resolved = []
+    for change in resolved:
+        f = change.finding
+        candidates = [
+            i
+            for i in by_target.get((*f.key, f.qualifier or ""), [])
+            if appeared[i].finding.severity > f.severity and appeared[i].finding.rule_id != f.rule_id
+        ]
+        if not candidates:
+            out_resolved.append(change)
+            continue
+        worst = max(candidates, key=lambda i: (appeared[i].finding.severity, -i))
+        supersedes.setdefault(worst, f)
+        out_resolved.append(replace(change, superseded_by=appeared[worst].finding))
+    out_appeared = [
+        replace(change, supersedes=supersedes[i]) if i in supersedes else change
+        for i, change in enumerate(appeared)
+    ]
+    return out_appeared, out_resolved
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +332,11 @@ class DriftReport:
     def drifted(self) -> bool:
         return bool(self.added or self.removed or self.changed or self.new_findings or self.resolved_findings)
 
+    @property
+    def superseded(self) -> int:
+        """Resolved findings that a worse rule replaced on the same target (counted in ``resolved`` too)."""
+        return sum(1 for f in self.resolved_findings if f.superseded_by is not None)
+
     def counts(self) -> dict[str, int]:
         return {
             "added": len(self.added),
@@ -294,6 +344,7 @@ class DriftReport:
             "changed": len(self.changed),
             "newFindings": len(self.new_findings),
             "resolvedFindings": len(self.resolved_findings),
+            "supersededFindings": self.superseded,
             "unverifiedConfigs": self.unverified_configs,
             "unverifiedFindings": self.unverified_findings,
         }
@@ -368,6 +419,7 @@ def compare(old: DriftSide, new: DriftSide) -> DriftReport:
             appeared.append(FindingChange("new", new.findings[fkey]))
         else:
             resolved.append(FindingChange("resolved", old.findings[fkey]))
+    appeared, resolved = _supersede(appeared, resolved)
     return DriftReport(
         old=old.name,
         new=new.name,

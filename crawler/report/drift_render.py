@@ -38,6 +38,7 @@ def headline(report: DriftReport) -> str:
             f"Drift from {report.old} to {report.new}: {c['added']} added, {c['removed']} removed, "
             f"{c['changed']} changed config(s); {c['newFindings']} new, {c['resolvedFindings']} resolved "
             "finding(s)"
+            + (f" ({c['supersededFindings']} superseded by a worse rule)" if c["supersededFindings"] else "")
         )
     if report.unverified_configs or report.unverified_findings:
         text += (
@@ -66,6 +67,15 @@ def _finding_where(change: FindingChange) -> str:
     return f"{f.account} {f.region} {f.service}/{f.function}{qualifier}"
 
 
+def _succession(change: FindingChange) -> str:
+    """ "superseded by RULE (severity, id)" or "supersedes RULE (...)", or ""."""
+    other = change.superseded_by or change.supersedes
+    if other is None:
+        return ""
+    verb = "superseded by" if change.superseded_by is not None else "supersedes"
+    return f"{verb} {other.rule_id} ({other.severity.label}, {other.finding_id})"
+
+
 def _table(report: DriftReport) -> str:
     lines = [headline(report)]
     lines += [f"warning: {w}" for w in report.warnings]
@@ -90,8 +100,10 @@ def _table(report: DriftReport) -> str:
         lines += ["", f"{title} ({len(findings)})"]
         for found in findings:
             f = found.finding
-            lines.append(f"  {f.severity.label:<6} {f.rule_id}  {_finding_where(found)}")
+            lines.append(f"  {f.severity.label:<6} {f.rule_id}  {_finding_where(found)}  {f.finding_id}")
             lines.append(f"      {f.message}")
+            if _succession(found):
+                lines.append(f"      {_succession(found)}")
     return "\n".join(lines) + "\n"
 
 
@@ -123,8 +135,9 @@ def _markdown(report: DriftReport) -> str:
                     markdown.code(c.finding.rule_id),
                     _finding_where(c),
                     c.finding.message,
+                    _succession(c),
                 )
                 for c in findings
             ]
-            lines += markdown.table(("severity", "rule", "where", "message"), found)
+            lines += markdown.table(("severity", "rule", "where", "message", "succession"), found)
     return "\n".join(lines) + "\n"

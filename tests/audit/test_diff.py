@@ -131,6 +131,7 @@ def test_the_diff_lists_exactly_the_changes_made_through_the_sdk(
         "changed": 2,
         "newFindings": 2,
         "resolvedFindings": 1,
+        "supersededFindings": 0,
         "unverifiedConfigs": 0,
         "unverifiedFindings": 0,
     }

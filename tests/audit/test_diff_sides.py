@@ -264,6 +264,7 @@ def test_the_json_shape_of_a_report() -> None:
             "changed": 1,
             "newFindings": 1,
             "resolvedFindings": 0,
+            "supersededFindings": 0,
             "unverifiedConfigs": 0,
             "unverifiedFindings": 0,
         },
