@@ -38,7 +38,14 @@ import anyio
 
 from crawler.app.commands import EXIT_FINDINGS, EXIT_OK
 from crawler.app.output_paths import check_files
-from crawler.app.outputs import AuditOutputs, AuditTerms, audit_output_paths, exit_code, policy_of
+from crawler.app.outputs import (
+    AuditOutputs,
+    AuditTerms,
+    audit_output_paths,
+    exit_code,
+    policy_of,
+    selected,
+)
 from crawler.audit.report_model import AuditReport
 from crawler.audit.rules import AuditPolicy, Finding, Severity
 from crawler.audit.summary import Summarizer
@@ -196,7 +203,7 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str], stack: ExitStac
     if args.targets is not None:
         source = f"--targets {args.targets}"
         pairs = expand_pairs(read_targets_file(args.targets), config.targets, source)
-    terms = AuditTerms.resolve(args.fail_on, policy_of(config.audit))
+    terms = AuditTerms.resolve(args.fail_on, selected(policy_of(config.audit), args))
     policy = terms.policy
     job = CrawlJob(
         config.targets,
@@ -221,7 +228,7 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str], stack: ExitStac
     # stack releases it on every way out, and discards an unfinished --findings on an exception
     if output is not None:
         stack.enter_context(lock_output(output, "--output"))
-    outputs = AuditOutputs(files, stack)
+    outputs = AuditOutputs(files, stack, args.findings_format)
     resume: ResumeState | None = None
     summarizer = Summarizer(policy, on_finding=_finding_sinks(drift, outputs.on_finding))
     stats = RunStats()

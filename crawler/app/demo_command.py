@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Final
 
 from crawler.app.output_paths import check_files
-from crawler.app.outputs import AUDIT_OUTPUTS, AuditOutputs, exit_code
+from crawler.app.outputs import AUDIT_OUTPUTS, AuditOutputs, exit_code, selected
+from crawler.audit.policy import AuditPolicy, default_policy
 from crawler.audit.summary import Summarizer
 from crawler.crawl import event_loop as event_loop
 from crawler.crawl.job import CrawlJob
@@ -133,13 +134,21 @@ def run(args: argparse.Namespace) -> int:
         stack.enter_context(
             lock_output(files["--output"], "--output")
         )  # two demos into one file: one refuses
-        outputs = AuditOutputs(files, stack)
-        return _demo(spec, files, outputs, triggers=bool(args.triggers))
+        outputs = AuditOutputs(files, stack, args.findings_format)
+        policy = selected(default_policy(), args)
+        return _demo(spec, files, outputs, triggers=bool(args.triggers), policy=policy)
 
 
-def _demo(spec: AccountSpec, files: dict[str, Path], outputs: AuditOutputs, *, triggers: bool = False) -> int:
+def _demo(
+    spec: AccountSpec,
+    files: dict[str, Path],
+    outputs: AuditOutputs,
+    *,
+    triggers: bool = False,
+    policy: AuditPolicy | None = None,
+) -> int:
     records = files["--output"]
-    summarizer = Summarizer(on_finding=outputs.on_finding)
+    summarizer = Summarizer(policy, on_finding=outputs.on_finding)
     sink = Sink.open_file(records, subscribers=Subscribers(summarizer))
     print(
         f"fcaudit demo: an emulated account with {spec.functions:,} functions in {spec.services:,} services, "

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     )
     terms = AuditTerms.from_args(args)
     with ExitStack() as stack:
-        outputs = AuditOutputs(files, stack)
+        outputs = AuditOutputs(files, stack, args.findings_format)
         old = read_side(args.old, str(args.old), terms.policy, args.ignore_field)
         new = read_side(args.new, str(args.new), terms.policy, args.ignore_field)
         report = compare(old, new)

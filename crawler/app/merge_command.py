@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     output = files["--output"]
     terms = AuditTerms.from_args(args)
     with ExitStack() as stack:
-        outputs = AuditOutputs(files, stack)
+        outputs = AuditOutputs(files, stack, args.findings_format)
         summarizer = Summarizer(terms.policy, on_finding=outputs.on_finding)
         count, end = merge_shards(args.shards, output, on_record=summarizer.add_dict)
         report = summarizer.report()

@@ -3,10 +3,13 @@
 - The policy is the ``[audit]`` table of ``--config``, read one way (``load_policy``): the file parsed and
   checked by ``settings.config_file.load_config_file``, as ``crawl`` reads it, then
   ``audit.policy.policy_from_table``; no file (or no table), the default policy.
+- The rules that run: the policy narrowed by ``--rule``/``--exclude-rule``/``--severity``/
+  ``--exclude-severity`` (``selected``; a rule left out is neither counted nor listed nor failing).
 - The fail threshold is ``--fail-on``, else ``[audit] fail_on``, else never; ``none`` turns a file's
   threshold off (``audit.policy.resolve_fail_on``).
-- The outputs: ``--summary`` (JSON, whatever ``--format`` says), ``--findings`` (NDJSON, every finding,
-  streamed as it is made and renamed into place whole), ``--report`` (self-contained HTML) and
+- The outputs: ``--summary`` (JSON, whatever ``--format`` says), ``--findings`` (every finding, streamed
+  as it is made and renamed into place whole: NDJSON, or CSV or OCSF JSON by ``--findings-format`` or
+  the file's suffix, ``crawler.report.exports``), ``--report`` (self-contained HTML) and
   ``--metrics`` (Prometheus text). The command checks their paths before anything is opened
   (``app.output_paths.check_files``); ``AuditOutputs`` opens them into the command's one ``ExitStack``
   (``--findings`` at once; for each of the others a temporary file is made beside it and removed, so a
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import time
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -32,6 +36,7 @@ from crawler.app.commands import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_S
 from crawler.app.output_paths import Named
 from crawler.audit.policy import (
     FAIL_ON_CHOICES,
+    SEVERITY_LABELS,
     AuditPolicy,
     Severity,
     default_policy,
@@ -41,20 +46,24 @@ from crawler.audit.policy import (
 from crawler.audit.report_model import AuditReport
 from crawler.audit.rules import Finding
 from crawler.interrupts import held_interrupts
+from crawler.report.exports import FINDINGS_FORMATS, FindingsWriter, findings_format
 from crawler.report.prometheus import write_metrics
-from crawler.report.render import FindingsFile, render
+from crawler.report.render import render
 from crawler.settings.config_file import load_config_file
 from crawler.store.atomic_file import probe_writable, write_atomically
 
 __all__ = [
     "AUDIT_OUTPUTS",
     "FAIL_ON_CHOICES",
+    "FINDINGS_FORMATS",
+    "SEVERITY_LABELS",
     "AuditOutputs",
     "AuditTerms",
     "audit_output_paths",
     "exit_code",
     "load_policy",
     "policy_of",
+    "selected",
 ]
 
 #: the audit outputs, by flag: the same four on every command that audits
@@ -75,6 +84,17 @@ def load_policy(config: Path | None, *, today: date | None = None) -> AuditPolic
     return policy_of(table, today=today)
 
 
+def selected(policy: AuditPolicy, args: argparse.Namespace) -> AuditPolicy:
+    """The policy narrowed to the rules ``--rule``/``--exclude-rule``/``--severity``/``--exclude-severity``
+    select (every command that audits; a command without the flags keeps the policy as it is)."""
+    return policy.select(
+        tuple(getattr(args, "rule", None) or ()),
+        tuple(getattr(args, "exclude_rule", None) or ()),
+        tuple(getattr(args, "severity", None) or ()),
+        tuple(getattr(args, "exclude_severity", None) or ()),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AuditTerms:
     """What a command audits by, and when the audit fails it."""
@@ -88,8 +108,9 @@ class AuditTerms:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> AuditTerms:
-        """From ``--config`` and ``--fail-on`` (commands whose config holds only the ``[audit]`` table)."""
-        return cls.resolve(args.fail_on, load_policy(args.config))
+        """From ``--config``, the rule selection and ``--fail-on`` (commands whose config holds only the
+        ``[audit]`` table)."""
+        return cls.resolve(args.fail_on, selected(load_policy(args.config), args))
 
 
 def audit_output_paths(args: argparse.Namespace) -> list[Named]:
@@ -105,7 +126,7 @@ class AuditOutputs:
     written by ``write``. Leaving the stack on an exception discards an unfinished findings file.
     """
 
-    def __init__(self, files: Mapping[str, Path], stack: ExitStack) -> None:
+    def __init__(self, files: Mapping[str, Path], stack: ExitStack, findings_as: str | None = None) -> None:
         paths = {flag: path for flag, path in files.items() if flag in AUDIT_OUTPUTS}
         for flag, path in paths.items():  # a file written at the end: refused now, not after the crawl
             probe_writable(path, what=flag)
@@ -115,9 +136,12 @@ class AuditOutputs:
         self.findings_path = paths.get("--findings")
         # its own stack inside the command's: ``settle`` closes it (renames the file into place) early
         self._findings_stack = stack.enter_context(ExitStack())
-        self.findings: FindingsFile | None = None
+        self.findings: FindingsWriter | None = None
         if self.findings_path is not None:
-            self.findings = self._findings_stack.enter_context(FindingsFile(self.findings_path))
+            fmt = findings_format(self.findings_path, findings_as)
+            self.findings = self._findings_stack.enter_context(
+                FindingsWriter(self.findings_path, fmt, time_ms=int(time.time() * 1000))
+            )
         self._settled = False
 
     @property

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     )
     terms = AuditTerms.from_args(args)
     with ExitStack() as stack:
-        outputs = AuditOutputs(files, stack)
+        outputs = AuditOutputs(files, stack, args.findings_format)
         source = _open_input(args.input)
         if source is not sys.stdin.buffer:
             stack.callback(source.close)

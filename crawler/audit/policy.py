@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from fnmatch import translate
 from types import MappingProxyType
@@ -157,6 +157,34 @@ class AuditPolicy:
         delays = sum(self.retry_first_delay_seconds * self.retry_backoff_factor**i for i in range(retries))
         attempt = self.attempt_seconds if attempt_seconds is None else attempt_seconds
         return delays + (retries + 1) * attempt
+
+    def select(
+        self,
+        rules: tuple[str, ...] = (),
+        exclude_rules: tuple[str, ...] = (),
+        severities: tuple[str, ...] = (),
+        exclude_severities: tuple[str, ...] = (),
+    ) -> AuditPolicy:
+        """The policy with only the selected rules enabled (``--rule``/``--exclude-rule`` globs over rule
+        ids, ``--severity``/``--exclude-severity`` over the rules' severities under this policy). A rule
+        left out is not run at all: not counted, not listed, not written, never failing the run. A glob
+        that names no rule is refused (a typo would silently select nothing)."""
+        for flag, globs in (("--rule", rules), ("--exclude-rule", exclude_rules)):
+            for pattern in globs:
+                if not any(glob_matcher(pattern)(r) for r in RULE_IDS):
+                    raise ConfigError(f"{flag} {pattern!r} matches no rule (see fcaudit rules)")
+        chosen = set(self.enabled)
+        if rules:
+            chosen = {r for r in chosen if any(glob_matcher(p)(r) for p in rules)}
+        chosen = {r for r in chosen if not any(glob_matcher(p)(r) for p in exclude_rules)}
+
+        def label(rule_id: str) -> str:
+            return self.severities.get(rule_id, DEFAULT_SEVERITY[rule_id]).label
+
+        if severities:
+            chosen = {r for r in chosen if label(r) in severities}
+        chosen = {r for r in chosen if label(r) not in exclude_severities}
+        return replace(self, enabled=frozenset(chosen))
 
     def to_dict(self) -> dict[str, Any]:
         return {

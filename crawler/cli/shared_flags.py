@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crawler.app.outputs import FAIL_ON_CHOICES
+from crawler.app.outputs import FAIL_ON_CHOICES, FINDINGS_FORMATS, SEVERITY_LABELS
 
 
 def add_fail_on(parser: Any) -> None:
@@ -41,13 +41,44 @@ def add_audit_config(parser: Any, *, only_audit: bool = True) -> None:
     )
 
 
+def add_finding_selection(parser: Any) -> None:
+    """``--rule``/``--exclude-rule``/``--severity``/``--exclude-severity``: which rules run
+    (``AuditPolicy.select``), on every command that audits (``add_audit_outputs`` adds them)."""
+    parser.add_argument(
+        "--rule", action="append", default=[], metavar="GLOB", help="only the rules these globs name (repeat)"
+    )
+    parser.add_argument(
+        "--exclude-rule", action="append", default=[], metavar="GLOB", help="not the rules these globs name"
+    )
+    parser.add_argument(
+        "--severity",
+        action="append",
+        default=[],
+        choices=SEVERITY_LABELS,
+        help="only the rules of this severity (repeat for several)",
+    )
+    parser.add_argument(
+        "--exclude-severity", action="append", default=[], choices=SEVERITY_LABELS, help="not this severity"
+    )
+
+
 def add_audit_outputs(parser: Any, *, whose: str = "the audit") -> None:
-    """The four audit outputs, the same on every command that audits (``crawler.app.outputs``)."""
+    """The four audit outputs, the same on every command that audits (``crawler.app.outputs``), the
+    findings file's format, and which rules run (``add_finding_selection``)."""
     parser.add_argument(
         "--summary", metavar="FILE", type=Path, help=f"write {whose}'s summary to FILE as JSON"
     )
     parser.add_argument(
-        "--findings", metavar="FILE", type=Path, help=f"write every finding of {whose} to FILE as NDJSON"
+        "--findings",
+        metavar="FILE",
+        type=Path,
+        help=f"write every finding of {whose} to FILE (NDJSON; CSV for *.csv, OCSF JSON for *.ocsf.json)",
+    )
+    parser.add_argument(
+        "--findings-format",
+        choices=FINDINGS_FORMATS,
+        default=None,
+        help="the format of --findings (default: from its suffix, else ndjson)",
     )
     parser.add_argument(
         "--report", metavar="FILE", type=Path, help=f"write {whose} to FILE as a self-contained HTML page"
@@ -58,6 +89,7 @@ def add_audit_outputs(parser: Any, *, whose: str = "the audit") -> None:
         type=Path,
         help=f"write {whose}'s Prometheus metrics to FILE (node_exporter textfile collector)",
     )
+    add_finding_selection(parser)
 
 
 def add_triggers(parser: Any, *, config_file: bool = True) -> None:
