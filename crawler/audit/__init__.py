@@ -3,7 +3,8 @@
 ``catalogue`` (one ``Rule`` object per rule: id, default severity, title, evidence, message,
 remediation; ``Severity``), ``policy`` (the ``[audit]`` table), ``rules`` (``RuleEngine``: every rule's
 check in one pass per config; the audit's public names), ``arns`` (destination ARNs), ``crossref`` (the
-rules across functions, judged when the input is over), ``fold`` and
+rules across functions, judged when the input is over), ``remediation`` (a finding's fix filled in),
+``rollup`` (findings per function, for people), ``fold`` and
 ``summary`` (the streaming summary), ``report_model`` (``AuditReport`` and its JSON), ``drift`` (two
 crawls compared).
 

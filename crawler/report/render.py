@@ -24,6 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crawler.audit.report_model import AGE_KEYS, AGE_LABELS, RETRY_KEYS, AuditReport, Figures, ServiceFigures
+from crawler.audit.rollup import FunctionRollup, fix_first, rollup
 from crawler.audit.rules import RULE_TITLES, Finding, Severity
 from crawler.report import markdown
 from crawler.store.atomic_file import AtomicFile
@@ -33,6 +34,8 @@ Format = Literal["table", "json", "markdown", "html"]
 TEXT_FORMATS: Final = ("table", "json", "markdown")
 FORMATS: Final = (*TEXT_FORMATS, "html")
 LISTED_FINDINGS: Final = 20
+#: functions in the per-function roll-up of the table and Markdown
+LISTED_FUNCTIONS: Final = 20
 LISTED_SERVICES: Final = 15
 LISTED_PROBLEMS: Final = 10
 
@@ -107,6 +110,25 @@ def _ranked_services(report: AuditReport) -> list[ServiceFigures]:
     return sorted(report.services, key=key)[:LISTED_SERVICES]
 
 
+def _rollup_target(r: FunctionRollup) -> str:
+    return r.target
+
+
+def _fix_caption(report: AuditReport, first: list[FunctionRollup]) -> str:
+    high = [r for r in first if r.severity == Severity.HIGH]
+    if high:
+        return f"the functions with a high finding ({len(high)} shown): each loses events or loops"
+    return "no high finding: the most severe functions"
+
+
+def _rollup_caption(report: AuditReport, shown: int) -> str:
+    listed = len({f.key for f in report.findings})
+    text = f"{shown:,} of {report.functions_with_findings:,} functions with findings, most severe first"
+    if listed < report.functions_with_findings:
+        text += f" (from the {len(report.findings):,} findings listed; --findings FILE writes all)"
+    return text
+
+
 # --- table (rich) -----------------------------------------------------------------------------------
 def _new_table(title: str, *columns: str, caption: str | None = None) -> Table:
     table = Table(
@@ -133,6 +155,7 @@ def _overview(report: AuditReport) -> Table:
         table.add_row("error codes", ", ".join(f"{k} {v:,}" for k, v in report.error_codes.items()))
     sev = ", ".join(f"{s.label} {t.findings_by_severity[s.label]:,}" for s in sorted(Severity, reverse=True))
     table.add_row("findings", f"{report.findings_total:,} ({sev})")
+    table.add_row("functions with findings", f"{report.functions_with_findings:,}")
     if t.suppressed:
         table.add_row("suppressed", f"{t.suppressed:,}")
     table.add_row("problems", f"{report.problems_total:,}")
@@ -176,15 +199,35 @@ def _finding_tables(report: AuditReport) -> list[Table]:
                 f"{report.suppressed_by_rule.get(rule_id, 0):,}",
             )
         tables.append(rules)
-    if report.findings:
-        shown = report.findings[:LISTED_FINDINGS]
-        more = report.findings_total > len(shown)
-        caption = f"{len(shown)} of {report.findings_total:,}, most severe first" if more else None
-        listing = _new_table("Findings", "severity", "target", "finding", caption=caption)
-        for column in listing.columns:
+    rows = rollup(report.findings)
+    if rows:
+        first = fix_first(rows)
+        fix = _new_table("Fix these first", "#", "function", "why", caption=_fix_caption(report, first))
+        for column in fix.columns:
             column.justify = "left"
-        for finding in shown:
-            listing.add_row(finding.severity.label, _target(finding), f"{finding.rule_id}\n{finding.message}")
+        for i, r in enumerate(first, 1):
+            fix.add_row(str(i), _rollup_target(r), f"{r.severity.label}: {', '.join(r.rules)}\nfix: {r.fix}")
+        tables.append(fix)
+        shown = rows[:LISTED_FUNCTIONS]
+        listing = _new_table(
+            "Findings per function",
+            "severity",
+            "function",
+            "rules",
+            "qualifiers",
+            "n",
+            caption=_rollup_caption(report, len(shown)),
+        )
+        for column in listing.columns[:4]:
+            column.justify = "left"
+        for r in shown:
+            listing.add_row(
+                r.severity.label,
+                _rollup_target(r),
+                "\n".join(r.rules),
+                ", ".join(r.qualifiers),
+                f"{r.findings:,}",
+            )
         tables.append(listing)
     return tables
 
@@ -330,6 +373,7 @@ def _md_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[s
 def _markdown(report: AuditReport) -> str:
     t = report.totals
     lines = ["## fcaudit audit", "", f"**{_status_line(report)}**", ""]
+    lines += [f"> note: {markdown.text(note)}" for note in report.notes] + ([""] if report.notes else [])
     lines += _md_table(
         ["figure", "count"],
         [
@@ -342,6 +386,7 @@ def _markdown(report: AuditReport) -> str:
             *[[f"qualifiers: {k}", v] for k, v in t.qualifiers.items()],
             ["functions on platform defaults", t.on_defaults],
             ["findings", report.findings_total],
+            ["functions with findings", report.functions_with_findings],
             ["problems", report.problems_total],
         ],
     )
@@ -382,12 +427,24 @@ def _markdown(report: AuditReport) -> str:
                 for r in ids
             ],
         )
-    if report.findings:
-        shown = report.findings[:LISTED_FINDINGS]
-        lines += [f"### Findings ({len(shown)} of {report.findings_total}, most severe first)", ""]
+    rows = rollup(report.findings)
+    if rows:
+        first = fix_first(rows)
+        lines += ["### Fix these first", "", f"_{markdown.text(_fix_caption(report, first))}_", ""]
+        lines += [
+            f"{i}. **{markdown.text(r.target)}** ({r.severity.label}: "
+            f"{', '.join(markdown.code(rule) for rule in r.rules)}; {markdown.text(', '.join(r.qualifiers))})"
+            f" — {markdown.text(r.fix)}"
+            for i, r in enumerate(first, 1)
+        ] + [""]
+        shown = rows[:LISTED_FUNCTIONS]
+        lines += [f"### Findings per function ({markdown.text(_rollup_caption(report, len(shown)))})", ""]
         lines += _md_table(
-            ["severity", "rule", "target", "message"],
-            [[f.severity.label, f.rule_id, _target(f), f.message] for f in shown],
+            ["severity", "function", "rules", "qualifiers", "findings"],
+            [
+                [r.severity.label, r.target, ", ".join(r.rules), ", ".join(r.qualifiers), r.findings]
+                for r in shown
+            ],
         )
     if report.services:
         lines += ["### Services (most findings first)", ""]

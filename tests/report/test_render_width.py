@@ -29,8 +29,9 @@ def _report() -> AuditReport:
 
 
 def tokens_of(report: AuditReport) -> set[str]:
-    """What must never be cut: every finding's target and rule id, every destination."""
-    tokens = {f"{f.service}/{f.function}:{f.qualifier}" for f in report.findings}
+    """What must never be cut: every function with a finding (the table rolls findings up per function),
+    every rule id, every destination."""
+    tokens = {f"{f.service}/{f.function}" for f in report.findings}
     tokens |= {f.rule_id for f in report.findings}
     tokens |= {d.destination for d in report.top_destinations}
     return tokens
@@ -47,16 +48,21 @@ def test_no_token_is_broken_and_no_line_is_too_long(width: int) -> None:
         assert token in words, f"{token!r} is broken across lines at {width} columns:\n{text}"
 
 
-def test_a_finding_that_does_not_fit_one_line_stacks_its_cells() -> None:
+def test_a_row_that_does_not_fit_one_line_stacks_its_cells() -> None:
     text = render(_report(), "table", width=80)
-    at = text.index("analytics-ingestion/thumbnail-worker-15:LATEST")
-    after = text[at:].splitlines()
-    assert after[0].strip() == "analytics-ingestion/thumbnail-worker-15:LATEST"  # its own line
-    assert after[1].strip() == "retries-disabled-no-failure-destination"  # the rule below it
-    assert after[2].strip().startswith("retries are disabled")  # then the message
+    fix_first = text[text.index("Fix these first") :]
+    at = fix_first.index("analytics-ingestion/thumbnail-worker-15")
+    after = fix_first[at:].splitlines()
+    assert after[0].strip() == "analytics-ingestion/thumbnail-worker-15"  # its own line
+    assert after[1].strip() == "high: retries-disabled-no-failure-destination"  # the rule below it
+    assert after[2].strip().startswith("fix: add an onFailure destination")  # then the fix
 
 
-def test_a_wide_terminal_keeps_a_finding_on_one_row() -> None:
+def test_a_wide_terminal_keeps_a_function_on_one_row() -> None:
     text = render(_report(), "table", width=160)
-    row = next(line for line in text.splitlines() if "analytics-ingestion/thumbnail-worker-15:LATEST" in line)
+    per_function = text[text.index("Findings per function") :]
+    row = next(
+        line for line in per_function.splitlines() if "analytics-ingestion/thumbnail-worker-15" in line
+    )
     assert "retries-disabled-no-failure-destination" in row
+    assert "LATEST" in row
