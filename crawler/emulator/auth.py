@@ -188,9 +188,11 @@ def pop_encode(value: str) -> str:
 
 
 def rpc_v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:
-    """``METHOD&%2F&`` + the encoded, sorted, encoded query (every parameter but ``Signature``)."""
-    pairs = sorted((pop_encode(k), pop_encode(v)) for k, v in params.items() if k != "Signature")
-    canonical = "&".join(f"{k}={v}" for k, v in pairs)
+    """``METHOD&%2F&`` + the encoded canonical query: every parameter but ``Signature``, sorted by its
+    name as sent (before encoding: ``é`` sorts after ``0``, though ``%C3%A9`` would sort before), each
+    ``name=value`` percent-encoded, joined by ``&``."""
+    names = sorted(name for name in params if name != "Signature")
+    canonical = "&".join(f"{pop_encode(name)}={pop_encode(params[name])}" for name in names)
     return f"{method.upper()}&{pop_encode('/')}&{pop_encode(canonical)}"
 
 
