@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import shutil
+import ssl
+import subprocess
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from crawler.emulator.server import EmulatorThread
+from crawler.emulator.server import EmulatorThread, IdentityThread
 from crawler.wire.signing import acs3_authorization
 from tests.support.emulator_support import Reply, get
 from tests.support.fixtures import IdentityEstateFactory
@@ -28,6 +32,7 @@ from tests.support.identity_support import (
     IdentityEstate,
     IdentityEstateSpec,
     acs3_sts_request,
+    build_registry,
     credentials_of,
     member_account,
     role_params,
@@ -362,3 +367,36 @@ def test_stats_of_sts_count_calls_by_action_and_role(identity_estate: IdentityEs
     stats = http("GET", estate.sts_endpoint + "/_emulator/stats").json()
     assert stats["calls"] == {"AssumeRole": 3, "GetCallerIdentity": 1}
     assert stats["assumed"] == {estate.role_arn(member_account(0)): 2, estate.role_arn(member_account(1)): 1}
+
+
+# --- over TLS: the official credentials libraries only speak https to STS ----------------------------
+def test_sts_serves_https_with_a_given_certificate(tmp_path: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl to make a throwaway certificate with")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    registry, user, _ = build_registry(IdentityEstateSpec(members=1, emulators=False))
+    query = v1_signed_params("GetCallerIdentity", {}, user.access_key_id, user.access_key_secret)
+
+    async def call(endpoint: str) -> Reply:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                endpoint + "/", params=query, ssl=ssl.create_default_context(cafile=str(cert))
+            ) as resp,
+        ):
+            return Reply(resp.status, dict(resp.headers), await resp.read())
+
+    with IdentityThread(registry, sts_ssl=server) as identity:
+        assert identity.sts_endpoint.startswith("https://127.0.0.1:")
+        reply = asyncio.run(call(identity.sts_endpoint))
+    assert (reply.status, reply.json()["AccountId"]) == (200, CENTRAL_ACCOUNT)
