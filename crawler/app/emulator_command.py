@@ -6,7 +6,8 @@ Every knob of ``FaultConfig`` and ``AccountSpec`` has a flag; a bad value is one
 ``--eager`` builds every function before serving (generated functions are otherwise built on first
 touch), so a load test measures steady state. ``--dump-truth FILE`` writes the expected crawl output
 at start and again on exit (then it includes the functions deleted by ``--fault delete=…``); with
-``--no-serve`` it writes it and exits.
+``--no-serve`` it writes it and exits. ``--role`` serves STS too (``crawler.app.emulated_role``): the
+banner then exports a central RAM user's keys, not the account's, and the crawl line assumes the role.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ import argparse
 import asyncio
 import signal
 import sys
+from contextlib import AsyncExitStack
 from typing import TextIO
 
 from crawler.app.commands import EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
+from crawler.app.emulated_role import RoleFlags, role_flags
 from crawler.emulator import AccountSpec, Backend, generate_account
 from crawler.emulator.faults import RETRY_HINTS as RETRY_HINTS
 from crawler.emulator.faults import FaultConfig, FaultKind, parse_fault_spec
 from crawler.emulator.faults import kinds_help as kinds_help
-from crawler.emulator.server import RunningEmulator, run_emulator
+from crawler.emulator.identity import SingleRole
+from crawler.emulator.server import RunningEmulator, run_emulator, run_identity
 from crawler.errors import UsageError
 from crawler.log import configure, get_logger
 
@@ -63,28 +67,51 @@ def fault_config(args: argparse.Namespace) -> FaultConfig:
     )
 
 
-def banner(running: RunningEmulator, out: TextIO) -> None:
+def banner(
+    running: RunningEmulator, out: TextIO, role: SingleRole | None = None, sts_endpoint: str = ""
+) -> None:
     counts = running.backend.counts()
     print(
         f"# fcaudit emulator serving {running.endpoint} (account {running.account_id}, region "
         f"{running.region}, {counts['services']} services, {counts['functions']} functions)",
         file=out,
     )
-    print(f"export ALIBABA_CLOUD_ACCESS_KEY_ID={running.access_key_id}", file=out)
-    print(f"export ALIBABA_CLOUD_ACCESS_KEY_SECRET={running.access_key_secret}", file=out)
-    if running.security_token is not None:
+    if role is None:
+        key_id, secret = running.access_key_id, running.access_key_secret
+    else:
+        key_id, secret = role.user.access_key_id, role.user.access_key_secret
+        print(
+            f"# STS at {sts_endpoint}: the RAM user {role.user.arn} (keys below) may assume "
+            f"{role.role.arn} with external id {role.external_id}"
+            + (
+                f"; sessions last {role.registry.session_seconds:g} s"
+                if role.registry.session_seconds is not None
+                else ""
+            ),
+            file=out,
+        )
+    print(f"export ALIBABA_CLOUD_ACCESS_KEY_ID={key_id}", file=out)
+    print(f"export ALIBABA_CLOUD_ACCESS_KEY_SECRET={secret}", file=out)
+    if running.security_token is not None and role is None:
         print(f"export ALIBABA_CLOUD_SECURITY_TOKEN={running.security_token}", file=out)
     print(f"export ALIBABA_CLOUD_ACCOUNT_ID={running.account_id}", file=out)
     print(f"export ALIBABA_CLOUD_REGION_ID={running.region}", file=out)
+    through = (
+        f" --role-arn {role.role.arn} --external-id {role.external_id} --sts-endpoint {sts_endpoint}"
+        if role is not None
+        else ""
+    )
     print(
         f"# then: fcaudit crawl --endpoint {running.endpoint} --account {running.account_id} "
-        f"--region {running.region}   (stats: {running.endpoint}/_emulator/stats; Ctrl-C stops)",
+        f"--region {running.region}{through}   (stats: {running.endpoint}/_emulator/stats; Ctrl-C stops)",
         file=out,
     )
     out.flush()
 
 
-async def serve(args: argparse.Namespace, backend: Backend, faults: FaultConfig) -> int:
+async def serve(
+    args: argparse.Namespace, backend: Backend, faults: FaultConfig, through: RoleFlags | None = None
+) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     received: list[int] = []
@@ -96,18 +123,28 @@ async def serve(args: argparse.Namespace, backend: Backend, faults: FaultConfig)
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     started = False
+    role = through.build(backend.account_id, args.seed) if through is not None else None
     try:
-        async with run_emulator(
-            backend,
-            faults,
-            host=args.host,
-            port=args.port,
-            security_token=args.security_token,
-            empty_last_token=not args.omit_last_token,
-            omit_empty_configs=args.omit_empty_configs,
-        ) as running:
+        async with AsyncExitStack() as stack:
+            running = await stack.enter_async_context(
+                run_emulator(
+                    backend,
+                    faults,
+                    host=args.host,
+                    port=args.port,
+                    security_token=args.security_token,
+                    empty_last_token=not args.omit_last_token,
+                    omit_empty_configs=args.omit_empty_configs,
+                    identity=role.registry if role is not None else None,
+                )
+            )
+            sts_endpoint = ""
+            if role is not None:  # STS on a free port of the same host
+                sts_endpoint = (
+                    await stack.enter_async_context(run_identity(role.registry, host=args.host))
+                ).sts_endpoint
             started = True
-            banner(running, sys.stdout)
+            banner(running, sys.stdout, role, sts_endpoint)
             log.info("emulator.serving", endpoint=running.endpoint, account=running.account_id)
             await stop.wait()
             snapshot = running.stats()
@@ -135,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
     configure(fmt=args.log_format)
     spec = account_spec(args)
     faults = fault_config(args)
+    through = role_flags(bool(args.role), args.session_seconds)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be in 0..65535, got {args.port}")
     backend = generate_account(spec)
@@ -150,9 +188,9 @@ def run(args: argparse.Namespace) -> int:
             import uvloop
         except ImportError:
             raise UsageError("--uvloop needs the uvloop package (pip install 'fcaudit[uvloop]')") from None
-        code = uvloop.run(serve(args, backend, faults))
+        code = uvloop.run(serve(args, backend, faults, through))
     else:
-        code = asyncio.run(serve(args, backend, faults))
+        code = asyncio.run(serve(args, backend, faults, through))
     if args.dump_truth is not None:
         backend.dump_truth(args.dump_truth)  # again, now with what deletions marked "gone"
     return int(code)

@@ -7,6 +7,7 @@ from typing import Any
 
 from crawler.app import emulator_command
 from crawler.app.commands import COMMAND_HELP
+from crawler.cli.shared_flags import add_emulated_role
 
 
 def register(sub: Any) -> None:
@@ -31,6 +32,7 @@ def register(sub: Any) -> None:
     acct.add_argument("--edge-rate", type=float, default=0.03, help="share of out-of-range configs")
     acct.add_argument("--no-showcase", action="store_true", help="do not plant the every-case function")
     acct.add_argument("--security-token", help="require this STS token in x-fc-security-token")
+    add_emulated_role(acct, what="crawl it")
     knobs = parser.add_argument_group("misbehaviour")
     knobs.add_argument("--latency-ms", type=float, default=0.0, help="added to every response")
     knobs.add_argument("--jitter-ms", type=float, default=0.0, help="uniform random extra latency")

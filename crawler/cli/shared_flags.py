@@ -103,3 +103,21 @@ def add_triggers(parser: Any, *, config_file: bool = True) -> None:
         help="also list each function's triggers (one more listing per function) and record its async "
         f"exposure: async, sync or unknown (default: {default})",
     )
+
+
+def add_emulated_role(parser: Any, *, what: str) -> None:
+    """``--role`` and ``--session-seconds`` of the commands that serve an emulated account (``demo``,
+    ``emulator``): the emulator also serves STS with a central RAM user and a role in that account."""
+    parser.add_argument(
+        "--role",
+        action="store_true",
+        help=f"{what} through a role, as an estate is audited: the emulator also serves STS, with a central "
+        "RAM user and a read-only role in the emulated account that trusts it (with an external id)",
+    )
+    parser.add_argument(
+        "--session-seconds",
+        type=float,
+        metavar="SECONDS",
+        help="with --role: how long each role session lasts (default 3600; at least 5; a few seconds "
+        "shows credentials being refreshed)",
+    )

@@ -401,6 +401,35 @@ class IdentityRegistry:
             }
 
 
+#: what ``single_role`` sets up (``fcaudit demo --role``, ``fcaudit emulator --role``)
+CENTRAL_ACCOUNT: Final = "1000000000000001"
+AUDIT_ROLE_NAME: Final = "fcaudit-readonly"
+AUDIT_EXTERNAL_ID: Final = "fcaudit-demo"
+MIN_SESSION_SECONDS: Final = 5
+
+
+@dataclass(frozen=True, slots=True)
+class SingleRole:
+    """A central RAM user and one account's audit role that trusts it (with ``AUDIT_EXTERNAL_ID``)."""
+
+    registry: IdentityRegistry
+    user: RamUser
+    role: Role
+    external_id: str = AUDIT_EXTERNAL_ID
+
+
+def single_role(account_id: str, *, seed: int = 0, session_seconds: float | None = None) -> SingleRole:
+    """The smallest estate audited through a role: the RAM user ``auditor`` of ``CENTRAL_ACCOUNT`` may
+    assume ``fcaudit-readonly`` in ``account_id`` with the external id; sessions last ``session_seconds``
+    when given (at least ``MIN_SESSION_SECONDS``)."""
+    if session_seconds is not None and not session_seconds >= MIN_SESSION_SECONDS:  # NaN too
+        raise UsageError(f"session seconds must be at least {MIN_SESSION_SECONDS}, got {session_seconds:g}")
+    registry = IdentityRegistry(seed=seed, session_seconds=session_seconds)
+    user = registry.add_user(CENTRAL_ACCOUNT, "auditor")
+    role = registry.add_role(account_id, AUDIT_ROLE_NAME, trusted=(user,), external_id=AUDIT_EXTERNAL_ID)
+    return SingleRole(registry, user, role)
+
+
 def _user_principal(user: RamUser) -> Principal:
     return Principal(
         account_id=user.account_id,

@@ -15,6 +15,8 @@ import pytest
 
 from crawler.cli.main import main
 from crawler.emulator import AccountSpec, generate_account
+from tests.emulator.test_emulator_sts import http
+from tests.support.identity_support import credentials_of, role_params, v1_signed_params
 
 
 def run_main(args: list[str]) -> int:
@@ -40,6 +42,8 @@ def run_main(args: list[str]) -> int:
         ["--retry-hint", "soon"],
         ["--account-id", "abc"],
         ["--no-such-flag"],
+        ["--session-seconds", "30"],
+        ["--role", "--session-seconds", "1"],
     ],
 )
 def test_bad_flags_are_one_line_and_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,3 +117,39 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert err.strip().splitlines()[-1].startswith("fcaudit: error: cannot listen on 127.0.0.1:")
+
+
+def test_with_role_the_printed_user_assumes_the_role_and_only_its_session_reads_the_account(
+    tmp_path: Path,
+) -> None:
+    proc = _start(["--seed", "3", "--services", "2", "--functions", "6", "--role"], tmp_path)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(7)]
+        exports = dict(
+            line.removeprefix("export ").strip().split("=", 1) for line in lines if line.startswith("export ")
+        )
+        endpoint = lines[0].split()[4]
+        sts = lines[1].split()[3].rstrip(":")
+        crawl = lines[6].split()
+        role_arn = crawl[crawl.index("--role-arn") + 1]
+        external_id = crawl[crawl.index("--external-id") + 1]
+        assert crawl[crawl.index("--sts-endpoint") + 1] == sts
+        key_id, secret = exports["ALIBABA_CLOUD_ACCESS_KEY_ID"], exports["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
+
+        def services(key: str, secret: str, token: str = "") -> object:
+            client = fc2.Client(
+                endpoint=endpoint, accessKeyID=key, accessKeySecret=secret, securityToken=token, Timeout=10
+            )
+            return len(client.list_services().data["services"])
+
+        with pytest.raises(fc2.fc_exceptions.FcError, match="AccessDenied"):
+            services(key_id, secret)  # the central user's keys do not open the account
+        query = v1_signed_params("AssumeRole", role_params(role_arn, ExternalId=external_id), key_id, secret)
+        assumed = http("GET", sts + "/", params=query)
+        assert assumed.status == 200, assumed.body
+        assert services(*credentials_of(assumed.json())) == 2  # the official SDK, with the session token
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 130
