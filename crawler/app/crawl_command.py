@@ -25,6 +25,7 @@ import argparse
 import logging
 import math
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -61,7 +62,7 @@ from crawler.errors import AuthError, OutputError, UsageError
 from crawler.interrupts import held_interrupts
 from crawler.log import LogFormat, configure, get_logger
 from crawler.report.render import TEXT_FORMATS as TEXT_FORMATS
-from crawler.report.render import render
+from crawler.report.render import render, render_brief
 from crawler.settings.config import IdentityFlags, resolve_config
 from crawler.settings.identity import StaticKeys, describe
 from crawler.settings.trigger_modes import check_trigger_modes, effective_modes
@@ -106,6 +107,12 @@ class CrawlPlan:
     fail_on_drift: bool = False
     #: the run's counters; a subscriber of the sink from the start, so a resumed file's records count too
     stats: RunStats = field(default_factory=RunStats)
+    #: the progress line (on a terminal): off with --no-progress or -q
+    progress: bool = True
+    #: ``--brief``: the short summary instead of the full table
+    brief: bool = False
+    #: the command line as typed (after ``fcaudit``), for the command that resumes an interrupted run
+    argv: tuple[str, ...] = ()
 
 
 def subscribers_of(summarizer: Summarizer, drift: DriftSide | None, stats: RunStats) -> Subscribers:
@@ -138,6 +145,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "rate": args.rate,
         "page_size": args.page_size,
         "deadline": args.deadline,
+        "connect_timeout": args.connect_timeout,
+        "unreachable_after": args.unreachable_after,
     }
     overrides = {name: value for name, value in given.items() if value is not None}
     if args.insecure_http:
@@ -166,6 +175,8 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str], stack: ExitStac
     to_stdout = args.output == "-"
     if args.resume and to_stdout:
         raise UsageError("--resume needs --output FILE (there is nothing to resume on stdout)")
+    if args.brief and args.format != "table":
+        raise UsageError(f"--brief is a short table; it cannot be combined with --format {args.format}")
     if args.fail_on_drift and args.baseline is None:
         raise UsageError("--fail-on-drift needs --baseline FILE (the crawl to compare with)")
     shard = ShardSpec.parse(args.shard) if args.shard is not None else None
@@ -261,6 +272,9 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str], stack: ExitStac
         drift=drift,
         fail_on_drift=args.fail_on_drift,
         stats=stats,
+        progress=not args.no_progress and not args.quiet,
+        brief=args.brief,
+        argv=tuple(getattr(args, "argv", ()) or ()),
     )
 
 
@@ -281,7 +295,7 @@ async def crawl_plan(
 ) -> CrawlOutcome:
     """The crawl; ``signals``: the command's receiver (``crawl_and_finish``), else the crawl opens one."""
     _log_resume(plan.resume)  # the stats already count the file's records (the scan published them)
-    with ProgressLine(plan.stats) as progress:
+    with ProgressLine(plan.stats, enabled=plan.progress) as progress:
         return await execute(
             plan.job,
             plan.sink,
@@ -371,20 +385,78 @@ def report_refusals(plan: CrawlPlan, outcome: CrawlOutcome) -> None:
         print(f"fcaudit: refused: {refusal_text(plan, refusal)}", file=sys.stderr)
 
 
+def full_report(plan: CrawlPlan) -> str | None:
+    """Where the whole audit is, for ``--brief``: the ``--report`` page, or the command that prints it."""
+    if plan.outputs.report is not None:
+        return str(plan.outputs.report)
+    return None if plan.to_stdout else f"fcaudit summarize {shlex.quote(plan.sink.name)}"
+
+
+def resume_command(plan: CrawlPlan) -> str | None:
+    """The exact command that continues this crawl (``--resume`` added), or ``None`` when the records
+    went to stdout (nothing to resume)."""
+    if plan.to_stdout:
+        return None
+    argv = list(plan.argv) or ["crawl", "-o", plan.sink.name]
+    if "--resume" not in argv:
+        argv.append("--resume")
+    return shlex.join(["fcaudit", *argv])
+
+
+def report_stopped(plan: CrawlPlan, outcome: CrawlOutcome, why: str) -> None:
+    """A run stopped before its end (a signal, ``--deadline``): the counts and how to go on, on stderr,
+    instead of the audit of part of the estate."""
+    stats = plan.stats
+    errors = stats.functions_by_status.get("error", 0)
+    print(
+        f"fcaudit: {why} after {stats.elapsed():.0f} s: {stats.functions_done:,} functions done of "
+        f"{stats.functions_discovered:,} discovered so far, {stats.configs:,} configs, {errors:,} in error",
+        file=sys.stderr,
+    )
+    command = resume_command(plan)
+    if command is None:
+        print(
+            "fcaudit: the records went to stdout: run again with -o FILE to be able to resume",
+            file=sys.stderr,
+        )
+    else:
+        print(f"fcaudit: the records in {plan.sink.name} are whole; to go on: {command}", file=sys.stderr)
+
+
+def report_unreachable(outcome: CrawlOutcome) -> None:
+    """Each endpoint that never answered, last on stderr: what, why, how many attempts, how long."""
+    for text in outcome.unreachable:
+        print(f"fcaudit: error: {text}", file=sys.stderr)
+
+
 def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | None = None) -> int:
-    """Print and write the summary, then decide the exit code."""
+    """Print and write the summary, then decide the exit code.
+
+    The audit table is printed only when it says something: not after an interrupt (the counts and the
+    command that resumes instead) and not when no function was reached at all (each endpoint that never
+    answered is named last on stderr instead). The files asked for are written either way."""
     report = plan.summarizer.report()
     # every finding of the records written, even when stopping, and the metrics: before refused
     # credentials stop us, for monitoring must see those too
     plan.outputs.settle(report)
     if outcome.all_refused:
         raise auth_failure(plan, outcome)
-    width = shutil.get_terminal_size((100, 24)).columns
-    text = render(report, plan.summary_format, width=width)  # type: ignore[arg-type]
+    stopped = outcome.interrupted.name if outcome.interrupted is not None else None
+    if stopped is None and outcome.end.data.get("interrupted") == "deadline":
+        stopped = "the --deadline"
+    nothing_reached = bool(outcome.unreachable) and report.totals.functions == 0
     stream = summary_stream or (sys.stderr if plan.to_stdout else sys.stdout)
-    print(text, file=stream, end="" if text.endswith("\n") else "\n")
+    if outcome.interrupted is None and not nothing_reached:
+        width = shutil.get_terminal_size((100, 24)).columns
+        if plan.brief:
+            text = render_brief(report, width=width, fail_on=plan.fail_on, full=full_report(plan))
+        else:
+            text = render(report, plan.summary_format, width=width)  # type: ignore[arg-type]
+        print(text, file=stream, end="" if text.endswith("\n") else "\n")
     plan.outputs.write(report, source=None if plan.to_stdout else plan.sink.name)
     code = crawl_exit_code(outcome, report, plan.fail_on)
+    if stopped is not None:
+        report_stopped(plan, outcome, f"stopped by {stopped}")
     if plan.baseline is not None and plan.drift is not None:
         from crawler.audit.drift import compare
         from crawler.report.drift_render import DIFF_FORMATS, render_diff
@@ -395,6 +467,7 @@ def finish(plan: CrawlPlan, outcome: CrawlOutcome, *, summary_stream: TextIO | N
         if plan.fail_on_drift and drift.drifted and code == EXIT_OK:
             code = EXIT_FINDINGS
     report_refusals(plan, outcome)
+    report_unreachable(outcome)
     return code
 
 

@@ -31,7 +31,7 @@ from crawler.emulator.faults import FaultConfig, FaultKind
 from crawler.emulator.server import run_emulator
 from crawler.errors import UsageError
 from crawler.log import configure
-from crawler.report.render import render
+from crawler.report.render import BRIEF_LINES, render, render_brief
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
 from crawler.settings.identity import StaticKeys
@@ -106,10 +106,11 @@ def demo_faults(seed: int) -> FaultConfig:
 
 
 async def crawl_demo(
-    spec: AccountSpec, faults: FaultConfig, sink: Sink, triggers: bool = False
+    spec: AccountSpec, faults: FaultConfig, sink: Sink, triggers: bool = False, progress: bool = True
 ) -> CrawlOutcome:
     """Crawl an emulated account into ``sink`` (whose subscribers hear of every record); ``triggers``:
-    ``--triggers`` (each function's triggers listed too)."""
+    ``--triggers`` (each function's triggers listed too); ``progress``: the progress line on a terminal
+    (off with ``--no-progress`` or ``-q``)."""
     backend = generate_account(spec)
     async with run_emulator(backend, faults) as emulator:
         target = Target(
@@ -122,12 +123,18 @@ async def crawl_demo(
         )
         job = CrawlJob((target,), CrawlSettings(triggers=triggers))
         stats = RunStats()
-        with ProgressLine(stats) as progress:
-            return await execute(job, sink, stats=stats, handle_signals=True, progress=progress)
+        with ProgressLine(stats, enabled=progress) as line:
+            return await execute(job, sink, stats=stats, handle_signals=True, progress=line)
 
 
 def run(args: argparse.Namespace) -> int:
-    configure(logging.WARNING - 10 * int(args.verbose) + 10 * int(args.quiet))
+    # errors only by default: the retries of the demo's injected faults are its point, not news
+    configure(
+        max(
+            logging.DEBUG,
+            min(logging.ERROR - 10 * int(args.verbose) + 10 * int(args.quiet), logging.CRITICAL),
+        )
+    )
     spec = account_spec(args.functions, args.seed)
     files = demo_files(args)
     with ExitStack() as stack:
@@ -136,7 +143,21 @@ def run(args: argparse.Namespace) -> int:
         )  # two demos into one file: one refuses
         outputs = AuditOutputs(files, stack, args.findings_format)
         policy = selected(default_policy(), args)
-        return _demo(spec, files, outputs, triggers=bool(args.triggers), policy=policy)
+        progress = not args.no_progress and not args.quiet
+        return _demo(
+            spec,
+            files,
+            outputs,
+            triggers=bool(args.triggers),
+            policy=policy,
+            full=args.full,
+            progress=progress,
+        )
+
+
+#: the lines the demo prints besides the brief summary (its first line, the crawl's figures, the files,
+#: what to try next): the brief gets what is left of ``BRIEF_LINES``
+DEMO_OWN_LINES: Final = 4
 
 
 def _demo(
@@ -146,40 +167,43 @@ def _demo(
     *,
     triggers: bool = False,
     policy: AuditPolicy | None = None,
+    full: bool = False,
+    progress: bool = True,
 ) -> int:
     records = files["--output"]
     summarizer = Summarizer(policy, on_finding=outputs.on_finding)
     sink = Sink.open_file(records, subscribers=Subscribers(summarizer))
-    print(
-        f"fcaudit demo: an emulated account with {spec.functions:,} functions in {spec.services:,} services, "
-        f"5-15 ms per request, a {DEMO_QUOTA_RPS:,.0f} requests/s quota and a few injected faults",
+    print(  # what DEMO_FAULTS and demo_faults() set up, said in one line that fits 80 columns
+        f"fcaudit demo: {spec.functions:,} emulated functions, a {DEMO_QUOTA_RPS:,.0f} req/s quota, "
+        "injected faults",
         flush=True,
     )
-    outcome = event_loop.run(crawl_demo, spec, demo_faults(spec.seed), sink, triggers)
+    outcome = event_loop.run(crawl_demo, spec, demo_faults(spec.seed), sink, triggers, progress)
     report = summarizer.report()
     outputs.write(report, source=str(records))
     width = shutil.get_terminal_size((100, 24)).columns
-    print(render(report, "table", width=width).rstrip("\n"))
+    where = (
+        f"{files['--report']} (open it in a browser)"
+        if "--report" in files
+        else f"fcaudit summarize {records}"
+    )
+    if full:
+        print(render(report, "table", width=width).rstrip("\n"))
+    else:
+        budget = BRIEF_LINES - DEMO_OWN_LINES
+        print(render_brief(report, width=width, full=where, lines=budget).rstrip("\n"))
     end = outcome.end.data
     by_status = end.get("functions", {})
-    statuses = ", ".join(f"{n:,} {s}" for s, n in by_status.items())
-    print()
     listing_triggers = f", {end.get('triggerRequests', 0):,} listing triggers" if triggers else ""
     print(
-        f"crawled {sum(by_status.values()):,} functions ({statuses}), "
-        f"{end.get('configs', 0):,} configs, {end.get('requests', 0):,} requests "
-        f"({end.get('throttled', 0):,} throttled, {end.get('retries', 0):,} retried{listing_triggers}) "
-        f"in {end.get('elapsedSeconds', 0):.1f} s"
+        f"crawled {sum(by_status.values()):,} functions, {end.get('configs', 0):,} configs, "
+        f"{end.get('requests', 0):,} requests ({end.get('throttled', 0):,} throttled, "
+        f"{end.get('retries', 0):,} retried{listing_triggers}) in {end.get('elapsedSeconds', 0):.1f} s"
     )
-    shown = {"--output": "records:  ", "--summary": "summary:  ", "--findings": "findings: "}
-    shown |= {"--report": "report:   ", "--metrics": "metrics:  "}
-    for flag, label in shown.items():
-        if flag in files:
-            print(f"{label}{files[flag]}" + (" (open it in a browser)" if flag == "--report" else ""))
-    print(
-        "next:     jq -c 'select(.type == \"config\")' "
-        f"{records} | head   ·   fcaudit summarize {records}   ·   "
-        "fcaudit crawl --account ID --region REGION --output configs.ndjson"
-    )
+    if all(path.parent == records.parent for path in files.values()):
+        print(f"files: {', '.join(path.name for path in files.values())} in {records.parent}")
+    else:
+        print(f"files: {', '.join(str(path) for path in files.values())}")
+    print(f"next: fcaudit summarize {records}  ·  fcaudit crawl --account ID --region REGION -o audit.ndjson")
     interrupted = outcome.interrupted.name if outcome.interrupted is not None else None
     return exit_code(None, None, complete=outcome.complete, interrupted=interrupted)

@@ -12,6 +12,7 @@ stdout (``--report FILE`` writes it to a file).
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import sys
 from contextlib import ExitStack
@@ -22,9 +23,9 @@ from crawler.app.output_paths import check_files
 from crawler.app.outputs import AuditOutputs, AuditTerms, audit_output_paths, exit_code
 from crawler.audit.report_model import AuditReport
 from crawler.audit.summary import INCOMPLETE_KINDS, Summarizer
-from crawler.errors import InputError, reading
+from crawler.errors import InputError, UsageError, reading
 from crawler.report.render import FORMATS as FORMATS
-from crawler.report.render import render
+from crawler.report.render import render, render_brief
 
 
 def _open_input(name: str) -> IO[bytes]:
@@ -56,6 +57,8 @@ def _warn(report: AuditReport) -> None:
 
 def run(args: argparse.Namespace) -> int:
     source_name = "stdin" if args.input == "-" else args.input
+    if args.brief and args.format != "table":
+        raise UsageError(f"--brief is a short table; it cannot be combined with --format {args.format}")
     files = check_files(  # before anything is opened (crawler.app.output_paths)
         [("the input", None if args.input == "-" else Path(args.input)), ("--config", args.config)],
         audit_output_paths(args),
@@ -74,6 +77,12 @@ def run(args: argparse.Namespace) -> int:
         _warn(report)
         outputs.write(report, source=source_name)
     width = args.width or (shutil.get_terminal_size((80, 24)).columns if sys.stdout.isatty() else 80)
-    text = render(report, args.format, width=width, source=source_name)
+    if args.brief:
+        full = (
+            str(files["--report"]) if "--report" in files else f"fcaudit summarize {shlex.quote(source_name)}"
+        )
+        text = render_brief(report, width=width, fail_on=terms.fail_on, full=str(full))
+    else:
+        text = render(report, args.format, width=width, source=source_name)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return exit_code(report, terms.fail_on, complete=report.complete or not args.strict)

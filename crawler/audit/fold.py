@@ -139,6 +139,23 @@ class ErrorMark:
     emitted: bool = False
 
 
+def _discovery_text(failed: object) -> str:
+    """One failed listing of an end record's ``discoveryErrors``, named: which target, which listing, what
+    went wrong (a whole target when its ListServices failed or it was stopped)."""
+    if not isinstance(failed, Mapping):
+        return "a listing failed (its entry in the end record is not an object)"
+
+    def text(value: object) -> str:
+        return value if isinstance(value, str) else shown(value)
+
+    service = failed.get("service")
+    raw_error = failed.get("error")
+    error: Mapping[str, Any] = raw_error if isinstance(raw_error, Mapping) else {}
+    what = f"ListFunctions of service {text(service)}" if service else "ListServices (the whole target)"
+    why = f"{text(error.get('code'))}: {text(error.get('message'))}"
+    return f"account {text(failed.get('account'))} region {text(failed.get('region'))}: {what} failed: {why}"
+
+
 class AuditFold:
     """Counters and bounded lists; ``group`` folds in one finished function."""
 
@@ -570,6 +587,8 @@ class AuditFold:
             runs.append([None, data, None, line])
         if data.get("complete") is False:
             self.problem("run-incomplete", "the crawl that wrote this input ended incomplete", line)
+        for failed in data.get("discoveryErrors") or ():
+            self.problem("discovery-failed", _discovery_text(failed), line)
 
     def finalize_errors(self) -> None:
         """A new crawl starts: the ``error`` records before it can no longer be replaced."""

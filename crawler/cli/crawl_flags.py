@@ -10,6 +10,7 @@ from crawler.app.commands import COMMAND_HELP
 from crawler.cli.shared_flags import (
     add_audit_config,
     add_audit_outputs,
+    add_brief,
     add_fail_on,
     add_follow_symlinks,
     add_triggers,
@@ -86,6 +87,7 @@ def register(sub: Any) -> None:
         default="table",
         help="the summary printed (default: table)",
     )
+    add_brief(out)
     add_audit_outputs(out)
     add_fail_on(out)
     how = parser.add_argument_group("how hard")
@@ -106,6 +108,18 @@ def register(sub: Any) -> None:
         metavar="DURATION",
         help="stop taking work after this long (90, 90s, 30m, 2h): the run ends incomplete (exit 3), "
         "finish it with --resume (default: [crawl] deadline, else none)",
+    )
+    how.add_argument(
+        "--connect-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="the longest wait for a connection to open (default: [crawl] connect_timeout, else 5)",
+    )
+    how.add_argument(
+        "--unreachable-after",
+        metavar="DURATION",
+        help="give up an endpoint that has not answered once this long after its first request, 0 never "
+        "(15, 15s, 1m; default: [crawl] unreachable_after, else 15 s)",
     )
     how.add_argument("--insecure-http", action="store_true", help="allow plain http to a non-loopback host")
     add_triggers(where)
@@ -132,5 +146,16 @@ def register(sub: Any) -> None:
     logs = parser.add_argument_group("logging")
     logs.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
     logs.add_argument("-v", "--verbose", action="count", default=0, help="more logs (-v debug)")
-    logs.add_argument("-q", "--quiet", action="count", default=0, help="fewer logs (-q warnings, -qq errors)")
+    logs.add_argument(
+        "-q",
+        "--quiet",
+        action="count",
+        default=0,
+        help="fewer logs (-q warnings, -qq errors) and no progress line",
+    )
+    logs.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress line (there is one only on a terminal)",
+    )
     parser.set_defaults(handler=crawl_command.run)

@@ -20,7 +20,14 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--functions", type=int, default=demo_command.DEFAULT_FUNCTIONS, help="functions in the account"
     )
-    parser.add_argument("--seed", type=int, default=1, help="seed of the account and its faults")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="seed of the emulated account: the same seed gives the same services, functions, configs "
+        "and findings; the timing (latency jitter, which requests are throttled or fail and are retried) "
+        "may differ from run to run (default 1)",
+    )
     add_triggers(parser, config_file=False)
     parser.add_argument(
         "--output-dir",
@@ -32,6 +39,18 @@ def register(sub: Any) -> None:
     out.add_argument("--output", "-o", metavar="FILE", type=Path, help="NDJSON records (configs.ndjson)")
     add_audit_outputs(out)
     add_follow_symlinks(out)
-    parser.add_argument("-v", "--verbose", action="count", default=0)
-    parser.add_argument("-q", "--quiet", action="count", default=0)
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="print the full audit table instead of the brief summary (verdict, figures, top findings)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more logs (-v warnings such as retries, -vv info, -vvv debug; default: errors)",
+    )
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="fewer logs, and no progress line")
+    parser.add_argument("--no-progress", action="store_true", help="no progress line")
     parser.set_defaults(handler=demo_command.run)

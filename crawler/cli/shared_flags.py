@@ -121,3 +121,13 @@ def add_emulated_role(parser: Any, *, what: str) -> None:
         help="with --role: how long each role session lasts (default 3600; at least 5; a few seconds "
         "shows credentials being refreshed)",
     )
+
+
+def add_brief(parser: Any) -> None:
+    """``--brief``: the short summary (``report.render.render_brief``) instead of the full table."""
+    parser.add_argument(
+        "--brief",
+        action="store_true",
+        help="print only the verdict, the headline figures and the top findings (at most 25 lines) "
+        "and where the full report is, instead of the full table",
+    )

@@ -6,7 +6,13 @@ from typing import Any
 
 from crawler.app import summarize_command
 from crawler.app.commands import COMMAND_HELP
-from crawler.cli.shared_flags import add_audit_config, add_audit_outputs, add_fail_on, add_follow_symlinks
+from crawler.cli.shared_flags import (
+    add_audit_config,
+    add_audit_outputs,
+    add_brief,
+    add_fail_on,
+    add_follow_symlinks,
+)
 
 
 def register(sub: Any) -> None:
@@ -23,6 +29,7 @@ def register(sub: Any) -> None:
         help="what is printed (default: table; html prints the page that --report FILE writes)",
     )
     parser.add_argument("--width", type=int, default=None, help="table width (default: terminal, else 80)")
+    add_brief(parser)
     add_audit_outputs(parser)
     add_fail_on(parser)
     add_audit_config(parser)

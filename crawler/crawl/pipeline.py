@@ -162,6 +162,9 @@ class CrawlOutcome:
     all_refused: bool
     discovery_errors: tuple[DiscoveryError, ...]
     end: RunRecord
+    #: ``cannot reach URL (cause, N attempts in T s)`` for each endpoint that never answered
+    #: (``crawl.runner.execute`` fills it in from the outage gates)
+    unreachable: tuple[str, ...] = ()
 
 
 class Crawl:
@@ -478,7 +481,7 @@ class Crawl:
         control.discovery.cancel()
         if isinstance(exc, AccessDeniedError):
             self._refused.append(Refusal(lane.account, lane.region, exc))
-            log.info(  # the command line reports it, once, at the end
+            log.error(  # the command line names it again, once, last on stderr
                 "crawl.target_refused",
                 account=lane.account,
                 region=lane.region,

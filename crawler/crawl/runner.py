@@ -13,6 +13,7 @@ import random
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import anyio
@@ -40,7 +41,11 @@ log = get_logger(__name__)
 
 @asynccontextmanager
 async def open_clients(
-    job: CrawlJob, stats: RunStats, *, rand: Callable[[], float] = random.random
+    job: CrawlJob,
+    stats: RunStats,
+    *,
+    rand: Callable[[], float] = random.random,
+    gates: dict[str, EndpointGate] | None = None,
 ) -> AsyncIterator[ClientMap]:
     """One client per (account, region): one aiohttp session for the run; per endpoint (shared by the
     targets that reach the same host) one rate limiter and one retry policy, with its own retry quota
@@ -48,7 +53,8 @@ async def open_clients(
 
     ``job.api`` picks the client: ``fc2`` an ``FcClient``; ``fc3`` an ``Fc3Listing`` (FC 3.0's
     region-wide listings behind the same three calls); ``auto`` an ``AutoListing`` that tries FC 3.0
-    and falls back to FC 2.0, per target. Both APIs of a target share its one ``Transport``."""
+    and falls back to FC 2.0, per target. Both APIs of a target share its one ``Transport``. ``gates``,
+    when given, is filled with each endpoint's outage gate (what ``execute`` asks which never answered)."""
     settings = job.settings
     limiters: dict[str, RateLimiter] = {}
     retries: dict[str, RetryPolicy] = {}
@@ -56,7 +62,9 @@ async def open_clients(
         if target.endpoint not in limiters:
             rate, concurrency = target.limits(settings)
             limiters[target.endpoint] = RateLimiter(rate, concurrency, name=target.endpoint)
-            retries[target.endpoint] = retry_policy(settings, target.endpoint, rand)
+            retries[target.endpoint] = policy = retry_policy(settings, target.endpoint, rand)
+            if gates is not None and policy.gate is not None:
+                gates[target.endpoint] = policy.gate
     connections = sum(limiter.concurrency for limiter in limiters.values())
     # static keys only, for now: any other source is refused here, before the session opens
     credentials = {(t.account, t.region): static_credentials(t.identity) for t in job.targets}
@@ -95,6 +103,7 @@ def retry_policy(settings: CrawlSettings, endpoint: str, rand: Callable[[], floa
     gate = EndpointGate(
         endpoint,
         max_wait=settings.outage_wait,
+        unreachable_after=settings.unreachable_after,
         base=settings.backoff_base,
         cap=settings.backoff_cap,
         rand=rand,
@@ -145,10 +154,13 @@ async def execute(
             rate=job.settings.rate,
             output=sink.name,
         )
-        async with open_clients(job, stats) as clients:
+        gates: dict[str, EndpointGate] = {}
+        async with open_clients(job, stats, gates=gates) as clients:
             crawl = Crawl(job, clients, sink, stats=stats, grace=grace, now=now)
             refresher = progress.refresh_forever if progress is not None else None
             outcome = await crawl.run(handle_signals=handle_signals, extra=refresher, signals=signals)
+        unreachable = tuple(text for gate in gates.values() if (text := gate.unreachable()) is not None)
+        outcome = replace(outcome, unreachable=unreachable)
         end = outcome.end.data
         log.info(
             "crawl.finished",

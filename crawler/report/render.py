@@ -365,6 +365,72 @@ def _table(report: AuditReport, width: int) -> str:
     return out.getvalue()
 
 
+# --- brief ------------------------------------------------------------------------------------------
+#: the most lines ``render_brief`` prints
+BRIEF_LINES: Final = 25
+#: the rules ``render_brief`` lists with their counts (the rest are counted in one line)
+BRIEF_RULES: Final = 6
+
+
+def _clip(text: str, width: int) -> str:
+    """One line of at most ``width`` characters: cut with an ellipsis, never wrapped."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def render_brief(
+    report: AuditReport,
+    *,
+    width: int = 80,
+    fail_on: Severity | None = None,
+    full: str | None = None,
+    lines: int = BRIEF_LINES,
+) -> str:
+    """The verdict, the headline figures and the top findings in at most ``lines`` lines (25), each at
+    most ``width`` wide; ``full``: where the whole audit is (a path, or a command), said last."""
+    t = report.totals
+    sev = t.findings_by_severity
+    if not report.complete:
+        verdict = f"INCOMPLETE: {report.problems_total:,} problem(s); the audit covers what was crawled"
+    elif fail_on is not None and report.fails(fail_on):
+        verdict = f"FAIL: findings at or above {fail_on.label} (--fail-on)"
+    elif report.findings_total:
+        verdict = "findings to review" + (f"; none at or above {fail_on.label}" if fail_on else "")
+    else:
+        verdict = "clean: no findings"
+    counts = ", ".join(f"{sev[s.label]:,} {s.label}" for s in sorted(Severity, reverse=True) if sev[s.label])
+    status = ", ".join(f"{n:,} {k}" for k, n in t.functions_by_status.items() if n or k == "error")
+    head = [
+        f"fcaudit: {verdict}",
+        f"  {t.functions:,} functions ({status or 'none'}), {t.configs:,} configs",
+        f"  {report.services_total:,} services, {len(report.accounts):,} account(s), "
+        f"{len(report.regions):,} region(s)",
+        f"  findings {report.findings_total:,}" + (f" ({counts})" if counts else ""),
+    ]
+    if report.problems_total:
+        head.append(f"  problems {report.problems_total:,}: {report.problems[0]}")
+    by_rule = report.findings_by_rule
+    rules = sorted(by_rule, key=lambda r: (-report.policy.severities[r], -by_rule[r], r))
+    body: list[str] = []
+    if rules:
+        body.append("by rule:")
+        for rule_id in rules[:BRIEF_RULES]:
+            label = report.policy.severities[rule_id].label
+            body.append(f"  {label:<6} {by_rule[rule_id]:>7,}  {rule_id}")
+        if len(rules) > BRIEF_RULES:
+            body.append(f"  ... and {len(rules) - BRIEF_RULES} more rule(s)")
+    tail = [f"full report: {full}"] if full else []
+    room = lines - len(head) - len(body) - len(tail) - 1  # one line for the findings' heading
+    shown = report.findings[: max(room // 2, 0)]
+    if shown:
+        more = f" of {report.findings_total:,}" if report.findings_total > len(shown) else ""
+        body.append(f"top {len(shown)}{more} findings, most severe first:")
+        for finding in shown:
+            body.append(f"  {finding.severity.label:<6} {_target(finding)}")
+            body.append(f"         {finding.rule_id}: {finding.message}")
+    # the path is never cut: a long one overflows the line rather than lose its end
+    return "\n".join([*(_clip(line, width) for line in head + body), *tail]) + "\n"
+
+
 # --- markdown ---------------------------------------------------------------------------------------
 def _md_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
     return [*markdown.table(header, rows), ""]

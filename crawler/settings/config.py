@@ -86,7 +86,11 @@ class CrawlSettings:
     #: seconds an endpoint that fails outright (no connection) is waited for before its targets stop;
     #: 0: no waiting, each failure is retried (and budgeted) as the call's own
     outage_wait: float = 60.0
-    connect_timeout: float = 10.0
+    #: seconds an endpoint that has never answered (not once, any status) is tried, from its first
+    #: request, before its targets stop: an unreachable endpoint costs seconds, not minutes; 0: no limit
+    unreachable_after: float = 15.0
+    #: the longest wait for a TCP (and TLS) connection to open
+    connect_timeout: float = 5.0
     #: the longest silence while reading a response (a stalled server)
     read_timeout: float = 10.0
     #: the per-request deadline: the longest one attempt may take in all, from queueing for a connection

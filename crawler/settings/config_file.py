@@ -34,6 +34,7 @@ SETTING_RULES: dict[str, tuple[str, float, float, bool]] = {
     "backoff_cap": ("float", 0, 3600, True),
     "retry_budget": ("float", 0, 1e6, False),
     "outage_wait": ("float", 0, 86400, False),
+    "unreachable_after": ("duration", 0, 86400, False),
     "connect_timeout": ("float", 0, 600, True),
     "read_timeout": ("float", 0, 3600, True),
     "total_timeout": ("float", 0, 86400, True),

@@ -112,7 +112,9 @@ class FcClient:
             query += f"&nextToken={percent_encode(next_token)}"
         url = URL(f"{self.endpoint}{encoded}?{query}", encoded=True)
         call = LIST_TRIGGERS if triggers else _CALLS[(service is not None) + (function is not None)]
-        return await self._transport.get(call, url, lambda: self._headers(decoded))
+        return await self._transport.get(
+            call, url, lambda: self._headers(decoded), service=service, function=function
+        )
 
     def _headers(self, decoded_path: str) -> dict[str, str]:
         """One attempt's signed headers: the Date of its second, the fixed ``x-fc-*`` set, FC 2.0's HMAC."""

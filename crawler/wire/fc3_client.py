@@ -135,7 +135,7 @@ class Fc3Client:
         if function_name:
             query.append(("functionName", function_name))
         call = _LIST_FUNCTION_CONFIGS if function_name else _LIST_CONFIGS
-        return await self._list3(call, "/async-invoke-configs", query, next_token)
+        return await self._list3(call, "/async-invoke-configs", query, next_token, function_name or None)
 
     async def list_triggers_v3(self, function_name: str, *, limit: int, next_token: str | None) -> Page:
         """One function's triggers; ``function_name`` is its FC 3.0 name (``service$function``)."""
@@ -147,7 +147,12 @@ class Fc3Client:
         return await self._list3(_LIST_TRIGGERS, path, query, next_token)
 
     async def _list3(
-        self, call: ListCall, path: str, query: list[tuple[str, str]], next_token: str | None
+        self,
+        call: ListCall,
+        path: str,
+        query: list[tuple[str, str]],
+        next_token: str | None,
+        function: str | None = None,
     ) -> Page:
         if next_token:
             query = [*query, ("nextToken", next_token)]
@@ -156,7 +161,7 @@ class Fc3Client:
         url = URL(f"{self.endpoint}{full_path}?{encoded_query}", encoded=True)
         host = url.raw_authority or ""
         return await self._transport.get(
-            call, url, lambda: self._acs3_headers(call.route, full_path, host, query)
+            call, url, lambda: self._acs3_headers(call.route, full_path, host, query), function=function
         )
 
     def _acs3_headers(

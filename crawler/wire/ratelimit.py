@@ -270,7 +270,7 @@ class RateLimiter:
         now = self._clock()
         before = self.core.rate
         if self.core.throttled(now, now if sent_at is None else sent_at):
-            log.info(
+            log.debug(
                 "ratelimit.cut", endpoint=self.name, rate_before=round(before, 3), rate=round(self.rate, 3)
             )
 

@@ -37,6 +37,7 @@ from crawler.errors import (
     AuthError,
     ConnectionLostError,
     CrawlerError,
+    EndpointDownError,
     RequestTimeoutError,
     RetryBudgetExhaustedError,
     ThrottledError,
@@ -148,7 +149,9 @@ class RetryPolicy:
         while True:
             probe = await gate.admit() if gate is not None else False
             try:
-                result = await call()
+                result = await self._attempt(call, gate)
+            except EndpointDownError:
+                raise
             except CrawlerError as error:
                 error.attempts = attempt
                 outage = gate is not None and gate.failed(error, probe=probe)
@@ -162,6 +165,11 @@ class RetryPolicy:
                     raise _budget_exhausted(error, attempt) from error
                 last_cost = cost
                 wait = self.delay(attempt, error)
+                if gate is not None:
+                    unanswered = gate.unanswered_remaining()
+                    if unanswered is not None and unanswered <= wait:  # given up while we would wait
+                        await self._sleep(max(0.0, unanswered))
+                        raise _unreached(gate, in_flight=False) from error
                 if on_retry is not None:
                     on_retry(attempt, error, wait)
                 await self._sleep(wait)
@@ -175,6 +183,24 @@ class RetryPolicy:
                     gate.reached()
                 self.budget.on_success(last_cost)
                 return result
+
+    async def _attempt(self, call: Callable[[], Awaitable[T]], gate: EndpointGate | None) -> T:
+        """One attempt; while the endpoint has never answered, cut at its ``unreachable_after``."""
+        if gate is None:
+            return await call()
+        gate.sent()
+        remaining = gate.unanswered_remaining()
+        if remaining is None:
+            return await call()
+        with anyio.move_on_after(max(0.0, remaining)):
+            return await call()
+        raise _unreached(gate, in_flight=True)
+
+
+def _unreached(gate: EndpointGate, *, in_flight: bool) -> EndpointDownError:
+    error = EndpointDownError(gate.give_up_unreached(in_flight=in_flight))
+    error.attempts = gate.attempts
+    return error
 
 
 def _budget_exhausted(error: CrawlerError, attempt: int) -> RetryBudgetExhaustedError:

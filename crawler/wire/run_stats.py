@@ -27,6 +27,8 @@ class RunStats:
     trigger_errors: int = 0
     throttled: int = 0
     retries: int = 0
+    #: attempts that failed, retried or not (throttled answers included): the progress line's errors
+    failed_requests: int = 0
     errors_by_code: Counter[str] = field(default_factory=Counter)
     functions_discovered: int = 0
     functions_done: int = 0

@@ -183,27 +183,60 @@ class Transport:
         )
 
     # -- one call, with retries -----------------------------------------------------------------------
-    async def get(self, call: ListCall, url: URL, sign: SignHeaders) -> Page:
-        """GET ``url`` with retries; ``sign()`` gives each attempt its own signed headers (a fresh date)."""
+    async def get(
+        self,
+        call: ListCall,
+        url: URL,
+        sign: SignHeaders,
+        *,
+        service: str | None = None,
+        function: str | None = None,
+    ) -> Page:
+        """GET ``url`` with retries; ``sign()`` gives each attempt its own signed headers (a fresh date).
+        ``service``/``function``: what the call lists, named in its log lines."""
         route = call.route
+        subject = {k: v for k, v in (("service", service), ("function", function)) if v is not None}
 
         def retried(attempt: int, error: CrawlerError, delay: float) -> None:
             self._stats.retries += 1
-            log.debug("retry.scheduled", route=route, attempt=attempt, code=error.code, delay=round(delay, 3))
+            # a throttled answer is the limiter's everyday work (counted as throttled on the progress
+            # line, its cut logged at debug): its retry is info; any other failure is a warning
+            emit = log.info if isinstance(error, ThrottledError) and _is_quota_signal(error) else log.warning
+            emit(
+                "retry.scheduled",
+                endpoint=self.endpoint,
+                route=route,
+                **subject,
+                attempt=attempt,
+                code=error.code,
+                cause=error.message,
+                next_delay=round(delay, 3),
+            )
 
         async def attempt() -> Page:
-            body, request_id = await self._get(route, url, sign, call.gone)
-            return self._page(body, call.key, request_id, route, call.required)
+            try:
+                body, request_id = await self._get(route, url, sign, call.gone, subject)
+                return self._page(body, call.key, request_id, route, call.required)
+            except ThrottledError:
+                raise  # counted as throttled
+            except CrawlerError:
+                self._stats.failed_requests += 1
+                raise
 
         return await self._retry.run(attempt, on_retry=retried)
 
     async def _get(
-        self, route: str, url: URL, sign: SignHeaders, gone: frozenset[str]
+        self,
+        route: str,
+        url: URL,
+        sign: SignHeaders,
+        gone: frozenset[str],
+        subject: Mapping[str, str | None] | None = None,
     ) -> tuple[bytes, str | None]:
         """One attempt through the limiter: the 2xx body and request id, or the mapped error."""
         sent_at = await self._limiter.acquire()  # by hand: an async context manager costs more
         try:
-            status, headers, body, request_id = await self._send(route, url, sign)
+            status, headers, body, request_id = await self._send(route, url, sign, subject)
             if 200 <= status < 300:
                 self._limiter.on_success(sent_at)
                 return body, request_id
@@ -223,7 +256,7 @@ class Transport:
             self._limiter.release()
 
     async def _send(
-        self, route: str, url: URL, sign: SignHeaders
+        self, route: str, url: URL, sign: SignHeaders, subject: Mapping[str, str | None] | None = None
     ) -> tuple[int, Mapping[str, str], bytes, str | None]:
         """Send one signed GET; (status, headers, capped body, request id), aiohttp errors mapped."""
         started = self._monotonic()
@@ -261,6 +294,7 @@ class Transport:
                 self._log.debug(
                     "client.request",
                     route=route,
+                    **(subject or {}),
                     status=status,
                     request_id=request_id,
                     elapsed_ms=round((self._monotonic() - started) * 1000, 1),

@@ -174,10 +174,14 @@ def test_wrong_secret_stops_the_run_at_once(
     code = run_cli(["crawl", *target_args(emulator), "-o", str(out), "--concurrency", "8", "-q"])
 
     assert code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
+    lines = capsys.readouterr().err.strip().splitlines()
+    err = [line for line in lines if line.startswith("fcaudit:")]  # the message, besides the logs
+    assert len(err) == 1, lines
+    assert err[0] == lines[-1]  # last on stderr
     assert emulator.access_key_id in err[0]
-    assert "not-the-secret" not in err[0]
+    assert "not-the-secret" not in "".join(lines)
+    # the refusal is an error in the log (issue 16), which -q keeps
+    assert ['"level":"error"' in line for line in lines if "crawl.target_refused" in line] == [True]
     assert emulator.stats()["requests"] <= 10  # no retry storm
     records = read_ndjson(out)
     end = records[-1]

@@ -115,6 +115,12 @@ class StubGate:
     def abandoned(self) -> None:
         self.abandoned_calls += 1
 
+    def sent(self) -> None:
+        pass
+
+    def unanswered_remaining(self) -> float | None:
+        return None  # as if it had answered: no give-up clock
+
 
 async def test_one_call_takes_at_most_a_hundred_outage_failures_then_counts_attempts() -> None:
     calls: list[int] = []
