@@ -29,5 +29,6 @@ COMMAND_HELP: dict[str, str] = {
     "diff": "list configs added, removed and changed, and findings new and resolved, between two crawls",
     "merge": "combine the NDJSON files of `crawl --shard K/N` into one, checking they are complete",
     "rules": "list every audit rule: its severity, what it checks, why it matters and how to fix it",
+    "completion": "print a shell completion script for bash, zsh or fish (see fcaudit --help)",
 }
 COMMANDS = tuple(COMMAND_HELP)

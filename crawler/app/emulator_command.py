@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
+import os
 import signal
 import sys
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import TextIO
 
 from crawler.app.commands import EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
@@ -27,8 +30,9 @@ from crawler.emulator.faults import FaultConfig, FaultKind, parse_fault_spec
 from crawler.emulator.faults import kinds_help as kinds_help
 from crawler.emulator.identity import SingleRole
 from crawler.emulator.server import RunningEmulator, run_emulator, run_identity
-from crawler.errors import UsageError
+from crawler.errors import OutputError, UsageError
 from crawler.log import configure, get_logger
+from crawler.store.atomic_file import probe_writable
 
 log = get_logger(__name__)
 
@@ -109,6 +113,23 @@ def banner(
     out.flush()
 
 
+def write_env(
+    running: RunningEmulator, path: Path, role: SingleRole | None = None, sts_endpoint: str = ""
+) -> None:
+    """``--write-env FILE``: the banner (the ``export`` lines and the crawl command) in a file to
+    ``source`` from another shell, mode 0600 (it holds the emulator's key secret), replaced whole."""
+    text = io.StringIO()
+    banner(running, text, role, sts_endpoint)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(fd, 0o600)
+            out.write(text.getvalue())
+    except OSError as exc:
+        raise OutputError(f"cannot write --write-env {path}: {exc.strerror}") from None
+    log.info("emulator.env_written", path=str(path))
+
+
 async def serve(
     args: argparse.Namespace, backend: Backend, faults: FaultConfig, through: RoleFlags | None = None
 ) -> int:
@@ -145,6 +166,8 @@ async def serve(
                 ).sts_endpoint
             started = True
             banner(running, sys.stdout, role, sts_endpoint)
+            if args.write_env is not None:
+                write_env(running, args.write_env, role, sts_endpoint)
             log.info("emulator.serving", endpoint=running.endpoint, account=running.account_id)
             await stop.wait()
             snapshot = running.stats()
@@ -175,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
     through = role_flags(bool(args.role), args.session_seconds)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port must be in 0..65535, got {args.port}")
+    if args.write_env is not None:  # before the account is generated and served, not after
+        probe_writable(args.write_env, what="--write-env")
     backend = generate_account(spec)
     if args.eager:
         log.info("emulator.materialised", configs=backend.materialise())

@@ -55,6 +55,13 @@ def register(sub: Any) -> None:
     shape.add_argument("--omit-empty-configs", action="store_true", help="answer {} for no configs")
     out = parser.add_argument_group("output")
     out.add_argument("--dump-truth", type=Path, metavar="FILE", help="write the expected crawl output")
+    out.add_argument(
+        "--write-env",
+        type=Path,
+        metavar="FILE",
+        help="also write the printed export lines and crawl command to FILE (mode 0600: it holds the "
+        "emulator's key secret), for `source FILE` in another shell",
+    )
     out.add_argument("--no-serve", action="store_true", help="generate (and --dump-truth), then exit")
     out.add_argument("--uvloop", action="store_true", help="serve on uvloop (if installed)")
     out.add_argument("--eager", action="store_true", help="build every function before serving (load tests)")

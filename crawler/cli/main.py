@@ -41,6 +41,44 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+#: the distributions whose versions ``fcaudit --version`` prints (the runtime dependencies)
+VERSIONED: tuple[str, ...] = ("aiohttp", "anyio", "orjson", "structlog", "rich", "jinja2", "uvloop", "shtab")
+
+EPILOG = """shell completion (bash, zsh, fish), generated from these flags:
+  bash: fcaudit completion bash > ~/.local/share/bash-completion/completions/fcaudit
+  zsh:  fcaudit completion zsh > ~/.zfunc/_fcaudit   (fpath+=~/.zfunc before compinit)
+  fish: fcaudit completion fish > ~/.config/fish/completions/fcaudit.fish
+then open a new shell. `fcaudit COMMAND --help` lists a command's flags."""
+
+
+def version_text() -> str:
+    """fcaudit's version, Python's, and each dependency's (``not installed`` for an optional one)."""
+    import platform
+    from importlib import metadata
+
+    parts = []
+    for name in VERSIONED:
+        try:
+            parts.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{name} not installed")
+    python = f"Python {platform.python_version()} ({platform.python_implementation()}, {sys.platform})"
+    return f"fcaudit {__version__}\n{python}\n" + "\n".join(parts)
+
+
+class VersionAction(argparse.Action):
+    """``--version``: the versions, looked up only when asked (``importlib.metadata`` is slow to load)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(
+            option_strings, dest=argparse.SUPPRESS, nargs=0, default=argparse.SUPPRESS, help=help
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_text())
+        parser.exit(EXIT_OK)
+
+
 def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
     """The parser, with the full arguments of the subcommand ``argv`` names (all of them when ``argv``
     is ``None``) and only a one-line stub for the others: importing a subcommand pulls in what it runs
@@ -48,8 +86,12 @@ def build_parser(argv: Sequence[str] | None = None) -> OneLineParser:
     parser = OneLineParser(
         prog="fcaudit",
         description="Audit Alibaba Cloud Function Compute async-invocation settings account-wide.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"fcaudit {__version__}")
+    parser.add_argument(
+        "--version", action=VersionAction, help="print fcaudit's version, Python's and the dependencies'"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
     wanted = set(COMMANDS) if argv is None else {next((a for a in argv if a in COMMAND_HELP), "")}
@@ -67,6 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with held_interrupts():  # ... once its C extensions (orjson, aiohttp) have loaded whole
             parser = build_parser(argv)
         args = parser.parse_args(argv)
+        args.argv = list(argv)  # as typed: what a command prints to be run again (crawl's --resume)
         handler: Handler = args.handler
         return handler(args)
     except FatalError as exc:
