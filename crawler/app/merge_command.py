@@ -45,13 +45,13 @@ def run(args: argparse.Namespace) -> int:
     output = files["--output"]
     terms = AuditTerms.from_args(args)
     with ExitStack() as stack:
-        outputs = AuditOutputs(files, stack, args.findings_format)
+        outputs = AuditOutputs(files, stack, args.findings_format, html=args.format == "html")
         summarizer = Summarizer(terms.policy, on_finding=outputs.on_finding)
         count, end = merge_shards(args.shards, output, on_record=summarizer.add_dict)
         report = summarizer.report()
         outputs.write(report, source=str(output))
     width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else 100
-    text = render(report, args.format, width=width)
+    text = render(report, args.format, width=width, worklist=outputs.worklist)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     print(f"fcaudit: merged {count} shards into {output}", file=sys.stderr)
     complete = end["complete"] is True

@@ -30,7 +30,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from crawler.app.commands import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.app.output_paths import Named
@@ -51,6 +51,9 @@ from crawler.report.prometheus import write_metrics
 from crawler.report.render import render
 from crawler.settings.config_file import load_config_file
 from crawler.store.atomic_file import probe_writable, write_atomically
+
+if TYPE_CHECKING:
+    from crawler.report.html.worklist import Worklist
 
 __all__ = [
     "AUDIT_OUTPUTS",
@@ -124,9 +127,18 @@ class AuditOutputs:
     ``files``: what ``check_files`` returned (the paths to write, by flag; other flags are ignored).
     ``--findings`` is opened at once (its findings stream in through ``on_finding``); the others are
     written by ``write``. Leaving the stack on an exception discards an unfinished findings file.
+    With ``--report`` (or ``html``: the command prints the page) every finding is also kept, compact, for
+    the page's worklist (``worklist``), so the page lists each one ``--findings`` would write.
     """
 
-    def __init__(self, files: Mapping[str, Path], stack: ExitStack, findings_as: str | None = None) -> None:
+    def __init__(
+        self,
+        files: Mapping[str, Path],
+        stack: ExitStack,
+        findings_as: str | None = None,
+        *,
+        html: bool = False,
+    ) -> None:
         paths = {flag: path for flag, path in files.items() if flag in AUDIT_OUTPUTS}
         for flag, path in paths.items():  # a file written at the end: refused now, not after the crawl
             probe_writable(path, what=flag)
@@ -142,17 +154,35 @@ class AuditOutputs:
             self.findings = self._findings_stack.enter_context(
                 FindingsWriter(self.findings_path, fmt, time_ms=int(time.time() * 1000))
             )
+        self.worklist: Worklist | None = None
+        if self.report is not None or html:
+            from crawler.report.html.worklist import Worklist  # Jinja2 with it: only when asked for
+
+            self.worklist = Worklist()
         self._settled = False
 
     @property
     def on_finding(self) -> Callable[[Finding], None] | None:
-        return self.findings.write if self.findings is not None else None
+        sinks = [sink.write if isinstance(sink, FindingsWriter) else sink.add for sink in self._sinks()]
+        if len(sinks) <= 1:
+            return sinks[0] if sinks else None
+
+        def each(finding: Finding) -> None:
+            for sink in sinks:
+                sink(finding)
+
+        return each
+
+    def _sinks(self) -> list[FindingsWriter | Worklist]:
+        return [sink for sink in (self.findings, self.worklist) if sink is not None]
 
     def write_findings(self, findings: Iterable[Finding]) -> None:
-        """For commands that have the findings at the end (``diff``): each into ``--findings``."""
-        if self.findings is not None:
+        """For commands that have the findings at the end (``diff``): each into ``--findings`` and the
+        worklist."""
+        sink = self.on_finding
+        if sink is not None:
             for finding in findings:
-                self.findings.write(finding)
+                sink(finding)
 
     def settle(self, report: AuditReport) -> None:
         """What monitoring needs even from a run that then fails: the findings file and the metrics."""
@@ -173,7 +203,7 @@ class AuditOutputs:
             if self.report is not None:
                 from crawler.report.html.page import write_html  # Jinja2: only when asked for
 
-                write_html(report, self.report, source=source)
+                write_html(report, self.report, source=source, worklist=self.worklist)
 
 
 def exit_code(

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     )
     terms = AuditTerms.from_args(args)
     with ExitStack() as stack:
-        outputs = AuditOutputs(files, stack, args.findings_format)
+        outputs = AuditOutputs(files, stack, args.findings_format, html=args.format == "html")
         source = _open_input(args.input)
         if source is not sys.stdin.buffer:
             stack.callback(source.close)
@@ -83,6 +83,6 @@ def run(args: argparse.Namespace) -> int:
         )
         text = render_brief(report, width=width, fail_on=terms.fail_on, full=str(full))
     else:
-        text = render(report, args.format, width=width, source=source_name)
+        text = render(report, args.format, width=width, source=source_name, worklist=outputs.worklist)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return exit_code(report, terms.fail_on, complete=report.complete or not args.strict)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 import orjson
 from rich import box
@@ -28,6 +28,9 @@ from crawler.audit.rollup import FunctionRollup, fix_first, rollup
 from crawler.audit.rules import RULE_TITLES, Finding, Severity
 from crawler.report import markdown
 from crawler.store.atomic_file import AtomicFile
+
+if TYPE_CHECKING:
+    from crawler.report.html.worklist import Worklist
 
 Format = Literal["table", "json", "markdown", "html"]
 #: the formats of a text on stdout; a command that writes the HTML page with ``--report`` offers these
@@ -56,12 +59,20 @@ _KINDS = (
 )
 
 
-def render(report: AuditReport, fmt: Format, *, width: int = 80, source: str | None = None) -> str:
-    """``source``: where the records came from, named in the HTML page (the other formats ignore it)."""
+def render(
+    report: AuditReport,
+    fmt: Format,
+    *,
+    width: int = 80,
+    source: str | None = None,
+    worklist: Worklist | None = None,
+) -> str:
+    """``source``: where the records came from, named in the HTML page; ``worklist``: every finding, for
+    the page's worklist (the other formats ignore both)."""
     if fmt == "html":
         from crawler.report.html.page import render_html  # Jinja2 and the templates: only for HTML
 
-        return render_html(report, source=source)
+        return render_html(report, source=source, worklist=worklist)
     if fmt == "json":
         return orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode()
     if fmt == "markdown":

@@ -1,11 +1,14 @@
 """The HTML report in a real browser: headless Chromium (Debian's ``chromium``) over the DevTools protocol.
 
 A seeded emulator account is crawled over a real socket with ``fcaudit crawl --report``; the page is
-opened from disk and checked as rendered: the headline figures and a finding derived from the emulator's
-ground truth are visible, the charts have drawn bars, the sorting script runs under the page's
-Content-Security-Policy, no script error or console error is logged, nothing is requested from the
-network, and the print stylesheet applies (no navigation, every finding unfolded). A screenshot
-(1280x1600) is saved; set ``FCAUDIT_SCREENSHOT=docs/report.png`` to refresh the one docs/report.md shows.
+opened from disk and checked as rendered: the headline figures are visible, the charts have drawn bars,
+the script runs under the page's Content-Security-Policy, the worklist is driven as a person would (one
+rule selected: only that rule's findings remain, every one of them, a finding derived from the
+emulator's ground truth among them; a search; a severity unticked; the pages), a remediation is shown,
+no script error or console error is logged, nothing is requested from the network, and the print
+stylesheet applies (no navigation, every finding unfolded). Screenshots (1280x1600) are saved; set
+``FCAUDIT_SCREENSHOT=docs/report.png`` and ``FCAUDIT_SCREENSHOT_FILTERED=docs/report-filtered.png`` to
+refresh the two docs/report.md shows.
 
 Skipped only when no Chromium is installed (``.ci/run`` installs it).
 """
@@ -100,11 +103,48 @@ async def _click(page: Page, header: str) -> None:
     )
 
 
+RULE = "retries-disabled-no-failure-destination"
+
+
+async def _choose(page: Page, control: str, value: str) -> None:
+    """Set a worklist control as a person would, and let the page react (its change event)."""
+    await page.evaluate(
+        f"""(() => {{ const c = document.getElementById({control!r}); c.value = {value!r};
+                     c.dispatchEvent(new Event("change")); }})()"""
+    )
+
+
+async def _worklist(page: Page) -> dict[str, Any]:
+    """What the worklist shows now: its status line, the rule and target of each finding row, the
+    severities of the badges, the remediations shown, and the page line."""
+    shown: dict[str, Any] = await page.evaluate(
+        """(() => {
+            const rows = Array.from(document.querySelectorAll("#wl-list tr"));
+            return {
+              status: document.getElementById("wl-status").textContent,
+              rules: rows.map(r => r.dataset.rule),
+              cards: Array.from(document.querySelectorAll("#wl-list article.fn h4 .target"),
+                                t => t.textContent),
+              qualifiers: rows.map(r => (r.querySelector("td.rule .muted") || {textContent: ""}).textContent),
+              severities: Array.from(document.querySelectorAll("#wl-list td.sev .badge"), b => b.textContent),
+              fixes: Array.from(document.querySelectorAll("#wl-list .fix"), f => f.textContent),
+              commands: Array.from(document.querySelectorAll("#wl-list .fix-command"), f => f.textContent),
+              matched: Number(document.getElementById("wl-list").dataset.findings),
+              page: document.getElementById("wl-page").textContent,
+              pager: !document.getElementById("wl-pager").hidden,
+            };
+        })()"""
+    )
+    return shown
+
+
 def test_the_report_of_a_crawled_account_in_chromium(
     chromium_binary: str, emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     wanted = os.environ.get("FCAUDIT_SCREENSHOT")
     screenshot = Path(wanted).resolve() if wanted else None  # before the chdir below
+    wanted_filtered = os.environ.get("FCAUDIT_SCREENSHOT_FILTERED")
+    filtered_shot = Path(wanted_filtered).resolve() if wanted_filtered else None
     # retries and throttling, so the run's figures are not all zero (and the screenshot shows them)
     faults = FaultConfig(seed=2, quota_rps=150.0, quota_burst=2, rates={FaultKind.HTTP_500: 0.05})
     emulator = emulator_factory(ACCOUNT, faults)
@@ -123,7 +163,14 @@ def test_the_report_of_a_crawled_account_in_chromium(
     summarizer = Summarizer()
     with out.open("rb") as f:
         summarizer.add_lines(f)
-    findings = summarizer.report().findings_total
+    report = summarizer.report()
+    findings = report.findings_total
+    of_rule = report.totals.findings_by_rule[RULE]
+    # each finding's remediation, filled in for it: the words, and the FC 2.0 command
+    fixes = {f.remediation["summary"] for f in report.findings if f.rule_id == RULE}
+    commands = {f.remediation["aliyun"]["fc2"] for f in report.findings if f.rule_id == RULE}
+    known_service, known_rest = known.split("/", 1)
+    known_function = known_rest.split(":", 1)[0]
     seen: dict[str, Any] = {}
 
     async def check(page: Page) -> None:
@@ -133,11 +180,30 @@ def test_the_report_of_a_crawled_account_in_chromium(
             """Object.fromEntries(Array.from(document.querySelectorAll("[data-figure] .value"),
                                               el => [el.id, el.innerText]))"""
         )
-        seen["high"] = await page.evaluate('document.getElementById("severity-high").innerText')
         seen["fix"] = await page.evaluate(
             """Array.from(document.querySelectorAll("#rule-retries-disabled-no-failure-destination td"),
-                          td => td.innerText).join("\\n")"""
+                          td => td.textContent).join("\\n")"""  # textContent: the listing is folded
         )
+        seen["worklist_ms"] = await page.evaluate("Number(document.documentElement.dataset.worklistMs)")
+        seen["everything"] = await _worklist(page)
+        await _choose(page, "wl-rule", RULE)
+        seen["one_rule"] = await _worklist(page)
+        await page.evaluate('document.getElementById("worklist").scrollIntoView()')
+        seen["filtered_shot"] = await page.screenshot()
+        await _choose(page, "wl-text", known_function)
+        await page.evaluate('document.getElementById("wl-text").dispatchEvent(new Event("input"))')
+        await page.evaluate("new Promise(resolve => setTimeout(resolve, 400))")  # the search waits 150 ms
+        seen["searched"] = await _worklist(page)
+        await page.evaluate('document.getElementById("wl-clear").click()')
+        await page.evaluate(
+            """(() => { const box = document.querySelector('#wl-severity input[value="high"]');
+                        box.checked = false; box.dispatchEvent(new Event("change", {bubbles: true})); })()"""
+        )
+        seen["no_high"] = await _worklist(page)
+        await page.evaluate('document.querySelector("#wl-pager button[data-page=next]").click()')
+        seen["page_two"] = await _worklist(page)
+        await page.evaluate('document.getElementById("wl-clear").click()')
+        seen["cleared"] = await _worklist(page)
         seen["bars"] = await page.evaluate(
             """Array.from(document.querySelectorAll("#chart-retries g.bar"), g => [
                    g.querySelector("text.label").textContent,
@@ -167,11 +233,37 @@ def test_the_report_of_a_crawled_account_in_chromium(
     assert figures["figure-functions"] == f"{functions:,}"
     assert figures["figure-configs"] == f"{configs:,}"
     assert figures["figure-findings"] == f"{findings:,}"
-    assert known in seen["high"]
-    assert "retries-disabled-no-failure-destination" in seen["high"]
     # each listed finding shows its remediation, filled in: the words and the aliyun command
     assert "Fix: add an onFailure destination so a failed event is kept" in seen["fix"]
     assert "aliyun fc-open PUT '/2016-08-15/services/" in seen["fix"]
+    # the worklist: everything at first, worst first
+    everything = seen["everything"]
+    assert everything["matched"] == findings
+    assert f"of {findings:,} findings match" in everything["status"]
+    assert everything["severities"][0] == "\u25b2high"  # icon and label: not told apart by colour alone
+    assert 0 <= seen["worklist_ms"] < 5000
+    # one rule selected: only its findings remain, and all of them
+    one_rule = seen["one_rule"]
+    assert set(one_rule["rules"]) == {RULE}
+    assert one_rule["matched"] == of_rule > 0
+    assert f"{of_rule:,} of {findings:,} findings match" in one_rule["status"]
+    assert f"{known_service}/{known_function}" in one_rule["cards"]
+    assert set(one_rule["fixes"]) == fixes  # the remediation, filled in, with each finding
+    assert set(one_rule["commands"]) == commands
+    # a search narrows to the known function (its name may be a prefix of another's)
+    searched = seen["searched"]
+    assert searched["cards"]
+    assert all(known_function in c for c in searched["cards"])
+    assert f"{known_service}/{known_function}" in searched["cards"]
+    assert set(searched["rules"]) == {RULE}
+    # high unticked, rule and search cleared: no high finding left
+    no_high = seen["no_high"]
+    assert no_high["matched"] == findings - report.totals.findings_by_severity["high"]
+    assert no_high["severities"]
+    assert "\u25b2high" not in no_high["severities"]
+    if no_high["pager"]:
+        assert seen["page_two"]["page"].startswith("page 2 of")
+    assert seen["cleared"]["matched"] == findings
     bars = {label: (value, height) for label, value, height in seen["bars"]}
     assert bars["0"][0] == f"{retries_off:,}"
     assert all((height > 0) == (value != "0") for value, height in bars.values())
@@ -185,6 +277,8 @@ def test_the_report_of_a_crawled_account_in_chromium(
     (tmp_path / "report.png").write_bytes(shot)
     if screenshot is not None:
         screenshot.write_bytes(shot)
+    if filtered_shot is not None:
+        filtered_shot.write_bytes(seen["filtered_shot"])
 
 
 def test_hostile_names_stay_text_in_chromium(chromium_binary: str, tmp_path: Path) -> None:
@@ -197,6 +291,10 @@ def test_hostile_names_stay_text_in_chromium(chromium_binary: str, tmp_path: Pat
         seen["counts"] = await page.evaluate(
             """["script", "img", "iframe", "b", "i"].map(t => document.getElementsByTagName(t).length)"""
         )
+        seen["data"] = await page.evaluate(
+            """Array.from(document.getElementsByTagName("script"), s => s.type || "(code)")"""
+        )
+        seen["worklist"] = await page.evaluate('document.getElementById("wl-list").innerText')
         seen["handlers"] = await page.evaluate(
             """Array.from(document.querySelectorAll("*")).flatMap(
                    el => Array.from(el.attributes, a => a.name)).filter(n => n.startsWith("on")).length"""
@@ -206,9 +304,11 @@ def test_hostile_names_stay_text_in_chromium(chromium_binary: str, tmp_path: Pat
 
     assert page.problems() == []  # no dialog opened, no script error
     assert page.requests() == [html.as_uri()]
-    assert seen["counts"] == [1, 0, 0, 0, 0]
+    assert seen["counts"] == [2, 0, 0, 0, 0]  # our script, and the worklist's data (a JSON type: never run)
+    assert seen["data"] == ["application/json", "(code)"]
     assert seen["handlers"] == 0
     assert SCRIPT in seen["text"]
+    assert SCRIPT in seen["worklist"]  # the worklist shows the hostile name as text, from its data
     assert UNICODE in seen["text"]
 
 

@@ -3,18 +3,19 @@
 Jinja2 renders it (``templates/report.html.j2`` beside it) with autoescaping on for every template, so a
 service called ``<script>alert(1)</script>`` is shown as text, never run; a ``finalize`` hook also turns
 invisible and direction-changing characters (controls, bidi overrides) into visible ``\\uXXXX`` escapes
-so a name cannot hide or reorder what is printed next to it. Styles and the one small script (sorting
-the services table, unfolding findings for printing) are inlined from ``templates/``; charts are
-inline SVG (``crawler.report.html.charts``). Nothing is fetched: the page carries a Content-Security-Policy
-that allows no network at all and only our own style and script, by hash — so even a bug in escaping
-could not run a script or load anything.
+so a name cannot hide or reorder what is printed next to it. Styles and the one script (the worklist's
+filter, search and pages; sorting the services table; unfolding everything for printing) are inlined
+from ``templates/``; charts are inline SVG (``crawler.report.html.charts``). Every finding travels as
+one JSON document in a ``<script type="application/json">`` element, which is data, never run
+(``crawler.report.html.worklist``). Nothing is fetched: the page carries a Content-Security-Policy that
+allows no network at all and only our own style and script, by hash — so even a bug in escaping could
+not run a script or load anything.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -29,13 +30,10 @@ from crawler.audit.report_model import AuditReport
 from crawler.report.html.charts import COLUMN_WIDTH
 from crawler.report.html.overview import number
 from crawler.report.html.sections import build_view
+from crawler.report.html.worklist import Worklist, shown
 from crawler.store.atomic_file import write_atomically
 
 TEMPLATE: Final = "report.html.j2"
-#: C0/C1 controls (but tab and newline), zero-width and bidi formatting characters, BOM
-_INVISIBLE: Final = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
-)
 
 
 def visible(value: object) -> object:
@@ -45,7 +43,7 @@ def visible(value: object) -> object:
         return ""
     if isinstance(value, Markup) or not isinstance(value, str):
         return value
-    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
+    return shown(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +90,18 @@ def content_security_policy(style: Asset, script: Asset) -> str:
     )
 
 
-def render_html(report: AuditReport, *, source: str | None = None) -> str:
-    """The whole page as text. ``source``: where the records came from (a file name), if worth saying."""
+def render_html(report: AuditReport, *, source: str | None = None, worklist: Worklist | None = None) -> str:
+    """The whole page as text. ``source``: where the records came from (a file name), if worth saying;
+    ``worklist``: every finding of the audit (without it the page lists the report's listed findings)."""
     style, script = asset("report.css"), asset("report.js")
+    view = build_view(report, source=source, worklist=worklist)
     return (
         environment()
         .get_template(TEMPLATE)
         .render(
-            view=build_view(report, source=source),
+            view=view,
+            # already safe inside <script type="application/json"> (no "<", ">" or "&" in it)
+            worklist_data=Markup(view.worklist_data),
             style=style.text,
             script=script.text,
             csp=content_security_policy(style, script),
@@ -109,6 +111,14 @@ def render_html(report: AuditReport, *, source: str | None = None) -> str:
     )
 
 
-def write_html(report: AuditReport, path: Path, *, source: str | None = None, what: str = "--report") -> None:
+def write_html(
+    report: AuditReport,
+    path: Path,
+    *,
+    source: str | None = None,
+    what: str = "--report",
+    worklist: Worklist | None = None,
+) -> None:
     """Write the report to ``path`` atomically (a reader never sees half a page)."""
-    write_atomically(path, render_html(report, source=source).encode("utf-8"), what=what)
+    page = render_html(report, source=source, worklist=worklist)
+    write_atomically(path, page.encode("utf-8"), what=what)

@@ -1,5 +1,7 @@
-"""What the HTML report shows below its headline, as plain data: findings grouped by severity and rule,
-the per-service table, the pairs and listings that ended in error — and the whole ``ReportView``.
+"""What the HTML report shows below its headline, as plain data: the rules and their counts, the worklist
+(every finding, grouped per function, as the JSON document of ``crawler.report.html.worklist``), findings
+grouped by severity and rule (the listing a reader without JavaScript, or on paper, gets), the
+per-service table, the pairs and listings that ended in error — and the whole ``ReportView``.
 
 The template (``templates/report.html.j2``) only lays this out; every decision about what to
 show — which figures lead, how findings group, which services come first — is made here and in
@@ -14,29 +16,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-import orjson
-
+from crawler.audit.catalogue import RULE_BY_ID
 from crawler.audit.report_model import AuditReport, ServiceFigures
 from crawler.audit.rules import DEFAULT_MAX_AGE, DEFAULT_RETRIES, RULE_TITLES, Finding, Severity
 from crawler.report.html.charts import Chart, StackedBar
 from crawler.report.html.overview import Headline, RunView, charts, headline, number, run_view
+from crawler.report.html.worklist import RuleInfo, Worklist, evidence_value
 
 #: how much the HTML lists (everything is counted; ``--findings FILE`` writes every finding)
 LISTED_PER_RULE: Final = 200
 LISTED_SERVICES: Final = 1_000
 LISTED_PROBLEMS: Final = 100
-#: severities whose findings start unfolded (the rest open with a click, and all open for printing)
-OPEN_SEVERITIES: Final = frozenset({"high", "medium"})
-
-
-def evidence_value(value: object) -> str:
-    """A string as it is; anything else as compact JSON (``null``, ``[0, 8]``, ``{"code": ...}``)."""
-    if isinstance(value, str):
-        return value
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return repr(value)
+#: severities whose listing by rule starts unfolded: none, the worklist is the way in (every listing
+#: opens with a click, and all open for printing)
+OPEN_SEVERITIES: Final = frozenset[str]()
+#: a table longer than this starts folded (``<details>``); its summary says how many rows it holds
+FOLD_ROWS: Final = 25
 
 
 # --- the view's parts -------------------------------------------------------------------------------
@@ -63,6 +58,8 @@ class RuleGroup:
     count: int
     suppressed: int
     findings: tuple[FindingView, ...]
+    #: what to do about it (``None``: not written for this rule)
+    remediation: str | None = None
 
     @property
     def unlisted(self) -> int:
@@ -124,6 +121,14 @@ class ReportView:
     severities: tuple[SeverityGroup, ...]
     findings_total: int
     findings_listed: int
+    #: the worklist's JSON document (safe inside ``<script type="application/json">``)
+    worklist_data: str
+    #: findings in the worklist, and the functions they belong to
+    worklist_findings: int
+    worklist_functions: int
+    any_remediation: bool
+    listed_per_rule: int
+    fold_rows: int
     suppressed: int
     services: tuple[ServiceRow, ...]
     services_total: int
@@ -173,6 +178,7 @@ def _severities(report: AuditReport) -> tuple[tuple[RuleGroup, ...], tuple[Sever
             count=report.totals.findings_by_rule.get(r, 0),
             suppressed=report.suppressed_by_rule.get(r, 0),
             findings=tuple(listed.get(r, ())),
+            remediation=RULE_BY_ID[r].remediation if r in RULE_BY_ID else None,
         )
         for r in sorted(ids, key=lambda r: (-severities[r], -report.totals.findings_by_rule.get(r, 0), r))
     )
@@ -253,10 +259,17 @@ def _errors(report: AuditReport) -> tuple[tuple[ErrorPair, ...], tuple[ErrorPair
     return pairs, tuple(failures)
 
 
-def build_view(report: AuditReport, *, source: str | None = None) -> ReportView:
+def build_view(
+    report: AuditReport, *, source: str | None = None, worklist: Worklist | None = None
+) -> ReportView:
+    """``worklist``: every finding, collected while the audit ran; without it the page's worklist holds
+    the findings the report listed (``max_findings``), and says so when that is not all of them."""
     t = report.totals
     chart_list, coverage = charts(t)
     rules, severities = _severities(report)
+    if worklist is None:
+        worklist = Worklist.of(report.findings, complete=len(report.findings) >= report.findings_total)
+    infos = {g.rule_id: RuleInfo(g.title, g.remediation) for g in rules}
     services = _ranked(report)
     pairs, failures = _errors(report)
     scope = ", ".join(report.accounts[:3]) + (" …" if len(report.accounts) > 3 else "")
@@ -274,6 +287,12 @@ def build_view(report: AuditReport, *, source: str | None = None) -> ReportView:
         severities=severities,
         findings_total=report.findings_total,
         findings_listed=sum(len(g.findings) for g in rules),
+        worklist_data=worklist.to_json(infos, report.findings_total),
+        worklist_findings=len(worklist),
+        worklist_functions=worklist.functions,
+        any_remediation=any(g.remediation for g in rules),
+        listed_per_rule=LISTED_PER_RULE,
+        fold_rows=FOLD_ROWS,
         suppressed=t.suppressed,
         services=services,
         services_total=len(report.services),
