@@ -15,7 +15,7 @@ from crawler.audit.catalogue import Severity
 from crawler.audit.rules import Finding
 from crawler.emulator import AccountSpec, generate_account
 from crawler.report.html.page import render_html
-from crawler.report.html.worklist import FIELD_NAMES, Worklist
+from crawler.report.html.worklist import FIELD_NAMES, Worklist, remediation_words
 from tests.support.audit_support import batch, config, policy, run_records, summarize, summarize_lines
 from tests.support.crawl_support import run_cli
 from tests.support.html_support import ParsedPage
@@ -192,3 +192,11 @@ def test_the_same_evidence_is_kept_once_but_one_and_true_stay_apart() -> None:
         "e": ["value", "[1,2]"],
     }
     assert len(document["evidence"]) == 3
+
+
+def test_the_words_are_the_remediation_summary_for_every_rule() -> None:
+    lines = [orjson.dumps(r) + b"\n" for r in generate_account(ACCOUNT).truth_records()]
+    report = summarize_lines(lines, policy({"max_findings": 100_000, "require_stateful": True}))
+    assert len({f.rule_id for f in report.findings}) >= 8
+    for f in report.findings:
+        assert remediation_words(f) == f.remediation["summary"], f.rule_id

@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import orjson
 
+from crawler.audit.remediation import FIXES
 from crawler.audit.rules import Finding
 
 #: C0/C1 controls (but tab and newline), zero-width and bidi formatting characters, BOM
@@ -117,26 +118,25 @@ class Worklist:
         return index
 
     def add(self, f: Finding) -> None:
-        s = self._s
-        key = (s(f.account), s(f.region), s(f.service), s(f.function))
-        function = self._functions.get(key)
-        if function is None:
-            function = self._functions[key] = len(self._functions)
-        rule = self._rules.get(f.rule_id)
-        if rule is None:
-            rule = self._rules[f.rule_id] = len(self._rules)
+        # setdefault(x, len(d)): x's index, given it the first time (one C call; this runs per finding)
+        strings = self._strings
+        key = (
+            strings.setdefault(f.account, len(strings)),
+            strings.setdefault(f.region, len(strings)),
+            strings.setdefault(f.service, len(strings)),
+            strings.setdefault(f.function, len(strings)),
+        )
         columns = self._columns
-        columns[0].append(function)
-        columns[1].append(rule)
+        columns[0].append(self._functions.setdefault(key, len(self._functions)))
+        columns[1].append(self._rules.setdefault(f.rule_id, len(self._rules)))
         columns[2].append(int(f.severity))
-        columns[3].append(s(f.qualifier or ""))
-        columns[4].append(s(f.message))
+        columns[3].append(strings.setdefault(f.qualifier or "", len(strings)))
+        columns[4].append(strings.setdefault(f.message, len(strings)))
         columns[5].append(self._evidence_index(f.evidence))
-        fix = f.remediation
-        words = fix.get("summary")
-        columns[6].append(s(words) + 1 if isinstance(words, str) and words else 0)
-        if self.commands:
-            command = (fix.get("aliyun") or {}).get("fc2")
+        words = remediation_words(f)
+        columns[6].append(strings.setdefault(words, len(strings)) + 1 if words else 0)
+        if self.commands:  # the whole remediation (body, commands, Terraform): only while it is kept
+            command = (f.remediation.get("aliyun") or {}).get("fc2")
             index = 0
             if isinstance(command, str) and command:
                 index = self._command_strings.setdefault(command, len(self._command_strings)) + 1
@@ -149,7 +149,8 @@ class Worklist:
     def _evidence_index(self, evidence: Mapping[str, Any]) -> int:
         try:  # the same evidence, met again (most values are strings and numbers): one lookup
             # with each value's type: 1, 1.0 and True are equal keys, but not the same evidence
-            raw: tuple[Any, ...] | None = tuple((k, v.__class__, v) for k, v in evidence.items())
+            values = tuple(evidence.values())
+            raw: tuple[Any, ...] | None = (tuple(evidence), values, tuple(map(type, values)))
             index = self._by_raw.get(raw)  # type: ignore[arg-type]
         except TypeError:  # a list or an object among the values
             raw, index = None, None
@@ -228,6 +229,16 @@ class Worklist:
             parts.append(f'{"," if n else ""}"{name}":[{values}]')
         parts.append("}}")
         return "".join(parts)
+
+
+def remediation_words(f: Finding) -> str | None:
+    """The words of ``f.remediation`` (its ``summary``), without building the rest of it: the body, the
+    commands and the Terraform cost ~0.1 ms a finding, a quarter of a minute at 150,000 findings."""
+    fix = FIXES.get(f.rule_id)
+    if fix is None:
+        return f.remediation.get("summary")  # as the remediation says it (a rule without a fix)
+    words, _ = fix(f.evidence, f.region, f.account)
+    return words
 
 
 def _qualifier_key(qualifier: str) -> tuple[int, int, str]:

@@ -230,7 +230,12 @@
         message.appendChild(el("div", "fix", fix));
       }
       if (data.commands && F.command[i] > 0) {
-        message.appendChild(el("pre", "mono small fix-command", data.commands[F.command[i] - 1]));
+        const command = el("details", "command");
+        command.append(
+          el("summary", "small", "the aliyun command (FC 2.0)"),
+          el("pre", "mono small fix-command", data.commands[F.command[i] - 1])
+        );
+        message.appendChild(command);
       }
       const ev = el("td", "ev");
       ev.appendChild(evidence(F.evidence[i]));
