@@ -204,6 +204,12 @@ def test_the_report_of_a_crawled_account_in_chromium(
         seen["page_two"] = await _worklist(page)
         await page.evaluate('document.getElementById("wl-clear").click()')
         seen["cleared"] = await _worklist(page)
+        # "fix these first" (crawler.audit.rollup): its first function's button shows that function
+        seen["first"] = await page.evaluate(
+            """(() => { const b = document.querySelector("#fix-first-table button[data-function]");
+                        b.click(); return b.dataset.function; })()"""
+        )
+        seen["first_shown"] = await _worklist(page)
         seen["bars"] = await page.evaluate(
             """Array.from(document.querySelectorAll("#chart-retries g.bar"), g => [
                    g.querySelector("text.label").textContent,
@@ -264,6 +270,10 @@ def test_the_report_of_a_crawled_account_in_chromium(
     if no_high["pager"]:
         assert seen["page_two"]["page"].startswith("page 2 of")
     assert seen["cleared"]["matched"] == findings
+    first = seen["first_shown"]
+    assert first["cards"]
+    assert all(seen["first"] in c for c in first["cards"])
+    assert first["severities"][0] == "\u25b2high"  # the functions to fix first have a high finding
     bars = {label: (value, height) for label, value, height in seen["bars"]}
     assert bars["0"][0] == f"{retries_off:,}"
     assert all((height > 0) == (value != "0") for value, height in bars.values())

@@ -1,5 +1,5 @@
 """The HTML report's worklist: every finding of the audit in the page, grouped per function, worst first,
-whatever ``max_findings`` lists — from ``summarize --report``, ``--format html`` and ``merge`` alike —
+whatever ``max_findings`` lists — from ``summarize --report`` and ``--format html`` alike —
 and a page that says so when it holds only the report's listed findings."""
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ def test_every_finding_is_in_the_page_grouped_per_function_worst_first(
             assert target not in per_function, f"{target} is listed in two places"
             order.append(target)
         per_function.setdefault(target, []).append(("info", "low", "medium", "high").index(row[1]))
-    keys = [(-max(per_function[t]), -len(per_function[t])) for t in order]
-    assert keys == sorted(keys)
+    keys = [(-max(per_function[t]), -per_function[t].count(3), -len(per_function[t]), *t) for t in order]
+    assert keys == sorted(keys)  # worst first, then most high, most findings, then by name (as the rollup)
     for severities in per_function.values():
         assert severities == sorted(severities, reverse=True)
     assert len(order) == len({r[2:6] for r in written})
@@ -114,7 +114,7 @@ def test_every_finding_is_in_the_page_grouped_per_function_worst_first(
     )
 
 
-def test_format_html_and_merge_carry_every_finding_too(
+def test_format_html_carries_every_finding_too(
     truth_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     findings = tmp_path / "findings.ndjson"

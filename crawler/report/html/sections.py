@@ -18,6 +18,7 @@ from typing import Final
 
 from crawler.audit.catalogue import RULE_BY_ID
 from crawler.audit.report_model import AuditReport, ServiceFigures
+from crawler.audit.rollup import FunctionRollup, fix_first, rollup
 from crawler.audit.rules import DEFAULT_MAX_AGE, DEFAULT_RETRIES, RULE_TITLES, Finding, Severity
 from crawler.report.html.charts import Chart, StackedBar
 from crawler.report.html.overview import Headline, RunView, charts, headline, number, run_view
@@ -129,6 +130,8 @@ class ReportView:
     any_remediation: bool
     listed_per_rule: int
     fold_rows: int
+    #: the functions to fix first (``crawler.audit.rollup``, over the report's listed findings)
+    fix_first: tuple[FunctionRollup, ...]
     suppressed: int
     services: tuple[ServiceRow, ...]
     services_total: int
@@ -293,6 +296,7 @@ def build_view(
         any_remediation=any(g.remediation for g in rules),
         listed_per_rule=LISTED_PER_RULE,
         fold_rows=FOLD_ROWS,
+        fix_first=tuple(fix_first(rollup(report.findings))),
         suppressed=t.suppressed,
         services=services,
         services_total=len(report.services),

@@ -28,6 +28,7 @@ from typing import Any, Final
 
 import orjson
 
+from crawler.audit.catalogue import Severity
 from crawler.audit.remediation import FIXES
 from crawler.audit.rules import Finding
 
@@ -169,7 +170,8 @@ class Worklist:
         shown by its id); ``total``: the audit's finding count (more than ``len(self)`` when some were
         not added).
 
-        Functions come worst first: highest severity, then most findings, then by service and name;
+        Functions come worst first, as ``crawler.audit.rollup`` ranks them: highest severity, then most
+        high findings, then most findings, then by account, region, service and name;
         each function's findings follow one another, most severe first, then by rule and qualifier
         (LATEST, versions by number, aliases). ``findings`` holds one list per field, in that order."""
         function_of, rule_of, severity_of, qualifier_of = self._columns[:4]
@@ -177,14 +179,18 @@ class Worklist:
         rule_ids = list(self._rules)
         functions = list(self._functions)
         worst = [0] * len(functions)
+        high = [0] * len(functions)
         count = [0] * len(functions)
         for fn, severity in zip(function_of, severity_of, strict=True):
             if severity > worst[fn]:
                 worst[fn] = severity
+            if severity == Severity.HIGH:
+                high[fn] += 1
             count[fn] += 1
+        # the order of crawler.audit.rollup (the table's and Markdown's rows per function)
         order = sorted(
             range(len(functions)),
-            key=lambda i: (-worst[i], -count[i], names[functions[i][2]], names[functions[i][3]], i),
+            key=lambda i: (-worst[i], -high[i], -count[i], *(names[n] for n in functions[i]), i),
         )
         rank = array("I", bytes(4 * len(functions)))
         for position, fn in enumerate(order):

@@ -362,6 +362,15 @@
         document.getElementById("worklist").scrollIntoView();
       });
     }
+    for (const button of document.querySelectorAll("button[data-function]")) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        controls.clear.click();
+        controls.text.value = button.dataset.function;
+        update();
+        document.getElementById("worklist").scrollIntoView();
+      });
+    }
     document.getElementById("wl-filters").hidden = false;
     update();
     document.documentElement.dataset.worklist = "ready";
