@@ -45,6 +45,12 @@ class Account:
 class ServerKnobs:
     latency_ms: float = 0.0
     quota_rps: float | None = None
+    burst: int | None = None  # the emulator's default: the quota rounded up
+    quota_shape: str = "bucket"
+    quota_changes: tuple[tuple[float, float], ...] = ()
+    jitter_ms: float = 0.0
+    arrival_jitter_ms: float = 0.0
+    retry_hint: str = "none"
 
 
 class EmulatorProcess:
@@ -72,7 +78,17 @@ class EmulatorProcess:
         if k.latency_ms:
             cmd += ["--latency-ms", str(k.latency_ms)]
         if k.quota_rps is not None:
-            cmd += ["--quota", str(k.quota_rps)]
+            cmd += ["--quota", str(k.quota_rps), "--quota-shape", k.quota_shape]
+            if k.burst is not None:
+                cmd += ["--burst", str(k.burst)]
+            for at, factor in k.quota_changes:
+                cmd += ["--quota-change", f"{at}={factor}"]
+        if k.jitter_ms:
+            cmd += ["--jitter-ms", str(k.jitter_ms)]
+        if k.arrival_jitter_ms:
+            cmd += ["--arrival-jitter-ms", str(k.arrival_jitter_ms)]
+        if k.retry_hint != "none":
+            cmd += ["--retry-hint", k.retry_hint]
         if self.uvloop:
             cmd.append("--uvloop")
         return cmd

@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bench import _quota_grid
 from bench._capacity import Capacity, measure_capacity
 from bench._harness import Account, EmulatorProcess, RunResult, ServerKnobs, measured, measured_crawl, median
 
@@ -316,9 +317,32 @@ def verdicts(outcomes: Sequence[Outcome]) -> list[str]:
     return out
 
 
+def run_quota_grid(
+    cells: list[str] | None, json_path: Path | None, argv: list[str] | None, say: Callable[[str], None]
+) -> int:
+    """Issue 17's quota-shape grid (``bench/_quota_grid.py``): one table, MISSED/met per target."""
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    outcomes = _quota_grid.run_grid(cells, _quota_grid.CLIENTS, say)
+    with open("/proc/loadavg") as f:
+        load_after = f.read().split()[:3]
+    command = "python -m bench.crawl_bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    print(
+        f"## Quota-shape grid\n\n`{command.strip()}` — one run per client and cell, each on a fresh emulator "
+        f"(10 ms latency + 0–10 ms jitter, concurrency {_quota_grid.CONCURRENCY}); load average "
+        f"{' '.join(load)} before, {' '.join(load_after)} after.\n"
+    )
+    print(_quota_grid.render(outcomes))
+    if json_path is not None:
+        _quota_grid.dump(outcomes, json_path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--scenario", choices=("a", "b", "c", "d", "all"), default="all")
+    parser.add_argument("--scenario", choices=("a", "b", "c", "d", "all", "grid"), default="all")
+    parser.add_argument("--cells", action="append", help="grid: only these cells (repeatable; default all)")
+    parser.add_argument("--grid-json", type=Path, help="grid: also write the raw figures here")
     parser.add_argument("--runs", type=int, default=3, help="runs per client; figures are medians")
     parser.add_argument("--quick", action="store_true", help="a 20-function account, one run (smoke test)")
     parser.add_argument(
@@ -334,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
+    if args.scenario == "grid":
+        return run_quota_grid(args.cells, args.grid_json, argv, say)
     if args.quick:
         scenarios: tuple[Scenario, ...] = (QUICK,)
         runs = 1

@@ -25,8 +25,9 @@ from typing import TextIO
 from crawler.app.commands import EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from crawler.app.emulated_role import RoleFlags, role_flags
 from crawler.emulator import AccountSpec, Backend, generate_account
+from crawler.emulator.faults import QUOTA_SHAPES as QUOTA_SHAPES
 from crawler.emulator.faults import RETRY_HINTS as RETRY_HINTS
-from crawler.emulator.faults import FaultConfig, FaultKind, parse_fault_spec
+from crawler.emulator.faults import FaultConfig, FaultKind, parse_fault_spec, parse_quota_change
 from crawler.emulator.faults import kinds_help as kinds_help
 from crawler.emulator.identity import SingleRole
 from crawler.emulator.server import RunningEmulator, run_emulator, run_identity
@@ -63,6 +64,9 @@ def fault_config(args: argparse.Namespace) -> FaultConfig:
         jitter_ms=args.jitter_ms,
         quota_rps=args.quota,
         quota_burst=args.burst,
+        quota_shape=args.quota_shape,
+        quota_changes=tuple(parse_quota_change(spec) for spec in args.quota_change),
+        arrival_jitter_ms=args.arrival_jitter_ms,
         throttle_status=args.throttle_status,
         retry_hint=args.retry_hint,
         rates=rates,

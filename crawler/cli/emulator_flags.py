@@ -38,6 +38,25 @@ def register(sub: Any) -> None:
     knobs.add_argument("--jitter-ms", type=float, default=0.0, help="uniform random extra latency")
     knobs.add_argument("--quota", type=float, metavar="RPS", help="request quota, requests/s (default none)")
     knobs.add_argument("--burst", type=int, help="quota burst (default: the quota rounded up)")
+    knobs.add_argument(
+        "--quota-shape",
+        choices=emulator_command.QUOTA_SHAPES,
+        default="bucket",
+        help="bucket: a token bucket --burst deep; window: at most --quota requests per fixed 1 s window",
+    )
+    knobs.add_argument(
+        "--quota-change",
+        action="append",
+        default=[],
+        metavar="SECONDS=FACTOR",
+        help="from SECONDS after the first request the quota is --quota x FACTOR (repeatable: 10=0.5 20=1)",
+    )
+    knobs.add_argument(
+        "--arrival-jitter-ms",
+        type=float,
+        default=0.0,
+        help="uniform random delay before the quota sees a request",
+    )
     knobs.add_argument("--throttle-status", type=int, choices=(429, 503), default=429)
     knobs.add_argument(
         "--retry-hint", choices=emulator_command.RETRY_HINTS, default="none", help="hint on throttled answers"

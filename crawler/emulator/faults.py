@@ -22,6 +22,8 @@ from crawler.errors import UsageError
 
 RetryHint = Literal["none", "retry-after", "x-acs-retry-after"]
 RETRY_HINTS: Final = ("none", "retry-after", "x-acs-retry-after")
+QuotaShape = Literal["bucket", "window"]
+QUOTA_SHAPES: Final = ("bucket", "window")
 
 
 class FaultKind(StrEnum):
@@ -61,6 +63,12 @@ class FaultConfig:
     jitter_ms: float = 0.0
     quota_rps: float | None = None
     quota_burst: int | None = None  # defaults to max(1, ceil(quota_rps))
+    #: a token bucket (``quota_burst`` deep) or a counter of requests per fixed one-second window
+    quota_shape: QuotaShape = "bucket"
+    #: (seconds after the first request, factor): from then on the quota is ``quota_rps`` x factor
+    quota_changes: tuple[tuple[float, float], ...] = ()
+    #: uniform random delay *before* the quota sees a request (network jitter on the way in)
+    arrival_jitter_ms: float = 0.0
     throttle_status: int = 429
     retry_hint: RetryHint = "none"
     rates: Mapping[FaultKind, float] = field(default_factory=dict)
@@ -69,8 +77,15 @@ class FaultConfig:
     delete_service_share: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.latency_ms < 0 or self.jitter_ms < 0:
+        if self.latency_ms < 0 or self.jitter_ms < 0 or self.arrival_jitter_ms < 0:
             raise UsageError("latency and jitter must be >= 0 milliseconds")
+        if self.quota_shape not in QUOTA_SHAPES:
+            raise UsageError(
+                f"quota shape must be one of {', '.join(QUOTA_SHAPES)}, got {self.quota_shape!r}"
+            )
+        for at, factor in self.quota_changes:
+            if not (at >= 0 and factor > 0):
+                raise UsageError(f"quota change {at}={factor}: seconds must be >= 0 and the factor > 0")
         if self.quota_rps is not None and not self.quota_rps > 0:
             raise UsageError(f"quota must be a positive number of requests/s, got {self.quota_rps}")
         if self.quota_burst is not None and self.quota_burst < 1:
@@ -108,6 +123,18 @@ def _fault_kind(text: str) -> FaultKind:
         raise UsageError(f"unknown fault kind {text!r}; use one of {kinds_help()}") from None
 
 
+def parse_quota_change(spec: str) -> tuple[float, float]:
+    """``"10=0.5"`` → ``(10.0, 0.5)``: ten seconds after the first request the quota halves."""
+    at, sep, factor = spec.partition("=")
+    try:
+        pair = (float(at), float(factor))
+    except ValueError:
+        pair = (math.nan, math.nan)
+    if not sep or not (pair[0] >= 0 and pair[1] > 0 and math.isfinite(pair[0] + pair[1])):
+        raise UsageError(f"quota change {spec!r} must be SECONDS=FACTOR, e.g. 10=0.5 (halve after 10 s)")
+    return pair
+
+
 def parse_fault_spec(spec: str) -> tuple[FaultKind, float]:
     """``"reset=0.1"`` → ``(FaultKind.RESET, 0.1)``; anything else is a ``UsageError``."""
     name, sep, value = spec.partition("=")
@@ -133,15 +160,80 @@ class TokenBucket:
         self._tokens = float(burst)
         self._stamp = clock()
 
-    def take(self) -> float | None:
-        """``None`` when admitted, else the seconds until a token will be available."""
-        now = self._clock()
+    def set_rate(self, rate: float) -> None:
+        self._refill(self._clock())
+        self._rate = rate
+
+    def _refill(self, now: float) -> None:
         self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
         self._stamp = now
+
+    def take(self) -> float | None:
+        """``None`` when admitted, else the seconds until a token will be available."""
+        self._refill(self._clock())
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             return None
         return (1.0 - self._tokens) / self._rate
+
+
+class WindowCounter:
+    """At most ``rate`` requests (rounded down, at least one) in each whole second since it was made:
+    the fixed-window counter many API gateways use. A client that spreads its requests evenly sees the
+    quota; one that sends a second's worth at the end of a window and again at the start of the next
+    gets twice the quota through in one second."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._origin = clock()
+        self._limit = max(1, math.floor(rate))
+        self._window = 0
+        self._count = 0
+
+    def set_rate(self, rate: float) -> None:
+        self._limit = max(1, math.floor(rate))
+
+    def take(self) -> float | None:
+        elapsed = self._clock() - self._origin
+        window = math.floor(elapsed)
+        if window != self._window:
+            self._window, self._count = window, 0
+        if self._count < self._limit:
+            self._count += 1
+            return None
+        return window + 1 - elapsed
+
+
+class Quota:
+    """The emulator's quota: a token bucket or a window counter, whose rate follows ``changes``
+    (seconds after the first request it is asked about, factor of ``rate``)."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int,
+        shape: QuotaShape = "bucket",
+        changes: tuple[tuple[float, float], ...] = (),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._gate: TokenBucket | WindowCounter = (
+            WindowCounter(rate, clock) if shape == "window" else TokenBucket(rate, burst, clock)
+        )
+        self._changes = sorted(changes)
+        self._first: float | None = None
+
+    def take(self) -> float | None:
+        """``None`` when admitted, else the seconds until the request would be."""
+        if self._changes:
+            now = self._clock()
+            if self._first is None:
+                self._first = now
+            while self._changes and now - self._first >= self._changes[0][0]:
+                _at, factor = self._changes.pop(0)
+                self._gate.set_rate(self.rate * factor)
+        return self._gate.take()
 
 
 class FaultInjector:
@@ -150,9 +242,12 @@ class FaultInjector:
     def __init__(self, config: FaultConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self._rng = random.Random(config.seed)
-        self._bucket = (
-            TokenBucket(config.quota_rps, config.burst, clock) if config.quota_rps is not None else None
+        self._quota = (
+            Quota(config.quota_rps, config.burst, config.quota_shape, config.quota_changes, clock)
+            if config.quota_rps is not None
+            else None
         )
+        self._arrival_jitter = config.arrival_jitter_ms / 1000.0
         self._generic = tuple(k for k in GENERIC_FAULTS if config.rate(k) > 0)
         self._fixed = config.latency_ms / 1000.0
         self._jitter = config.jitter_ms / 1000.0
@@ -162,9 +257,13 @@ class FaultInjector:
             return self._fixed + self._rng.uniform(0.0, self._jitter)
         return self._fixed
 
+    def arrival_delay(self) -> float:
+        """How long the request travels before the quota sees it (0 without ``arrival_jitter_ms``)."""
+        return self._rng.uniform(0.0, self._arrival_jitter) if self._arrival_jitter else 0.0
+
     def admit(self) -> float | None:
         """``None`` when the request is within quota, else the seconds until it would be."""
-        return self._bucket.take() if self._bucket is not None else None
+        return self._quota.take() if self._quota is not None else None
 
     def draw_generic(self) -> FaultKind | None:
         return self.draw(self._generic)

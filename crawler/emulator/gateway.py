@@ -155,9 +155,12 @@ class EmulatorApp:
     async def _serve(
         self, request: web.Request, handler: Handler, route: str, request_id: str
     ) -> tuple[web.StreamResponse, str]:
+        arrival = self.injector.arrival_delay()
+        if arrival > 0:
+            await asyncio.sleep(arrival)
         wait = self.injector.admit()
         if wait is not None:
-            self.stats.throttled += 1
+            self.stats.on_throttled()
             raise api_errors.throttled(self.faults.throttle_status, self.injector.retry_headers(wait))
         delay = self.injector.latency()
         if delay > 0:

@@ -34,11 +34,15 @@ class ServerStats:
         self._window: deque[float] = deque()
         self.max_in_1s = 0
         self._series: list[int] = []
+        self._throttled_series: list[int] = []  # throttled answers per second, aligned with _series
         self._series_offset = 0  # the second (since start) that _series[0] counts
+        self._first_arrival: float | None = None
 
     def on_arrival(self) -> None:
         """One request arrived (counted before any decision, so throttled requests count too)."""
         now = self._clock()
+        if self._first_arrival is None:
+            self._first_arrival = now - self._started
         self.requests += 1
         window = self._window
         window.append(now)
@@ -50,13 +54,22 @@ class ServerStats:
         second = int(now - self._started) - self._series_offset
         series = self._series
         if second >= len(series):
-            series.extend([0] * (second - len(series) + 1))
+            grow = [0] * (second - len(series) + 1)
+            series.extend(grow)
+            self._throttled_series.extend(grow)
             if len(series) > SERIES_SECONDS:
                 drop = len(series) - SERIES_SECONDS
                 del series[:drop]
+                del self._throttled_series[:drop]
                 self._series_offset += drop
                 second -= drop
         series[second] += 1
+
+    def on_throttled(self) -> None:
+        """A request was over the quota (counted in the latest second of the series)."""
+        self.throttled += 1
+        if self._throttled_series:
+            self._throttled_series[-1] += 1
 
     def on_outcome(self, route: str, outcome: str) -> None:
         """How one request ended: its HTTP status, or ``reset``/``truncated``/``client-gone``."""
@@ -82,6 +95,8 @@ class ServerStats:
             "deleted": {"functions": self.deleted_functions, "services": self.deleted_services},
             "max_requests_in_1s": self.max_in_1s,
             "per_second": list(self._series),
+            "throttled_per_second": list(self._throttled_series),
+            "first_arrival_seconds": None if self._first_arrival is None else round(self._first_arrival, 3),
             "per_second_offset": self._series_offset,
             "uptime_seconds": round(self._clock() - self._started, 3),
         }
