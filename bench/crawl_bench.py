@@ -102,6 +102,15 @@ SCENARIOS: dict[str, tuple[Scenario, ...]] = {
             ServerKnobs(10.0, 200.0),
         ),
     ),
+    "e": (
+        Scenario(
+            "e",
+            "20,000 functions, 20 ms latency, concurrency 32",
+            Account(20000, 200),
+            ServerKnobs(20.0),
+            clients=(FCAUDIT, FCAUDIT_RATE),
+        ),
+    ),
     "d": (
         Scenario("d", "memory: 10,000 functions", Account(10000, 100), clients=(FCAUDIT,)),
         Scenario("d", "memory: 100,000 functions", Account(100000, 1000), clients=(FCAUDIT,)),
@@ -340,7 +349,7 @@ def run_quota_grid(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--scenario", choices=("a", "b", "c", "d", "all", "grid"), default="all")
+    parser.add_argument("--scenario", choices=("a", "b", "c", "d", "e", "all", "grid"), default="all")
     parser.add_argument("--cells", action="append", help="grid: only these cells (repeatable; default all)")
     parser.add_argument("--grid-json", type=Path, help="grid: also write the raw figures here")
     parser.add_argument("--runs", type=int, default=3, help="runs per client; figures are medians")
@@ -364,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         scenarios: tuple[Scenario, ...] = (QUICK,)
         runs = 1
     else:
-        keys = "abcd" if args.scenario == "all" else args.scenario
+        keys = "abcde" if args.scenario == "all" else args.scenario
         scenarios = tuple(s for k in keys for s in SCENARIOS[k])
         runs = args.runs
     if args.only:
