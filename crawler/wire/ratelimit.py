@@ -1,38 +1,38 @@
 """One limiter per endpoint, shared by every worker: a pace (requests/s) and a cap on requests in flight.
 
-FC does not publish its control-plane quota, so by default there is no fixed rate: the limiter finds the
-server's pace and stays just under it. It is AIMD, as TCP is, with the clock injected so tests are exact:
+FC publishes no control-plane quota, so by default the limiter finds what the server admits and holds
+just under it, whatever the quota's shape (a token bucket of any burst, a fixed one-second window, a
+quota shared with other endpoints, one that changes mid-crawl). The clock is injected so tests are
+exact; tests/support/rate_simulation.py runs it against every shape in virtual time. The parts:
 
-* **pacing, not bursts**: requests start one at a time ``1/rate`` apart (a bucket of size one), so even
-  a limiter that was idle never fires a burst above the ceiling. Event-loop timers wake up late (about a
-  millisecond, more on a busy loop), which at hundreds of requests/s would lose a large share of the
-  rate, so a start at most ``LATE_CREDIT`` after its due time keeps the schedule (the next one is due
-  ``1/rate`` after the *due* time): a lateness of more than that, such as an idle spell, is not credited;
-* **slow start** (no ``--rate``): begin at ``INITIAL_RATE`` and grow exponentially until the first
-  throttled answer. Starting unpaced instead would put ``concurrency`` requests in flight against an
-  empty quota and have nearly all of them throttled. The rate doubles in well under a second, so two
-  things must keep up with it: a start waiting on the pace looks again a round trip later (the due
-  time it slept towards was computed from a rate that has grown since), and "is the limiter the
-  bottleneck?" is judged over a few round trips, not a fixed quarter second in which the rate has
-  already outgrown the requests started. Until the first throttle, a request also starts at once
-  while fewer than ``INITIAL_WINDOW`` are in flight (TCP's initial window): one or two chains of
-  pages, such as a small region or FC 3.0's region-wide listings, then run at the speed of the round
-  trip instead of the 5 requests/s a pace must start from, and a quota sees at most that many extra;
-* **multiplicative decrease**: the first throttle halves the rate; later ones cut it to ``DECREASE`` times
-  the smaller of the rate and the successful answers per second over the last second, or since slow
-  start ended if that reads more (what the server actually admits) — but only for a request sent
-  *after* the previous cut: answers to requests sent before it describe the old pace, and cutting
-  again for each of them would collapse the rate;
-* **additive increase**: each success raises the rate, quickly back to ``RECOVER_TO`` of the level at
-  which throttling last happened, then slowly (``PROBE_STEP`` of it per second) above it. A token-bucket
-  quota lets a prober run above it until its burst is spent, so the probe must be slow for the overshoot
-  to stay small;
-* the rate never exceeds the configured ceiling, never drops below ``MIN_RATE``, and grows only while the
-  limiter is the bottleneck (requests waiting on the pace): a rate far above what the workers use would
-  be a burst waiting to happen.
+* **pacing, not bursts**: requests start one at a time ``1/rate`` apart, so an idle limiter never fires
+  a burst; a start late by a timer's overshoot (at most ``LATE_CREDIT``) keeps the schedule;
+* **slow start** (no ``--rate``): from ``INITIAL_RATE``, each success adds up to ``SLOW_START_GAIN``
+  requests/s (at most e^``SLOW_START_PER_RTT`` per round trip); until the first throttle a request
+  starts at once while fewer than ``INITIAL_WINDOW`` are in flight (TCP's initial window);
+* **rounds, and the share of throttled answers** (DCTCP): answers to requests sent since the last cut
+  are counted in rounds (``ROUND_ANSWERS`` answers and two round trips, or ``ROUND_MAX`` seconds); the
+  share of throttled answers is smoothed over rounds (``SHARE_GAIN``). A lone throttle, or a smoothed
+  share up to ``TOLERATED``, is arrival jitter and tolerated; a higher one cuts, once per round;
+* **the cut, from what the server admits** (BBR's delivery rate): the pace less the round's throttled
+  share, or the pace of the last clean round, or the successes over the last second, whichever says
+  more; then below it by half the smoothed share (at least ``MIN_CUT``). A one-request bucket paced
+  just past its edge throttles every other request yet admits nearly the whole pace a little slower,
+  and a window counter throttles everything to the end of its second: read from the share alone,
+  both collapsed the rate. Cuts within a second of each other go no lower than half the first one's
+  anchor, nor any cut below half the last second's successes;
+* **recovery and probing** (CUBIC, anchored at the last cut): fast back towards the anchor, flat just
+  under it — held there, when the edge was found where it was before, until the answers since the
+  cut pay for the throttles the last probe cost at ``PROBE_SHARE`` — then faster and faster above it,
+  since the quota may have grown; twice the anchor slow start left without a throttle is slow start
+  again (its end was jitter);
+* the rate never exceeds ``--rate`` (a ceiling, never a trap: with it the limiter starts there and
+  only a throttle moves it), never drops below ``MIN_RATE``, and grows only while the limiter is the
+  bottleneck (requests waiting on the pace): a rate far above what the workers use would be a burst.
 
 ``AdaptiveRate`` is the pure state machine (every method takes ``now``); ``RateLimiter`` wraps it with a
 fair ``anyio.Lock`` for the pace, a semaphore for the in-flight cap, and the injected clock and sleep.
+Per answer the work is O(1) amortised (deques pruned from the left, one binary search).
 """
 
 from __future__ import annotations
@@ -49,33 +49,43 @@ from crawler.log import get_logger
 
 log = get_logger(__name__)
 
-# The constants below were tuned with a seeded simulation of a token-bucket quota (burst = 1 s of
-# quota, as the emulator's) over quotas of 1..1000 requests/s, latencies of 2..50 ms and 2, 8 or 32
-# workers. For quotas of 10/s and more, throttled answers stay under 5 % of a 30 s run; below that they
-# are the same handful per endpoint (most at the start, so a smaller share of a longer run). After the
-# first two seconds a 1 s window stays within 1.2 x the quota up to 20 ms of latency (the test's grid),
-# and within 1.3 x at 50 ms.
-# tests/wire/test_ratelimit.py keeps that simulation as a regression test.
+# The constants below were chosen with the seeded simulation in tests/support/rate_simulation.py (token
+# buckets with bursts of 1 request to 1 s of quota, a fixed 1 s window, a quota that halves and doubles,
+# quotas shared by several endpoints, Retry-After, arrival jitter; quotas 5..2,000 requests/s, latency
+# 2..100 ms); tests/wire/test_ratelimit_simulation.py keeps it as a regression test of issue 17's targets.
 INITIAL_RATE = 5.0  # requests/s at the start of slow start ...
-INITIAL_WINDOW = 2  # ... above this many requests in flight (fewer start at once until the first throttle)
-SLOW_START_GAIN = 5.0  # requests/s added per success in slow start, so the rate grows as e^(5 t) ...
+INITIAL_WINDOW = 2  # ... above this many requests in flight (fewer start at once until slow start ends)
+SLOW_START_GAIN = 10.0  # requests/s added per success in slow start, so the rate grows as e^(10 t) ...
 SLOW_START_PER_RTT = 0.4  # ... but by at most e^0.4 = 1.5 times per round trip (less overshoot)
-FIRST_DECREASE = 0.5  # leaving slow start: half the rate at which the first throttle came
-DECREASE = 0.8  # later: 0.8 x the smaller of the rate and the accepted (successful) answers/s
-RECOVER_TO = 0.9  # grow fast back to 0.9 x the level of the last throttle ...
-RECOVER_STEP = 0.10  # ... at 10 % of that level per second,
-PROBE_STEP = 0.01  # then probe above it at 1 % of that level per second
+TOLERATED = 0.025  # a smoothed throttled share up to this is arrival jitter, not a rate too high
+SHARE_GAIN = 0.25  # weight of the latest round in the smoothed throttled share (DCTCP's g)
+ROUND_SECONDS = 0.1  # a round lasts at least this and two round trips ...
+ROUND_ANSWERS = 10  # ... with at least this many answers, or ...
+ROUND_MAX = 1.0  # ... this long with at least ROUND_MIN_ANSWERS answers ...
+ROUND_MIN_ANSWERS = 3
+ALARM = 3  # ... or ends at once with this many throttled answers, half or more of the round's
+MIN_CUT = 0.01  # a cut takes the rate at least this far below the accepted rate ...
+MAX_CUT = 0.5  # ... and at most this far
+CUBIC = 0.1  # after a cut the rate follows anchor x (1 + CUBIC x (t - K)^3), t in seconds of growth
+PROBE_SHARE = 0.01  # probing above the anchor may cost this share of the answers
+SAME_LEVEL = 0.15  # a cut within this share of the last one's anchor has found the same edge
+HOLD_SECONDS = (0.015 / CUBIC) ** (1.0 / 3.0)  # held at 0.985 x the anchor: this far before K
+RESTART = 2.0  # slow start again at this multiple of the anchor without a throttle since the cut
+MAX_GROWTH = 0.5  # and grows by at most this share per second ...
+MAX_ROUND_GROWTH = 0.25  # ... and per round
 MIN_RATE = 0.2
 LATE_CREDIT = 0.01  # seconds of lateness a start may make up on the schedule (timer overshoot)
-WINDOW = 1.0  # seconds over which start and success rates are measured
-SHORT_SPAN = 0.1  # after slow start, the accepted rate is also read over its time since (at least this)
+WINDOW = 1.0  # seconds over which recent starts and successes are counted
+SHORT_SPAN = 0.1  # right after slow start, successes are counted over at least this ...
+MIN_COUNTED = 10  # ... and over at least this many
 BUSY_WINDOW = 0.25  # growth needs requests waiting on the pace, and half the rate used, this recently ...
 SLOW_START_ROUNDS = 4.0  # ... or, in slow start, this many round trips (the rate outgrows a fixed window)
 MIN_RECHECK = 0.002  # in slow start a waiting start looks again after a round trip, at least this long
 
 
 class AdaptiveRate:
-    """The pacing and AIMD arithmetic, free of clocks and tasks; times are seconds on one monotonic axis."""
+    """The pacing and the controller's arithmetic, free of clocks and tasks; times are seconds on one
+    monotonic axis."""
 
     def __init__(self, ceiling: float | None) -> None:
         if ceiling is not None and not ceiling > 0:
@@ -83,17 +93,30 @@ class AdaptiveRate:
         self.ceiling = ceiling
         self.rate: float = ceiling if ceiling is not None else INITIAL_RATE
         self.slow_start = ceiling is None
-        #: the rate at which throttling last happened (None until it has)
+        #: the accepted rate at the last cut, the anchor of the recovery (None until a cut)
         self.level: float | None = None
         self.cuts = 0
+        #: the smoothed share of throttled answers (DCTCP's alpha)
+        self.share = 0.0
+        self.rtt: float | None = None
         self._last_start = -math.inf
         self._last_cut = -math.inf
         self._backlogged_at = -math.inf
         self._starts: deque[float] = deque()
         self._successes: deque[float] = deque()
-        self._first_start: float | None = None
-        self._ramp_end: float | None = None  # when slow start ended (its first throttle)
-        self.rtt: float | None = None
+        self._ramp_end = -math.inf  # when slow start ended
+        self._from_start = False  # the anchor is where slow start ended
+        self._episode = 0.0  # the anchor of the first of the cuts less than a second apart
+        self._round_start: float | None = None
+        self._answers = 0
+        self._throttles = 0
+        self._grown = 0.0  # seconds of growth since the last cut (only while the limiter held requests)
+        self._clean: float | None = None  # the pace of the last round without a throttle since the last cut
+        self._window_open = self.slow_start  # the initial window: until the first throttle
+        self._probe_cost = 0  # throttled answers since the last cut
+        self._since_cut = 0  # answers to requests sent since the last cut
+        self._hold = 0.0  # answers since the last cut before the rate may probe above the anchor
+        self._k = 0.0  # CUBIC's K: seconds of growth from the cut back to the anchor
 
     # -- pacing -------------------------------------------------------------------------------------
     def next_start(self, now: float, in_flight: int | None = None) -> float:
@@ -102,7 +125,7 @@ class AdaptiveRate:
         due = self._last_start + 1.0 / self.rate
         if due > now:
             self._backlogged_at = now
-            if self.slow_start and in_flight is not None and in_flight < INITIAL_WINDOW:
+            if self._window_open and in_flight is not None and in_flight < INITIAL_WINDOW:
                 return now
             if self.slow_start and self.rtt is not None:
                 # the rate may grow with every answer: look again a round trip from now, not at a due
@@ -111,86 +134,162 @@ class AdaptiveRate:
         return due
 
     def started(self, now: float) -> None:
-        if self._first_start is None:
-            self._first_start = now
         due = self._last_start + 1.0 / self.rate
         # on schedule (late by a timer's overshoot at most): keep the schedule, or the rate leaks away
         self._last_start = due if 0.0 <= now - due <= LATE_CREDIT else now
         self._starts.append(now)
-        self._prune(now)
-
-    @staticmethod
-    def _per_second(times: deque[float], now: float, seconds: float) -> float:
-        # times are in order: a binary search, not a walk over up to a second of requests
-        return (len(times) - bisect_right(times, now - seconds)) / seconds
+        while self._starts[0] <= now - WINDOW:
+            self._starts.popleft()
 
     def _recent(self, now: float, seconds: float) -> float:
-        """Starts per second over the last ``seconds``."""
-        return self._per_second(self._starts, now, seconds)
+        """Starts per second over the last ``seconds`` (at most ``WINDOW``)."""
+        times = self._starts
+        # in order: a binary search, not a walk over up to a second of requests
+        return (len(times) - bisect_right(times, now - seconds)) / seconds
 
-    def accepted(self, now: float) -> float:
-        """Successful answers per second: over the last ``WINDOW`` (or since the first request) or, when
-        that is more, over the time since slow start ended (at least ``SHORT_SPAN`` or four requests).
-
-        Within a second of the first throttle the longer span still holds the ramp, when the pace was a
-        fraction of the server's: read alone, it put the level near half a bursty quota (700/s with a
-        burst of 35: the burst hid the quota until the pace was well past it), and the slow probe above
-        the level did not climb back within a short crawl.
-        """
-        self._prune(now)
-        span = WINDOW if self._first_start is None else min(WINDOW, max(now - self._first_start, 0.1))
-        whole = self._per_second(self._successes, now, span)
-        if self._ramp_end is None:
-            return whole
-        since = min(WINDOW, max(now - self._ramp_end, SHORT_SPAN, 4.0 / self.rate))
-        return max(whole, self._per_second(self._successes, now, since))
-
-    def _prune(self, now: float) -> None:
-        while self._starts and self._starts[0] <= now - WINDOW:
-            self._starts.popleft()
-        while self._successes and self._successes[0] <= now - WINDOW:
-            self._successes.popleft()
+    def _busy(self, now: float) -> bool:
+        """Whether the limiter (not the workers) is what holds requests back."""
+        window = BUSY_WINDOW if not self.slow_start or self.rtt is None else SLOW_START_ROUNDS * self.rtt
+        busy = min(max(window, 2.0 / self.rate), WINDOW)
+        return now - self._backlogged_at <= busy and self._recent(now, busy) >= 0.5 * self.rate
 
     # -- feedback -----------------------------------------------------------------------------------
     def throttled(self, now: float, sent_at: float) -> bool:
         """A throttled answer to a request sent at ``sent_at``; True when it cut the rate."""
-        if sent_at < self._last_cut:
-            return False
-        # in slow start the trailing second lags the exponential growth: trust the pace instead
-        accepted = 0.0 if self.slow_start else self.accepted(now)
-        used = max(MIN_RATE, min(self.rate, accepted)) if accepted > 0 else self.rate
-        self.level = used
-        factor = FIRST_DECREASE if self.slow_start else DECREASE
-        self.rate = max(MIN_RATE, factor * used)
-        if self.slow_start:
-            self.slow_start, self._ramp_end = False, now
-        self._last_cut = now
-        self.cuts += 1
-        return True
+        return self._answer(now, sent_at, throttled=True)
 
     def succeeded(self, now: float, sent_at: float) -> None:
-        """A successful answer: grow, if the limiter (not the workers) is what holds requests back."""
-        self._successes.append(now)
+        """A successful answer."""
         rtt = max(now - sent_at, 1e-4)
         self.rtt = rtt if self.rtt is None else 0.8 * self.rtt + 0.2 * rtt
+        if self.slow_start and sent_at >= self._last_cut and self._busy(now):
+            grown = self.rate + min(SLOW_START_GAIN, SLOW_START_PER_RTT / self.rtt)
+            self.rate = min(self.ceiling if self.ceiling is not None else math.inf, grown)
+        self._answer(now, sent_at, throttled=False)
+
+    def accepted(self, now: float, span: float | None = None) -> float:
+        """Successful answers per second over the last ``span`` seconds (at most ``WINDOW``; by default
+        the last second, or since slow start ended if that is shorter, at least ``SHORT_SPAN``: before,
+        they may have run on a bucket's burst)."""
+        times = self._successes
+        while len(times) > MIN_COUNTED and times[0] <= now - WINDOW:
+            times.popleft()
+        if span is None:
+            span = min(WINDOW, max(now - self._ramp_end, SHORT_SPAN))
+        if len(times) >= MIN_COUNTED and now - times[-MIN_COUNTED] > span:
+            # a slow pace: a second holds a handful of answers, too few to tell 5/s from 6/s
+            return MIN_COUNTED / max(now - times[-MIN_COUNTED], 1e-3)
+        return (len(times) - bisect_right(times, now - span)) / span
+
+    def _answer(self, now: float, sent_at: float, *, throttled: bool) -> bool:
+        """Count an answer into the current round; at the round's end, decide. True when it cut."""
+        if not throttled:
+            self._successes.append(now)
+        else:
+            self._probe_cost += 1  # every throttle since the last cut, old pace or new: what probing cost
+            self._window_open = False  # requests started together are what a one-request bucket refuses
         if sent_at < self._last_cut:
+            return False  # sent at the old pace: it says nothing of the new one
+        self._since_cut += 1
+        if self._round_start is None:
+            self._round_start = now
+        self._answers += 1
+        self._throttles += throttled
+        elapsed = now - self._round_start
+        n, k = self._answers, self._throttles
+        full = n >= ROUND_ANSWERS and elapsed >= max(ROUND_SECONDS, 2.0 * (self.rtt or 0.0))
+        late = n >= ROUND_MIN_ANSWERS and elapsed >= ROUND_MAX
+        # the alarm is for a sudden change; right after a cut a round runs its length, or a window counter's
+        # throttles, bunched at the end of each window, would cut again and again for one overshoot
+        alarm = k >= ALARM and (2 * k >= n or self.slow_start) and now - self._last_cut >= WINDOW
+        if not (full or late or alarm):
+            return False
+        return self._end_round(now, elapsed, n, k)
+
+    def _end_round(self, now: float, elapsed: float, n: int, k: int) -> bool:
+        share = k / n
+        self.share += SHARE_GAIN * (share - self.share)
+        self._round_start, self._answers, self._throttles = now, 0, 0
+        # a throttle with the smoothed share above the tolerated one, or two with the round's share well
+        # above it, say the pace is too high; a lone throttle now and then is jitter
+        lone = k == 1 and not self.slow_start  # in slow start a lone throttle is jitter at a low pace
+        if (lone and self.share > TOLERATED) or (
+            k >= 2 and (self.share > TOLERATED or share > 2 * TOLERATED)
+        ):
+            self._cut(now, share, full=n >= ROUND_ANSWERS)
+            return True
+        if k == 0:
+            self._clean = self.rate
+        if share <= TOLERATED:
+            self._grow(now, elapsed)
+        return False
+
+    def _cut(self, now: float, share: float, *, full: bool) -> None:
+        """DCTCP's proportional decrease below what the server admits.
+
+        What it admits: the round's pace less its throttled share (a token bucket whose burst is spent
+        admits exactly its quota), or, when more, the pace of the last round without a throttle since
+        the previous cut, or the successes over the last second. A one-request bucket paced just past
+        its edge throttles every other request, yet admits the whole pace a little slower; a window
+        counter throttles everything from the moment its second's quota is spent to the next second
+        (read from the round's share alone, both collapsed the rate). If the edge was not there (the
+        quota halved), the next rounds cut again: no clean round since, and the last second empties."""
+        # a round of few answers (an alarm) may overstate the share: it cuts by MAX_CUT at most
+        floor = 0.0 if full else self.rate * (1.0 - MAX_CUT)
+        # no cut goes lower than MAX_CUT below what the last second admitted, and cuts in quick
+        # succession no lower than MAX_CUT below the first one's anchor: the throttles a window counter
+        # bunches up to its next second are one signal, not many
+        bottom = max(MIN_RATE, (1.0 - MAX_CUT) * self.accepted(now, WINDOW))
+        if not self.slow_start:  # slow start's clean rounds may have run on a bucket's burst
+            floor = max(floor, self._clean or 0.0, self.accepted(now))
+            if now - self._last_cut < WINDOW:
+                bottom = max(bottom, self._episode * (1.0 - MAX_CUT))
+        admitted = max(self.rate * (1.0 - share), min(self.rate, floor))
+        if now - self._last_cut >= WINDOW:  # (slow start may have overshot a burst many times over)
+            self._episode = 0.0 if self.slow_start else admitted
+        if self.slow_start:
+            # the edge was crossed up to a round trip before its answers came back, and slow start
+            # grows the rate up to e^SLOW_START_PER_RTT times a round trip
+            admitted = min(admitted, self.rate * math.exp(-SLOW_START_PER_RTT))
+            self._ramp_end = now
+        cut = min(MAX_CUT, max(MIN_CUT, self.share / 2.0))
+        # the edge found again where it was (within SAME_LEVEL): the next probe above it waits until the
+        # answers since this cut pay for the throttles the last one cost, at PROBE_SHARE
+        again = self.level is not None and abs(admitted - self.level) <= SAME_LEVEL * self.level
+        self._hold = self._probe_cost / PROBE_SHARE if again else 0.0
+        self.level = admitted
+        admitted = max(admitted, MIN_RATE)
+        self.rate = min(self.rate, max(bottom, admitted * (1.0 - cut)))
+        self._from_start, self.slow_start = self.slow_start, False
+        self._clean = None
+        self._last_cut = now
+        self._grown = 0.0
+        # CUBIC's K: the seconds of growth that bring the rate back to the anchor
+        self._k = ((1.0 - self.rate / admitted) / CUBIC) ** (1.0 / 3.0) if admitted > self.rate else 0.0
+        self._probe_cost, self._since_cut = 0, 0
+        self.cuts += 1
+
+    def _grow(self, now: float, elapsed: float) -> None:
+        """CUBIC's recovery, anchored at the accepted rate of the last cut: fast back towards it, flat
+        near it (held just under it until the last probe is paid for), then faster and faster above it:
+        the quota may have grown."""
+        if self.slow_start or self.level is None or not self._busy(now):
             return
         ceiling = self.ceiling if self.ceiling is not None else math.inf
-        window = BUSY_WINDOW if not self.slow_start or self.rtt is None else SLOW_START_ROUNDS * self.rtt
-        busy = max(window, 2.0 / self.rate)
-        if (
-            self.rate >= ceiling
-            or now - self._backlogged_at > busy
-            or self._recent(now, busy) < 0.5 * self.rate
-        ):
+        if self.rate >= ceiling:
             return
-        if self.slow_start:
-            grown = self.rate + min(SLOW_START_GAIN, SLOW_START_PER_RTT / self.rtt)
-        else:
-            level = self.level if self.level is not None else self.rate
-            step = RECOVER_STEP if self.rate < RECOVER_TO * level else PROBE_STEP
-            grown = self.rate + step * level / self.rate
-        self.rate = min(ceiling, grown)
+        self._grown += elapsed
+        if self._since_cut < self._hold:
+            self._grown = min(self._grown, self._k - HOLD_SECONDS)
+        t = self._grown - self._k
+        target = self.level * (1.0 + CUBIC * t * t * t)
+        step = min(MAX_ROUND_GROWTH, MAX_GROWTH * elapsed)
+        self.rate = min(ceiling, max(self.rate, min(target, self.rate * (1.0 + step))))
+        if self._from_start and self.rate >= RESTART * self.level and self._probe_cost == 0:
+            # twice the anchor slow start left, without a throttle: what ended it was jitter at a low
+            # pace (a one-request bucket), so find the edge again as at the start (the cubic curve
+            # would take seconds)
+            self.slow_start = True
 
 
 Clock = Callable[[], float]

