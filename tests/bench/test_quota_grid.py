@@ -1,0 +1,57 @@
+"""The quota-shape grid's arithmetic (bench/_quota_grid.py): what it reads from the emulator's stats and
+how it judges a run against issue 17's targets. No timed runs here: those are by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench._quota_grid import POOL, RATE, Cell, CellOutcome, Run, bound, judge, render, targets
+
+
+def stats(arrivals: list[int], throttled: list[int], first: float = 0.4) -> dict[str, object]:
+    return {
+        "per_second": arrivals,
+        "throttled_per_second": throttled,
+        "first_arrival_seconds": first,
+        "requests": sum(arrivals),
+        "throttled": sum(throttled),
+    }
+
+
+def test_steady_is_from_five_seconds_after_the_first_request_to_the_last_whole_second() -> None:
+    cell = Cell("t", "test", 100, 10)
+    arrivals = [50, 120, 110, 100, 100, 100, 98, 101, 99, 100, 30]
+    throttled = [0, 20, 10, 0, 0, 0, 1, 1, 0, 0, 0]
+    run = judge(cell, "fcaudit", stats(arrivals, throttled), wall=10.0, cpu=1.0, rate=None)
+    # first request at 0.4 s: seconds 6..9 (ceil(5.4) = 6; the last, partial, second left out)
+    assert run.steady == pytest.approx((97 + 100 + 99 + 100) / 4)
+    assert run.peak == 101
+    assert run.share == pytest.approx(32 / sum(arrivals))
+
+
+def test_a_change_is_followed_when_a_whole_second_is_within_ten_percent() -> None:
+    cell = Cell("h", "halves", 100, 10, changes=((3.0, 0.5),))
+    arrivals = [100, 100, 100, 100, 70, 52, 50, 50, 10]
+    throttled = [0, 0, 0, 50, 20, 4, 0, 0, 0]
+    run = judge(cell, "fcaudit", stats(arrivals, throttled, first=0.0), wall=8.0, cpu=1.0, rate=None)
+    # second 3: 50 admitted but 100 arrived (over 1.1 x 50 + 10); second 4: 50 of 70; second 5: 48 of 52
+    assert run.recovery[0] == pytest.approx(3.0)
+
+
+def test_targets_say_met_or_missed_with_the_figures() -> None:
+    cell = Cell("b", "burst 10", 100, 10)
+    good = Run("fcaudit", 16.0, 1500, 15, 2.0, steady=95.0, peak=105)
+    pool = Run(POOL, 16.0, 3000, 1500, 3.0, steady=100.0, peak=200)
+    outcome = CellOutcome(cell, (good, pool))
+    verdicts = dict((label.split(" ")[0], ok) for label, ok in targets(outcome, good))
+    assert verdicts == {"accepted": True, "≥": False, "throttled": True, "peak": True}
+    capped = Run(RATE, 16.0, 1500, 0, 2.0, steady=89.0, peak=90, rate=90.0)
+    labels = [label for label, ok in targets(CellOutcome(cell, (capped,)), capped) if ok]
+    assert any("0.9×--rate" in label for label in labels)  # --rate 90 is a ceiling: 0.9 x 90 is enough
+    assert "MISSED: ≥ SDK pool 100/s" in render([outcome])
+
+
+def test_the_bound_follows_a_changing_quota() -> None:
+    cell = Cell("h", "halves", 100, 10, changes=((10.0, 0.5),))
+    run = Run("fcaudit", 20.0, 1500, 0, 1.0, steady=None, peak=None)
+    assert bound(cell, run) == pytest.approx(10.0 + 500 / 50, abs=0.02)
