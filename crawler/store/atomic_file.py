@@ -8,6 +8,7 @@ its name starts with a dot and ends in ``.tmp`` so collectors that match ``*.pro
 user. Replacing a file keeps that file's mode (a 0600 summary stays 0600): the temporary file is
 created 0600 and given the old file's mode before anything is written to it. ``AtomicFile`` is written
 in pieces (findings as they are made, a merge shard by shard); ``write_atomically`` is the one-piece case.
+A path that is not a regular file (``/dev/null``, a FIFO) is written through: it is never replaced.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ class AtomicFile:
         self.what = what
         if path.is_dir():
             raise OutputError(f"{what} {path} is a directory; name a file")
+        if _special(path):
+            # /dev/null, /dev/stdout, a FIFO: written through. A rename would put a regular file in
+            # place of the device (as root, over /dev/null itself); there is no half file to hide.
+            self._tmp: Path | None = None
+            try:
+                self._out = open(path, "wb")  # noqa: SIM115 - closed by commit() or abort()
+            except OSError as exc:
+                raise self._error(exc) from None
+            return
         self._tmp = _temp_beside(path)
         kept = _mode_of(path)
         try:
@@ -65,6 +75,9 @@ class AtomicFile:
     def commit(self) -> None:
         try:
             self._out.flush()
+            if self._tmp is None:  # written through: nothing to sync or rename
+                self._out.close()
+                return
             os.fsync(self._out.fileno())
             self._out.close()
             os.replace(self._tmp, self.path)
@@ -78,8 +91,9 @@ class AtomicFile:
         flushed; the descriptor is closed all the same)."""
         with contextlib.suppress(OSError):
             self._out.close()
-        with contextlib.suppress(OSError):
-            self._tmp.unlink(missing_ok=True)
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> AtomicFile:
         return self
