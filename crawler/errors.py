@@ -17,6 +17,7 @@ target's credentials were refused ends with exit 2 (``AuthError`` is a ``FatalEr
     │   ├── OutputError             output path cannot be written
     │   ├── ResumeError             --resume against a file from other targets or settings
     │   └── AuthError               403 refusing the credentials: unknown key, bad signature, expired token
+    │       └── IdentityError       no credentials to be had (STS refused the role), or another account's
     ├── ApiError                    the API answered with an error
     │   ├── AccessDeniedError       403 on one resource (a resource-scoped RAM policy): that listing only
     │   │   └── AuthError           (a refusal of the credentials themselves ends the target)
@@ -271,3 +272,15 @@ class EndpointDownError(CrawlerError):
     """The endpoint failed outright (no connection) for longer than ``outage_wait``: its targets stop."""
 
     code = "EndpointUnreachable"
+
+
+class IdentityError(AuthError):
+    """The target's credentials could not be had or do not fit it: STS refused the role (an untrusted
+    role, a wrong external id), the metadata server, credentials URI or external process failed, or
+    the credentials belong to another account. Like ``AuthError``, it ends that target only."""
+
+    def __init__(
+        self, message: str, *, code: str, http: int | None = None, request_id: str | None = None
+    ) -> None:
+        super().__init__(message, code=code, http=0, request_id=request_id, route="identity")
+        self.http = http

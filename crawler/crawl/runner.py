@@ -26,6 +26,7 @@ from crawler.log import get_logger
 from crawler.settings.config import CrawlSettings
 from crawler.settings.identity import static_credentials
 from crawler.store.writer import Sink
+from crawler.wire.credential_provider import StaticProvider
 from crawler.wire.fc2_client import FcClient
 from crawler.wire.fc3_client import Fc3Client
 from crawler.wire.fc3_listing import AutoListing, Fc3Listing
@@ -75,7 +76,7 @@ async def open_clients(
                 endpoint=target.endpoint,
                 account=target.account,
                 region=target.region,
-                credentials=credentials[(target.account, target.region)],
+                credentials=StaticProvider(credentials[(target.account, target.region)]),
                 limiter=limiters[target.endpoint],
                 retry=retries[target.endpoint],
                 stats=stats,

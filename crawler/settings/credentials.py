@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ class Credentials:
     security_token: str | None = field(default=None, repr=False)
     #: where the key came from, for messages: ``env ALIBABA_CLOUD_*``, ``profile 'prod'``, ...
     source: str = field(default="explicit", compare=False)
+    #: when session credentials stop working (``None``: long-lived keys, or not said)
+    expiration: datetime | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         _check_value(self.access_key_id, f"the access key id from {self.source}", show=True)

@@ -15,6 +15,7 @@ from typing import Final
 from yarl import URL
 
 from crawler.errors import ProtocolError
+from crawler.settings.credentials import Credentials
 from crawler.wire.models import Page
 from crawler.wire.signing import FC2_API_VERSION, Fc2Signer, http_date, percent_encode
 from crawler.wire.transport import ListCall, Transport
@@ -51,23 +52,16 @@ class FcClient:
 
     def __init__(self, transport: Transport) -> None:
         options = transport.options
-        credentials = options.credentials
         self._transport = transport
         self.endpoint = transport.endpoint
         self.account = options.account
         self.region = options.region
         self._wall_clock = options.wall_clock
-        # per-request work done once: the x-fc-* headers, the keyed HMAC, the Date of the current second
-        fixed = {"Content-Type": "application/json", "x-fc-account-id": options.account}
-        if credentials.security_token is not None:
-            fixed["x-fc-security-token"] = credentials.security_token
-        self._fixed_headers = fixed
-        self._signer = Fc2Signer(
-            credentials.access_key_id,
-            credentials.access_key_secret,
-            content_type=fixed["Content-Type"],
-            fc_headers={k: v for k, v in fixed.items() if k.startswith("x-fc-")},
-        )
+        # per-credentials work done once (again after each refresh): the x-fc-* headers, the keyed HMAC;
+        # per second, the Date
+        self._signed_for: Credentials | None = None
+        self._fixed_headers: dict[str, str] = {}
+        self._signer: Fc2Signer | None = None
         self._date_second = -1
         self._date = ""
 
@@ -113,16 +107,33 @@ class FcClient:
         url = URL(f"{self.endpoint}{encoded}?{query}", encoded=True)
         call = LIST_TRIGGERS if triggers else _CALLS[(service is not None) + (function is not None)]
         return await self._transport.get(
-            call, url, lambda: self._headers(decoded), service=service, function=function
+            call, url, lambda creds: self._headers(creds, decoded), service=service, function=function
         )
 
-    def _headers(self, decoded_path: str) -> dict[str, str]:
+    def _signer_for(self, creds: Credentials) -> Fc2Signer:
+        """The signer and fixed headers of ``creds``, built once per set of credentials."""
+        if self._signer is None or creds is not self._signed_for:
+            fixed = {"Content-Type": "application/json", "x-fc-account-id": self.account}
+            if creds.security_token is not None:
+                fixed["x-fc-security-token"] = creds.security_token
+            self._fixed_headers = fixed
+            self._signer = Fc2Signer(
+                creds.access_key_id,
+                creds.access_key_secret,
+                content_type=fixed["Content-Type"],
+                fc_headers={k: v for k, v in fixed.items() if k.startswith("x-fc-")},
+            )
+            self._signed_for = creds
+        return self._signer
+
+    def _headers(self, creds: Credentials, decoded_path: str) -> dict[str, str]:
         """One attempt's signed headers: the Date of its second, the fixed ``x-fc-*`` set, FC 2.0's HMAC."""
+        signer = self._signer_for(creds)
         now = self._wall_clock()
         if int(now) != self._date_second:  # the Date header has a resolution of one second
             self._date_second, self._date = int(now), http_date(now)
         headers = {"Date": self._date, **self._fixed_headers}
-        headers["Authorization"] = self._signer.authorization("GET", self._date, decoded_path)
+        headers["Authorization"] = signer.authorization("GET", self._date, decoded_path)
         return headers
 
 

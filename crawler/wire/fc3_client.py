@@ -36,6 +36,7 @@ from typing import Any, Final
 from yarl import URL
 
 from crawler.errors import ProtocolError
+from crawler.settings.credentials import Credentials
 from crawler.store.records import LATEST
 from crawler.wire.models import Page
 from crawler.wire.signing import EMPTY_BODY_SHA256, FC3_API_VERSION, acs3_authorization, percent_encode
@@ -114,7 +115,6 @@ class Fc3Client:
         self.endpoint = transport.endpoint
         self.account = options.account
         self.region = options.region
-        self._credentials = options.credentials
         self._wall_clock = options.wall_clock
         self._nonce = nonce
 
@@ -161,14 +161,16 @@ class Fc3Client:
         url = URL(f"{self.endpoint}{full_path}?{encoded_query}", encoded=True)
         host = url.raw_authority or ""
         return await self._transport.get(
-            call, url, lambda: self._acs3_headers(call.route, full_path, host, query), function=function
+            call,
+            url,
+            lambda creds: self._acs3_headers(creds, call.route, full_path, host, query),
+            function=function,
         )
 
     def _acs3_headers(
-        self, action: str, path: str, host: str, query: list[tuple[str, str]]
+        self, creds: Credentials, action: str, path: str, host: str, query: list[tuple[str, str]]
     ) -> dict[str, str]:
         """The headers of one attempt, ACS3-signed: ``host`` and the ``x-acs-*`` set FC 3.0 expects."""
-        creds = self._credentials
         headers = {
             "host": host,
             "x-acs-action": action,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from crawler.settings.config import CrawlSettings
-from crawler.settings.credentials import Credentials
+from crawler.wire.credential_provider import CredentialProvider
 from crawler.wire.ratelimit import RateLimiter
 from crawler.wire.retry import RetryPolicy
 from crawler.wire.run_stats import RunStats
@@ -76,7 +76,8 @@ class ClientOptions:
     endpoint: str
     account: str
     region: str
-    credentials: Credentials
+    #: signs each attempt (``StaticProvider`` for fixed keys; ``crawler.identity`` for refreshing ones)
+    credentials: CredentialProvider
     limiter: RateLimiter
     retry: RetryPolicy
     stats: RunStats

@@ -64,7 +64,9 @@ from crawler.errors import (
 )
 from crawler.log import get_logger
 from crawler.settings.config import CrawlSettings
+from crawler.settings.credentials import Credentials
 from crawler.settings.endpoints import check_endpoint
+from crawler.wire.credential_provider import CredentialProvider
 from crawler.wire.models import ClientOptions, Page
 
 log = get_logger(__name__)
@@ -74,8 +76,11 @@ MAX_SERVER_TEXT: Final = 300
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: what an error answer's body is: FC's error JSON, JSON that does not parse, or anything else
 BodyShape = Literal["fc", "broken", "other"]
-#: makes one attempt's signed request headers (called per attempt: the date and nonce must be fresh)
-SignHeaders = Callable[[], dict[str, str]]
+#: makes one attempt's signed request headers with that attempt's credentials (called per attempt: the
+#: date and nonce must be fresh, and credentials may have been refreshed since the last one)
+SignHeaders = Callable[[Credentials], dict[str, str]]
+#: how many earlier secrets and tokens of a provider stay on the scrub list after a refresh
+_SCRUB_KEPT = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +174,11 @@ class Transport:
         self._max_token = settings.max_token_length
         self._wall_clock = options.wall_clock
         self._monotonic = options.monotonic
-        credentials = options.credentials
-        self._scrub = tuple(s for s in (credentials.access_key_secret, credentials.security_token) if s)
+        self._provider: CredentialProvider = options.credentials
+        #: the secrets and tokens this transport signed with lately: scrubbed from whatever the server
+        #: sends back, in case a hostile server echoes them
+        self._scrub: tuple[str, ...] = ()
+        self._scrubbed_for: Credentials | None = None
         # bound once, so a filtered debug call costs nothing, and skipped outright when debug is off
         self._log = log.bind()
         is_enabled = getattr(self._log, "is_enabled_for", None)
@@ -192,7 +200,7 @@ class Transport:
         service: str | None = None,
         function: str | None = None,
     ) -> Page:
-        """GET ``url`` with retries; ``sign()`` gives each attempt its own signed headers (a fresh date).
+        """GET ``url`` with retries; ``sign(creds)`` gives each attempt its own signed headers (a fresh date).
         ``service``/``function``: what the call lists, named in its log lines."""
         route = call.route
         subject = {k: v for k, v in (("service", service), ("function", function)) if v is not None}
@@ -215,7 +223,7 @@ class Transport:
 
         async def attempt() -> Page:
             try:
-                body, request_id = await self._get(route, url, sign, call.gone, subject)
+                body, request_id = await self._signed_get(route, url, sign, call.gone, subject)
                 return self._page(body, call.key, request_id, route, call.required)
             except ThrottledError:
                 raise  # counted as throttled
@@ -225,7 +233,7 @@ class Transport:
 
         return await self._retry.run(attempt, on_retry=retried)
 
-    async def _get(
+    async def _signed_get(
         self,
         route: str,
         url: URL,
@@ -233,14 +241,47 @@ class Transport:
         gone: frozenset[str],
         subject: Mapping[str, str | None] | None = None,
     ) -> tuple[bytes, str | None]:
+        """One attempt with the provider's current credentials. A 403 naming an expired or invalid
+        security token gets one refresh and the same request once more, inside this attempt (a refused
+        token is no fault of the server's, so it costs no retry); only a refusal that survives fresh
+        credentials — or credentials that cannot be refreshed — is final."""
+        creds = self._signing(await self._provider.current())
+        try:
+            return await self._get(route, url, sign, creds, gone, subject)
+        except AuthError as error:
+            if not stale_token(error.code):
+                raise
+            fresh = await self._provider.refreshed(creds)
+            if fresh is creds:  # nothing fresher to be had (static keys): the refusal stands
+                raise
+            log.info("credentials.refreshed_after_refusal", route=route, code=error.code)
+            return await self._get(route, url, sign, self._signing(fresh), gone, subject)
+
+    def _signing(self, creds: Credentials) -> Credentials:
+        """Note the credentials about to sign (their secret and token join the scrub list)."""
+        if creds is not self._scrubbed_for:
+            self._scrubbed_for = creds
+            new = tuple(s for s in (creds.access_key_secret, creds.security_token) if s)
+            self._scrub = (new + tuple(s for s in self._scrub if s not in new))[: 2 * _SCRUB_KEPT]
+        return creds
+
+    async def _get(
+        self,
+        route: str,
+        url: URL,
+        sign: SignHeaders,
+        creds: Credentials,
+        gone: frozenset[str],
+        subject: Mapping[str, str | None] | None = None,
+    ) -> tuple[bytes, str | None]:
         """One attempt through the limiter: the 2xx body and request id, or the mapped error."""
         sent_at = await self._limiter.acquire()  # by hand: an async context manager costs more
         try:
-            status, headers, body, request_id = await self._send(route, url, sign, subject)
+            status, headers, body, request_id = await self._send(route, url, sign, creds, subject)
             if 200 <= status < 300:
                 self._limiter.on_success(sent_at)
                 return body, request_id
-            error = self._error(route, status, headers, body, request_id, gone)
+            error = self._error(route, status, headers, body, request_id, gone, creds)
             if isinstance(error, ThrottledError):
                 self._stats.throttled += 1
                 if _is_quota_signal(error):
@@ -256,7 +297,12 @@ class Transport:
             self._limiter.release()
 
     async def _send(
-        self, route: str, url: URL, sign: SignHeaders, subject: Mapping[str, str | None] | None = None
+        self,
+        route: str,
+        url: URL,
+        sign: SignHeaders,
+        creds: Credentials,
+        subject: Mapping[str, str | None] | None = None,
     ) -> tuple[int, Mapping[str, str], bytes, str | None]:
         """Send one signed GET; (status, headers, capped body, request id), aiohttp errors mapped."""
         started = self._monotonic()
@@ -265,7 +311,7 @@ class Transport:
         status: int | None = None
         request_id: str | None = None
         try:
-            async with self._session.get(url, headers=sign(), allow_redirects=False) as response:
+            async with self._session.get(url, headers=sign(creds), allow_redirects=False) as response:
                 status = response.status
                 raw_id = response.headers.get("X-Fc-Request-Id")
                 request_id = _clean(raw_id, self._scrub, 128) if raw_id else None
@@ -360,6 +406,7 @@ class Transport:
         body: bytes,
         request_id: str | None,
         gone: frozenset[str] = frozenset(),
+        creds: Credentials | None = None,
     ) -> CrawlerError:
         code, message, shape = self._error_body(body, status)
         common: dict[str, Any] = {"code": code, "http": status, "request_id": request_id, "route": route}
@@ -369,9 +416,10 @@ class Transport:
         if status == 403:
             if not refuses_credentials(code):  # AccessDenied on this resource: only this listing fails
                 return AccessDeniedError(f"{text} (access to this resource is denied)", **common)
-            creds = self.options.credentials
-            kind = "access key id and STS token" if creds.is_sts else "access key id"
-            who = f"{kind} {creds.access_key_id} from {creds.source}"
+            who = self._provider.description
+            if creds is not None:
+                kind = "access key id and STS token" if creds.is_sts else "access key id"
+                who = f"{kind} {creds.access_key_id} from {creds.source}"
             return AuthError(f"{text} — the API refused the credentials ({who})", **common)
         if status == 404:
             if shape == "fc" and code in gone:
@@ -466,7 +514,93 @@ class Transport:
         return Page(items=tuple(items), next_token=token or None, request_id=request_id, size=len(body))
 
 
-__all__ = ["ListCall", "SignHeaders", "Transport", "open_session", "refuses_credentials"]
+__all__ = [
+    "Answer",
+    "ListCall",
+    "Session",
+    "SignHeaders",
+    "Transport",
+    "clean_server_text",
+    "exchange",
+    "open_session",
+    "refuses_credentials",
+    "retry_after_hint",
+    "stale_token",
+]
+
+
+#: the run's HTTP session, for modules that must not import aiohttp themselves
+Session = aiohttp.ClientSession
+
+
+def clean_server_text(text: str, secrets: tuple[str, ...], limit: int = MAX_SERVER_TEXT) -> str:
+    """Text a server sent back, safe to show: secrets scrubbed, control characters blanked, trimmed."""
+    return _clean(text, secrets, limit)
+
+
+def retry_after_hint(headers: Mapping[str, str], wall_clock: Callable[[], float]) -> float | None:
+    """The server's wait hint in seconds (``x-acs-retry-after`` ms, ``Retry-After`` s or a date)."""
+    return _retry_after(headers, wall_clock)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One HTTP exchange's answer for the identity clients (STS, ECS metadata, a credentials URI)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+async def exchange(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: URL,
+    *,
+    route: str,
+    headers: Mapping[str, str],
+    data: bytes | None = None,
+    max_body: int = 1024 * 1024,
+    time_limit: float | None = None,
+) -> Answer:
+    """One request of the identity clients (``sts_client``, ``metadata_client``) on the run's session:
+    the answer, its body capped at ``max_body``, or aiohttp's failure mapped onto ours. ``time_limit``
+    (seconds) bounds connecting and the whole exchange (the metadata server's short timeouts); ``None``
+    keeps the session's. Retries and pacing are the caller's; nothing of the request is logged here, and
+    no error carries a header or the URL's query (either may hold a secret)."""
+    bound = aiohttp.ClientTimeout(total=time_limit, sock_connect=time_limit) if time_limit else None
+    try:
+        async with session.request(
+            method, url, headers=dict(headers), data=data, allow_redirects=False, timeout=bound
+        ) as response:
+            declared = response.content_length
+            if declared is not None and declared > max_body:
+                response.close()
+                raise ResponseTooLargeError(f"{route}: answer of {declared} bytes is over {max_body} bytes")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.content.iter_chunked(CHUNK_BYTES):
+                size += len(chunk)
+                if size > max_body:
+                    response.close()
+                    raise ResponseTooLargeError(f"{route}: answer of over {max_body} bytes")
+                chunks.append(chunk)
+            return Answer(response.status, response.headers, b"".join(chunks))
+    except TimeoutError as exc:
+        limit = f" within {time_limit:g} s" if time_limit else ""
+        raise RequestTimeoutError(f"{route}: no answer{limit}") from exc
+    except aiohttp.ClientPayloadError as exc:
+        raise BodyError(f"{route}: the body was cut short ({type(exc).__name__})") from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise _connect_error(route, exc) from exc
+    except aiohttp.ClientConnectionError as exc:
+        raise ConnectionLostError(f"{route}: connection lost ({type(exc).__name__})") from exc
+    except aiohttp.ClientResponseError as exc:
+        # its request_info holds our request headers (Authorization, a token): not chained
+        raise TransportError(f"{route}: malformed HTTP answer ({type(exc).__name__})") from None
+    except aiohttp.ClientError as exc:
+        raise TransportError(f"{route}: malformed HTTP answer ({type(exc).__name__})") from exc
+
 
 #: 403 codes (FC 2.0 and the ACS3 gateway's, compared lower-case, a prefix before any ``.``) that refuse
 #: the request's credentials — the key, its signature, the STS token, the signed date — rather than the
@@ -485,6 +619,14 @@ _CREDENTIAL_CODES = frozenset(
         "incompletesignature",
     }
 )
+
+
+def stale_token(code: str) -> bool:
+    """Whether a 403's code says the STS token is expired or not (or no longer) valid
+    (``InvalidSecurityToken.Expired``, ``.Malformed``, ``.MismatchWithAccessKey``, ``SecurityTokenExpired``):
+    the request deserves one more try with refreshed credentials."""
+    head = code.lower().split(".", 1)[0]
+    return head in ("invalidsecuritytoken", "securitytokenexpired")
 
 
 def refuses_credentials(code: str) -> bool:

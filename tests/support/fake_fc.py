@@ -18,6 +18,7 @@ from aiohttp import web
 
 from crawler.settings.config import CrawlSettings
 from crawler.settings.credentials import Credentials
+from crawler.wire.credential_provider import StaticProvider
 from crawler.wire.fc2_client import FcClient
 from crawler.wire.models import ClientOptions, Page
 from crawler.wire.ratelimit import RateLimiter
@@ -126,7 +127,7 @@ async def client_for(
             endpoint=endpoint,
             account="1234567890123456",
             region="cn-hangzhou",
-            credentials=creds,
+            credentials=StaticProvider(creds),
             limiter=RateLimiter(1000.0, 4),
             retry=retry,
             stats=stats if stats is not None else RunStats(),

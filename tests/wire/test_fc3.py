@@ -25,6 +25,7 @@ from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
 from crawler.settings.identity import StaticKeys
 from crawler.store.writer import Sink
+from crawler.wire.credential_provider import StaticProvider
 from crawler.wire.fc2_client import FcClient
 from crawler.wire.fc3_client import Fc3Client, parse_function_arn, record_config, split_function_name
 from crawler.wire.fc3_listing import AutoListing, Fc3Listing
@@ -119,7 +120,7 @@ def settings_client(
         endpoint=endpoint,
         account=backend.account_id,
         region=backend.region,
-        credentials=creds,
+        credentials=StaticProvider(creds),
         limiter=RateLimiter(None, 8),
         retry=retry,
         stats=stats if stats is not None else RunStats(),

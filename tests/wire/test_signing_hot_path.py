@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from crawler.settings.config import CrawlSettings
 from crawler.settings.credentials import Credentials
+from crawler.wire.credential_provider import StaticProvider
 from crawler.wire.fc2_client import FcClient
 from crawler.wire.models import ClientOptions
 from crawler.wire.ratelimit import RateLimiter
@@ -68,7 +69,7 @@ async def test_each_attempt_is_signed_with_the_date_of_its_second(
             endpoint="http://127.0.0.1:9",
             account="1234567890123456",
             region="cn-hangzhou",
-            credentials=creds,
+            credentials=StaticProvider(creds),
             limiter=RateLimiter(10.0, 1),
             retry=RetryPolicy(1, 0.1, 1.0, RetryBudget(1), random.Random(1).random),
             stats=RunStats(),
@@ -78,7 +79,7 @@ async def test_each_attempt_is_signed_with_the_date_of_its_second(
         client = FcClient(Transport(session, options))
         for now in (1_700_000_000.2, 1_700_000_000.9, 1_700_000_001.0, 1_700_000_007.5):
             clock[0] = now
-            headers = client._headers(PATHS[1])
+            headers = client._headers(creds, PATHS[1])
             assert headers["Date"] == http_date(now)
             expected = {k: v for k, v in headers.items() if k != "Authorization"}
             assert headers["Authorization"] == fc2_authorization("LTAIkey", SECRET, "GET", PATHS[1], expected)
