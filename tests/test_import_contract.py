@@ -5,8 +5,9 @@ or inside a function, ``TYPE_CHECKING`` blocks included), so the check needs no 
 and sees lazy imports too. A stage is the first package under ``crawler``; ``crawler.errors``,
 ``crawler.log``, ``crawler.interrupts`` and the package root are shared by all. The contract:
 
-    cli → app → {crawl, audit, report, emulator, settings, store, wire}
-    crawl → {wire, store, settings};  wire → {settings, store.records};  report → {audit, store}
+    cli → app → {crawl, identity, audit, report, emulator, settings, store, wire}
+    crawl → {identity, wire, store, settings};  identity → {wire, settings}
+    wire → {settings, store.records};  report → {audit, store}
     audit → store.records;  store, settings → nothing;  emulator → wire.signing only
     no cycle between modules (counting module-level imports)
     no cycle among the emulator's modules even counting imports inside functions (a lazy import must
@@ -26,8 +27,9 @@ SHARED = frozenset({"crawler", "crawler.errors", "crawler.log", "crawler.interru
 ALLOWED: Mapping[str, frozenset[str]] = {
     "__main__": frozenset({"cli"}),
     "cli": frozenset({"app"}),
-    "app": frozenset({"crawl", "audit", "report", "emulator", "settings", "store", "wire"}),
-    "crawl": frozenset({"wire", "store", "settings"}),
+    "app": frozenset({"crawl", "identity", "audit", "report", "emulator", "settings", "store", "wire"}),
+    "crawl": frozenset({"identity", "wire", "store", "settings"}),
+    "identity": frozenset({"wire", "settings"}),
     "wire": frozenset({"settings", "crawler.store.records"}),
     "report": frozenset({"audit", "store"}),
     "audit": frozenset({"crawler.store.records"}),

@@ -13,7 +13,7 @@ import random
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import anyio
@@ -22,22 +22,33 @@ from crawler import __version__
 from crawler.crawl.job import CrawlJob, start_record
 from crawler.crawl.pipeline import DEFAULT_GRACE_SECONDS, ClientMap, Crawl, CrawlOutcome
 from crawler.crawl.progress import ProgressLine
+from crawler.identity.cache import IdentityCache
+from crawler.identity.whoami import resolve_targets
 from crawler.log import get_logger
 from crawler.settings.config import CrawlSettings
-from crawler.settings.identity import static_credentials
 from crawler.store.writer import Sink
-from crawler.wire.credential_provider import StaticProvider
 from crawler.wire.fc2_client import FcClient
 from crawler.wire.fc3_client import Fc3Client
 from crawler.wire.fc3_listing import AutoListing, Fc3Listing
+from crawler.wire.metadata_client import MetadataClient
 from crawler.wire.models import ClientOptions, ListingClient
 from crawler.wire.outage import EndpointGate
 from crawler.wire.ratelimit import RateLimiter
 from crawler.wire.retry import RetryBudget, RetryPolicy
 from crawler.wire.run_stats import RunStats
-from crawler.wire.transport import Transport, open_session
+from crawler.wire.sts_client import STS_CONCURRENCY, StsClient
+from crawler.wire.transport import Session, Transport, open_session
 
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRun:
+    """What ``open_run`` yields: the job with its targets' accounts known (who-am-I filled the unknown
+    ones) and one listing client per (account, region)."""
+
+    job: CrawlJob
+    clients: ClientMap
 
 
 @asynccontextmanager
@@ -48,35 +59,57 @@ async def open_clients(
     rand: Callable[[], float] = random.random,
     gates: dict[str, EndpointGate] | None = None,
 ) -> AsyncIterator[ClientMap]:
+    """``open_run``'s clients alone (for callers that need not see the resolved job)."""
+    async with open_run(job, stats, rand=rand, gates=gates) as opened:
+        yield opened.clients
+
+
+@asynccontextmanager
+async def open_run(
+    job: CrawlJob,
+    stats: RunStats,
+    *,
+    rand: Callable[[], float] = random.random,
+    gates: dict[str, EndpointGate] | None = None,
+) -> AsyncIterator[OpenRun]:
     """One client per (account, region): one aiohttp session for the run; per endpoint (shared by the
     targets that reach the same host) one rate limiter and one retry policy, with its own retry quota
     and outage gate, so an endpoint that fails spends only its own retries and waits only for itself.
+
+    Credentials come from the run's ``IdentityCache`` (``crawler.identity``): one provider per
+    credential source, shared by every target that names it (every region of an account assumes its
+    role once), with the STS and metadata clients on the same session, STS paced by its own limiter
+    (``sts_rate``). Before any client is built, who-am-I (``resolve_targets``) fills the accounts left
+    unknown and gives a target whose credentials cannot be had, or belong to another account, a provider
+    that refuses: its lane stops on its first call, the others crawl.
 
     ``job.api`` picks the client: ``fc2`` an ``FcClient``; ``fc3`` an ``Fc3Listing`` (FC 3.0's
     region-wide listings behind the same three calls); ``auto`` an ``AutoListing`` that tries FC 3.0
     and falls back to FC 2.0, per target. Both APIs of a target share its one ``Transport``. ``gates``,
     when given, is filled with each endpoint's outage gate (what ``execute`` asks which never answered)."""
     settings = job.settings
-    limiters: dict[str, RateLimiter] = {}
-    retries: dict[str, RetryPolicy] = {}
-    for target in job.targets:
-        if target.endpoint not in limiters:
-            rate, concurrency = target.limits(settings)
-            limiters[target.endpoint] = RateLimiter(rate, concurrency, name=target.endpoint)
-            retries[target.endpoint] = policy = retry_policy(settings, target.endpoint, rand)
-            if gates is not None and policy.gate is not None:
-                gates[target.endpoint] = policy.gate
-    connections = sum(limiter.concurrency for limiter in limiters.values())
-    # static keys only, for now: any other source is refused here, before the session opens
-    credentials = {(t.account, t.region): static_credentials(t.identity) for t in job.targets}
+    endpoints = {t.endpoint: t.limits(settings)[1] for t in job.targets}
+    connections = sum(endpoints.values()) + STS_CONCURRENCY
     clients: dict[tuple[str, str], ListingClient] = {}
     async with open_session(settings, connection_limit=connections) as session:
+        cache = identity_cache(session, settings, stats, rand)
+        resolved = await resolve_targets(job.targets, cache, insecure_http=settings.insecure_http)
+        job = replace(job, targets=tuple(r.target for r in resolved))
+        limiters: dict[str, RateLimiter] = {}
+        retries: dict[str, RetryPolicy] = {}
         for target in job.targets:
+            if target.endpoint not in limiters:
+                rate, concurrency = target.limits(settings)
+                limiters[target.endpoint] = RateLimiter(rate, concurrency, name=target.endpoint)
+                retries[target.endpoint] = policy = retry_policy(settings, target.endpoint, rand)
+                if gates is not None and policy.gate is not None:
+                    gates[target.endpoint] = policy.gate
+        for target, provider in ((r.target, r.provider) for r in resolved):
             options = ClientOptions(
                 endpoint=target.endpoint,
                 account=target.account,
                 region=target.region,
-                credentials=StaticProvider(credentials[(target.account, target.region)]),
+                credentials=provider,
                 limiter=limiters[target.endpoint],
                 retry=retries[target.endpoint],
                 stats=stats,
@@ -96,7 +129,30 @@ async def open_clients(
                 )
                 client = fc3 if job.api == "fc3" else AutoListing(fc3, FcClient(transport))
             clients[(target.account, target.region)] = client
-        yield clients
+        yield OpenRun(job, clients)
+
+
+def identity_cache(
+    session: Session, settings: CrawlSettings, stats: RunStats, rand: Callable[[], float]
+) -> IdentityCache:
+    """The run's identities: STS paced at ``sts_rate`` and retried like FC calls (its own retry quota,
+    no outage gate), the metadata clients, the ``sts`` counts of the end record."""
+    policy = RetryPolicy(
+        max_attempts=settings.max_attempts,
+        base=settings.backoff_base,
+        cap=settings.backoff_cap,
+        budget=RetryBudget(settings.retry_budget),
+        rand=rand,
+        sleep=anyio.sleep,
+    )
+    sts = StsClient(
+        session,
+        limiter=RateLimiter(settings.sts_rate, STS_CONCURRENCY, name="sts"),
+        retry=policy,
+        counts=stats.sts,
+        insecure_http=settings.insecure_http,
+    )
+    return IdentityCache(sts, MetadataClient(session, retry=policy, counts=stats.sts), counts=stats.sts)
 
 
 def retry_policy(settings: CrawlSettings, endpoint: str, rand: Callable[[], float]) -> RetryPolicy:
@@ -142,21 +198,22 @@ async def execute(
     """Crawl ``job`` into ``sink`` (closed on return) and return the outcome. ``signals``: a signal
     receiver the caller holds (see ``Crawl.run``)."""
     try:
-        if not resumed:
-            start = start_record(job, __version__, now())
-            sink.add_run(start)  # the sink tells its subscribers (the live summary, the stats)
-            await sink.flush()
-        log.info(
-            "crawl.started",
-            targets=len(job.targets),
-            pairs=len(job.pairs) if job.pairs is not None else None,
-            resumed_functions=len(job.skip),
-            concurrency=job.settings.concurrency,
-            rate=job.settings.rate,
-            output=sink.name,
-        )
         gates: dict[str, EndpointGate] = {}
-        async with open_clients(job, stats, gates=gates) as clients:
+        async with open_run(job, stats, gates=gates) as opened:
+            job, clients = opened.job, opened.clients  # accounts now known (who-am-I)
+            if not resumed:
+                start = start_record(job, __version__, now())
+                sink.add_run(start)  # the sink tells its subscribers (the live summary, the stats)
+                await sink.flush()
+            log.info(
+                "crawl.started",
+                targets=len(job.targets),
+                pairs=len(job.pairs) if job.pairs is not None else None,
+                resumed_functions=len(job.skip),
+                concurrency=job.settings.concurrency,
+                rate=job.settings.rate,
+                output=sink.name,
+            )
             crawl = Crawl(job, clients, sink, stats=stats, grace=grace, now=now)
             refresher = progress.refresh_forever if progress is not None else None
             outcome = await crawl.run(handle_signals=handle_signals, extra=refresher, signals=signals)

@@ -113,6 +113,9 @@ class CrawlSettings:
     #: list each function's triggers and record its async exposure (``--triggers``): one more listing
     #: per function
     triggers: bool = False
+    #: STS requests/s of the whole run (AssumeRole, GetCallerIdentity, ...): STS allows 100/s per calling
+    #: account, shared with everything else that account does
+    sts_rate: float = 20.0
 
     def __post_init__(self) -> None:
         for f in fields(self):

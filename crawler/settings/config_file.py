@@ -46,6 +46,7 @@ SETTING_RULES: dict[str, tuple[str, float, float, bool]] = {
     "max_token_length": ("int", 64, 1_048_576, False),
     "insecure_http": ("bool", 0, 0, False),
     "triggers": ("bool", 0, 0, False),
+    "sts_rate": ("float", 0, 100, True),
 }
 
 

@@ -35,6 +35,9 @@ class RunStats:
     functions_by_status: Counter[str] = field(default_factory=Counter)
     configs: int = 0
     pages: int = 0
+    #: identity calls (``crawler.identity``): ``assumeRole``, ``assumeRoleWithOIDC``, ``getCallerIdentity``,
+    #: ``refreshes``, STS ``requests``/``retries``/``throttled``, other sources' fetches
+    sts: Counter[str] = field(default_factory=Counter)
     #: the error code of each function whose last record so far is ``error`` (a later one replaces it)
     _errors: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
 
@@ -70,7 +73,7 @@ class RunStats:
         return time.monotonic() - self.started
 
     def snapshot(self) -> dict[str, Any]:
-        return {
+        snapshot = {
             "requests": self.requests,
             "triggerRequests": self.requests_by_route.get("ListTriggers", 0),
             "triggerErrors": self.trigger_errors,
@@ -83,3 +86,6 @@ class RunStats:
             "pages": self.pages,
             "elapsedSeconds": round(self.elapsed(), 3),
         }
+        if self.sts:  # only a run that fetched credentials at run time has this object
+            snapshot["sts"] = dict(sorted(self.sts.items()))
+        return snapshot

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from crawler.settings.config import CrawlSettings
 from crawler.settings.credentials import Credentials
-from crawler.wire.credential_provider import StaticProvider
+from crawler.wire.credential_provider import CredentialProvider, StaticProvider
 from crawler.wire.fc2_client import FcClient
 from crawler.wire.models import ClientOptions, Page
 from crawler.wire.ratelimit import RateLimiter
@@ -115,6 +115,7 @@ async def client_for(
     endpoint: str,
     *,
     creds: Credentials = CREDS,
+    provider: CredentialProvider | None = None,
     attempts: int = 1,
     stats: RunStats | None = None,
     wall_clock: Callable[[], float] = lambda: NOW,
@@ -127,7 +128,7 @@ async def client_for(
             endpoint=endpoint,
             account="1234567890123456",
             region="cn-hangzhou",
-            credentials=StaticProvider(creds),
+            credentials=provider if provider is not None else StaticProvider(creds),
             limiter=RateLimiter(1000.0, 4),
             retry=retry,
             stats=stats if stats is not None else RunStats(),
