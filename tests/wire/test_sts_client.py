@@ -25,7 +25,7 @@ from crawler.wire.retry import RetryBudget, RetryPolicy
 from crawler.wire.signing import acs3_authorization
 from crawler.wire.sts_client import StsClient
 from crawler.wire.transport import open_session
-from tests.support.fake_fc import FakeServer, json, serving
+from tests.support.fake_fc import FakeServer, Handler, json, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -60,7 +60,7 @@ async def sts_for(
         yield server, client, counts, bodies
 
 
-def recording(handler, bodies: list[bytes], methods: list[str]):  # type: ignore[no-untyped-def]
+def recording(handler: Handler, bodies: list[bytes], methods: list[str]) -> Handler:
     async def wrapped(request: web.BaseRequest) -> web.StreamResponse:
         bodies.append(await request.read())
         methods.append(request.method)

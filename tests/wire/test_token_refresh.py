@@ -12,7 +12,7 @@ from aiohttp import web
 from crawler.errors import AuthError
 from crawler.settings.credentials import Credentials
 from crawler.wire.run_stats import RunStats
-from tests.support.fake_fc import SECRET, client_for, configs, json, serving
+from tests.support.fake_fc import SECRET, Handler, client_for, configs, json, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +44,7 @@ class Rotating:
         return self.creds
 
 
-def expired_unless_new(code: str = "InvalidSecurityToken.Expired"):  # type: ignore[no-untyped-def]
+def expired_unless_new(code: str = "InvalidSecurityToken.Expired") -> Handler:
     ok = json({"configs": []})
     refused = json({"ErrorCode": code, "ErrorMessage": "the security token has expired"}, status=403)
 
