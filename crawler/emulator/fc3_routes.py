@@ -125,7 +125,9 @@ class Acs3Verifier(KeyedVerifier):
         if principal is None:
             self._check_token(headers.get("x-acs-security-token"), "x-acs-security-token")
         chosen = [(name, value) for name, value in headers.items() if name.lower() in signed]
-        expected, recomputed = acs3_signature(secret, method, raw_path, query, chosen, body_hash)
+        expected, recomputed = acs3_signature(
+            secret, method, raw_path, query, chosen, body_hash, signed_names=frozenset(signed)
+        )
         if recomputed != signed_text:
             raise denied(
                 self.codes.bad_signature,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from email.utils import formatdate
 from urllib.parse import quote
 
@@ -107,13 +107,23 @@ def acs3_canonical_query(query: Iterable[tuple[str, str]]) -> str:
     return "&".join(f"{k}={v}" for k, v in pairs)
 
 
-def acs3_canonical_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[str, str]:
-    """(CanonicalHeaders, SignedHeaders): every ``x-acs-*``, ``host`` and ``content-type`` header."""
+def acs3_canonical_headers(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]], names: Collection[str] | None = None
+) -> tuple[str, str]:
+    """(CanonicalHeaders, SignedHeaders): every ``x-acs-*``, ``host`` and ``content-type`` header (what a
+    client signs), or exactly the headers ``names`` (lower-case) lists — a server verifying a request
+    canonicalises what the client declared it signed, which an official SDK makes wider (``accept``,
+    ``user-agent``)."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     merged: dict[str, list[str]] = {}
     for name, value in items:
         lower = name.lower()
-        if lower.startswith("x-acs-") or lower in ("host", "content-type"):
+        chosen = (
+            lower in names
+            if names is not None
+            else lower.startswith("x-acs-") or lower in ("host", "content-type")
+        )
+        if chosen:
             merged.setdefault(lower, []).append(value.strip())
     names = sorted(merged)
     canonical = "".join(f"{n}:{','.join(sorted(merged[n]))}\n" for n in names)
@@ -127,9 +137,12 @@ def acs3_signature(
     query: Iterable[tuple[str, str]],
     headers: Mapping[str, str] | Iterable[tuple[str, str]],
     body_sha256: str = EMPTY_BODY_SHA256,
+    *,
+    signed_names: Collection[str] | None = None,
 ) -> tuple[str, str]:
-    """(hex signature, SignedHeaders) for ACS3-HMAC-SHA256."""
-    canonical_headers, signed = acs3_canonical_headers(headers)
+    """(hex signature, SignedHeaders) for ACS3-HMAC-SHA256; ``signed_names``: the headers a request
+    declared signed (a server's check), else the client's choice (``acs3_canonical_headers``)."""
+    canonical_headers, signed = acs3_canonical_headers(headers, signed_names)
     canonical_request = "\n".join(
         (
             method.upper(),
