@@ -192,3 +192,54 @@ def test_a_refused_identity_setting_writes_no_secret_anywhere(
     for secret in (PROFILE_SECRET, TOKEN, OIDC_TOKEN, EXTERNAL_ID, URI_SECRET):
         for blob in written:
             assert secret.encode() not in blob, (case, secret)
+
+
+def test_a_debug_crawl_through_roles_writes_no_secret_anywhere(tmp_path: Path) -> None:
+    """Through roles: the base secret, the external id, every session's secret and token STS issued
+    (sessions short enough to be refreshed mid-crawl), and a refused role's answer — none of them in
+    the debug log, the records or the end record."""
+    import io
+    import logging
+
+    import anyio
+    import orjson
+
+    from crawler.crawl.job import CrawlJob
+    from crawler.crawl.runner import execute
+    from crawler.log import configure
+    from crawler.settings.config import CrawlSettings
+    from crawler.store.writer import Sink
+    from crawler.wire.run_stats import RunStats
+    from tests.support.identity_support import IdentityEstateSpec, member_account
+    from tests.support.role_estate import role_estate
+
+    log = io.StringIO()
+    configure(logging.DEBUG, "json", stream=log)
+    external = "ext-id-0123456789-SECRETISH"
+    spec = IdentityEstateSpec(members=3, session_seconds=2, external_id=external, emulators=False)
+    out = tmp_path / "o.ndjson"
+    with role_estate(spec, faults=FaultConfig(latency_ms=60)) as estate:
+        ids = {a: external for a in estate.roles} | {member_account(2): "a-wrong-external-id-SECRETISH"}
+        targets = estate.targets(external_ids=ids, concurrency=2)
+
+        async def main() -> None:
+            await execute(
+                CrawlJob(targets, CrawlSettings(max_attempts=3)), Sink.open_file(out), stats=RunStats()
+            )
+
+        anyio.run(main)
+        events = [orjson.loads(line) for line in log.getvalue().splitlines()]
+        key_ids = {e["access_key_id"] for e in events if e.get("event") == "identity.credentials"}
+        sessions = [estate.registry.lookup(k) for k in key_ids]
+    assert len(key_ids) > 2, "the sessions were refreshed during the crawl"  # 2 roles, then refreshes
+    secrets = [estate.user.access_key_secret, external, "a-wrong-external-id-SECRETISH"]
+    for known in sessions:
+        assert known is not None
+        assert known.token is not None
+        secrets += [known.secret, known.token]
+    written = [log.getvalue().encode(), out.read_bytes()]
+    assert b"client.request" in written[0]  # debug logs were on, and the refusal path was taken
+    assert b"identity.refused" in written[0]
+    for secret in secrets:
+        for blob in written:
+            assert secret.encode() not in blob

@@ -6,6 +6,9 @@ only what the registry issued for its account, so "got credentials" means "got w
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import random
 import sys
 from collections import Counter
@@ -24,10 +27,12 @@ from crawler.emulator.server import EmulatorThread, IdentityThread
 from crawler.errors import AuthError, IdentityError
 from crawler.identity.cache import IdentityCache
 from crawler.identity.whoami import resolve_targets
+from crawler.log import configure
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
 from crawler.settings.identity import (
     AssumedRole,
+    CredentialSource,
     CredentialsUri,
     EcsRamRole,
     ExternalProcess,
@@ -251,3 +256,32 @@ async def test_static_keys_of_an_unknown_account(estate: Estate, clock: FakeWall
         resolved = await resolve_targets(targets, cache, sts=estate.sts, insecure_http=True)
     assert resolved[0].target.account == CENTRAL
     assert resolved[0].target.endpoint == f"http://{CENTRAL}.fc.example.invalid:9"
+
+
+async def test_no_token_query_or_stderr_reaches_a_debug_log(
+    estate: Estate, clock: FakeWallClock, tmp_path: Path
+) -> None:
+    """The OIDC token's content, a credentials URI's query and an External helper's stderr and command
+    line stay out of the debug log, whether the source works or fails."""
+    log = io.StringIO()
+    configure(logging.DEBUG, "json", stream=log)
+    token_file = tmp_path / "token"
+    token_file.write_text("token-A")
+    (tmp_path / "ext").mkdir()
+    command = external_command(tmp_path / "ext", {"mode": "AK"}, 1)
+    sources: list[CredentialSource] = [
+        OidcRole(estate.spec(estate.oidc_role.arn), estate.provider_arn, token_file),
+        CredentialsUri(f"{estate.identity.credentials_uri}?key=uri-query-secret"),
+        CredentialsUri(f"{estate.identity.credentials_uri}?key=wrong-query-secret"),
+        ExternalProcess(command, "ext"),
+    ]
+    async with identities(clock) as (cache, session):
+        for source in sources:
+            provider = cache.provider(source)
+            with contextlib.suppress(AuthError):
+                await services_seen(session, estate, provider)
+    text = log.getvalue()
+    assert "identity.refused" in text
+    assert "client.request" in text
+    for secret in ("token-A", "uri-query-secret", "wrong-query-secret", "secret-on-stderr", command):
+        assert secret not in text
