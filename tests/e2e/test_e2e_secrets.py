@@ -218,9 +218,9 @@ def test_a_debug_crawl_through_roles_writes_no_secret_anywhere(tmp_path: Path) -
     external = "ext-id-0123456789-SECRETISH"
     spec = IdentityEstateSpec(members=3, session_seconds=2, external_id=external, emulators=False)
     out = tmp_path / "o.ndjson"
-    with role_estate(spec, faults=FaultConfig(latency_ms=60)) as estate:
+    with role_estate(spec, faults=FaultConfig(latency_ms=150)) as estate:
         ids = {a: external for a in estate.roles} | {member_account(2): "a-wrong-external-id-SECRETISH"}
-        targets = estate.targets(external_ids=ids, concurrency=2)
+        targets = estate.targets(external_ids=ids, concurrency=1)  # ~3 s: sessions of 2 s refresh
 
         async def main() -> None:
             await execute(
