@@ -58,7 +58,7 @@ from crawler.crawl.progress import ProgressLine
 from crawler.crawl.runner import execute
 from crawler.crawl.selection import NameFilter, Selection, read_targets_file
 from crawler.crawl.shutdown import STOP_SIGNALS
-from crawler.errors import AuthError, OutputError, UsageError
+from crawler.errors import AuthError, IdentityError, OutputError, UsageError
 from crawler.interrupts import held_interrupts
 from crawler.log import LogFormat, configure, get_logger
 from crawler.report.render import TEXT_FORMATS as TEXT_FORMATS
@@ -203,11 +203,6 @@ def build_plan(args: argparse.Namespace, env: Mapping[str, str], stack: ExitStac
         ),
         overrides=_overrides(args),
     )
-    if any(not t.account for t in config.targets):  # until STS GetCallerIdentity can tell (issue 14)
-        raise UsageError(
-            "no account id: pass --account ID, set account in the config file, or set "
-            "ALIBABA_CLOUD_ACCOUNT_ID"
-        )
     selection = _selection(args)
     pairs = None
     source = None
@@ -352,17 +347,17 @@ def _cause(exc: OutputError) -> str:
 def refusal_text(plan: CrawlPlan, refusal: Refusal) -> str:
     """One refused target on one line: which key, where, and what the API said (never the secret)."""
     exc, account, region = refusal.error, refusal.account, refusal.region
-    key_id = next(
-        (
-            t.identity.credentials.access_key_id
-            if isinstance(t.identity, StaticKeys)
-            else describe(t.identity)
-            for t in plan.job.targets
-            if (t.account, t.region) == (account, region)
-        ),
-        "?",
+    # the plan's job has the accounts as given: one left unknown ("") was filled in at run time
+    identity = next(
+        (t.identity for t in plan.job.targets if t.region == region and t.account in (account, "")), None
     )
-    where = f"account {account}, region {region}"
+    where = f"account {account or '(unknown)'}, region {region}"
+    if isinstance(exc, IdentityError):  # said whose credentials, and why they could not be used
+        return f"{exc.message} [{where}]"
+    if identity is None or not isinstance(identity, StaticKeys):
+        who = describe(identity) if identity is not None else "?"
+        return f"the API refused the credentials of {who} ({where}): {exc.code}: {exc.message}"
+    key_id = identity.credentials.access_key_id
     if key_id in exc.message:  # the client already named the key and what to check
         return f"{exc.message} [{where}]"
     return (

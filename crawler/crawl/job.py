@@ -141,14 +141,21 @@ def job_description(job: CrawlJob) -> dict[str, Any]:
     }
 
 
-def start_record(job: CrawlJob, version: str, now: datetime) -> RunRecord:
-    """The first line of the output: what was crawled and how (never a secret)."""
+def start_record(job: CrawlJob, version: str, now: datetime, *, given: CrawlJob | None = None) -> RunRecord:
+    """The first line of the output: what was crawled and how (never a secret). ``given``: the job as the
+    user gave it, when ``job`` is that job with accounts who-am-I filled in — its fingerprints are the
+    given job's, so ``--resume`` with the same inputs (the account still unknown) matches."""
+    description = job_description(job)
+    if given is not None and given is not job:
+        original = job_description(given)
+        description["fingerprint"] = original["fingerprint"]
+        description["runFingerprint"] = original["runFingerprint"]
     return RunRecord(
         "start",
         {
             "tool": "fcaudit",
             "version": version,
             "startedAt": now.isoformat(timespec="seconds"),
-            **job_description(job),
+            **description,
         },
     )

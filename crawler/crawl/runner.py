@@ -199,10 +199,11 @@ async def execute(
     receiver the caller holds (see ``Crawl.run``)."""
     try:
         gates: dict[str, EndpointGate] = {}
+        given = job
         async with open_run(job, stats, gates=gates) as opened:
             job, clients = opened.job, opened.clients  # accounts now known (who-am-I)
             if not resumed:
-                start = start_record(job, __version__, now())
+                start = start_record(job, __version__, now(), given=given)
                 sink.add_run(start)  # the sink tells its subscribers (the live summary, the stats)
                 await sink.flush()
             log.info(

@@ -112,7 +112,7 @@ class RefreshingProvider:
             fresh = await self._fetch()
         except AuthError as error:
             self._refusal = error
-            log.warning("identity.refused", identity=self._description, code=error.code)
+            log.info("identity.refused", identity=self._description, code=error.code)  # said at the end
             raise
         except CrawlerError as error:
             usable = old is not None and not forced and not self._expired(old)

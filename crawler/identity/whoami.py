@@ -25,7 +25,7 @@ from crawler.identity.refreshing import RefusedProvider
 from crawler.log import get_logger
 from crawler.settings.config import Target
 from crawler.settings.endpoints import check_endpoint
-from crawler.settings.identity import DEFAULT_STS, AssumedRole, OidcRole, StsEndpoint, describe
+from crawler.settings.identity import AssumedRole, OidcRole, StsEndpoint, describe
 from crawler.wire.credential_provider import CredentialProvider
 from crawler.wire.sts_client import CallerIdentity
 
@@ -45,19 +45,19 @@ def needs_check(target: Target) -> bool:
     return target.account == "" or isinstance(target.identity, AssumedRole | OidcRole)
 
 
-def sts_of(target: Target, default: StsEndpoint) -> StsEndpoint:
-    """Where to ask: the role's STS endpoint, else the run's."""
+def sts_of(target: Target, default: StsEndpoint | None) -> StsEndpoint:
+    """Where to ask: the role's STS endpoint, else ``default`` (tests), else the target's."""
     identity = target.identity
     if isinstance(identity, AssumedRole | OidcRole):
         return identity.role.sts
-    return default
+    return default if default is not None else target.sts
 
 
 async def resolve_targets(
     targets: Sequence[Target],
     cache: IdentityCache,
     *,
-    sts: StsEndpoint = DEFAULT_STS,
+    sts: StsEndpoint | None = None,
     insecure_http: bool = False,
 ) -> list[Resolved]:
     """Each target with its provider; unknown accounts filled, mismatched ones refused (module
@@ -103,7 +103,7 @@ async def resolve_targets(
                     f"not to the target's account {target.account}",
                     code="AccountMismatch",
                 )
-                log.warning(
+                log.info(  # the command line reports the refusal, once, at the end
                     "identity.account_mismatch",
                     account=target.account,
                     region=target.region,

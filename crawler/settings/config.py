@@ -35,7 +35,7 @@ from crawler.settings.endpoints import (
     target_endpoint,
 )
 from crawler.settings.identity import AssumedRole, CredentialSource, StaticKeys, resolve_source
-from crawler.settings.roles import default_session_name
+from crawler.settings.roles import DEFAULT_STS, StsEndpoint, default_session_name, sts_endpoint
 from crawler.settings.target_identity import (
     FLAGS,
     ROLE_KEYS,
@@ -141,6 +141,9 @@ class Target:
     #: where the credentials come from (``crawler.settings.identity``); resolved at run time
     identity: CredentialSource
     #: per-target limits from ``[[targets]]`` or ``--rate``/``--concurrency``; ``None`` = the settings'
+    #: where STS GetCallerIdentity asks whose credentials these are, for an identity that is not a role
+    #: (a role asks its own STS endpoint): set when the account is unknown
+    sts: StsEndpoint = DEFAULT_STS
     rate: float | None = None
     concurrency: int | None = None
 
@@ -281,6 +284,7 @@ def _targets_of(
     error: type[FatalError],
     rate: float | None = None,
     concurrency: int | None = None,
+    sts: StsEndpoint = DEFAULT_STS,
 ) -> list[Target]:
     return [
         Target(
@@ -290,6 +294,7 @@ def _targets_of(
                 account, region, template, insecure_http=insecure_http, where=where, error=error
             ),
             identity=identity,
+            sts=sts,
             rate=rate,
             concurrency=concurrency,
         )
@@ -377,6 +382,16 @@ def _single_target(
         account_error=account_error,
     )
     check_global_role_keys(layers, isinstance(identity, AssumedRole))
+    who_sts = DEFAULT_STS
+    if not account:  # STS GetCallerIdentity will say whose credentials these are, at run time
+        explicit, explicit_where = explicit_sts(layers)
+        who_sts = sts_endpoint(
+            env,
+            explicit=explicit,
+            explicit_where=explicit_where,
+            insecure_http=r.settings.insecure_http,
+            error=UsageError,
+        )
     chosen = _pick_regions(
         [
             (list(regions), "--region"),
@@ -397,6 +412,7 @@ def _single_target(
         insecure_http=r.settings.insecure_http,
         where=template_where,
         error=UsageError if endpoint else ConfigError,
+        sts=who_sts,
     )
 
 
