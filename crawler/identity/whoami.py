@@ -78,8 +78,9 @@ async def resolve_targets(
             asked[key] = error
         except CrawlerError as error:  # STS unreachable, a broken answer: the target cannot be checked
             what = describe(target.identity)
+            hint = "; pass --account ID, or check --sts-endpoint" if target.account == "" else ""
             asked[key] = IdentityError(
-                f"could not learn whose credentials {what} are: {error.message}", code=error.code
+                f"could not learn whose credentials {what} are: {error.message}{hint}", code=error.code
             )
 
     async with anyio.create_task_group() as group:

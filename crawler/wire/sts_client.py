@@ -237,7 +237,7 @@ class StsClient:
     ) -> dict[str, Any]:
         def retried(attempt: int, error: CrawlerError, delay: float) -> None:
             self.counts["retries"] += 1
-            log.info("sts.retry", call=what, attempt=attempt, code=error.code, delay=round(delay, 3))
+            log.debug("sts.retry", call=what, attempt=attempt, code=error.code, delay=round(delay, 3))
 
         async def attempt() -> dict[str, Any]:
             sent_at = await self._limiter.acquire()

@@ -75,8 +75,23 @@ def test_credentials_from_an_aliyun_cli_profile(emulator: EmulatorThread, home: 
 def test_missing_account_is_one_line(
     emulator: EmulatorThread, home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """No account given and STS cannot say whose the keys are (its endpoint does not answer): one line
+    saying to pass --account, nothing sent to FC."""
     use_emulator_keys(monkeypatch, emulator)
-    assert run_cli(["crawl", "--endpoint", emulator.endpoint, "--region", emulator.region]) == 2
+    monkeypatch.setenv("ALIBABA_CLOUD_STS_ENDPOINT", "http://127.0.0.1:9")  # loopback, nothing listening
+    config = home / "one-attempt.toml"
+    config.write_text("[crawl]\nmax_attempts = 1\n")
+    argv = [
+        "crawl",
+        "--endpoint",
+        emulator.endpoint,
+        "--region",
+        emulator.region,
+        "--config",
+        str(config),
+        "-q",
+    ]
+    assert run_cli(argv) == 2
     line = one_line_error(capsys)
     assert "account" in line
     assert "--account" in line
