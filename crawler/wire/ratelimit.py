@@ -184,7 +184,10 @@ class AdaptiveRate:
     def _answer(self, now: float, sent_at: float, *, throttled: bool) -> bool:
         """Count an answer into the current round; at the round's end, decide. True when it cut."""
         if not throttled:
-            self._successes.append(now)
+            times = self._successes
+            times.append(now)
+            while len(times) > MIN_COUNTED and times[0] <= now - WINDOW:
+                times.popleft()  # a second (or ten) of successes, whatever the crawl's length
         else:
             self._probe_cost += 1  # every throttle since the last cut, old pace or new: what probing cost
             self._window_open = False  # requests started together are what a one-request bucket refuses

@@ -235,3 +235,13 @@ def test_a_cut_is_logged_with_the_endpoint_and_both_rates_to_three_places() -> N
     assert logs[0]["endpoint"] == "http://127.0.0.1:1"
     assert logs[0]["rate_before"] == 7.123
     assert logs[0]["rate"] == round(limiter.rate, 3)
+
+
+def test_a_long_crawl_without_a_throttle_keeps_a_second_of_successes_not_all_of_them() -> None:
+    core = AdaptiveRate(None)
+    for i in range(100_000):  # 1,000/s for 100 s, never throttled: the accepted rate is never read
+        t = i / 1000
+        core.started(t)
+        core.succeeded(t + 0.01, sent_at=t)
+    assert len(core._successes) <= 1001
+    assert len(core._starts) <= 1001
