@@ -285,3 +285,22 @@ async def test_no_token_query_or_stderr_reaches_a_debug_log(
     assert "client.request" in text
     for secret in ("token-A", "uri-query-secret", "wrong-query-secret", "secret-on-stderr", command):
         assert secret not in text
+
+
+async def test_a_session_fc_refuses_as_expired_is_refreshed_and_the_request_retried(
+    estate: Estate, clock: FakeWallClock
+) -> None:
+    """The FC emulator refuses a session past its expiry with InvalidSecurityToken.Expired; the provider
+    (whose own clock thought the session still fresh: a skewed host) refreshes once, and the same listing
+    goes through with the new session."""
+    own_clock = FakeWallClock(clock.now)  # the crawler's view of time, left behind
+    source = AssumedRole(estate.keys, estate.spec(estate.role.arn))
+    async with identities(own_clock) as (cache, session):
+        provider = cache.provider(source)
+        first = await provider.current()
+        clock.advance(61)  # past the 60-second session on the emulator's clock
+        assert await services_seen(session, estate, provider) == 2
+        second = await provider.current()
+    assert second.access_key_id != first.access_key_id
+    assert estate.registry.assumed[estate.role.arn] == 2
+    assert cache.counts["refreshes"] == 1
