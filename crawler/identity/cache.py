@@ -10,7 +10,7 @@ is a role whose base is another cached provider, refreshed on its own schedule.
 The cache owns the run's ``StsClient`` and ``MetadataClient`` and the ``sts`` counter the end record
 reports: ``assumeRole``, ``assumeRoleWithOIDC``, ``getCallerIdentity``, ``refreshes`` (plus
 ``requests``, ``retries`` and ``throttled`` of STS, and ``ecsMetadata``, ``credentialsUri``,
-``externalProcess`` fetches when those sources are used).
+``externalProcess`` fetches and ``metadataRequests`` when those sources are used).
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ class MetadataClient:
 
     async def _send(self, method: str, url: URL, headers: Mapping[str, str], what: str) -> Answer:
         async def attempt() -> Answer:
-            self.counts["requests"] += 1
+            self.counts["metadataRequests"] += 1
             answer = await exchange(
                 self._session,
                 method,

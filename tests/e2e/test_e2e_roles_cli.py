@@ -93,3 +93,21 @@ def test_a_role_sts_refuses_is_one_line_and_exit_2(
     assert "ext-SECRETISH" not in lines[0]
     assert estate.user.access_key_secret not in lines[0]
     assert fc.stats()["requests"] == 0  # refused before any FC request
+
+
+def test_resume_with_the_account_still_unknown(estate: Estate, tmp_path: Path) -> None:
+    """The start record names the account STS gave, but keeps the fingerprint of the inputs as given:
+    the same command with --resume matches it and has nothing left to crawl."""
+    out = tmp_path / "o.ndjson"
+    fc = estate.fc[CENTRAL_ACCOUNT]
+    argv = ["crawl", "--region", "cn-hangzhou", "--endpoint", fc.endpoint]
+    argv += ["--sts-endpoint", estate.identity.sts_endpoint, "-o", str(out), "-q"]
+    assert run_cli(argv) == 0
+    before = fc.stats()["routes"]
+    assert run_cli([*argv, "--resume"]) == 0
+    after = fc.stats()["routes"]
+    # discovery lists again; no function's configs are asked for twice
+    configs = [r for r in after if "AsyncInvokeConfig" in r]
+    assert configs
+    assert {r: after[r] for r in configs} == {r: before[r] for r in configs}
+    assert_matches_truth(Crawled.of(read_ndjson(out)), fc.backend.truth_records())
