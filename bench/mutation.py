@@ -116,8 +116,9 @@ MODULES: dict[str, tuple[str, ...]] = {
 }
 
 #: files of the repository that tests read (test_rules_policy checks config.example.toml,
-#: test_rules_catalogue the rules table of docs/rules.md)
-ALSO_COPY: tuple[str, ...] = ("config.example.toml", "docs/rules.md")
+#: test_rules_catalogue the rules table of docs/rules.md); docs/ as a directory, because mutmut creates no
+#: parent directory for a file it copies
+ALSO_COPY: tuple[str, ...] = ("config.example.toml", "docs")
 
 KILLED_CODES = {1, 3}  # mutmut: pytest failed (1) or hit an internal error (3)
 TIMEOUT_CODES = {36, -24, 24, 152, 255}
