@@ -205,8 +205,10 @@ def prepare(workdir: Path, module: str, tests: tuple[str, ...]) -> None:
     # [tool.mutmut] table, so mutmut reads the setup.cfg written here.
     shutil.copy2(REPO / "pyproject.toml", workdir / "pyproject.toml")
     for name in ALSO_COPY:  # files some tests read from the repository
-        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, workdir / name)
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, workdir / name, ignore=ignore)
+        else:
+            shutil.copy2(REPO / name, workdir / name)
     selection = "\n    ".join(tests)
     also = "\n    ".join(ALSO_COPY)
     (workdir / "setup.cfg").write_text(
