@@ -126,7 +126,7 @@ def commands(block: Block) -> list[tuple[int, str]]:
 
 def fcaudit_argvs(text: str) -> list[list[str]]:
     """Each ``fcaudit ...`` command of a shell line, as the argv fcaudit would get (redirections dropped)."""
-    if not re.search(r"(^|[|;&]\s*)fcaudit\b", text):
+    if not re.search(r"(^|[|;&]\s*)fcaudit(\s|$)", text):  # "fcaudit: error: ..." is output, not a command
         return []  # another program's line (jq's quotes may span lines): not lexed
     lexer = shlex.shlex(EXPRESSION.sub("0", text), posix=True, punctuation_chars=";&|<>")
     lexer.whitespace_split = True
@@ -149,13 +149,19 @@ def fcaudit_argvs(text: str) -> list[list[str]]:
     return [argv[1:] for argv in argvs if argv and argv[0] == "fcaudit"]
 
 
-def all_commands() -> list[tuple[str, list[str]]]:
-    found = []
+def all_commands() -> list[tuple[str, list[str] | None]]:
+    """Each ``fcaudit`` command shown, where it is, and its argv (``None``: not a shell line at all)."""
+    found: list[tuple[str, list[str] | None]] = []
     for page in PAGES:
         for block in split_page(page)[1]:
             for number, text in commands(block):
-                for argv in fcaudit_argvs(text):
-                    found.append((f"{page.relative_to(ROOT)}:{number}", argv))
+                where = f"{page.relative_to(ROOT)}:{number}"
+                try:
+                    argvs = fcaudit_argvs(text)
+                except ValueError as exc:  # an unclosed quote: reported, with its place, not a crash
+                    found.append((f"{where}: {text[:80]} ({exc})", None))
+                    continue
+                found.extend((where, argv) for argv in argvs)
     return found
 
 
@@ -191,6 +197,9 @@ def test_every_fcaudit_command_shown_parses(capsys: pytest.CaptureFixture[str]) 
     assert len(found) > 20
     failures = []
     for where, argv in found:
+        if argv is None:
+            failures.append(f"{where}: not a shell command")
+            continue
         try:
             build_parser(argv).parse_args(argv)
         except SystemExit as exc:
@@ -204,7 +213,8 @@ def test_the_checker_catches_a_bad_flag_a_bad_link_and_reads_continuations(tmp_p
     page.write_text(
         "# Top\n\n## A `flag` & more\n\nSee [x](#a-flag--more), [y](#nowhere) and [z](missing.md).\n\n"
         "```sh\nfcaudit crawl --account 1 \\\n  --region cn-hangzhou  # a comment\n"
-        "cat x | fcaudit summarize - > out.txt 2>&1\n```\n\n"
+        "cat x | fcaudit summarize - > out.txt 2>&1\n"
+        "fcaudit: refused: the key's secret (output, not a command)\n```\n\n"
         "```yaml\n- run: >-\n    fcaudit merge -o all.ndjson shard-${{ matrix.shard }}.ndjson\n"
         "    --fail-on high\n"
         "  env: {}\n```\n",
