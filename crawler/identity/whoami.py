@@ -101,7 +101,7 @@ async def resolve_targets(
             elif target.account != answer.account_id:
                 refusal = IdentityError(
                     f"the credentials of {provider.description} belong to account {answer.account_id}, "
-                    f"not to the target's account {target.account}",
+                    f"not to account {target.account} of the target",
                     code="AccountMismatch",
                 )
                 log.info(  # the command line reports the refusal, once, at the end
