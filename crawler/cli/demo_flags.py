@@ -7,7 +7,7 @@ from typing import Any
 
 from crawler.app import demo_command
 from crawler.app.commands import COMMAND_HELP
-from crawler.cli.shared_flags import add_audit_outputs, add_follow_symlinks, add_triggers
+from crawler.cli.shared_flags import add_audit_outputs, add_emulated_role, add_follow_symlinks, add_triggers
 
 
 def register(sub: Any) -> None:
@@ -29,6 +29,7 @@ def register(sub: Any) -> None:
         "may differ from run to run (default 1)",
     )
     add_triggers(parser, config_file=False)
+    add_emulated_role(parser, what="crawl the account")
     parser.add_argument(
         "--output-dir",
         type=Path,
