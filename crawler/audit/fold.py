@@ -192,6 +192,8 @@ class AuditFold:
         #: functions whose last record (in this crawl) is ``error``: replaced if another record follows
         self.errors: dict[Key, ErrorMark] = {}
         self.xref = CrossRef()
+        #: functions (ok/none) whose record has no trigger list (a crawl without --triggers)
+        self.untriggered = 0
         #: functions with at least one finding (not suppressed), by key
         self.flagged: set[Key] = set()
         #: cross-function findings already sent to ``on_finding``
@@ -233,6 +235,8 @@ class AuditFold:
         xref.add_function(key, status, line, fn.get("triggers"))
         if status in ("ok", "none"):
             row[EXPOSURE + _EXPOSURE_INDEX[exposure]] += 1
+            if fn.get("triggers") is None:
+                self.untriggered += 1
         for cline, qualifier, config in configs:
             q = qualifier or LATEST
             row[QUAL + (0 if q == LATEST else 1 if q.isdigit() else 2)] += 1
@@ -615,6 +619,7 @@ class AuditFold:
         twin.errors = {key: replace(mark) for key, mark in self.errors.items()}
         twin.final_errors = [list(kept) for kept in self.final_errors]
         twin.xref = self.xref.copy()
+        twin.untriggered = self.untriggered
         twin.flagged = set(self.flagged)
         twin.cross_sent = set(self.cross_sent)
         return twin

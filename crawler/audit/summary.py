@@ -280,15 +280,22 @@ def _run_problems(runs: list[RunInfo]) -> list[Problem]:
 
 def _notes(fold: AuditFold, totals: Figures) -> list[str]:
     notes = []
-    unknown = totals.exposure["unknown"]
-    if unknown:
-        unverified = totals.findings_by_rule.get("no-failure-destination-unverified", 0)
+    untriggered = fold.untriggered
+    unverified = totals.findings_by_rule.get("no-failure-destination-unverified", 0)
+    if untriggered:
         notes.append(
-            f"{unknown:,} function(s) were judged without trigger data: a missing failure destination is "
-            f"listed where a config exists; on platform defaults it is listed at low "
-            f"(no-failure-destination-unverified: {unverified:,}). With --triggers (one ListTriggers "
-            f"request per function, about {unknown:,} more requests) fcaudit lists it only where a "
+            f"{untriggered:,} function(s) were audited without trigger data (a crawl without --triggers): a "
+            "missing failure destination is listed where a config exists; on platform defaults it is listed "
+            f"at low (no-failure-destination-unverified: {unverified:,}). With --triggers (one ListTriggers "
+            f"request per function, about {untriggered:,} more requests) fcaudit lists it only where a "
             "trigger invokes the function asynchronously and counts the rest."
+        )
+    unknown_mode = totals.exposure["unknown"] - untriggered
+    if unknown_mode > 0:
+        notes.append(
+            f"{unknown_mode:,} function(s) have a trigger whose invocation mode is not known, or triggers "
+            "that could not be listed: judged as if they had none listed ([audit] trigger_modes can "
+            "settle a type)."
         )
     if totals.defaults_not_listed:
         notes.append(

@@ -118,7 +118,7 @@ def test_without_trigger_data_defaults_stay_listed_at_low_and_the_report_says_wh
         ("no-failure-destination", "medium"),
     ]
     (note,) = [n for n in report.notes if "--triggers" in n]
-    assert "2 function(s) were judged without trigger data" in note
+    assert "2 function(s) were audited without trigger data" in note
     assert "about 2 more requests" in note
 
 
@@ -171,3 +171,13 @@ def test_every_finding_carries_a_stable_id_of_rule_and_target() -> None:
     assert one.finding_id.startswith("fcaudit-")
     assert len(one.finding_id) == 8 + 32
     assert one.to_dict()["id"] == one.finding_id
+
+
+def test_a_trigger_of_unknown_mode_is_not_called_missing_trigger_data() -> None:
+    mystery = {"name": "kafka", "type": "kafka", "mode": "unknown"}
+    report, found = audit(function_line(triggers=[mystery, HTTP]))
+    assert [f.rule_id for f in found] == [
+        "no-failure-destination-unverified"
+    ]  # conservative, as without data
+    assert not any("without trigger data" in note for note in report.notes)
+    assert any("1 function(s) have a trigger whose invocation mode is not known" in n for n in report.notes)
