@@ -210,13 +210,15 @@ def plan_account(spec: AccountSpec) -> AccountPlan:
             )
             index += 1
         services.append(PlannedService(sname, info, tuple(entries)))
+    builder = RecipeBuilder(spec, account)
+    builder.functions = tuple((e.service, e.name) for svc in services for e in svc.functions)
     return AccountPlan(
         account_id=account,
         region=spec.region,
         access_key_id=key_id,
         access_key_secret=secret,
         seed=spec.seed,
-        builder=RecipeBuilder(spec, account),
+        builder=builder,
         services=tuple(services),
     )
 
@@ -243,6 +245,11 @@ def _service_info(rng: random.Random, name: str, account: str) -> dict[str, Any]
     }
 
 
+#: how often a plain FC destination names a function of the account (the rest name one that does not
+#: exist: deleted since, or a typo: ``dangling-fc-destination``)
+FC_TARGET_EXISTS: Final = 0.9
+
+
 class RecipeBuilder:
     """Builds one generated function's details from its recipe: a ``model.FunctionBuilder`` that the
     ``Backend`` calls on a function's first touch."""
@@ -252,6 +259,9 @@ class RecipeBuilder:
         self.account = account
         self.region = spec.region
         self.regions = tuple(r for r in OTHER_REGIONS if r != spec.region)
+        #: the account's functions (service, name): a plain FC destination names one of them, as in a
+        #: real account, most of the time (``arn_of``)
+        self.functions: tuple[tuple[str, str], ...] = ()
 
     def build_info(self, entry: FunctionEntry) -> dict[str, Any]:
         rng = random.Random((entry.recipe or 0) << 1)
@@ -494,6 +504,16 @@ class RecipeBuilder:
             return f"acs:mns:{region}:{uid}:/queues/{word}-dlq/messages"
         if kind == "mns-topic":
             return f"acs:mns:{region}:{uid}:/topics/{word}-events/messages"
+        if (
+            kind in ("fc2", "fc3")
+            and variant == "plain"
+            and self.functions
+            and rng.random() < FC_TARGET_EXISTS
+        ):
+            service, name = self.functions[rng.randrange(len(self.functions))]
+            if kind == "fc3":  # FC 3.0 shows an FC 2.0 function as service$function
+                return f"acs:fc:{region}:{uid}:functions/{service}${name}"
+            return f"acs:fc:{region}:{uid}:services/{service}.LATEST/functions/{name}"
         if kind == "fc2":
             target = f"{rng.choice(FUNCTION_WORDS)}-handler"
             where = f"services/{word}-{rng.randrange(100):04d}.LATEST/functions/{target}"

@@ -128,7 +128,9 @@ def _expected(records: list[dict[str, Any]]) -> dict[str, Any]:
             c["cross-region"] += match["region"] != region
             c["cross-account"] += match["uid"] != account
             name = match["resource"].rsplit("/", 1)[-1]
-            own = kind in ("fc2", "fc3") and name == rec["function"] and match["region"] == region
+            # FC 3.0 names an FC 2.0 function service$function
+            names = (rec["function"], f"{rec['service']}${rec['function']}")
+            own = kind in ("fc2", "fc3") and name in names and match["region"] == region
             if own and match["uid"] == account and (kind == "fc3" or f"services/{rec['service']}." in arn):
                 c["rule:self"] += 1
     return dict(c)
