@@ -1,12 +1,17 @@
 """The rules that need more than one function: dangling FC destinations, loops across functions, and
 aliases or versions invoked without a config of their own.
 
-``AuditFold`` hands every finished function to ``CrossRef.add_function`` and every FC-function
-destination it judged to ``add_edge``; the rules run once the input is over (``hits``), over what was
-kept: the key of every function seen, the (function, qualifier) of every config, the FC destinations
-(without the self-loops, which ``self-destination`` reports) and LATEST's failure destination per
-function. Memory therefore grows with the number of functions and configs (a few small tuples each),
-unlike the rest of the fold: fine for hundreds of thousands of functions.
+``AuditFold`` hands every finished function to ``CrossRef.add_function``, every config to
+``add_config`` and every FC-function destination to ``add_edge``; the rules run once the input is over
+(``hits``). What is kept per function and per config is one hash each (Python's 64-bit hash of the key
+tuple; a collision between two of a million keys has odds of about 1 in 10^7): that the function exists,
+which functions have an onFailure destination on LATEST, which versions and aliases have a config. Only
+the FC destinations themselves (rare) are kept whole. So memory grows with the estate, but by tens of
+bytes per function and config, unlike the rest of the fold (bounded).
+
+Names: an FC 2.0 destination names ``services/{service}[.{qualifier}]/functions/{function}``; an FC 3.0
+one ``functions/{name}``, where ``{service}${function}`` is an FC 2.0 function and a name without ``$``
+a function created in FC 3.0, which the crawl records with service ``""`` (``wire.fc3_client``).
 
 What each rule may conclude:
 
@@ -14,10 +19,10 @@ What each rule may conclude:
   crawled *completely*: its end record says complete, and it was not a shard, a ``--targets`` pairs
   run or a filtered one (``complete_targets``). A function in ``error`` exists; ``gone`` does not. The
   crawl does not list aliases or versions, so a destination's qualifier is not judged.
-- ``destination-cycle``: the graph's nodes are (function, qualifier) pairs that have a config; an edge
-  is an FC destination (either side) to another function's qualifier that has a config (one without a
-  config runs on defaults: no destinations, the chain ends). Every node of a strongly connected
-  component of two or more nodes gets one finding, with one loop through it.
+- ``destination-cycle``: the graph's nodes are (function, qualifier) pairs whose config has an FC
+  destination; an edge is such a destination (either side) to another function's qualifier that is a
+  node too (a qualifier without an FC destination ends the chain: no loop goes through it). Every node
+  of a strongly connected component of two or more nodes gets one finding, with one loop through it.
 - ``qualifier-gap``: a qualifier other than LATEST that the input shows being invoked (an FC
   destination names it, or a trigger record carries it) and that has no config of its own, on a
   function whose LATEST config has a failure destination. FC configures async invocation per version
@@ -44,8 +49,6 @@ Target = tuple[str, str]
 _DANGLING: Final = DANGLING_FC_DESTINATION.rule_id
 _CYCLE: Final = DESTINATION_CYCLE.rule_id
 _GAP: Final = QUALIFIER_GAP.rule_id
-#: a bare FC 3.0 name that two services share cannot be resolved to one function
-_AMBIGUOUS: Final = ("", "", "", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,70 +105,62 @@ def complete_targets(runs: Iterable[Sequence[Any]]) -> set[Target]:
 class CrossRef:
     """What the cross-function rules need, kept as the fold goes (see the module docstring)."""
 
-    #: functions that exist (status ok, none or error), with the line of their function record
-    functions: dict[FnKey, int] = field(default_factory=dict)
-    #: (account, region, FC 3.0 name) → the function: its bare name and ``service$function``
-    fc3_names: dict[tuple[str, str, str], FnKey] = field(default_factory=dict)
-    configs: set[Node] = field(default_factory=set)
-    #: LATEST's onFailure destination, per function that has one
-    latest_failure: dict[FnKey, str] = field(default_factory=dict)
+    #: hashes of the functions that exist (status ok, none or error; ``gone`` removes)
+    functions: set[int] = field(default_factory=set)
+    #: hashes of the (function, qualifier) of every config of a version or alias
+    qualified: set[int] = field(default_factory=set)
+    #: hashes of the functions whose LATEST config has an onFailure destination
+    latest_failure: set[int] = field(default_factory=set)
     edges: list[Edge] = field(default_factory=list)
     #: qualifiers other than LATEST that triggers name: (function, qualifier) → line
     trigger_qualifiers: dict[Node, int] = field(default_factory=dict)
 
     def copy(self) -> CrossRef:
         return CrossRef(
-            dict(self.functions),
-            dict(self.fc3_names),
-            set(self.configs),
-            dict(self.latest_failure),
+            set(self.functions),
+            set(self.qualified),
+            set(self.latest_failure),
             list(self.edges),
             dict(self.trigger_qualifiers),
         )
 
     def add_function(self, key: FnKey, status: str, line: int, triggers: object) -> None:
         if status == "gone":
-            self.functions.pop(key, None)
+            self.functions.discard(hash(key))
             return
-        self.functions[key] = line
-        account, region, service, function = key
-        for name in (function, f"{service}${function}"):
-            known = self.fc3_names.setdefault((account, region, name), key)
-            if known != key:
-                self.fc3_names[(account, region, name)] = _AMBIGUOUS
-        if isinstance(triggers, list):
-            for trigger in triggers:
+        self.functions.add(hash(key))
+        if triggers:  # a list of trigger objects: a qualifier on one is rare (FC 2.0 triggers have one)
+            for trigger in triggers if isinstance(triggers, list) else ():
                 q = trigger.get("qualifier") if isinstance(trigger, Mapping) else None
                 if isinstance(q, str) and q and q != LATEST:
                     self.trigger_qualifiers.setdefault((*key, q), line)
 
     def add_config(self, node: Node, failure: Destination | None) -> None:
-        self.configs.add(node)
-        if node[4] == LATEST and failure is not None:
-            self.latest_failure[node[:4]] = failure.arn
+        if node[4] != LATEST:
+            self.qualified.add(hash(node))
+        elif failure is not None:
+            self.latest_failure.add(hash(node[:4]))
 
     def add_edge(self, source: Node, side: str, destination: Destination, line: int) -> None:
         self.edges.append(Edge(source, side, destination, line))
 
     # --- the rules ------------------------------------------------------------------------------------
-    def resolve(self, d: Destination, account: str) -> FnKey | None:
-        """The function an FC destination names, if this input has it (``None``: not seen, or ambiguous)."""
+    def target(self, d: Destination, account: str) -> FnKey:
+        """The function an FC destination names (it may not exist)."""
         owner = account if d.same_account(account) else d.account
         assert owner is not None
         assert d.region is not None
         assert d.function is not None
         if d.form == "fc2":
             assert d.service is not None
-            key: FnKey = (owner, d.region, d.service, d.function)
-            return key if key in self.functions else None
-        found = self.fc3_names.get((owner, d.region, d.function))
-        return None if found is None or found == _AMBIGUOUS else found
+            return (owner, d.region, d.service, d.function)
+        service, sep, function = d.function.partition("$")
+        return (owner, d.region, service, function) if sep else (owner, d.region, "", d.function)
 
-    def _owner(self, d: Destination, account: str) -> Target:
-        owner = account if d.same_account(account) else d.account
-        assert owner is not None
-        assert d.region is not None
-        return owner, d.region
+    def resolve(self, d: Destination, account: str) -> FnKey | None:
+        """The function an FC destination names, if this input has it."""
+        key = self.target(d, account)
+        return key if hash(key) in self.functions else None
 
     def unchecked(self, complete: set[Target]) -> int:
         """FC destinations not found in this input whose account and region were not crawled completely."""
@@ -173,7 +168,7 @@ class CrossRef:
             1
             for e in self.edges
             if self.resolve(e.destination, e.source[0]) is None
-            and self._owner(e.destination, e.source[0]) not in complete
+            and self.target(e.destination, e.source[0])[:2] not in complete
         )
 
     def hits(self, complete: set[Target], *, dangling: bool, cycle: bool, gap: bool) -> list[CrossHit]:
@@ -182,13 +177,11 @@ class CrossRef:
             (e, self.resolve(e.destination, e.source[0])) for e in self.edges
         ]
         if dangling:
-            for edge, target in resolved:
+            for edge, found in resolved:
                 d = edge.destination
-                if target is None and self._owner(d, edge.source[0]) in complete:
-                    # an ambiguous bare FC 3.0 name exists (twice): never dangling
-                    if (*self._owner(d, edge.source[0]), d.function) in self.fc3_names:
-                        continue
-                    named = f"{d.service}/{d.function}" if d.form == "fc2" else str(d.function)
+                key = self.target(d, edge.source[0])
+                if found is None and key[:2] in complete:
+                    named = f"{key[2]}/{key[3]}" if key[2] else key[3]
                     hit: Hit = (_DANGLING, (edge.side, d, named))
                     out.append(CrossHit(hit, edge.source[:4], edge.source[4], edge.line))
         if cycle:
@@ -199,11 +192,12 @@ class CrossRef:
 
     def _cycles(self, resolved: list[tuple[Edge, FnKey | None]]) -> list[CrossHit]:
         graph: dict[Node, list[tuple[Node, Edge]]] = {}
+        sources = {edge.source for edge in self.edges}
         for edge, target in resolved:
             if target is None or target == edge.source[:4]:
                 continue
             node: Node = (*target, edge.destination.qualifier or LATEST)
-            if node in self.configs:
+            if node in sources:  # it has an FC destination of its own: the chain may go on
                 graph.setdefault(edge.source, []).append((node, edge))
         out = []
         for component in _strong_components(graph):
@@ -227,16 +221,17 @@ class CrossRef:
         for edge, target in resolved:
             q = edge.destination.qualifier or LATEST
             if target is not None and q != LATEST:
-                seen.setdefault((*target, q), (f"a destination of {label(edge.source)}", 0))
+                seen.setdefault((*target, q), (f"a destination of {label(edge.source)}", edge.line))
         for node, line in self.trigger_qualifiers.items():
             seen.setdefault(node, ("a trigger", line))
         out = []
-        for node, (where, _line) in sorted(seen.items()):
+        for node, (where, line) in sorted(seen.items()):
             key = node[:4]
-            failure = self.latest_failure.get(key)
-            if failure is None or node in self.configs or key not in self.functions:
+            if hash(key) not in self.latest_failure or hash(node) in self.qualified:
                 continue
-            out.append(CrossHit((_GAP, (node[4], failure, where)), key, node[4], self.functions[key]))
+            if hash(key) not in self.functions:
+                continue
+            out.append(CrossHit((_GAP, (node[4], where)), key, node[4], line))
         return out
 
 

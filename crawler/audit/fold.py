@@ -8,9 +8,10 @@ Memory: one fixed-size ``list[int]`` per service (``ROW_SIZE`` ints, about 0.5 K
 policy's ``max_services`` (beyond it, one ``(other services)`` row); destination counts exact up to
 ``DEST_CAPACITY`` distinct ARNs and then pruned to the most referenced (the report says so); the
 ``max_findings`` most severe findings kept for listing (all are counted, per rule and severity, and all
-go to ``on_finding``); problems kept up to ``PROBLEM_CAPACITY``. Nothing grows with the number of
-functions, except what grows with what is unusual: one ``ErrorMark`` per function whose last record so
-far is ``error``.
+go to ``on_finding``); problems kept up to ``PROBLEM_CAPACITY``. Bounded, except what grows with what is
+unusual (one ``ErrorMark`` per function whose last record so far is ``error``) and what the rules across
+functions need (``crawler.audit.crossref``: one hash per function and per version/alias config, and each
+FC-function destination) plus one hash per function with a finding (``flagged``).
 
 The last record of a function wins within one crawl (one ``run`` start record): ``--resume`` crawls a
 function that ended in ``error`` again and appends its new records, so a file may hold an ``error``
@@ -194,8 +195,8 @@ class AuditFold:
         self.xref = CrossRef()
         #: functions (ok/none) whose record has no trigger list (a crawl without --triggers)
         self.untriggered = 0
-        #: functions with at least one finding (not suppressed), by key
-        self.flagged: set[Key] = set()
+        #: functions with at least one finding (not suppressed), by the hash of their key
+        self.flagged: set[int] = set()
         #: cross-function findings already sent to ``on_finding``
         self.cross_sent: set[tuple[str, Key, str | None, str]] = set()
         #: the findings of ``error`` records that can no longer be replaced, per severity, in line order
@@ -228,11 +229,13 @@ class AuditFold:
                 self.retract(replaced)
         row = self.row(account, region, service)
         row[FN + _STATUS_INDEX[status]] += 1
+        found_before = row[FINDINGS] + row[FINDINGS + 1] + row[FINDINGS + 2] + row[FINDINGS + 3]
         engine = self.engine
         evaluate, count, emit = engine.evaluate, self.count, self.emit
         exposure, timeout = exposure_of(fn), timeout_of(fn)
         xref = self.xref
         xref.add_function(key, status, line, fn.get("triggers"))
+        qualified, latest_failure, key_hash = xref.qualified, xref.latest_failure, hash(key)
         if status in ("ok", "none"):
             row[EXPOSURE + _EXPOSURE_INDEX[exposure]] += 1
             if fn.get("triggers") is None:
@@ -252,16 +255,15 @@ class AuditFold:
                 self.identity_mismatch(named_service, named_function, service, function, cline)
             evaluation = evaluate(config, account, region, service, function, False, timeout, exposure)
             count(row, evaluation, account, region)
-            node = (account, region, service, function, q)
-            success, failure = evaluation.on_success, evaluation.on_failure
-            xref.add_config(node, failure)
-            for side, d in (("onSuccess", success), ("onFailure", failure)):
-                if (
-                    d is not None
-                    and d.kind == "fc-function"
-                    and not names_function(d, account, region, service, function)
-                ):
-                    xref.add_edge(node, side, d, cline)
+            success, failure = evaluation[4], evaluation[5]
+            if q != LATEST:  # xref.add_config, inline: this runs once per config
+                qualified.add(hash((account, region, service, function, q)))
+            elif failure is not None:
+                latest_failure.add(key_hash)
+            if success is not None and success.kind == "fc-function":
+                self.fc_edge("onSuccess", success, key, q, cline)
+            if failure is not None and failure.kind == "fc-function":
+                self.fc_edge("onFailure", failure, key, q, cline)
             if evaluation.hits:
                 emit(evaluation.hits, row, account, region, service, function, q, cline, evaluation)
         row[CONFIGS] += len(configs)
@@ -286,6 +288,8 @@ class AuditFold:
                 self.finalize(mark)
             else:
                 self.errors[key] = mark
+        if row[FINDINGS] + row[FINDINGS + 1] + row[FINDINGS + 2] + row[FINDINGS + 3] > found_before:
+            self.flagged.add(key_hash)
         declared = fn["configs"]
         if declared != len(configs):
             self.problem(
@@ -297,6 +301,12 @@ class AuditFold:
             self.problem(
                 "config-count-mismatch", f"{service}/{function}: status 'none' but has configs", line
             )
+
+    def fc_edge(self, side: str, d: Destination, key: Key, qualifier: str, line: int) -> None:
+        """An FC function destination, for the rules across functions (a self-loop is not an edge)."""
+        account, region, service, function = key
+        if not names_function(d, account, region, service, function):
+            self.xref.add_edge((account, region, service, function, qualifier), side, d, line)
 
     def error_hit(self, mark: ErrorMark, hit: Hit, row: list[int]) -> None:
         """Count an ``error`` record's ``pair-error`` hit into the row; its finding stays on the mark."""
@@ -314,7 +324,6 @@ class AuditFold:
             if expired is not None:
                 mark.expired = expired.index
                 _bump(self.expired_hits, expired.index)
-        self.flagged.add(mark.key)
         row[self.rule_column[rule_id]] += 1
         row[FINDINGS + self.severity[rule_id]] += 1
         mark.finding = self.engine.finding(hit, account, region, service, function, None, mark.line, expired)
@@ -327,7 +336,7 @@ class AuditFold:
             return
         row[FN + _STATUS_INDEX["error"]] -= 1
         _drop(self.error_codes, mark.code)
-        self.flagged.discard(mark.key)
+        self.flagged.discard(hash(mark.key))
         if mark.rule is None:
             return
         if mark.suppressed:
@@ -398,7 +407,7 @@ class AuditFold:
             if row is not None:
                 if expired is not None:
                     _bump(self.expired_hits, expired.index)
-                self.flagged.add(ch.key)
+                self.flagged.add(hash(ch.key))
                 row[self.rule_column[rule_id]] += 1
                 row[FINDINGS + finding.severity] += 1
                 if not self.closed[finding.severity]:
@@ -498,7 +507,6 @@ class AuditFold:
             self.emit_slow(hits, row, account, region, service, function, qualifier, line, evaluation)
             return
         rule_column, severity_of, closed = self.rule_column, self.severity, self.closed
-        self.flagged.add((account, region, service, function))
         for hit in hits:
             rule_id = hit[0]
             row[rule_column[rule_id]] += 1
@@ -535,7 +543,6 @@ class AuditFold:
                 continue
             if expired is not None:
                 _bump(self.expired_hits, expired.index)
-            self.flagged.add((account, region, service, function))
             row[self.rule_column[rule_id]] += 1
             severity = self.severity[rule_id]
             row[FINDINGS + severity] += 1

@@ -113,7 +113,7 @@ def _stateful(ev: Mapping[str, Any], region: str, account: str) -> tuple[str, di
 
 
 def _qualifier_gap(ev: Mapping[str, Any], region: str, account: str) -> tuple[str, dict[str, Any] | None]:
-    failure = ev.get("latestOnFailure") or _queue(region, account)
+    failure = _queue(region, account)
     return (
         f"give {ev.get('qualifier')} an async config of its own with an onFailure destination (LATEST's, "
         "for example): FC does not apply LATEST's config to a version or alias",

@@ -74,13 +74,11 @@ def expected(records: Iterable[Mapping[str, Any]]) -> set[tuple[str, str, str, s
             configs[(r["service"], r["function"], r["qualifier"] or "LATEST")] = r["config"]
 
     def resolve(service: str | None, name: str) -> Fn | None:
-        if service is not None:
-            return (service, name) if (service, name) in functions else None
-        if "$" in name:
-            s, f = name.split("$", 1)
-            return (s, f) if (s, f) in functions else None
-        named = [fn for fn in functions if fn[1] == name]
-        return named[0] if len(named) == 1 else None
+        """FC 2.0 form: that service's function; FC 3.0 form: service$function, or a bare name for a
+        function created in FC 3.0 (recorded with service "")."""
+        if service is None:
+            service, _, name = name.rpartition("$")
+        return (service, name) if (service, name) in functions else None
 
     edges: dict[Node, list[Node]] = {}
     out: set[tuple[str, str, str, str]] = set()
@@ -100,13 +98,12 @@ def expected(records: Iterable[Mapping[str, Any]]) -> set[tuple[str, str, str, s
             ):
                 continue  # itself: self-destination's business
             if fn is None:
-                if not (t_service is None and any(f[1] == t_name for f in functions)):
-                    out.add(("dangling-fc-destination", *node))
+                out.add(("dangling-fc-destination", *node))
                 continue
             invoked.add((*fn, t_q))
             if (*fn, t_q) in configs:
                 edges.setdefault(node, []).append((*fn, t_q))
-    for start in configs:  # on a loop of two or more functions: can it reach itself again?
+    for start in edges:  # on a loop of two or more functions: can it reach itself again?
         seen, todo = set(), list(edges.get(start, []))
         while todo:
             n = todo.pop()
