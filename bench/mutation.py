@@ -138,6 +138,12 @@ MODULES: dict[str, tuple[str, ...]] = {
 #: parent directory for a file it copies
 ALSO_COPY: tuple[str, ...] = ("config.example.toml", "docs")
 
+#: tests that cannot run under mutmut: this one counts calls of a method, which mutmut's trampoline
+#: makes twice (it fails on the unmutated code, and mutmut then refuses to run at all)
+DESELECT: tuple[str, ...] = (
+    "tests/audit/test_summary.py::test_the_writer_builds_each_records_dict_once_for_the_file_and_every_subscriber",
+)
+
 KILLED_CODES = {1, 3}  # mutmut: pytest failed (1) or hit an internal error (3)
 TIMEOUT_CODES = {36, -24, 24, 152, 255}
 SURVIVED_CODES = {0}
@@ -229,11 +235,12 @@ def prepare(workdir: Path, module: str, tests: tuple[str, ...]) -> None:
             shutil.copy2(REPO / name, workdir / name)
     selection = "\n    ".join(tests)
     also = "\n    ".join(ALSO_COPY)
+    deselect = " ".join(f"--deselect {test}" for test in DESELECT)
     (workdir / "setup.cfg").write_text(
         "[mutmut]\n"
         "source_paths = crawler/\n"
         f"only_mutate = crawler/{module.replace('.', '/')}.py\n"
-        "pytest_add_cli_args = -p no:cacheprovider\n"
+        f"pytest_add_cli_args = -p no:cacheprovider {deselect}\n"
         f"also_copy =\n    {also}\n"
         f"pytest_add_cli_args_test_selection =\n    {selection}\n",
         "utf-8",
