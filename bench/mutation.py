@@ -125,6 +125,8 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/audit/test_rules_exposure.py",
         "tests/audit/test_rules_catalogue.py",
         "tests/audit/test_remediation.py",
+        "tests/audit/test_catalogue_pins.py",
+        "tests/audit/test_crossref_golden.py",
     ),
     "audit.crossref": (
         "tests/audit/test_crossref_golden.py",

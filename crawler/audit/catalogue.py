@@ -381,10 +381,13 @@ def _pair_error_evidence(error: Mapping[str, Any] | None) -> Evidence:
 
 def _pair_error_message(ev: Mapping[str, Any]) -> str:
     error = ev.get("error") or {}
-    return (
-        f"listing the async configs failed ({error.get('code')}, {error.get('attempts')} attempt(s)): "
-        "this pair was not audited"
-    )
+    code, attempts = error.get("code"), error.get("attempts")
+    # an error record from an older or foreign writer may lack either: say what is known, never "None"
+    known = [str(code)] if code else []
+    if attempts is not None:
+        known.append(f"{attempts} attempt(s)")
+    said = f" ({', '.join(known)})" if known else ""
+    return f"listing the async configs failed{said}: this pair was not audited"
 
 
 PAIR_ERROR: Final = Rule(
