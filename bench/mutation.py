@@ -237,12 +237,13 @@ def prepare(workdir: Path, module: str, tests: tuple[str, ...]) -> None:
             shutil.copy2(REPO / name, workdir / name)
     selection = "\n    ".join(tests)
     also = "\n    ".join(ALSO_COPY)
-    deselect = " ".join(f"--deselect {test}" for test in DESELECT)
+    # mutmut reads a list setting one item a line: each argument on its own line
+    args = "\n    ".join(["-p", "no:cacheprovider", *(f"--deselect={test}" for test in DESELECT)])
     (workdir / "setup.cfg").write_text(
         "[mutmut]\n"
         "source_paths = crawler/\n"
         f"only_mutate = crawler/{module.replace('.', '/')}.py\n"
-        f"pytest_add_cli_args = -p no:cacheprovider {deselect}\n"
+        f"pytest_add_cli_args =\n    {args}\n"
         f"also_copy =\n    {also}\n"
         f"pytest_add_cli_args_test_selection =\n    {selection}\n",
         "utf-8",
