@@ -1,6 +1,6 @@
 """``--role`` on the commands that serve an emulated account (``demo``, ``emulator``): the emulator's
 identity side next to the account — a central RAM user, the account's read-only audit role trusting it
-with an external id (``crawler.emulator.identity.single_role``), STS on a loopback port — and what a
+with an external id (``crawler.emulator.ram.single_role``), STS on a loopback port — and what a
 crawl through that role is handed: the user's keys and the role to assume, never the account's own keys.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crawler.emulator.identity import MIN_SESSION_SECONDS, SingleRole, single_role
+from crawler.emulator.ram import MIN_SESSION_SECONDS, SingleRole, single_role
 from crawler.errors import UsageError
 from crawler.settings.credentials import Credentials
 from crawler.settings.identity import AssumedRole, RoleSpec, StaticKeys, StsEndpoint

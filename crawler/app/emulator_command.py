@@ -29,7 +29,7 @@ from crawler.emulator.faults import QUOTA_SHAPES as QUOTA_SHAPES
 from crawler.emulator.faults import RETRY_HINTS as RETRY_HINTS
 from crawler.emulator.faults import FaultConfig, FaultKind, parse_fault_spec, parse_quota_change
 from crawler.emulator.faults import kinds_help as kinds_help
-from crawler.emulator.identity import SingleRole
+from crawler.emulator.ram import SingleRole
 from crawler.emulator.server import RunningEmulator, run_emulator, run_identity
 from crawler.errors import OutputError, UsageError
 from crawler.log import configure, get_logger

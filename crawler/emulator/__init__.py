@@ -13,8 +13,8 @@ run it). Of the crawler it imports only ``crawler.wire.signing`` and ``crawler.e
 from crawler.emulator.api_errors import EmulatorApiError
 from crawler.emulator.backend import Backend, generate_account
 from crawler.emulator.faults import FaultConfig, FaultKind, parse_fault_spec
-from crawler.emulator.identity import IdentityRegistry
 from crawler.emulator.model import AccountSpec
+from crawler.emulator.ram import IdentityRegistry
 from crawler.emulator.server import (
     EmulatorThread,
     IdentityThread,

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from crawler.emulator import api_errors
 from crawler.emulator.api_errors import FC2_GATE, GateCodes, denied
-from crawler.emulator.identity import IdentityRegistry, Principal
+from crawler.emulator.ram import IdentityRegistry, Principal
 from crawler.wire.signing import fc2_signature, fc2_string_to_sign, parse_fc2_authorization
 
 MAX_SKEW_SECONDS: Final = 15 * 60

@@ -41,9 +41,9 @@ from crawler.emulator import api_errors
 from crawler.emulator.api_errors import FC3_GATE, EmulatorApiError, denied
 from crawler.emulator.auth import MAX_SKEW_SECONDS, KeyedVerifier
 from crawler.emulator.backend import Backend
-from crawler.emulator.identity import Principal
 from crawler.emulator.model import ConfigDict
 from crawler.emulator.paging import TokenCodec, listing_identity, parse_limit
+from crawler.emulator.ram import Principal
 from crawler.emulator.responses import json_response
 from crawler.wire.signing import FC3_API_VERSION, acs3_signature, parse_acs3_authorization
 

@@ -31,8 +31,8 @@ from crawler.emulator.backend import Backend
 from crawler.emulator.faults import FaultConfig, FaultInjector, FaultKind
 from crawler.emulator.fc2_routes import BODYLESS_ROUTES, Fc2Api
 from crawler.emulator.fc3_routes import FC3_API, Acs3Verifier, Fc3Api
-from crawler.emulator.identity import IdentityRegistry
 from crawler.emulator.paging import TokenCodec
+from crawler.emulator.ram import IdentityRegistry
 from crawler.emulator.responses import api_error_response, json_response
 from crawler.emulator.served_stats import ServerStats
 

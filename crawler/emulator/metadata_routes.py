@@ -24,8 +24,8 @@ from typing import Final
 
 from aiohttp import web
 
-from crawler.emulator.identity import IdentityRegistry, Role, Session
 from crawler.emulator.model import iso
+from crawler.emulator.ram import IdentityRegistry, Role, Session
 from crawler.emulator.responses import json_response
 
 TOKEN_PATH: Final = "/latest/api/token"

@@ -25,8 +25,8 @@ from aiohttp import web
 from crawler.emulator.backend import Backend
 from crawler.emulator.faults import FaultConfig
 from crawler.emulator.gateway import EmulatorApp
-from crawler.emulator.identity import IdentityRegistry
 from crawler.emulator.metadata_routes import CredentialsUriApi, ImdsApi
+from crawler.emulator.ram import IdentityRegistry
 from crawler.emulator.sts_routes import StsApi
 
 T = TypeVar("T")

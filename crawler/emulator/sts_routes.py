@@ -27,7 +27,7 @@ from crawler.emulator.api_errors import EmulatorApiError
 from crawler.emulator.auth import NonceWindow, RpcV1Verifier
 from crawler.emulator.fc3_routes import Acs3Verifier
 from crawler.emulator.gateway import STATS_PATH, is_loopback
-from crawler.emulator.identity import IdentityRegistry, Principal, Session
+from crawler.emulator.ram import IdentityRegistry, Principal, Session
 from crawler.emulator.responses import json_response
 from crawler.wire.signing import ACS3_ALGORITHM
 

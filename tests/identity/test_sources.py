@@ -21,8 +21,8 @@ import orjson
 import pytest
 
 from crawler.emulator import AccountSpec, generate_account
-from crawler.emulator.identity import IdentityRegistry
 from crawler.emulator.metadata_routes import CredentialsUriApi, ImdsApi
+from crawler.emulator.ram import IdentityRegistry
 from crawler.emulator.server import EmulatorThread, IdentityThread
 from crawler.errors import AuthError, IdentityError
 from crawler.identity.cache import IdentityCache

@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import quote
 
 from crawler.emulator import AccountSpec, generate_account
-from crawler.emulator.identity import IdentityRegistry, RamUser, Role
 from crawler.emulator.metadata_routes import CredentialsUriApi, ImdsApi
+from crawler.emulator.ram import IdentityRegistry, RamUser, Role
 from crawler.emulator.server import EmulatorThread, IdentityThread
 from crawler.wire.signing import acs3_authorization
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from crawler.emulator import AccountSpec, generate_account
 from crawler.emulator.faults import FaultConfig
-from crawler.emulator.identity import IdentityRegistry, RamUser, Role
+from crawler.emulator.ram import IdentityRegistry, RamUser, Role
 from crawler.emulator.server import EmulatorThread, IdentityThread
 from crawler.settings.config import Target
 from crawler.settings.credentials import Credentials
