@@ -124,16 +124,27 @@ class CrossRef:
             dict(self.trigger_qualifiers),
         )
 
-    def add_function(self, key: FnKey, status: str, line: int, triggers: object) -> None:
+    def add_function(self, key: FnKey, status: str, line: int, triggers: object) -> tuple[Node, ...]:
+        """Fold in a function record; the trigger qualifiers it was the first to name (an ``error``
+        record keeps them, to take them back with ``retract_triggers`` if a later record replaces it).
+        Whether the function exists needs no taking back: every record of it sets that anew."""
         if status == "gone":
             self.functions.discard(hash(key))
-            return
+            return ()
         self.functions.add(hash(key))
+        added: list[Node] = []
         if triggers:  # a list of trigger objects: a qualifier on one is rare (FC 2.0 triggers have one)
             for trigger in triggers if isinstance(triggers, list) else ():
                 q = trigger.get("qualifier") if isinstance(trigger, Mapping) else None
-                if isinstance(q, str) and q and q != LATEST:
-                    self.trigger_qualifiers.setdefault((*key, q), line)
+                if isinstance(q, str) and q and q != LATEST and (*key, q) not in self.trigger_qualifiers:
+                    self.trigger_qualifiers[(*key, q)] = line
+                    added.append((*key, q))
+        return tuple(added)
+
+    def retract_triggers(self, nodes: Iterable[Node]) -> None:
+        """Take back the trigger qualifiers a replaced record was the first to name."""
+        for node in nodes:
+            self.trigger_qualifiers.pop(node, None)
 
     def add_config(self, node: Node, failure: Destination | None) -> None:
         if node[4] != LATEST:

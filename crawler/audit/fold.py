@@ -16,11 +16,13 @@ FC-function destination) plus one hash per function with a finding (``flagged``)
 The last record of a function wins within one crawl (one ``run`` start record): ``--resume`` crawls a
 function that ended in ``error`` again and appends its new records, so a file may hold an ``error``
 record and, later, the same function's real answer. Everything an ``error`` record (without configs, as
-fcaudit writes them) adds — its status count, its error code, its ``pair-error`` finding — is kept in an
-``ErrorMark`` and taken back (``retract``) when a later record of that function arrives. So that the
-listed findings stay those of the records that count, a mark's finding is not put in ``retained``: it is
-listed from the mark at report time, and sent to ``on_finding`` once it is final (a later start record,
-or ``settle`` when the input is over). A start record makes the earlier marks final.
+fcaudit writes them) adds — its status count, its error code, its ``pair-error`` finding, its function's
+place in ``flagged`` if it put it there, the trigger qualifiers it was first to name — is kept in an
+``ErrorMark`` and taken back (``retract``) when a later record of that function arrives, so the fold is
+as if the replaced record had never been there. So that the listed findings stay those of the records
+that count, a mark's finding is not put in ``retained``: it is listed from the mark at report time, and
+sent to ``on_finding`` once it is final (a later start record, or ``settle`` when the input is over). A
+start record makes the earlier marks final.
 """
 
 from __future__ import annotations
@@ -138,6 +140,10 @@ class ErrorMark:
     expired: int | None = None
     finding: Finding | None = None
     emitted: bool = False
+    #: it made its function one with a finding (``flagged``): no earlier record of the function had one
+    flagged: bool = False
+    #: the trigger qualifiers it was the first to name (``CrossRef.trigger_qualifiers``)
+    triggers: tuple[tuple[str, str, str, str, str], ...] = ()
 
 
 def _discovery_text(failed: object) -> str:
@@ -234,7 +240,7 @@ class AuditFold:
         evaluate, count, emit = engine.evaluate, self.count, self.emit
         exposure, timeout = exposure_of(fn), timeout_of(fn)
         xref = self.xref
-        xref.add_function(key, status, line, fn.get("triggers"))
+        new_triggers = xref.add_function(key, status, line, fn.get("triggers"))
         qualified, latest_failure, key_hash = xref.qualified, xref.latest_failure, hash(key)
         if status in ("ok", "none"):
             row[EXPOSURE + _EXPOSURE_INDEX[exposure]] += 1
@@ -281,13 +287,17 @@ class AuditFold:
             if code not in self.error_codes and len(self.error_codes) >= ERROR_CODE_CAPACITY:
                 code = "(other)"
             _bump(self.error_codes, code)
-            mark = ErrorMark(key, line, code)
+            mark = ErrorMark(key, line, code, triggers=new_triggers)
             for hit in engine.check_error(error):
                 self.error_hit(mark, hit, row)
             if configs:  # not a record fcaudit writes (its errors have no configs): nothing to replace
                 self.finalize(mark)
             else:
                 self.errors[key] = mark
+                # retract takes f out of ``flagged`` only if this record put it there: an earlier
+                # record of f (an earlier crawl, or this one before the error) may have flagged it
+                found = row[FINDINGS] + row[FINDINGS + 1] + row[FINDINGS + 2] + row[FINDINGS + 3]
+                mark.flagged = found > found_before and key_hash not in self.flagged
         if row[FINDINGS] + row[FINDINGS + 1] + row[FINDINGS + 2] + row[FINDINGS + 3] > found_before:
             self.flagged.add(key_hash)
         declared = fn["configs"]
@@ -331,12 +341,14 @@ class AuditFold:
     def retract(self, mark: ErrorMark) -> None:
         """Take back everything an ``error`` record added (a later record of its function replaced it)."""
         account, region, service, _function = mark.key
+        if mark.flagged:
+            self.flagged.discard(hash(mark.key))
+        self.xref.retract_triggers(mark.triggers)
         row = self.rows.get((account, region, service), self.other)
         if row is None:
             return
         row[FN + _STATUS_INDEX["error"]] -= 1
         _drop(self.error_codes, mark.code)
-        self.flagged.discard(hash(mark.key))
         if mark.rule is None:
             return
         if mark.suppressed:
