@@ -15,7 +15,7 @@ import asyncio
 import ssl
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -93,7 +93,63 @@ async def run_emulator(
         await runner.cleanup()
 
 
-class EmulatorThread:
+class _ServingThread:
+    """Servers run by an ``async with`` block, in a background thread with its own event loop: the
+    thread, the start-up hand-shake (errors reach ``__enter__``, never lost in the thread) and the stop."""
+
+    def __init__(self, thread_name: str, what: str, startup_timeout: float) -> None:
+        self._thread_name = thread_name
+        self._what = what
+        self._startup_timeout = startup_timeout
+        self._ready = threading.Event()
+        self._started_ok = False
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+
+    def _serving(self) -> AbstractAsyncContextManager[Any]:
+        raise NotImplementedError
+
+    def _started(self, running: Any) -> None:
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name=self._thread_name, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(self._startup_timeout):
+            raise RuntimeError(f"{self._what} did not start in time")
+        if self._error is not None or not self._started_ok:
+            self._thread.join()
+            raise RuntimeError(f"{self._what} failed to start: {self._error!r}") from self._error
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join()
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to __enter__, never lost in the thread
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with self._serving() as running:
+            self._started(running)
+            self._started_ok = True
+            self._ready.set()
+            await self._stop.wait()
+
+
+class EmulatorThread(_ServingThread):
     """The emulator in a background thread with its own event loop; a context manager.
 
     After ``__enter__``: ``endpoint``, ``account_id``, ``region``, ``access_key_id``,
@@ -132,27 +188,17 @@ class EmulatorThread:
             "fc3": fc3,
             "identity": identity,
         }
-        self._startup_timeout = startup_timeout
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
         self._running: RunningEmulator | None = None
-        self._error: BaseException | None = None
+        super().__init__("fcaudit-emulator", "the emulator", startup_timeout)
 
     def __repr__(self) -> str:
         where = self._running.endpoint if self._running is not None else "not started"
         return f"EmulatorThread({where})"
 
     def __enter__(self) -> EmulatorThread:
-        self._thread = threading.Thread(target=self._main, name="fcaudit-emulator", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(self._startup_timeout):
-            raise RuntimeError("the emulator did not start in time")
-        if self._error is not None or self._running is None:
-            self._thread.join()
-            raise RuntimeError(f"the emulator failed to start: {self._error!r}") from self._error
+        self._start()
         running = self._running
+        assert running is not None  # _start() raised otherwise
         self.endpoint = running.endpoint
         self.account_id = running.account_id
         self.region = running.region
@@ -161,29 +207,11 @@ class EmulatorThread:
         self.security_token = running.security_token
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join()
+    def _serving(self) -> AbstractAsyncContextManager[Any]:
+        return run_emulator(self.backend, self.faults, **self._options)
 
-    def _main(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # reported to __enter__, never lost in the thread
-            self._error = exc
-        finally:
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with run_emulator(self.backend, self.faults, **self._options) as running:
-            self._running = running
-            self._ready.set()
-            await self._stop.wait()
+    def _started(self, running: Any) -> None:
+        self._running = running
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the emulator's loop thread (safe access to the backend while serving)."""
@@ -260,7 +288,7 @@ async def run_identity(
         yield RunningIdentity(registry, sts_url, sts, imds_url, imds, uri_url, uri)
 
 
-class IdentityThread:
+class IdentityThread(_ServingThread):
     """``run_identity`` in a background thread with its own loop; a context manager for tests.
 
     After ``__enter__``: ``sts_endpoint``, ``metadata_url``, ``credentials_uri`` (``None``: not served)."""
@@ -279,45 +307,19 @@ class IdentityThread:
     ) -> None:
         self.registry = registry
         self._options: dict[str, Any] = {"imds": imds, "uri": uri, "sts_ssl": sts_ssl}
-        self._ready = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
+        super().__init__("fcaudit-identity", "the identity servers", 10.0)
 
     def __repr__(self) -> str:
         return f"IdentityThread({getattr(self, 'sts_endpoint', 'not started')})"
 
     def __enter__(self) -> IdentityThread:
-        self._thread = threading.Thread(target=self._main, name="fcaudit-identity", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10.0) or self._error is not None:
-            self._thread.join(1.0)
-            raise RuntimeError(f"the identity servers failed to start: {self._error!r}") from self._error
+        self._start()
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join()
+    def _serving(self) -> AbstractAsyncContextManager[Any]:
+        return run_identity(self.registry, **self._options)
 
-    def _main(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # reported to __enter__, never lost in the thread
-            self._error = exc
-        finally:
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with run_identity(self.registry, **self._options) as running:
-            self.sts_endpoint = running.sts_endpoint
-            self.metadata_url = running.metadata_url
-            self.credentials_uri = running.credentials_uri
-            self._ready.set()
-            await self._stop.wait()
+    def _started(self, running: Any) -> None:
+        self.sts_endpoint = running.sts_endpoint
+        self.metadata_url = running.metadata_url
+        self.credentials_uri = running.credentials_uri

@@ -39,7 +39,7 @@ from crawler.errors import ProtocolError
 from crawler.settings.credentials import Credentials
 from crawler.store.records import LATEST
 from crawler.wire.models import Page
-from crawler.wire.signing import EMPTY_BODY_SHA256, FC3_API_VERSION, acs3_authorization, percent_encode
+from crawler.wire.signing import FC3_API_VERSION, acs3_signed_headers, percent_encode
 from crawler.wire.transport import ListCall, Transport
 
 SEPARATOR: Final = "$"
@@ -171,17 +171,16 @@ class Fc3Client:
         self, creds: Credentials, action: str, path: str, host: str, query: list[tuple[str, str]]
     ) -> dict[str, str]:
         """The headers of one attempt, ACS3-signed: ``host`` and the ``x-acs-*`` set FC 3.0 expects."""
-        headers = {
-            "host": host,
-            "x-acs-action": action,
-            "x-acs-version": FC3_API_VERSION,
-            "x-acs-date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._wall_clock())),
-            "x-acs-signature-nonce": self._nonce(),
-            "x-acs-content-sha256": EMPTY_BODY_SHA256,
-        }
-        if creds.security_token is not None:
-            headers["x-acs-security-token"] = creds.security_token
-        headers["Authorization"] = acs3_authorization(
-            creds.access_key_id, creds.access_key_secret, "GET", path, query, headers
+        return acs3_signed_headers(
+            access_key_id=creds.access_key_id,
+            secret=creds.access_key_secret,
+            security_token=creds.security_token,
+            method="GET",
+            encoded_path=path,
+            query=query,
+            host=host,
+            action=action,
+            version=FC3_API_VERSION,
+            date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._wall_clock())),
+            nonce=self._nonce(),
         )
-        return headers

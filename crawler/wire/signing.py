@@ -170,6 +170,36 @@ def acs3_authorization(
     return f"{ACS3_ALGORITHM} Credential={access_key_id},SignedHeaders={signed},Signature={signature}"
 
 
+def acs3_signed_headers(
+    *,
+    access_key_id: str,
+    secret: str,
+    security_token: str | None,
+    method: str,
+    encoded_path: str,
+    query: Iterable[tuple[str, str]],
+    host: str,
+    action: str,
+    version: str,
+    date: str,
+    nonce: str,
+) -> dict[str, str]:
+    """The headers of one bodiless ACS3 request (FC 3.0, STS): ``host``, the ``x-acs-*`` set the
+    gateway expects, the STS token when there is one, and the ``Authorization`` signing them all."""
+    headers = {
+        "host": host,
+        "x-acs-action": action,
+        "x-acs-version": version,
+        "x-acs-date": date,
+        "x-acs-signature-nonce": nonce,
+        "x-acs-content-sha256": EMPTY_BODY_SHA256,
+    }
+    if security_token is not None:
+        headers["x-acs-security-token"] = security_token
+    headers["Authorization"] = acs3_authorization(access_key_id, secret, method, encoded_path, query, headers)
+    return headers
+
+
 def parse_acs3_authorization(value: str) -> tuple[str, str, str] | None:
     """(access key id, SignedHeaders, signature) from an ACS3 ``Authorization`` value, or ``None``."""
     scheme, _, rest = value.partition(" ")

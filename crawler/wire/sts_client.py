@@ -43,7 +43,7 @@ from crawler.settings.endpoints import check_endpoint
 from crawler.settings.identity import RoleSpec, StsEndpoint
 from crawler.wire.ratelimit import RateLimiter
 from crawler.wire.retry import RetryPolicy
-from crawler.wire.signing import EMPTY_BODY_SHA256, acs3_authorization, percent_encode
+from crawler.wire.signing import acs3_signed_headers, percent_encode
 from crawler.wire.transport import Session, clean_server_text, exchange, retry_after_hint
 
 log = get_logger(__name__)
@@ -211,18 +211,18 @@ class StsClient:
         self, action: str, host: str, query: list[tuple[str, str]], creds: Credentials
     ) -> dict[str, str]:
         """One attempt's headers for ``POST /?query``, ACS3-signed (a fresh date and nonce)."""
-        headers = {
-            "host": host,
-            "x-acs-action": action,
-            "x-acs-version": STS_API_VERSION,
-            "x-acs-date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._wall_clock())),
-            "x-acs-signature-nonce": self._nonce(),
-            "x-acs-content-sha256": EMPTY_BODY_SHA256,
-        }
-        if creds.security_token is not None:
-            headers["x-acs-security-token"] = creds.security_token
-        headers["Authorization"] = acs3_authorization(
-            creds.access_key_id, creds.access_key_secret, "POST", "/", query, headers
+        headers = acs3_signed_headers(
+            access_key_id=creds.access_key_id,
+            secret=creds.access_key_secret,
+            security_token=creds.security_token,
+            method="POST",
+            encoded_path="/",
+            query=query,
+            host=host,
+            action=action,
+            version=STS_API_VERSION,
+            date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._wall_clock())),
+            nonce=self._nonce(),
         )
         headers["Accept"] = "application/json"
         return headers

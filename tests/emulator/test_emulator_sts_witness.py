@@ -34,11 +34,14 @@ from tests.support.identity_support import (
 #: characters POP's encoding treats specially (``~`` bare, ``*`` and space encoded, ``+``, ``/``, ``=``)
 TRICKY = "+/=$~*% &?#@:;,'!()[]-_."
 text = st.text(alphabet=string.ascii_letters + string.digits + TRICKY + "é中", min_size=1, max_size=24)
+#: a request's own parameters: never ``Signature``, which a client adds after signing and a verifier
+#: therefore leaves out of the string to sign (the official signer, given one, would sign it)
+names = text.filter(lambda name: name != "Signature")
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    params=st.dictionaries(text, text, min_size=1, max_size=8),
+    params=st.dictionaries(names, text, min_size=1, max_size=8),
     method=st.sampled_from(["GET", "POST"]),
     secret=text,
 )
