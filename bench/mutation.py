@@ -130,6 +130,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     ),
     "audit.crossref": (
         "tests/audit/test_crossref_golden.py",
+        "tests/audit/test_crossref_pins.py",
         "tests/audit/test_summary.py",
         "tests/audit/test_summary_golden.py",
     ),
