@@ -109,6 +109,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     # the run take the better part of an hour on two cores
     "audit.fold": (
         "tests/audit/test_audit_fold.py",
+        "tests/audit/test_fold_pins.py",
         "tests/audit/test_rollup.py",
         "tests/audit/test_summary.py",
         "tests/audit/test_summary_golden.py",
