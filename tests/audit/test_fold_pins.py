@@ -404,3 +404,43 @@ def test_a_listed_or_sent_finding_carries_its_configs_current_settings_on_both_p
     for finding in (fast.retained[2][0], slow.retained[2][0], found[0]):
         assert finding.rule_id == "no-failure-destination"
         assert finding.current == expected
+
+
+DEFAULTS = {
+    "maxAsyncRetryAttempts": 3,
+    "maxAsyncEventAgeInSeconds": 86400,
+    "statefulInvocation": False,
+    "destinationConfig": {},
+}
+
+
+def test_a_function_on_defaults_is_judged_with_its_timeout_and_its_findings_carry_the_defaults() -> None:
+    found: list[Finding] = []
+    f = fold(found)
+    oss = {"name": "o", "type": "oss", "mode": "async"}
+    f.group([], fn("d", status="none", configs=0, timeout=30000, exposure="async", triggers=[oss]), 3)
+    assert [(x.rule_id, x.qualifier, x.line, x.current) for x in found] == [
+        ("no-failure-destination", None, 3, DEFAULTS),
+        ("max-age-too-short", None, 3, DEFAULTS),
+    ]
+    assert dict(found[1].evidence)["requiredSeconds"] == 120003.5
+    fast = fold()
+    fast.group([], fn("d", status="none", configs=0), 3)
+    assert [(x.rule_id, x.current) for x in fast.retained[1]] == [
+        ("no-failure-destination-unverified", DEFAULTS)
+    ]
+
+
+def test_a_function_whose_only_finding_is_low_is_flagged() -> None:
+    f = fold()
+    f.group([], fn("d", status="none", configs=0), 3)  # no trigger data: listed at low
+    assert f.flagged == {hash((A, R, "loops", "d"))}
+
+
+def test_flagged_compares_findings_not_other_columns_before_and_after() -> None:
+    f = fold()
+    for i, name in enumerate(("u", "v", "w")):  # no findings, exposure unknown: other columns grow
+        f.group([(2 * i + 1, "LATEST", QUEUE)], fn(name), 2 * i + 2)
+    assert f.flagged == set()
+    f.group([(7, "LATEST", {})], fn("c"), 8)  # one medium finding
+    assert f.flagged == {hash((A, R, "loops", "c"))}
