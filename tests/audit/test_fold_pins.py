@@ -65,6 +65,7 @@ def crawl(f: AuditFold) -> None:
 
 
 def shape(f: Finding) -> tuple[Any, ...]:
+    assert (f.account, f.region, f.service) == (A, R, "loops")
     return (f.rule_id, f.function, f.qualifier, f.line, f.severity)
 
 
@@ -195,8 +196,9 @@ def test_two_cross_findings_differing_only_in_evidence_are_both_sent() -> None:
 def test_cross_findings_counted_into_a_copy_fill_rows_suppressions_expiries_and_listing() -> None:
     found: list[Finding] = []
     active = Suppression("ok", "dangling-fc-destination", A, R, "loops", "x", "LATEST")
+    per_config = Suppression("ok", "self-destination", A, R, "loops", "s", "LATEST")  # the row's first
     expired = Suppression("was", "qualifier-gap", A, R, "loops", "*", expires=date(2024, 1, 1), index=3)
-    f = fold(found, suppressions=(active,), expired=(expired,))
+    f = fold(found, suppressions=(active, per_config), expired=(expired,))
     crawl(f)
     found.clear()
     f.settle()
@@ -205,7 +207,8 @@ def test_cross_findings_counted_into_a_copy_fill_rows_suppressions_expiries_and_
         {**GAP_A[5], "expiredSuppression": {"index": 3, "reason": "was", "expired": "2024-01-01"}},
     )
     assert [full(x) for x in found] == [CYCLE_A, CYCLE_B, gap]  # x's dangling one is suppressed
-    assert f.suppressed == {}
+    assert f.suppressed == {"self-destination": 1}
+    assert f.rows[(A, R, "loops")][SUPPRESSED] == 1
     assert f.expired_hits == {}
     row_before = list(f.rows[(A, R, "loops")])
     flagged_before = set(f.flagged)
@@ -215,7 +218,7 @@ def test_cross_findings_counted_into_a_copy_fill_rows_suppressions_expiries_and_
     row = twin.rows[(A, R, "loops")]
     col = {rule: RULE + i for i, rule in enumerate(RULE_ORDER)}
     assert row[SUPPRESSED] - row_before[SUPPRESSED] == 1
-    assert twin.suppressed == {"dangling-fc-destination": 1}
+    assert twin.suppressed == {"self-destination": 1, "dangling-fc-destination": 1}
     assert twin.expired_hits == {3: 1}
     assert row[col["destination-cycle"]] - row_before[col["destination-cycle"]] == 2
     assert row[col["qualifier-gap"]] - row_before[col["qualifier-gap"]] == 1
@@ -230,8 +233,7 @@ def test_cross_findings_counted_into_a_copy_fill_rows_suppressions_expiries_and_
         [],
         [("no-failure-destination", 15), ("qualifier-gap", 8)],
         [
-            ("retries-disabled-no-failure-destination", 4),
-            ("self-destination", 10),
+            ("retries-disabled-no-failure-destination", 4),  # s's self-destination is suppressed
             ("destination-cycle", 2),
             ("destination-cycle", 4),
         ],
@@ -239,7 +241,7 @@ def test_cross_findings_counted_into_a_copy_fill_rows_suppressions_expiries_and_
     # the original is as it was
     assert f.rows[key] == row_before
     assert f.flagged == flagged_before
-    assert f.suppressed == {}
+    assert f.suppressed == {"self-destination": 1}
     assert f.expired_hits == {}
     assert [x.rule_id for x in f.cross_findings(count=False)] == [
         "destination-cycle",
@@ -324,7 +326,7 @@ def test_a_function_timeout_counts_when_a_positive_number() -> None:
 
 
 def test_evidence_key_is_sorted_json_with_unknown_values_as_text() -> None:
-    assert orjson_key({"b": 1, "a": date(2024, 1, 2)}) == '{"a":"2024-01-02","b":1}'
+    assert orjson_key({"b": 1, "a": {3}}) == '{"a":"{3}","b":1}'  # a set: not JSON, so str()
 
 
 def test_exposure_and_functions_without_trigger_data_are_counted_per_status() -> None:
@@ -444,3 +446,40 @@ def test_flagged_compares_findings_not_other_columns_before_and_after() -> None:
     assert f.flagged == set()
     f.group([(7, "LATEST", {})], fn("c"), 8)  # one medium finding
     assert f.flagged == {hash((A, R, "loops", "c"))}
+
+
+def test_a_destination_to_an_alias_of_the_function_itself_is_no_edge() -> None:
+    """s2's LATEST names s2:prod: a self-loop (no edge), so no gap for s2:prod either."""
+    found: list[Finding] = []
+    f = fold(found)
+    f.run(START, 1)
+    f.group([(2, "LATEST", fc2("s2", "prod"))], fn("s2"), 3)
+    f.run(END, 4)
+    found.clear()
+    f.settle()
+    assert found == []
+
+
+def test_a_replaced_error_record_takes_back_the_trigger_qualifiers_it_named() -> None:
+    found: list[Finding] = []
+    f = fold(found)
+    f.run(START, 1)
+    trigger = {"name": "t", "type": "oss", "mode": "async", "qualifier": "prod"}
+    f.group([], fn("r", status="error", configs=0, error={"code": "X"}, triggers=[trigger]), 2)
+    f.group([(3, "LATEST", QUEUE)], fn("r"), 4)  # the real answer: no trigger on r:prod after all
+    f.run(END, 5)
+    found.clear()
+    f.settle()
+    assert found == []  # no qualifier-gap "a trigger" for r:prod
+
+
+def test_a_replaced_error_record_unflags_its_function_whatever_the_other_severities_hold() -> None:
+    f = fold()
+    f.run(START, 1)
+    f.group([(2, "LATEST", fc2("h"))], fn("h"), 3)  # self-destination: high
+    f.group([], fn("low", status="none", configs=0), 4)  # no trigger data: low
+    f.group([], fn("r", status="error", configs=0, error={"code": "X"}), 5)  # pair-error: medium
+    key = (A, R, "loops")
+    assert f.flagged == {hash((*key, "h")), hash((*key, "low")), hash((*key, "r"))}
+    f.group([(6, "LATEST", QUEUE)], fn("r"), 7)
+    assert f.flagged == {hash((*key, "h")), hash((*key, "low"))}
