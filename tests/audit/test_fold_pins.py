@@ -483,3 +483,16 @@ def test_a_replaced_error_record_unflags_its_function_whatever_the_other_severit
     assert f.flagged == {hash((*key, "h")), hash((*key, "low")), hash((*key, "r"))}
     f.group([(6, "LATEST", QUEUE)], fn("r"), 7)
     assert f.flagged == {hash((*key, "h")), hash((*key, "low"))}
+
+
+def test_a_discovery_error_quotes_a_deeply_nested_value_by_its_depth() -> None:
+    f = fold()
+    service: object = 1
+    for _ in range(40):
+        service = [service]
+    error = {"account": A, "region": R, "service": service, "error": {"code": "C", "message": "m"}}
+    f.run({"type": "run", "phase": "end", "discoveryErrors": [error]}, 3)
+    assert [p.message for p in f.problems] == [
+        f"account {A} region {R}: ListFunctions of service "
+        "'(a JSON array nested 40 levels deep)' failed: C: m"
+    ]
