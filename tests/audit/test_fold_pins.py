@@ -478,11 +478,13 @@ def test_a_replaced_error_record_unflags_its_function_whatever_the_other_severit
     f.run(START, 1)
     f.group([(2, "LATEST", fc2("h"))], fn("h"), 3)  # self-destination: high
     f.group([], fn("low", status="none", configs=0), 4)  # no trigger data: low
-    f.group([], fn("r", status="error", configs=0, error={"code": "X"}), 5)  # pair-error: medium
+    f.group([], fn("low2", status="none", configs=0), 5)  # two lows, so no column stands for another
+    f.group([], fn("r", status="error", configs=0, error={"code": "X"}), 6)  # pair-error: medium
     key = (A, R, "loops")
-    assert f.flagged == {hash((*key, "h")), hash((*key, "low")), hash((*key, "r"))}
-    f.group([(6, "LATEST", QUEUE)], fn("r"), 7)
-    assert f.flagged == {hash((*key, "h")), hash((*key, "low"))}
+    kept = {hash((*key, "h")), hash((*key, "low")), hash((*key, "low2"))}
+    assert f.flagged == kept | {hash((*key, "r"))}
+    f.group([(7, "LATEST", QUEUE)], fn("r"), 8)
+    assert f.flagged == kept
 
 
 def test_a_discovery_error_quotes_a_deeply_nested_value_by_its_depth() -> None:
