@@ -28,7 +28,10 @@ def test_the_crawl_settles_under_an_unknown_quota(
     emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     clean_env(monkeypatch, tmp_path)
-    spec = AccountSpec(seed=41, services=4, functions=300, big_functions=1)
+    # ~620 requests at 100/s: a crawl of six seconds or more, so at least three whole seconds are judged
+    # after the first two (300 functions ended inside four seconds once the limiter found the quota at
+    # once, and the judged span was empty or one second)
+    spec = AccountSpec(seed=41, services=4, functions=600, big_functions=1)
     faults = FaultConfig(seed=1, latency_ms=3.0, quota_rps=QUOTA, quota_burst=10)
     emulator = emulator_factory(spec, faults)
     use_emulator_keys(monkeypatch, emulator)
@@ -40,6 +43,6 @@ def test_the_crawl_settles_under_an_unknown_quota(
     assert stats["throttled"] > 0  # the quota was met: the limiter had something to find
     assert stats["throttled"] < 0.05 * stats["requests"]
     seconds = stats["per_second"][2:-1]  # after the first two seconds; the last one is partial
-    assert seconds, "the crawl was too short to judge"
+    assert len(seconds) >= 3, f"the crawl was too short to judge: {stats['per_second']}"
     assert max(seconds) <= 1.2 * QUOTA, seconds
     assert_matches_truth(Crawled.of(read_ndjson(out)), emulator.backend.truth_records())
