@@ -13,16 +13,12 @@ import pytest
 
 from crawler.emulator import AccountSpec, Backend, generate_account
 from crawler.emulator.server import EmulatorThread
-from tests.support.crawl_support import clean_env, run_cli, target_args, use_emulator_keys
+from tests.support.crawl_support import isolated_env, run_cli, target_args, use_emulator_keys
 
 PLANTED_AT = "2020-01-01T00:00:00Z"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def queue(backend: Backend, name: str) -> dict[str, Any]:

@@ -11,17 +11,13 @@ import pytest
 from crawler.audit.policy import resolve_fail_on
 from crawler.audit.rules import Severity, default_policy, policy_from_table
 from crawler.emulator.server import EmulatorThread
-from tests.support.crawl_support import clean_env, run_cli, target_args, use_emulator_keys
+from tests.support.crawl_support import isolated_env, run_cli, target_args, use_emulator_keys
 from tests.support.fixtures import EmulatorFactory
 
 FAST = ("--rate", "3000", "-q")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 @pytest.fixture

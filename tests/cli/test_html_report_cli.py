@@ -9,18 +9,20 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from crawler.emulator import AccountSpec
-from tests.support.crawl_support import clean_env, read_ndjson, run_cli, target_args, use_emulator_keys
+from tests.support.crawl_support import (
+    isolated_env,
+    read_ndjson,
+    run_cli,
+    target_args,
+    use_emulator_keys,
+)
 from tests.support.fixtures import EmulatorFactory
 from tests.support.html_support import ParsedPage
 
 ACCOUNT = AccountSpec(seed=7, services=4, functions=40, big_functions=2)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def test_crawl_writes_the_report_and_the_metrics(

@@ -16,7 +16,7 @@ from crawler.emulator.server import EmulatorThread
 from crawler.store.atomic_file import same_file
 from tests.support.crawl_support import (
     Crawled,
-    clean_env,
+    isolated_env,
     read_ndjson,
     run_cli,
     target_args,
@@ -27,11 +27,7 @@ from tests.support.fixtures import EmulatorFactory
 FAST = ("--rate", "3000", "-q")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 @pytest.fixture

@@ -13,18 +13,20 @@ import pytest
 from crawler.emulator.faults import FaultConfig
 from crawler.settings.config import resolve_config
 from crawler.settings.identity import static_credentials
-from tests.support.crawl_support import Crawled, assert_matches_truth, clean_env, read_ndjson, run_cli
+from tests.support.crawl_support import (
+    Crawled,
+    assert_matches_truth,
+    isolated_env,
+    read_ndjson,
+    run_cli,
+)
 from tests.support.estate_support import AccountEmulator, RegionSpec, targets_toml
 
 REGIONS = ("cn-hangzhou", "cn-shanghai", "cn-beijing")
 THROTTLED = ("1111111111111111", "cn-shanghai")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def estate(

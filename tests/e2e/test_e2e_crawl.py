@@ -12,7 +12,7 @@ from crawler.emulator.faults import FaultConfig, FaultKind
 from tests.support.crawl_support import (
     Crawled,
     assert_matches_truth,
-    clean_env,
+    isolated_env,
     parse_ndjson,
     read_ndjson,
     run_cli,
@@ -25,11 +25,7 @@ from tests.support.fixtures import EmulatorFactory
 E2E_ACCOUNT = AccountSpec(seed=11, services=12, functions=400, big_functions=4, distribution="skewed")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def test_a_crawl_writes_exactly_the_ground_truth(

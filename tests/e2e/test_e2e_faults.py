@@ -18,7 +18,7 @@ from crawler.emulator.faults import FaultConfig, FaultKind
 from tests.support.crawl_support import (
     Crawled,
     assert_matches_truth,
-    clean_env,
+    isolated_env,
     read_ndjson,
     run_cli,
     target_args,
@@ -62,11 +62,7 @@ ALONE = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def crawl_with_faults(

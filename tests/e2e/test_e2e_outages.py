@@ -17,7 +17,7 @@ from crawler.emulator import AccountSpec
 from tests.support.crawl_support import (
     Crawled,
     assert_matches_truth,
-    clean_env,
+    isolated_env,
     read_ndjson,
     run_cli,
     target_args,
@@ -38,11 +38,7 @@ def stack() -> Iterator[ExitStack]:
         yield servers
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def function_keys(records: Iterator[dict[str, Any]]) -> list[tuple[str, str, str, str]]:

@@ -12,16 +12,18 @@ import orjson
 import pytest
 
 from crawler.emulator.server import EmulatorThread
-from tests.support.crawl_support import clean_env, read_ndjson, run_cli, target_args, use_emulator_keys
+from tests.support.crawl_support import (
+    isolated_env,
+    read_ndjson,
+    run_cli,
+    target_args,
+    use_emulator_keys,
+)
 
 ERROR = {"code": "Timeout", "message": "gave up", "attempts": 6}
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def _with_an_error(out: Path) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from crawler.store.writer import scan_for_resume
 from tests.support.crawl_support import (
     Crawled,
     assert_matches_truth,
-    clean_env,
+    isolated_env,
     read_ndjson,
     run_cli,
     target_args,
@@ -33,11 +33,7 @@ RESUME_ACCOUNT = AccountSpec(seed=21, services=6, functions=150, big_functions=2
 SLOW = FaultConfig(seed=1, latency_ms=30.0, jitter_ms=10.0)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def crawl_argv(emulator: EmulatorThread, out: Path, *extra: str) -> list[str]:

@@ -12,15 +12,16 @@ import pytest
 
 from crawler.emulator import AccountSpec, generate_account
 from crawler.emulator.server import EmulatorThread, IdentityThread
-from tests.support.crawl_support import Crawled, assert_matches_truth, clean_env, read_ndjson, run_cli
+from tests.support.crawl_support import (
+    Crawled,
+    assert_matches_truth,
+    isolated_env,
+    read_ndjson,
+    run_cli,
+)
 from tests.support.identity_support import CENTRAL_ACCOUNT, IdentityEstateSpec, build_registry, member_account
 
-
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 class Estate:

@@ -10,17 +10,13 @@ import orjson
 import pytest
 
 from crawler.emulator.faults import FaultConfig, FaultKind
-from tests.support.crawl_support import clean_env, read_ndjson, run_cli, target_args
+from tests.support.crawl_support import isolated_env, read_ndjson, run_cli, target_args
 from tests.support.fixtures import SMALL_ACCOUNT, EmulatorFactory
 
 TOKEN = "sts-token-0123456789abcdef-SECRETISH"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def test_a_debug_crawl_writes_no_secret_anywhere(

@@ -19,7 +19,7 @@ from crawler.emulator.server import EmulatorThread
 from tests.support.crawl_support import (
     Crawled,
     assert_matches_truth,
-    clean_env,
+    isolated_env,
     read_ndjson,
     run_cli,
     target_args,
@@ -31,11 +31,7 @@ from tests.support.fixtures import EmulatorFactory
 ACCOUNT = AccountSpec(seed=4, services=2, functions=40, big_functions=0)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def facts(records: Any) -> dict[tuple[str, ...], tuple[Any, ...]]:

@@ -14,7 +14,7 @@ from crawler.emulator import AccountSpec
 from tests.support.crawl_support import (
     Crawled,
     assert_matches_truth,
-    clean_env,
+    isolated_env,
     read_ndjson,
     run_cli,
     target_args,
@@ -26,11 +26,7 @@ from tests.wire.test_fc3 import assert_same_configs
 ESTATE_ACCOUNT = AccountSpec(seed=23, services=12, functions=120, big_functions=2, distribution="skewed")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def body(records: list[dict[str, Any]]) -> list[bytes]:

@@ -30,7 +30,7 @@ from crawler.emulator.faults import FaultConfig, FaultKind
 from crawler.report.html.page import render_html
 from tests.support.audit_support import summarize
 from tests.support.browser_support import Page, chromium, find_chromium, page_session, png_size
-from tests.support.crawl_support import clean_env, run_cli, target_args, use_emulator_keys
+from tests.support.crawl_support import isolated_env, run_cli, target_args, use_emulator_keys
 from tests.support.fixtures import EmulatorFactory
 from tests.support.html_support import SCRIPT, UNICODE, hostile_records
 
@@ -48,11 +48,7 @@ def chromium_binary() -> str:
     return binary
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def in_browser(binary: str, profile: Path, url: str, check: PageCheck) -> Page:

@@ -22,7 +22,13 @@ from crawler.errors import OutputError
 from crawler.report.prometheus import Family, exposition, read_last_success, render_metrics, write_metrics
 from crawler.store.records import RunRecord
 from tests.support.audit_support import batch, config, run_records, summarize
-from tests.support.crawl_support import clean_env, read_ndjson, run_cli, target_args, use_emulator_keys
+from tests.support.crawl_support import (
+    isolated_env,
+    read_ndjson,
+    run_cli,
+    target_args,
+    use_emulator_keys,
+)
 from tests.support.fixtures import EmulatorFactory
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -43,11 +49,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples[(name, tuple(sorted(labels.items())))]
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def test_metrics_of_a_crawl_match_the_run_and_the_truth(

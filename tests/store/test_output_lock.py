@@ -20,7 +20,7 @@ from crawler.store.output_lock import lock_output, lock_path
 from tests.support.crawl_support import (
     Crawled,
     assert_matches_truth,
-    clean_env,
+    isolated_env,
     read_ndjson,
     run_cli,
     target_args,
@@ -34,11 +34,7 @@ SLOW = FaultConfig(seed=1, latency_ms=20.0, jitter_ms=10.0)
 FAST = ("--rate", "3000")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    clean_env(monkeypatch, home)
+_isolated_env = pytest.fixture(autouse=True)(isolated_env)
 
 
 def crawl_argv(emulator: EmulatorThread, out: Path, *extra: str) -> list[str]:

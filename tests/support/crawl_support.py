@@ -52,6 +52,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     monkeypatch.setenv("HOME", str(home))
 
 
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``clean_env`` with an empty home under the test's ``tmp_path``; a module makes it its autouse
+    fixture with ``_isolated_env = pytest.fixture(autouse=True)(isolated_env)``."""
+    home = tmp_path / "home"
+    home.mkdir()
+    clean_env(monkeypatch, home)
+
+
 def use_emulator_keys(monkeypatch: pytest.MonkeyPatch, emulator: EmulatorThread) -> None:
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulator.access_key_id)
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulator.access_key_secret)
