@@ -6,7 +6,8 @@ quota shared with other endpoints, one that changes mid-crawl). The clock is inj
 exact; tests/support/rate_simulation.py runs it against every shape in virtual time. The parts:
 
 * **pacing, not bursts**: requests start one at a time ``1/rate`` apart, so an idle limiter never fires
-  a burst; a start late by a timer's overshoot (at most ``LATE_CREDIT``) keeps the schedule;
+  a burst; a start late by a timer's overshoot (at most ``LATE_CREDIT``) keeps the schedule, making up
+  at most ``MADE_UP`` of an interval (or ``TIMER_GRAIN``), so two starts are never nearly back to back;
 * **slow start** (no ``--rate``): from ``INITIAL_RATE``, each success adds up to ``SLOW_START_GAIN``
   requests/s (at most e^``SLOW_START_PER_RTT`` per round trip); until the first throttle a request
   starts at once while fewer than ``INITIAL_WINDOW`` are in flight (TCP's initial window);
@@ -74,7 +75,10 @@ RESTART = 2.0  # slow start again at this multiple of the anchor without a throt
 MAX_GROWTH = 0.5  # and grows by at most this share per second ...
 MAX_ROUND_GROWTH = 0.25  # ... and per round
 MIN_RATE = 0.2
-LATE_CREDIT = 0.01  # seconds of lateness a start may make up on the schedule (timer overshoot)
+LATE_CREDIT = 0.01  # seconds of lateness a start may make up on the schedule (timer overshoot) ...
+MADE_UP = 0.2  # ... but at most this share of an interval: at 0.8 x a one-request bucket's quota the
+# next start still comes 1/quota after a late one (0.8 x 1.25 = 1) ...
+TIMER_GRAIN = 0.001  # ... or this many seconds if more (uvloop's timers count whole milliseconds)
 WINDOW = 1.0  # seconds over which recent starts and successes are counted
 SHORT_SPAN = 0.1  # right after slow start, successes are counted over at least this ...
 MIN_COUNTED = 10  # ... and over at least this many
@@ -134,9 +138,15 @@ class AdaptiveRate:
         return due
 
     def started(self, now: float) -> None:
-        due = self._last_start + 1.0 / self.rate
-        # on schedule (late by a timer's overshoot at most): keep the schedule, or the rate leaks away
-        self._last_start = due if 0.0 <= now - due <= LATE_CREDIT else now
+        interval = 1.0 / self.rate
+        due = self._last_start + interval
+        if 0.0 <= now - due <= LATE_CREDIT:
+            # on schedule (late by a timer's overshoot at most): keep the schedule, or the rate leaks
+            # away; but make up no more than MADE_UP of an interval (or a timer's grain), so the next
+            # start is never nearly back to back with this one, which a one-request bucket refuses
+            self._last_start = max(due, now - max(MADE_UP * interval, TIMER_GRAIN))
+        else:
+            self._last_start = now
         self._starts.append(now)
         while self._starts[0] <= now - WINDOW:
             self._starts.popleft()

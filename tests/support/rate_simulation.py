@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from crawler.emulator.faults import Quota, QuotaShape
-from crawler.wire.ratelimit import LATE_CREDIT, AdaptiveRate
+from crawler.wire.ratelimit import AdaptiveRate
 
 TIMER_LAG = 0.0005  # a pacer's wake-up is late by up to this (uniform)
 THROTTLE_ANSWER = 0.0005  # a throttled request is answered this long after it arrives
@@ -45,18 +45,18 @@ class Core(Protocol):
 
 
 class FixedPace:
-    """A pace that never changes: what ``--rate`` would be if it never adapted."""
+    """A pace that never changes: what ``--rate`` would be if it never adapted (the limiter's own
+    pacing, lateness made up as it makes it up, with its feedback ignored)."""
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
-        self._last = -math.inf
+        self._pacing = AdaptiveRate(rate)
 
     def next_start(self, now: float, in_flight: int | None = None) -> float:
-        return self._last + 1.0 / self.rate
+        return self._pacing.next_start(now)
 
     def started(self, now: float) -> None:
-        due = self._last + 1.0 / self.rate
-        self._last = due if 0.0 <= now - due <= LATE_CREDIT else now
+        self._pacing.started(now)
 
     def throttled(self, now: float, sent_at: float) -> bool:
         return False
@@ -67,10 +67,13 @@ class FixedPace:
 
 class Unpaced(FixedPace):
     def __init__(self) -> None:
-        super().__init__(math.inf)
+        self.rate = math.inf
 
     def next_start(self, now: float, in_flight: int | None = None) -> float:
         return now
+
+    def started(self, now: float) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,10 @@ class Shape:
     jitter: float = 0.01  # uniform extra latency of an admitted request
     arrival_jitter: float = 0.002  # uniform delay before the quota sees a request
     retry_after: bool = False  # 429s carry Retry-After (whole seconds)
+    #: a busy machine (client and server processes descheduled now and then): the mean of an
+    #: exponential extra lateness of each pacer wake-up, and of each request's way to the quota
+    timer_tail: float = 0.0
+    arrival_tail: float = 0.0
 
     def quota_at(self, t: float) -> float:
         factor = 1.0
@@ -173,11 +180,17 @@ def simulate(
             due = core.next_start(now, in_flight[c])
             if due > now:
                 asleep[c] = True
-                push(due + rng.random() * TIMER_LAG, wake, c, -1)
+                lag = rng.random() * TIMER_LAG
+                if shape.timer_tail:  # (no draw otherwise: the other cells keep their sequences)
+                    lag += rng.expovariate(1.0 / shape.timer_tail)
+                push(due + lag, wake, c, -1)
                 return
             core.started(now)
             in_flight[c] += 1
-            push(now + rng.random() * shape.arrival_jitter, arrive, c, queue.popleft(), now)
+            way = rng.random() * shape.arrival_jitter
+            if shape.arrival_tail:
+                way += rng.expovariate(1.0 / shape.arrival_tail)
+            push(now + way, arrive, c, queue.popleft(), now)
 
     for c in range(clients):
         for w in range(workers):

@@ -174,3 +174,18 @@ def test_a_quota_that_halves_then_doubles_is_followed_within_five_seconds(cell: 
         assert took <= 5.0, (at, factor, took)
     assert result.share < cell.throttled
     assert result.peak() <= 1.2 * shape.quota + shape.burst
+
+
+#: the grid's 100/s one-request bucket on a busy 2-core machine (load 5-6), as measured end to end: the
+#: pacer's wake-ups late by 0.6 ms median, 4 ms at the 90th percentile (an exponential tail of 1.8 ms
+#: mean), each request's way from its start to the quota 1 ms median, 4.4-5.5 ms at the 90th (2.2 ms)
+BUSY = Shape(100, 1, latency=0.01, jitter=0.01, arrival_jitter=0.0, timer_tail=0.0018, arrival_tail=0.0022)
+
+
+def test_on_a_busy_machine_a_late_start_made_up_does_not_cost_a_one_request_bucket() -> None:
+    """Made-up lateness once put a late start and the next on-time one 1 ms apart at 100/s, which a
+    one-request bucket refuses: the best fixed pace under the measured lateness was 0.57 x quota; made
+    up by at most a fifth of an interval, 0.61. Still under 0.8 x quota: there no client reaches the
+    target end to end (the arithmetic is in docs/performance.md)."""
+    best_pace = best_fixed_pace(BUSY)
+    assert 0.6 * BUSY.quota <= best_pace < 0.8 * BUSY.quota
