@@ -276,10 +276,17 @@ def targets(o: CellOutcome, run: Run) -> list[tuple[str, bool]]:
         else:
             goal, why = 0.9 * q, "0.9×quota (no sweep)"
         if run.rate is not None:
-            goal, why = min(goal, 0.9 * run.rate), why + " or 0.9×--rate"
+            # --rate below the quota is a ceiling, never a trap: the run stays at --rate (0.9 x it, as
+            # the quota's own target), or, on a one-request bucket, meets the burst-1 rule above; the
+            # SDK pool, which sits at the quota, is no yardstick for a client capped under it
+            ceiling = f"0.9×--rate {run.rate:.0f}/s"
+            if cell.burst == 1 and cell.shape != "window":
+                goal, why = min(goal, 0.9 * run.rate), f"{ceiling} or {why}"
+            else:
+                goal, why = 0.9 * run.rate, ceiling
         out.append((f"accepted {run.steady:.0f}/s ≥ {why}", run.steady >= goal))
         pool = o.run(POOL)
-        if run.client != POOL and pool is not None and pool.steady is not None:
+        if run.client != POOL and run.rate is None and pool is not None and pool.steady is not None:
             out.append((f"≥ SDK pool {pool.steady:.0f}/s", run.steady >= pool.steady))
     out.append((f"throttled {run.share * 100:.1f}% < 3%", run.share < 0.03))
     if run.peak is not None:

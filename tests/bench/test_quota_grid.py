@@ -51,6 +51,30 @@ def test_targets_say_met_or_missed_with_the_figures() -> None:
     assert "MISSED: ≥ SDK pool 100/s" in render([outcome])
 
 
+def test_a_rate_run_is_held_to_its_ceiling_not_to_the_sdk_pool() -> None:
+    """--rate below the quota is a ceiling, never a trap: the run must stay at it (0.9 x --rate), but a
+    pool that sits at the quota is out of reach for a client capped under it."""
+    cell = Cell("b", "burst 10", 100, 10)
+    pool = Run(POOL, 16.0, 3000, 1500, 3.0, steady=99.0, peak=200)
+    held = Run(RATE, 16.0, 1500, 0, 2.0, steady=88.0, peak=90, rate=90.0)
+    verdicts = {label: ok for label, ok in targets(CellOutcome(cell, (held, pool)), held)}
+    assert verdicts == {
+        "accepted 88/s ≥ 0.9×--rate 90/s": True,
+        "throttled 0.0% < 3%": True,
+        "peak 1 s 90 ≤ 130": True,
+    }
+    trapped = Run(RATE, 16.0, 1500, 0, 2.0, steady=70.0, peak=75, rate=90.0)
+    assert ("accepted 70/s ≥ 0.9×--rate 90/s", False) in targets(CellOutcome(cell, (trapped, pool)), trapped)
+    # a one-request bucket: 0.9 x --rate, or the burst-1 rule (0.8 x quota up to 200/s), whichever is less
+    strict = Cell("b1", "burst 1", 100, 1)
+    paced = Run(RATE, 16.0, 1500, 10, 2.0, steady=80.5, peak=85, rate=90.0)
+    label, ok = targets(CellOutcome(strict, (paced, pool)), paced)[0]
+    assert (label, ok) == ("accepted 80/s ≥ 0.9×--rate 90/s or 0.8×quota", True)
+    # the default run is still held to the SDK pool
+    default = Run("fcaudit", 16.0, 1500, 15, 2.0, steady=95.0, peak=105)
+    assert ("≥ SDK pool 99/s", False) in targets(CellOutcome(cell, (default, pool)), default)
+
+
 def test_the_bound_follows_a_changing_quota() -> None:
     cell = Cell("h", "halves", 100, 10, changes=((10.0, 0.5),))
     run = Run("fcaudit", 20.0, 1500, 0, 1.0, steady=None, peak=None)
