@@ -74,6 +74,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/wire/test_ratelimit.py",
         "tests/wire/test_ratelimit_pins.py",
         "tests/wire/test_ratelimit_pacing.py",
+        "tests/wire/test_ratelimit_controller_pins.py",
     ),
     "wire.pager": ("tests/wire/test_pager.py", "tests/wire/test_pager_pins.py"),
     "crawl.pipeline": (

@@ -1,0 +1,354 @@
+"""The rate controller's rules at their exact edges, with literal numbers worked out by hand (issue 18: an
+expected value computed from the module's own constants passes whatever the constant is).
+
+``AdaptiveRate`` is a pure state machine: every method takes ``now``, so each test feeds it answers at
+chosen instants (binary fractions where a boundary is compared exactly) and reads the rate, the anchor
+(``level``) and the hold. Pinned here: when a round ends (full, late, the alarm, exactly at each
+threshold), which answers count after a cut, when a round cuts and when it grows, the anchor and the
+bottom of quick successive cuts, CUBIC's K and the hold before probing, the ceiling during recovery,
+slow start's restart, the accepted rate's slow-pace reading, and how much history the limiter keeps.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.wire.ratelimit import AdaptiveRate, RateLimiter
+
+
+def past_slow_start(rate: float, level: float | None, ceiling: float | None = None) -> AdaptiveRate:
+    """A core out of slow start at ``rate``, anchored at ``level``, no round begun."""
+    core = AdaptiveRate(ceiling)
+    core.slow_start, core.rate, core.level = False, rate, level
+    return core
+
+
+def busy(core: AdaptiveRate, now: float, starts: int = 25) -> None:
+    """Make the limiter the bottleneck at ``now``: ``starts`` starts over the last 0.2 s and a start
+    waiting on the pace."""
+    for i in range(starts):
+        core.started(now - 0.2 + i * 0.2 / starts)
+    core.next_start(now - 1e-6)
+
+
+def answers(core: AdaptiveRate, times: list[float], throttled: set[int], rtt: float = 0.01) -> list[bool]:
+    """One answer at each of ``times`` (those at the indices in ``throttled`` throttled), each sent
+    ``rtt`` before it came; the cut flag of each."""
+    out = []
+    for i, t in enumerate(times):
+        if i in throttled:
+            out.append(core.throttled(t, sent_at=t - rtt))
+        else:
+            core.succeeded(t, sent_at=t - rtt)
+            out.append(False)
+    return out
+
+
+# ---- when a round ends -----------------------------------------------------------------------------
+
+
+def test_a_round_of_ten_answers_ends_exactly_at_its_tenth_of_a_second() -> None:
+    core = past_slow_start(rate=100.0, level=100.0)
+    # nine answers from 0.0 to 0.08, the tenth at exactly 0.1 s after the first; the last three throttled
+    times = [i * 0.01 for i in range(9)] + [0.1]
+    assert answers(core, times, {7, 8, 9}) == [False] * 9 + [True]
+
+
+def test_a_round_lasts_two_round_trips_not_three() -> None:
+    core = past_slow_start(rate=100.0, level=100.0)
+    # 100 ms round trips: ten answers 25 ms apart end the round at 0.225 s (over 0.2 s, under 0.3 s)
+    times = [1.0 + i * 0.025 for i in range(10)]
+    assert answers(core, times, {7, 8, 9}, rtt=0.1) == [False] * 9 + [True]
+
+
+def test_a_late_round_ends_with_three_answers_exactly_a_second_long() -> None:
+    core = past_slow_start(rate=100.0, level=100.0)
+    # two throttles of three (not an alarm, not a full round): the round ends at 1.0 s and cuts
+    assert answers(core, [0.0, 0.5, 1.0], {1, 2}) == [False, False, True]
+    core = past_slow_start(rate=100.0, level=100.0)
+    assert answers(core, [0.0, 0.5, 0.875], {1, 2}) == [False, False, False]  # under a second: goes on
+
+
+def test_the_alarm_rings_at_half_the_answers_throttled() -> None:
+    core = past_slow_start(rate=100.0, level=100.0)
+    # six answers within 50 ms, the last three throttled: three is half of six, and it cuts at once
+    times = [i * 0.01 for i in range(6)]
+    assert answers(core, times, {3, 4, 5}) == [False] * 5 + [True]
+
+
+def test_the_alarm_rings_again_exactly_a_second_after_the_last_cut() -> None:
+    core = past_slow_start(rate=100.0, level=100.0)
+    assert answers(core, [0.5, 0.75, 1.0], {0, 1, 2}) == [False, False, True]  # an alarm: cut at 1.0
+    # a clean round ends at 1.375 (round start 1.0, ten answers), so the next round starts there
+    assert answers(core, [1.25 + i / 128 for i in range(10)], set()) == [False] * 10
+    # three throttles, the third exactly 1.0 s after the cut: 0.625 s into the round, so only the alarm
+    assert answers(core, [1.875, 1.9375, 2.0], {0, 1, 2}) == [False, False, True]
+
+
+def test_answers_to_requests_sent_at_the_cut_instant_count() -> None:
+    core = past_slow_start(rate=100.0, level=100.0)
+    assert answers(core, [0.5, 0.75, 1.0], {0, 1, 2}) == [False, False, True]  # cut at 1.0
+    # three throttled answers to requests sent exactly at 1.0: the new pace's, so a second alarm
+    assert [core.throttled(t, sent_at=1.0) for t in (2.0, 2.0, 2.0)] == [False, False, True]
+
+
+# ---- when a round cuts, and when it grows -------------------------------------------------------------
+
+
+def test_two_throttles_cut_only_when_the_rounds_share_is_over_twice_the_tolerated_one() -> None:
+    # 30 answers, two throttled: 6.7% of the round, over 5% (the smoothed share is only 1.7%): it cuts
+    core = past_slow_start(rate=100.0, level=100.0)
+    times = [i * 0.003 for i in range(29)] + [0.125]  # the round is full only at its 30th answer
+    assert answers(core, times, {28, 29})[-1] is True
+    # 40 answers, two throttled: exactly 5%, not over it, and 1.25% smoothed: no cut
+    core = past_slow_start(rate=100.0, level=100.0)
+    times = [i * 0.002 for i in range(39)] + [0.125]
+    assert answers(core, times, {38, 39}) == [False] * 40
+    assert core.share == 0.0125
+    assert core.rate == 100.0
+
+
+def test_a_smoothed_share_exactly_at_the_tolerated_one_does_not_cut() -> None:
+    core = past_slow_start(rate=100.0, level=100.0)
+    assert answers(core, [i * 0.02 for i in range(10)], {9}) == [False] * 10  # a lone throttle: 2.5%
+    assert core.share == 0.025
+    # 80 answers, two throttled: 2.5% this round, 2.5% smoothed: at the tolerated share, not over it
+    times = [0.19 + i * 0.001 for i in range(79)] + [0.5]  # the round began at 0.18
+    assert answers(core, times, {78, 79}) == [False] * 80
+    assert core.share == 0.025
+    assert core.rate == 100.0
+    # a clean round pulls the smoothed share down by a quarter of the way to 0
+    assert answers(core, [0.75 + i * 0.02 for i in range(10)], set()) == [False] * 10
+    assert core.share == pytest.approx(0.01875)
+
+
+def test_a_round_exactly_at_the_tolerated_share_still_grows() -> None:
+    core = past_slow_start(rate=90.0, level=100.0)  # K = 0: the curve is at the anchor from the start
+    times = [i * 0.002 for i in range(39)] + [0.125]  # 40 answers, one throttled: 2.5%
+    busy(core, 0.125)
+    assert answers(core, times, {20}) == [False] * 40
+    # 0.125 s of growth: the curve says 100.02, the step at most 0.5 x 0.125 = 6.25%: 90 x 1.0625
+    assert core.rate == pytest.approx(95.625)
+
+
+def test_no_growth_when_the_workers_not_the_limiter_hold_requests_back() -> None:
+    core = past_slow_start(rate=90.0, level=100.0)
+    assert answers(core, [i * 0.02 for i in range(10)], set()) == [False] * 10  # nothing waited
+    assert core.rate == 90.0
+
+
+def test_slow_start_again_leaves_the_cubic_curve_alone() -> None:
+    core = past_slow_start(rate=50.0, level=100.0)
+    core.slow_start = True  # as after a restart: slow start grows the rate per success, not per round
+    busy(core, 5.0)
+    core._grow(5.0, 0.2)
+    assert core.rate == 50.0
+
+
+def test_a_start_waiting_exactly_a_quarter_second_ago_still_counts() -> None:
+    core = past_slow_start(rate=8.0, level=100.0)
+    core.started(4.875)
+    core.next_start(4.9375)  # due at 5.0: a start waits on the pace at 4.9375
+    core.started(5.0)
+    # 0.25 s after the wait, one start in the last 0.25 s: 4/s, half of 8/s
+    assert core._busy(5.1875)
+    assert not core._busy(5.25)
+
+
+# ---- the cut: the anchor and the bottom ----------------------------------------------------------------
+
+
+def test_cuts_in_quick_succession_hold_at_half_the_first_anchor_even_with_nothing_admitted() -> None:
+    core = past_slow_start(rate=100.0, level=100.0)
+    # 1.0: an alarm (three throttles of three): the anchor is at most halved: 50, the rate 50 x 0.875
+    answers(core, [1.0 + i * 0.02 for i in range(10)], set(range(10)))
+    assert (core.level, core.rate) == (50.0, 43.75)
+    # 1.34: a full round of ten throttles (the seven left of the first burst and three more), under a
+    # second after the cut: nothing admitted, so the anchor is 0; the rate holds at half of 50
+    answers(core, [1.3 + i * 0.02 for i in range(10)], set(range(10)))
+    assert core.level == 0.0
+    assert core.rate == 25.0
+    assert core.cuts == 2
+
+
+def test_a_quick_second_cut_under_half_the_first_anchor_stops_at_that_half_and_recovers_from_it() -> None:
+    core = past_slow_start(rate=100.0, level=100.0)
+    times = [1.0 + i * 0.02 for i in range(10)]
+    assert answers(core, times, {8, 9})[-1]  # 20% throttled: anchored at 80, the rate 80 x 0.975 = 78
+    assert core.level == pytest.approx(80.0)
+    assert core.rate == pytest.approx(78.0)
+    # 0.3 s later, 60% of a full round throttled: 78 x 0.4 = 31.2 admitted, but the bottom is 80 / 2
+    times = [1.3 + i * 0.02 for i in range(10)]
+    assert answers(core, times, {4, 5, 6, 7, 8, 9})[-1]
+    assert core.level == pytest.approx(31.2)
+    assert core.rate == 40.0
+    # the rate is above the anchor, so the curve starts at the anchor (K = 0): 31.2 x 1.1 after 1 s of
+    # growth (under 40), 31.2 x 1.8 = 56.16 after 2 s, capped at 25% a round: 50
+    busy(core, 3.0)
+    core._grow(3.0, 1.0)
+    assert core.rate == 40.0
+    core._grow(3.0, 1.0)
+    assert core.rate == pytest.approx(50.0)
+
+
+def test_a_cut_exactly_a_second_after_the_last_starts_a_new_episode() -> None:
+    core = past_slow_start(rate=100.0, level=100.0)
+    assert answers(core, [0.5, 0.75, 1.0], {0, 1, 2})[-1]  # cut at 1.0: anchor 50, rate 43.75
+    # three throttles up to exactly 2.0: a late round; an alarm round caps the anchor at half the pace,
+    # 21.875, and no bottom from the last episode (not under a second since): 21.875 x (1 - 0.21875)
+    assert answers(core, [1.5, 1.75, 2.0], {0, 1, 2})[-1]
+    assert core.level == 21.875
+    assert core.rate == pytest.approx(17.08984375)
+    # a full round of throttles 0.64 s later: the new episode's bottom is half of 21.875
+    assert answers(core, [2.5 + i / 64 for i in range(10)], set(range(10)))[-1]
+    assert core.rate == pytest.approx(10.9375)
+
+
+def test_a_quick_cut_after_slow_start_has_no_episode_bottom() -> None:
+    core = AdaptiveRate(None)
+    core.rate = 40.0
+    # slow start ends on an alarm at 0.54: anchored at half of 40 (under 40 / e^0.4), the rate 17.5
+    assert answers(core, [0.5, 0.52, 0.54], {0, 1, 2})[-1]
+    assert (core.level, core.rate) == (20.0, 17.5)
+    # a full round of throttles 0.35 s later: slow start may have overshot many times over, so no
+    # bottom from the anchor it found: the rate falls to the floor, 0.2/s
+    assert answers(core, [0.75 + i / 64 for i in range(10)], set(range(10)))[-1]
+    assert core.rate == pytest.approx(0.2)
+
+
+def test_right_after_slow_start_the_bottom_counts_successes_over_a_whole_second() -> None:
+    core = AdaptiveRate(None)
+    core.rate = 40.0
+    assert answers(core, [0.96, 0.98, 1.0], {0, 1, 2})[-1]  # slow start ends at 1.0: rate 17.5
+    for i in range(10):  # ten answers to requests of the old pace by 1.04: they count as admitted
+        core.succeeded(1.0 + (i + 1) / 256, sent_at=0.999)
+    # a full round at 1.1: nine successes and one throttle, a lone one but the smoothed share is
+    # 0.25 + 0.25 x (0.1 - 0.25) = 0.2125: a cut of 10.625%. Admitted: 19 successes in the 0.1 s since
+    # slow start (190/s), so the whole 17.5; the bottom is half of the last whole second's 19, not of 190
+    times = [1.04 + i * 0.005 for i in range(9)] + [1.1]
+    assert answers(core, times, {9})[-1]
+    assert core.level == 17.5
+    assert core.rate == pytest.approx(15.640625)  # 17.5 x 0.89375
+
+
+def test_an_edge_found_within_fifteen_percent_holds_the_probe_for_the_throttles_it_cost() -> None:
+    core = past_slow_start(rate=85.0, level=80.0)
+    # 20% of a full round throttled: 85 x 0.8 = 68 admitted, exactly 15% under the last anchor: the same
+    # edge, so the next probe waits for 2 throttles / 1% = 200 answers
+    assert answers(core, [1.0 + i * 0.02 for i in range(10)], {8, 9})[-1]
+    assert core.level == 68.0
+    assert core._hold == 200.0
+
+
+def test_the_hold_lasts_exactly_its_number_of_answers() -> None:
+    core = past_slow_start(rate=85.0, level=80.0)
+    assert answers(core, [1.0 + i * 0.02 for i in range(10)], {8, 9})[-1]  # cut at 1.18, hold 200
+    assert core.rate == pytest.approx(66.3)  # 68 x (1 - 0.025)
+    # 198 answers within the round's first 0.1 s, the 199th ends it: held at 0.985 x 68 = 66.98
+    times = [1.2] * 198 + [1.375]
+    busy(core, 1.375)
+    answers(core, times, set())
+    assert core.rate == pytest.approx(66.98)
+    # ten more (209 since the cut) end the next round, 0.125 s long: paid for, the curve goes on from
+    # the hold: t = -0.5313 + 0.125, 68 x (1 + 0.1 x t^3) = 67.5438
+    busy(core, 1.5)
+    answers(core, [1.4 + i * 0.01 for i in range(9)] + [1.5], set())
+    assert core.rate == pytest.approx(67.5438, rel=1e-5)
+
+
+def test_held_growth_stops_just_under_the_anchor() -> None:
+    core = past_slow_start(rate=90.0, level=100.0)
+    core._k, core._hold = 1.0, 100.0  # K 1 s; 100 answers to go before the next probe
+    busy(core, 5.0)
+    core._grow(5.0, 2.0)  # 2 s of growth, held at K less the hold: 0.985 x 100
+    assert core.rate == pytest.approx(98.5)
+
+
+# ---- recovery after a cut: K, the ceiling, slow start again ------------------------------------------
+
+
+def test_after_a_cut_the_curve_starts_k_seconds_before_the_anchor() -> None:
+    core = past_slow_start(rate=100.0, level=100.0)
+    assert answers(core, [1.0 + i * 0.02 for i in range(10)], {7, 8, 9})[-1]
+    assert core.level == pytest.approx(70.0)
+    assert core.rate == pytest.approx(67.375)
+    # K = (0.0375 / 0.1)^(1/3) = 0.72112 s; a clean round 0.2 s long: t = -0.52112,
+    # 70 x (1 + 0.1 x t^3) = 69.00936 (under the 10% step)
+    busy(core, 1.38)
+    answers(core, [1.2 + i * 0.02 for i in range(10)], set())
+    assert core.rate == pytest.approx(69.00936, rel=1e-6)
+
+
+def test_recovery_never_passes_the_ceiling() -> None:
+    core = past_slow_start(rate=9.5, level=10.0, ceiling=10.0)  # K = 0
+    busy(core, 5.0)
+    core._grow(5.0, 1.0)  # the curve says 11, the step 9.5 x 1.25: the ceiling says 10
+    assert core.rate == 10.0
+
+
+def test_slow_start_again_only_at_twice_the_anchor() -> None:
+    core = AdaptiveRate(None)
+    core.rate = 40.0
+    assert answers(core, [0.5, 0.52, 0.54], {0, 1, 2})[-1]  # slow start ends: anchor 20, rate 17.5
+    busy(core, 3.0, 100)
+    core._grow(3.0, 0.25)  # grown a little, far from 40: no slow start
+    assert not core.slow_start
+    core.rate = 40.0
+    core._grow(3.0, 0.1)  # at twice the anchor without a throttle since: slow start again
+    assert core.slow_start
+
+
+def test_after_slow_start_resumes_an_answer_sent_at_the_cut_grows_the_rate() -> None:
+    core = AdaptiveRate(None)
+    core.rate = 40.0
+    assert answers(core, [0.5, 0.52, 0.54], {0, 1, 2})[-1]  # cut at 0.54
+    core.rate = 40.0
+    busy(core, 3.0, 100)
+    core._grow(3.0, 0.1)
+    assert core.slow_start
+    busy(core, 3.0, 100)
+    core.succeeded(3.0, sent_at=0.54)  # sent exactly at the cut: at the new pace, so it grows the rate
+    # a 2.46 s round trip: slow start adds 0.4 / 2.46 requests/s (e^0.4 a round trip), not 10
+    assert core.rate == pytest.approx(40.16260, rel=1e-6)
+
+
+# ---- the accepted rate, and how much history is kept -----------------------------------------------
+
+
+def test_the_accepted_rate_at_a_slow_pace_counts_ten_answers_over_their_span() -> None:
+    core = AdaptiveRate(None)
+    for i in range(12):
+        core.succeeded(i / 16, sent_at=i / 16 - 0.01)
+    # the tenth-last answer exactly a span before now: it is not inside the span: 9 in 0.5625 s
+    assert core.accepted(0.6875, span=0.5625) == 16.0
+    slow = AdaptiveRate(None)
+    for i in range(10):
+        slow.succeeded(i / 32, sent_at=i / 32 - 0.01)
+    # ten answers over 0.28125 s, more than the span: ten over their own span
+    assert slow.accepted(0.28125, span=0.125) == pytest.approx(10 / 0.28125)
+
+
+def test_the_limiter_keeps_exactly_the_last_seconds_successes_and_starts() -> None:
+    core = AdaptiveRate(None)
+    for i in range(100):
+        core.started(i / 32)
+        core.succeeded(i / 32, sent_at=i / 32)
+    # at 99/32 s the last second is (67/32, 99/32]: 32 of each (the one at exactly 67/32 is out)
+    assert (len(core._starts), len(core._successes)) == (32, 32)
+    core.accepted(99 / 32 + 0.5)  # half a second later: (83/32, 115/32] holds 16
+    assert len(core._successes) == 16
+
+
+def test_on_throttled_without_a_send_time_takes_the_answer_as_sent_now() -> None:
+    class Clock:
+        now = 5.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    limiter = RateLimiter(None, 4, clock)
+    for t in (5.0, 5.01, 5.02):
+        clock.now = t
+        limiter.on_throttled()
+    assert limiter.core.cuts == 1
