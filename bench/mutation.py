@@ -46,6 +46,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/wire/test_signing_acs3.py",
         "tests/wire/test_signing_hot_path.py",
         "tests/wire/test_client.py",
+        "tests/wire/test_signing_acs3_headers_pins.py",
     ),
     "wire.transport": (
         "tests/wire/test_client.py",
@@ -63,6 +64,8 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/wire/test_fc3.py",
         "tests/wire/test_signing_hot_path.py",
         "tests/wire/test_transport_boundary.py",
+        "tests/wire/test_list_triggers.py",
+        "tests/wire/test_fc2_client_credentials_pins.py",
     ),
     "wire.retry": (
         "tests/wire/test_retry.py",
