@@ -185,7 +185,19 @@ BUSY = Shape(100, 1, latency=0.01, jitter=0.01, arrival_jitter=0.0, timer_tail=0
 def test_on_a_busy_machine_a_late_start_made_up_does_not_cost_a_one_request_bucket() -> None:
     """Made-up lateness once put a late start and the next on-time one 1 ms apart at 100/s, which a
     one-request bucket refuses: the best fixed pace under the measured lateness was 0.57 x quota; made
-    up by at most a fifth of an interval, 0.61. Still under 0.8 x quota: there no client reaches the
-    target end to end (the arithmetic is in docs/performance.md)."""
+    up over the starts that follow, at most a fifth of an interval each, 0.60. Still under 0.8 x quota:
+    there no client reaches the target end to end (the arithmetic is in docs/performance.md)."""
     best_pace = best_fixed_pace(BUSY)
-    assert 0.6 * BUSY.quota <= best_pace < 0.8 * BUSY.quota
+    assert 0.59 * BUSY.quota <= best_pace < 0.8 * BUSY.quota
+
+
+def test_on_a_busy_machine_a_ceiling_is_still_held() -> None:
+    """Lateness made up over the starts that follow keeps --rate's pace on a busy machine: made up by at
+    most a fifth of an interval and the rest dropped, --rate 90 on a 100/s bucket with a burst of 10
+    held 85/s."""
+    shape = Shape(
+        100, 10, latency=0.01, jitter=0.01, arrival_jitter=0.0, timer_tail=0.0018, arrival_tail=0.0022
+    )
+    result = simulate(shape, ceiling=90, duration=30)
+    assert result.throttled == 0
+    assert result.steady() >= 88
