@@ -3,11 +3,15 @@ aliases or versions invoked without a config of their own.
 
 ``AuditFold`` hands every finished function to ``CrossRef.add_function``, every config to
 ``add_config`` and every FC-function destination to ``add_edge``; the rules run once the input is over
-(``hits``). What is kept per function and per config is one hash each (Python's 64-bit hash of the key
-tuple; a collision between two of a million keys has odds of about 1 in 10^7): that the function exists,
-which functions have an onFailure destination on LATEST, which versions and aliases have a config. Only
-the FC destinations themselves (rare) are kept whole. So memory grows with the estate, but by tens of
-bytes per function and config, unlike the rest of the fold (bounded).
+(``hits``). Memory: what is kept per function and per version/alias config is one 64-bit hash in a
+``KeyFlags`` table (``crawler.audit.keyflags``: 13.5-27 bytes a key; a collision between two of a
+million keys has odds of about 1 in 10^7) with a byte of flags: that the function exists, that its
+LATEST config has an onFailure destination, that a version or alias has a config (and, for the fold,
+that the function has a finding). These are inherent: an FC destination may name a function recorded
+anywhere before it, and a function may appear more than once in an input. Each FC-function
+destination is kept as one ``marshal``-ed tuple in a byte log (its service as an index into the
+services seen, its destination as the ARN, parsed again when the rules run): about 100 bytes each.
+Nothing else grows with the estate.
 
 Names: an FC 2.0 destination names ``services/{service}[.{qualifier}]/functions/{function}``; an FC 3.0
 one ``functions/{name}``, where ``{service}${function}`` is an FC 2.0 function and a name without ``$``
@@ -32,13 +36,16 @@ What each rule may conclude:
 
 from __future__ import annotations
 
+import marshal
+from array import array
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from crawler.audit.arns import Destination
+from crawler.audit.arns import Destination, parse_destination
 from crawler.audit.catalogue import DANGLING_FC_DESTINATION, DESTINATION_CYCLE, QUALIFIER_GAP, Hit
+from crawler.audit.keyflags import KeyFlags
 from crawler.store.records import LATEST
 
 FnKey = tuple[str, str, str, str]
@@ -49,6 +56,14 @@ Target = tuple[str, str]
 _DANGLING: Final = DANGLING_FC_DESTINATION.rule_id
 _CYCLE: Final = DESTINATION_CYCLE.rule_id
 _GAP: Final = QUALIFIER_GAP.rule_id
+
+#: the flags of a key in ``CrossRef.keys``: of a function's key ...
+EXISTS: Final = 1
+LATEST_FAILURE: Final = 2
+#: (for ``AuditFold``) the function has a finding
+FLAGGED: Final = 8
+#: ... and of a (function, qualifier) key: a version or alias with a config of its own
+QUALIFIED: Final = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,40 +120,69 @@ def complete_targets(runs: Iterable[Sequence[Any]]) -> set[Target]:
 class CrossRef:
     """What the cross-function rules need, kept as the fold goes (see the module docstring)."""
 
-    #: hashes of the functions that exist (status ok, none or error; ``gone`` removes)
-    functions: set[int] = field(default_factory=set)
-    #: hashes of the (function, qualifier) of every config of a version or alias
-    qualified: set[int] = field(default_factory=set)
-    #: hashes of the functions whose LATEST config has an onFailure destination
-    latest_failure: set[int] = field(default_factory=set)
-    edges: list[Edge] = field(default_factory=list)
+    #: function key hash → EXISTS (status ok, none or error; ``gone`` clears it) | LATEST_FAILURE |
+    #: FLAGGED; (function, qualifier) hash → QUALIFIED
+    keys: KeyFlags = field(default_factory=KeyFlags)
     #: qualifiers other than LATEST that triggers name: (function, qualifier) → line
     trigger_qualifiers: dict[Node, int] = field(default_factory=dict)
+    #: the FC-function destinations: one marshal-ed (service index, function, qualifier, side, ARN,
+    #: line) after another, and where each ends
+    edge_log: bytearray = field(default_factory=bytearray)
+    edge_ends: array[int] = field(default_factory=lambda: array("Q"))
+    #: (account, region, service) → its index in ``services``, for the edge log
+    service_index: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    services: list[tuple[str, str, str]] = field(default_factory=list)
 
     def copy(self) -> CrossRef:
         return CrossRef(
-            set(self.functions),
-            set(self.qualified),
-            set(self.latest_failure),
-            list(self.edges),
+            self.keys.copy(),
             dict(self.trigger_qualifiers),
+            bytearray(self.edge_log),
+            self.edge_ends[:],
+            dict(self.service_index),
+            list(self.services),
         )
 
+    # --- views for tests and debugging (each a scan: O(functions)) ------------------------------------
+    @property
+    def functions(self) -> set[int]:
+        """The hashes of the functions that exist."""
+        return set(self.keys.hashes(EXISTS))
+
+    @property
+    def qualified(self) -> set[int]:
+        """The hashes of the (function, qualifier) of every config of a version or alias."""
+        return set(self.keys.hashes(QUALIFIED))
+
+    @property
+    def latest_failure(self) -> set[int]:
+        """The hashes of the functions whose LATEST config has an onFailure destination."""
+        return set(self.keys.hashes(LATEST_FAILURE))
+
+    @property
+    def edges(self) -> list[Edge]:
+        return list(self.iter_edges())
+
+    # --- folding ----------------------------------------------------------------------------------------
     def add_function(self, key: FnKey, status: str, line: int, triggers: object) -> tuple[Node, ...]:
         """Fold in a function record; the trigger qualifiers it was the first to name (an ``error``
         record keeps them, to take them back with ``retract_triggers`` if a later record replaces it).
         Whether the function exists needs no taking back: every record of it sets that anew."""
         if status == "gone":
-            self.functions.discard(hash(key))
+            self.keys.update(hash(key), 0, EXISTS)
             return ()
-        self.functions.add(hash(key))
+        self.keys.update(hash(key), EXISTS)
+        return self.add_triggers(key, line, triggers) if triggers else ()
+
+    def add_triggers(self, key: FnKey, line: int, triggers: object) -> tuple[Node, ...]:
+        """The trigger qualifiers of a function record (not ``gone``) that it was the first to name."""
         added: list[Node] = []
-        if triggers:  # a list of trigger objects: a qualifier on one is rare (FC 2.0 triggers have one)
-            for trigger in triggers if isinstance(triggers, list) else ():
-                q = trigger.get("qualifier") if isinstance(trigger, Mapping) else None
-                if isinstance(q, str) and q and q != LATEST and (*key, q) not in self.trigger_qualifiers:
-                    self.trigger_qualifiers[(*key, q)] = line
-                    added.append((*key, q))
+        # a list of trigger objects: a qualifier on one is rare (FC 2.0 triggers have one)
+        for trigger in triggers if isinstance(triggers, list) else ():
+            q = trigger.get("qualifier") if isinstance(trigger, Mapping) else None
+            if isinstance(q, str) and q and q != LATEST and (*key, q) not in self.trigger_qualifiers:
+                self.trigger_qualifiers[(*key, q)] = line
+                added.append((*key, q))
         return tuple(added)
 
     def retract_triggers(self, nodes: Iterable[Node]) -> None:
@@ -148,12 +192,30 @@ class CrossRef:
 
     def add_config(self, node: Node, failure: Destination | None) -> None:
         if node[4] != LATEST:
-            self.qualified.add(hash(node))
+            self.keys.update(hash(node), QUALIFIED)
         elif failure is not None:
-            self.latest_failure.add(hash(node[:4]))
+            self.keys.update(hash(node[:4]), LATEST_FAILURE)
 
     def add_edge(self, source: Node, side: str, destination: Destination, line: int) -> None:
-        self.edges.append(Edge(source, side, destination, line))
+        """An FC-function destination, as ``parse_destination`` made it from its ARN (the rules parse
+        every destination so): the log keeps the ARN and parses it again when the rules run."""
+        account, region, service, function, qualifier = source
+        group = (account, region, service)
+        index = self.service_index.get(group)
+        if index is None:
+            index = self.service_index[group] = len(self.services)
+            self.services.append(group)
+        self.edge_log += marshal.dumps((index, function, qualifier, side, destination.arn, line))
+        self.edge_ends.append(len(self.edge_log))
+
+    def iter_edges(self) -> Iterator[Edge]:
+        """The edges in the order they were added, decoded again (the destination parsed again from its
+        ARN: ``parse_destination`` is a function of the ARN alone, so it is the same ``Destination``)."""
+        log, services, start = memoryview(self.edge_log), self.services, 0
+        for end in self.edge_ends:
+            index, function, qualifier, side, arn, line = marshal.loads(log[start:end])
+            start = end
+            yield Edge((*services[index], function, qualifier), side, parse_destination(arn), line)
 
     # --- the rules ------------------------------------------------------------------------------------
     def target(self, d: Destination, account: str) -> FnKey:
@@ -171,44 +233,63 @@ class CrossRef:
     def resolve(self, d: Destination, account: str) -> FnKey | None:
         """The function an FC destination names, if this input has it."""
         key = self.target(d, account)
-        return key if hash(key) in self.functions else None
+        return key if self.keys.get(hash(key)) & EXISTS else None
 
     def unchecked(self, complete: set[Target]) -> int:
         """FC destinations not found in this input whose account and region were not crawled completely."""
         return sum(
             1
-            for e in self.edges
+            for e in self.iter_edges()
             if self.resolve(e.destination, e.source[0]) is None
             and self.target(e.destination, e.source[0])[:2] not in complete
         )
 
     def hits(self, complete: set[Target], *, dangling: bool, cycle: bool, gap: bool) -> list[CrossHit]:
+        """The findings of the three rules: dangling ones in edge order, then the loops, then the gaps.
+        Edges are decoded one at a time; what is kept while judging is what a rule may report (the loops'
+        graph holds only edges into a node that has an FC destination of its own)."""
         out: list[CrossHit] = []
-        resolved: list[tuple[Edge, FnKey | None]] = [
-            (e, self.resolve(e.destination, e.source[0])) for e in self.edges
-        ]
-        if dangling:
-            for edge, found in resolved:
-                d = edge.destination
-                key = self.target(d, edge.source[0])
-                if found is None and key[:2] in complete:
-                    named = f"{key[2]}/{key[3]}" if key[2] else key[3]
-                    hit: Hit = (_DANGLING, (edge.side, d, named))
-                    out.append(CrossHit(hit, edge.source[:4], edge.source[4], edge.line))
+        gaps: dict[Node, tuple[str, int]] = {}
+        sources = KeyFlags()  # hashes of the nodes with an FC destination, for the loops' graph
+        for edge in self.iter_edges():
+            d = edge.destination
+            key = self.target(d, edge.source[0])
+            found = self.keys.get(hash(key)) & EXISTS
+            if dangling and not found and key[:2] in complete:
+                named = f"{key[2]}/{key[3]}" if key[2] else key[3]
+                hit: Hit = (_DANGLING, (edge.side, d, named))
+                out.append(CrossHit(hit, edge.source[:4], edge.source[4], edge.line))
+            if cycle:
+                sources.update(hash(edge.source), EXISTS)
+            q = d.qualifier or LATEST
+            if gap and found and q != LATEST and self._gap((*key, q)):
+                gaps.setdefault((*key, q), (f"a destination of {label(edge.source)}", edge.line))
         if cycle:
-            out.extend(self._cycles(resolved))
+            out.extend(self._cycles(sources))
         if gap:
-            out.extend(self._gaps(resolved))
+            for node, line in self.trigger_qualifiers.items():
+                if self._gap(node):
+                    gaps.setdefault(node, ("a trigger", line))
+            out.extend(
+                CrossHit((_GAP, (n[4], where)), n[:4], n[4], line)
+                for n, (where, line) in sorted(gaps.items())
+            )
         return out
 
-    def _cycles(self, resolved: list[tuple[Edge, FnKey | None]]) -> list[CrossHit]:
+    def _gap(self, node: Node) -> bool:
+        """A qualifier of an existing function whose LATEST has a failure destination, without a config
+        of its own."""
+        flags = self.keys.get(hash(node[:4]))
+        return bool(flags & EXISTS and flags & LATEST_FAILURE and not self.keys.get(hash(node)) & QUALIFIED)
+
+    def _cycles(self, sources: KeyFlags) -> list[CrossHit]:
         graph: dict[Node, list[tuple[Node, Edge]]] = {}
-        sources = {edge.source for edge in self.edges}
-        for edge, target in resolved:
+        for edge in self.iter_edges():
+            target = self.resolve(edge.destination, edge.source[0])
             if target is None or target == edge.source[:4]:
                 continue
             node: Node = (*target, edge.destination.qualifier or LATEST)
-            if node in sources:  # it has an FC destination of its own: the chain may go on
+            if sources.get(hash(node)):  # it has an FC destination of its own: the chain may go on
                 graph.setdefault(edge.source, []).append((node, edge))
         out = []
         for component in _strong_components(graph):
@@ -225,24 +306,6 @@ class CrossRef:
                         first.line,
                     )
                 )
-        return out
-
-    def _gaps(self, resolved: list[tuple[Edge, FnKey | None]]) -> list[CrossHit]:
-        seen: dict[Node, tuple[str, int]] = {}
-        for edge, target in resolved:
-            q = edge.destination.qualifier or LATEST
-            if target is not None and q != LATEST:
-                seen.setdefault((*target, q), (f"a destination of {label(edge.source)}", edge.line))
-        for node, line in self.trigger_qualifiers.items():
-            seen.setdefault(node, ("a trigger", line))
-        out = []
-        for node, (where, line) in sorted(seen.items()):
-            key = node[:4]
-            if hash(key) not in self.latest_failure or hash(node) in self.qualified:
-                continue
-            if hash(key) not in self.functions:
-                continue
-            out.append(CrossHit((_GAP, (node[4], where)), key, node[4], line))
         return out
 
 

@@ -10,8 +10,10 @@ policy's ``max_services`` (beyond it, one ``(other services)`` row); destination
 ``max_findings`` most severe findings kept for listing (all are counted, per rule and severity, and all
 go to ``on_finding``); problems kept up to ``PROBLEM_CAPACITY``. Bounded, except what grows with what is
 unusual (one ``ErrorMark`` per function whose last record so far is ``error``) and what the rules across
-functions need (``crawler.audit.crossref``: one hash per function and per version/alias config, and each
-FC-function destination) plus one hash per function with a finding (``flagged``).
+functions need (``crawler.audit.crossref``: one 64-bit hash per function and per version/alias config
+in a compact table, 13.5-27 bytes each, and about 100 bytes per FC-function destination); the same
+table holds whether each function has a finding (its FLAGGED flag: ``functions_with_findings`` counts a
+function once however many records of it the input holds).
 
 The last record of a function wins within one crawl (one ``run`` start record): ``--resume`` crawls a
 function that ended in ``error`` again and appends its new records, so a file may hold an ``error``
@@ -35,7 +37,15 @@ from typing import Any, Final
 import orjson
 
 from crawler.audit.arns import Destination, names_function
-from crawler.audit.crossref import CrossHit, CrossRef, complete_targets
+from crawler.audit.crossref import (
+    EXISTS,
+    FLAGGED,
+    LATEST_FAILURE,
+    QUALIFIED,
+    CrossHit,
+    CrossRef,
+    complete_targets,
+)
 from crawler.audit.report_model import (
     AGE,
     AGE_BOUNDS,
@@ -201,8 +211,8 @@ class AuditFold:
         self.xref = CrossRef()
         #: functions (ok/none) whose record has no trigger list (a crawl without --triggers)
         self.untriggered = 0
-        #: functions with at least one finding (not suppressed), by the hash of their key
-        self.flagged: set[int] = set()
+        #: functions with at least one finding (not suppressed): their FLAGGED flag in ``xref.keys``
+        self.flagged_count = 0
         #: cross-function findings already sent to ``on_finding``
         self.cross_sent: set[tuple[str, Key, str | None, str]] = set()
         #: the findings of ``error`` records that can no longer be replaced, per severity, in line order
@@ -240,8 +250,11 @@ class AuditFold:
         evaluate, count, emit = engine.evaluate, self.count, self.emit
         exposure, timeout = exposure_of(fn), timeout_of(fn)
         xref = self.xref
-        new_triggers = xref.add_function(key, status, line, fn.get("triggers"))
-        qualified, latest_failure, key_hash = xref.qualified, xref.latest_failure, hash(key)
+        # xref.add_function and add_config, inline (this runs once per function and config): the
+        # function's flags are set once, at the end; a version's or alias's key as it comes
+        triggers = fn.get("triggers")
+        new_triggers = xref.add_triggers(key, line, triggers) if triggers and status != "gone" else ()
+        keys, key_hash, latest_failure, qualified = xref.keys, hash(key), False, []
         if status in ("ok", "none"):
             row[EXPOSURE + _EXPOSURE_INDEX[exposure]] += 1
             if fn.get("triggers") is None:
@@ -262,10 +275,10 @@ class AuditFold:
             evaluation = evaluate(config, account, region, service, function, False, timeout, exposure)
             count(row, evaluation, account, region)
             success, failure = evaluation[4], evaluation[5]
-            if q != LATEST:  # xref.add_config, inline: this runs once per config
-                qualified.add(hash((account, region, service, function, q)))
+            if q != LATEST:
+                qualified.append(hash((account, region, service, function, q)))
             elif failure is not None:
-                latest_failure.add(key_hash)
+                latest_failure = True
             if success is not None and success.kind == "fc-function":
                 self.fc_edge("onSuccess", success, key, q, cline)
             if failure is not None and failure.kind == "fc-function":
@@ -273,6 +286,8 @@ class AuditFold:
             if evaluation.hits:
                 emit(evaluation.hits, row, account, region, service, function, q, cline, evaluation)
         row[CONFIGS] += len(configs)
+        if qualified:
+            keys.set_all(qualified, QUALIFIED)
         if status == "none" and not configs:
             row[DEFAULTS] += 1
             evaluation = evaluate(NO_CONFIG, account, region, service, function, True, timeout, exposure)
@@ -281,7 +296,8 @@ class AuditFold:
                 row[DEFAULTS_NOT_LISTED] += 1
             if evaluation.hits:
                 emit(evaluation.hits, row, account, region, service, function, None, line, evaluation)
-        elif status == "error":
+        mark = None
+        if status == "error":
             error = fn.get("error")
             code = str(error.get("code")) if error else "unknown"
             if code not in self.error_codes and len(self.error_codes) >= ERROR_CODE_CAPACITY:
@@ -294,12 +310,18 @@ class AuditFold:
                 self.finalize(mark)
             else:
                 self.errors[key] = mark
-                # retract takes f out of ``flagged`` only if this record put it there: an earlier
-                # record of f (an earlier crawl, or this one before the error) may have flagged it
-                found = row[FINDINGS] + row[FINDINGS + 1] + row[FINDINGS + 2] + row[FINDINGS + 3]
-                mark.flagged = found > found_before and key_hash not in self.flagged
-        if row[FINDINGS] + row[FINDINGS + 1] + row[FINDINGS + 2] + row[FINDINGS + 3] > found_before:
-            self.flagged.add(key_hash)
+        found = row[FINDINGS] + row[FINDINGS + 1] + row[FINDINGS + 2] + row[FINDINGS + 3] > found_before
+        gone = status == "gone"
+        set_bits = (
+            (0 if gone else EXISTS) | (LATEST_FAILURE if latest_failure else 0) | (FLAGGED if found else 0)
+        )
+        old = keys.update(key_hash, set_bits, EXISTS if gone else 0)
+        if found and not old & FLAGGED:
+            self.flagged_count += 1
+            if mark is not None and not configs:
+                # retract takes f's FLAGGED back only if this record set it: an earlier record of f
+                # (an earlier crawl, or this one before the error) may have flagged it
+                mark.flagged = True
         declared = fn["configs"]
         if declared != len(configs):
             self.problem(
@@ -341,8 +363,8 @@ class AuditFold:
     def retract(self, mark: ErrorMark) -> None:
         """Take back everything an ``error`` record added (a later record of its function replaced it)."""
         account, region, service, _function = mark.key
-        if mark.flagged:
-            self.flagged.discard(hash(mark.key))
+        if mark.flagged and self.xref.keys.update(hash(mark.key), 0, FLAGGED) & FLAGGED:
+            self.flagged_count -= 1
         self.xref.retract_triggers(mark.triggers)
         row = self.rows.get((account, region, service), self.other)
         if row is None:
@@ -419,7 +441,8 @@ class AuditFold:
             if row is not None:
                 if expired is not None:
                     _bump(self.expired_hits, expired.index)
-                self.flagged.add(hash(ch.key))
+                if not self.xref.keys.update(hash(ch.key), FLAGGED) & FLAGGED:
+                    self.flagged_count += 1
                 row[self.rule_column[rule_id]] += 1
                 row[FINDINGS + finding.severity] += 1
                 if not self.closed[finding.severity]:
@@ -619,6 +642,11 @@ class AuditFold:
             self.finalize(mark)
         self.errors.clear()
 
+    @property
+    def flagged(self) -> set[int]:
+        """The hashes of the functions with a finding (a scan of the table: for tests and debugging)."""
+        return set(self.xref.keys.hashes(FLAGGED))
+
     # --- copying -----------------------------------------------------------------------------------
     def copy(self) -> AuditFold:
         """An independent twin: folding into either leaves the other as it was."""
@@ -639,6 +667,6 @@ class AuditFold:
         twin.final_errors = [list(kept) for kept in self.final_errors]
         twin.xref = self.xref.copy()
         twin.untriggered = self.untriggered
-        twin.flagged = set(self.flagged)
+        twin.flagged_count = self.flagged_count
         twin.cross_sent = set(self.cross_sent)
         return twin

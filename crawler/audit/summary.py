@@ -372,5 +372,5 @@ def build_report(fold: AuditFold, lines: int, policy: AuditPolicy) -> AuditRepor
         runs=tuple(runs),
         policy=policy,
         notes=tuple(_notes(fold, Figures.from_row(totals))),
-        functions_with_findings=len(fold.flagged),
+        functions_with_findings=fold.flagged_count,
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from crawler.audit.arns import Destination
+from crawler.audit.arns import Destination, parse_destination
 from crawler.audit.crossref import CrossHit, CrossRef, FnKey, Node, complete_targets
 
 ACC = "1986114430573743"
@@ -21,26 +21,24 @@ OTHER = "1111111111111111"
 def fc3(
     name: str, qualifier: str | None = None, *, account: str | None = ACC, region: str = REG
 ) -> Destination:
+    """An FC 3.0 destination as the rules parse it (``CrossRef`` keeps an edge's ARN and parses it
+    again); without an account, not an ARN the parser accepts, built by hand for ``target`` alone."""
     tail = f":{qualifier}" if qualifier else ""
     arn = f"acs:fc:{region}:{account or ''}:functions/{name}{tail}"
-    return Destination(
-        arn, "fc-function", region=region, account=account, form="fc3", function=name, qualifier=qualifier
-    )
+    if account is None:
+        return Destination(
+            arn, "fc-function", region=region, account=None, form="fc3", function=name, qualifier=qualifier
+        )
+    d = parse_destination(arn)
+    assert (d.kind, d.form, d.function) == ("fc-function", "fc3", name)
+    return d
 
 
 def fc2(service: str, name: str, qualifier: str | None = None, *, account: str | None = ACC) -> Destination:
     q = f".{qualifier}" if qualifier else ""
-    arn = f"acs:fc:{REG}:{account or ''}:services/{service}{q}/functions/{name}"
-    return Destination(
-        arn,
-        "fc-function",
-        region=REG,
-        account=account,
-        form="fc2",
-        service=service,
-        function=name,
-        qualifier=qualifier,
-    )
+    d = parse_destination(f"acs:fc:{REG}:{account or ''}:services/{service}{q}/functions/{name}")
+    assert (d.kind, d.form, d.service, d.function) == ("fc-function", "fc2", service, name)
+    return d
 
 
 def key(function: str, service: str = "", account: str = ACC) -> FnKey:
