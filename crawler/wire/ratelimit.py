@@ -9,6 +9,7 @@ exact; tests/support/rate_simulation.py runs it against every shape in virtual t
   a burst; a start late by a timer's overshoot (at most ``LATE_CREDIT``) keeps the schedule, made up
   over the starts that follow, each at most ``MADE_UP`` of an interval (or ``TIMER_GRAIN``) early on
   the last one, so two starts are never nearly back to back;
+  a wait of half a ``TIMER_GRAIN`` or less is a whole one (uvloop wakes it at once: the pacer would spin);
 * **slow start** (no ``--rate``): from ``INITIAL_RATE``, each success adds up to ``SLOW_START_GAIN``
   requests/s (at most e^``SLOW_START_PER_RTT`` per round trip); until the first throttle a request
   starts at once while fewer than ``INITIAL_WINDOW`` are in flight (TCP's initial window);
@@ -366,7 +367,13 @@ class RateLimiter:
                     due = self.core.next_start(now, self._running)
                     if due <= now:
                         break
-                    await self._sleep(due - now)
+                    wait = due - now
+                    if wait <= TIMER_GRAIN / 2:
+                        # uvloop rounds a sleep to whole milliseconds and wakes this one at once: the
+                        # pacer would spin through the loop until ``due``. A grain (the late start that
+                        # follows is made up by the pacing credit)
+                        wait = TIMER_GRAIN
+                    await self._sleep(wait)
                 self.core.started(now)
             finally:
                 self._pace.release()

@@ -5,7 +5,8 @@ Nothing sleeps: one event heap orders every start, arrival and answer. The serve
 the virtual clock, so the simulation and the end-to-end runs meet the same shapes. Each client is one
 of ``clients`` endpoints sharing that quota (one account's endpoints draw on one quota); every endpoint
 has ``workers`` workers that always have work, a pacer that behaves as ``RateLimiter.acquire`` does (one
-FIFO queue, wakes late by up to ``TIMER_LAG`` as event-loop timers do), and retries a throttled request
+FIFO queue, a wait of half a ``TIMER_GRAIN`` or less made a whole one, wakes late by up to ``TIMER_LAG``
+as event-loop timers do), and retries a throttled request
 like ``RetryPolicy`` (full jitter, the server's ``Retry-After`` as a floor). A request reaches the quota
 after a uniform arrival jitter; a throttled one is answered at once, an admitted one after the latency
 plus a uniform jitter (the emulator throttles on arrival too).
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from crawler.emulator.faults import Quota, QuotaShape
-from crawler.wire.ratelimit import AdaptiveRate
+from crawler.wire.ratelimit import TIMER_GRAIN, AdaptiveRate
 
 TIMER_LAG = 0.0005  # a pacer's wake-up is late by up to this (uniform)
 THROTTLE_ANSWER = 0.0005  # a throttled request is answered this long after it arrives
@@ -183,6 +184,8 @@ def simulate(
                 lag = rng.random() * TIMER_LAG
                 if shape.timer_tail:  # (no draw otherwise: the other cells keep their sequences)
                     lag += rng.expovariate(1.0 / shape.timer_tail)
+                if due - now <= TIMER_GRAIN / 2:  # as RateLimiter.acquire: a grain, not a spin
+                    due = now + TIMER_GRAIN
                 push(due + lag, wake, c, -1)
                 return
             core.started(now)
