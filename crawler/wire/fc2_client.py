@@ -42,7 +42,7 @@ def encode_segment(name: str, what: str) -> str:
     """One path segment, percent-encoded; ``.`` and ``..`` are encoded too so nothing normalises them."""
     if not name:
         raise ProtocolError(f"the server listed a {what} with an empty name")
-    if set(name) == {"."}:
+    if not name.strip("."):  # only dots
         return "%2E" * len(name)
     return percent_encode(name)
 

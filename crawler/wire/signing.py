@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Collection, Iterable, Mapping
 from email.utils import formatdate
 from urllib.parse import quote
@@ -97,8 +98,14 @@ def parse_fc2_authorization(value: str) -> tuple[str, str] | None:
     return key_id, signature
 
 
+#: a value made only of the characters RFC 3986 leaves bare
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def percent_encode(value: str) -> str:
     """RFC 3986 encoding with only unreserved characters left bare (ACS3 and path segments)."""
+    if _UNRESERVED.fullmatch(value):  # most names: nothing to encode (a regex is cheaper than quote)
+        return value
     return quote(value, safe="-_.~")
 
 
