@@ -72,6 +72,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/wire/test_retry_pins.py",
         "tests/wire/test_outage.py",
         "tests/wire/test_client.py",
+        "tests/wire/test_retry_unreached_pins.py",
     ),
     "wire.ratelimit": (
         "tests/wire/test_ratelimit.py",
