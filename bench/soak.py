@@ -12,12 +12,15 @@ the truth — every function exactly once, no config twice, the ``ok``/``none`` 
 truth, as many ``gone`` as the emulator deleted — and prints a Markdown table with the wall time, requests,
 throttled answers, retries, peak memory, the memory at each quarter of the run and the most connections
 seen, with the verdicts: memory flat and connections never above ``--concurrency``. Memory flat: the
-last quarter's RSS at most 1.10× the first's (allocator noise, bounded caches still filling) plus
-``AUDIT_BYTES_PER_FUNCTION`` for each function crawled after the first quarter: the per-function state
-the live summary needs and says it keeps (``crawler.audit.crossref``: a 64-bit hash per function and per
-version/alias config, about 100 bytes per FC-function destination; 60-85 bytes a function on this
-estate). Anything that keeps more per function, or per request, fails it
-(``tests/bench/test_soak_verdict.py``).
+last quarter's RSS at most 1.15× the first's (allocator noise; the bounded caches, such as the
+destination counts, still filling) plus ``AUDIT_BYTES_PER_FUNCTION`` for each function crawled after the
+first quarter: the state the live summary keeps and says it keeps. Per function, a 64-bit hash for it
+and for each version/alias config (``crawler.audit.keyflags``: at most 27 bytes each), about 120 bytes
+per FC-function destination (``crawler.audit.crossref``); per service, its row of counters (about 1.5 KB
+with its names), and this estate has a service per 100 functions: about 105 bytes a function traced
+(tracemalloc), 128 allowed. A leak of a few hundred bytes a function, or any per request, fails it
+(``tests/bench/test_soak_verdict.py``); ``tests/audit/test_fold_memory.py`` holds the summary itself
+to its stated state more tightly.
 Requests, throttled answers and injected faults are the emulator's own counts (``/_emulator/stats``,
 after the crawl less before it), not what the crawl says of itself; the crawl's own counts are shown
 beside them.
@@ -72,9 +75,9 @@ class FaultyEmulator(EmulatorProcess):
 
 
 #: the live summary's stated per-function state (see the module docstring), with a little room
-AUDIT_BYTES_PER_FUNCTION = 96
+AUDIT_BYTES_PER_FUNCTION = 128
 #: the rest of the crawl's memory may vary this much between the first quarter and the last
-RSS_SLACK = 1.10
+RSS_SLACK = 1.15
 
 
 def memory_limit(first_quarter: int, functions: int) -> float:
