@@ -88,6 +88,8 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/crawl/test_estate_lanes.py",
         "tests/wire/test_fc3.py",
         "tests/e2e/test_e2e_crawl.py",
+        "tests/crawl/test_pipeline_inprocess.py",
+        "tests/crawl/test_pipeline_pins.py",
     ),
     "store.writer": (
         "tests/store/test_sink.py",
