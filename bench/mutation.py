@@ -90,6 +90,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/e2e/test_e2e_crawl.py",
         "tests/crawl/test_pipeline_inprocess.py",
         "tests/crawl/test_pipeline_pins.py",
+        "tests/crawl/test_pipeline_run_pins.py",
     ),
     "store.writer": (
         "tests/store/test_sink.py",

@@ -189,7 +189,10 @@ async def test_a_resumed_crawl_skips_what_the_file_holds_and_retries_its_errors(
     ``resumedFunctions`` counts the skip set; an error function discovery lists is crawled once; one it
     no longer lists is offered after discovery (here ``gone``); one of another target or excluded by the
     filters is not."""
-    key = lambda s, f: FunctionKey(ACCOUNT, REGION, s, f)  # noqa: E731
+
+    def key(service: str, function: str) -> FunctionKey:
+        return FunctionKey(ACCOUNT, REGION, service, function)
+
     job = CrawlJob(
         (target(shaped.endpoint),),
         settings(),

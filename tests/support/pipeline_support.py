@@ -23,7 +23,8 @@ from crawler.emulator.backend import Backend
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
 from crawler.settings.identity import StaticKeys
-from crawler.store.writer import RecordSubscriber, Sink, Subscribers
+from crawler.store.records import RecordSubscriber
+from crawler.store.writer import Sink, Subscribers
 from crawler.wire.run_stats import RunStats
 from tests.support.crawl_support import read_ndjson
 
@@ -47,10 +48,11 @@ def target(
     account: str = ACCOUNT,
     region: str = REGION,
     *,
+    key_id: str = KEY_ID,
     secret: str = SECRET,
     concurrency: int | None = None,
 ) -> Target:
-    creds = Credentials(KEY_ID, secret)
+    creds = Credentials(key_id, secret)
     return Target(account, region, endpoint, StaticKeys(creds), concurrency=concurrency)
 
 
@@ -127,20 +129,19 @@ async def run_crawl(
     tmp_path: Path,
     *,
     grace: float = 5.0,
+    handle_signals: bool = False,
     signals: AsyncIterator[signal.Signals] | None = None,
     extra: AuxTask | None = None,
     subscribers: Iterable[RecordSubscriber] = (),
-    sink: Sink | None = None,
 ) -> Ran:
     """``job`` crawled by ``Crawl`` over the real clients into a fresh file; the sink is closed after."""
     stats = RunStats()
     out = tmp_path / "out.ndjson"
-    if sink is None:
-        sink = Sink.open_file(out, subscribers=Subscribers(*subscribers))
+    sink = Sink.open_file(out, subscribers=Subscribers(*subscribers))
     try:
         async with open_clients(job, stats) as clients:
             crawl = Crawl(job, clients, sink, stats=stats, grace=grace, now=lambda: NOW)
-            outcome = await crawl.run(signals=signals, extra=extra)
+            outcome = await crawl.run(handle_signals=handle_signals, signals=signals, extra=extra)
     finally:
         await sink.aclose()
     return Ran(outcome, read_ndjson(out), stats)

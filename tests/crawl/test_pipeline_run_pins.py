@@ -1,0 +1,486 @@
+"""``crawl.pipeline``'s run as a whole, in this process against the emulator: how it stops (a signal, a
+second signal, the run's deadline, an endpoint that never answers), how a failure of the output or a bug
+ends it (one exception, and the end record when the output can take it), ``--triggers``, and which API
+each target spoke. Each test pins literal records, counters and outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from aiohttp import web
+
+from crawler.crawl.job import CrawlJob
+from crawler.crawl.pipeline import Crawl
+from crawler.crawl.runner import open_clients
+from crawler.emulator import AccountSpec
+from crawler.emulator.server import EmulatorThread
+from crawler.errors import OutputError
+from crawler.store.records import FunctionRecord, Written
+from crawler.store.writer import Sink, Subscribers
+from crawler.wire.run_stats import RunStats
+from tests.support.crawl_support import Crawled, assert_matches_truth, read_ndjson
+from tests.support.fixtures import EmulatorFactory
+from tests.support.hostile import HostileServer, Upstream
+from tests.support.hostile.pipeline import Override, fc_error, overriding
+from tests.support.pipeline_support import (
+    ACCOUNT,
+    NOW,
+    REGION,
+    crawl_job,
+    run_crawl,
+    settings,
+    shaped_backend,
+    target,
+)
+
+pytestmark = pytest.mark.anyio
+
+#: every function but a2, whose config listing stalls in the stop tests
+ALL_BUT_A2 = {
+    ("alpha", "a1"): ("ok", 3, 1, 60, None),
+    ("alpha", "a3"): ("ok", 5, 1, 0, None),
+    ("beta", "b1"): ("ok", 1, 1, 900, None),
+    ("beta", "b2"): ("none", 0, 1, None, None),
+}
+
+
+@pytest.fixture
+def shaped() -> Iterator[EmulatorThread]:
+    with EmulatorThread(shaped_backend()) as emulator:
+        yield emulator
+
+
+@contextmanager
+def front(emulator: EmulatorThread, override: Override) -> Iterator[str]:
+    with HostileServer(overriding(Upstream(emulator.endpoint), override)) as server:
+        yield server.endpoint
+
+
+async def stall_a2(request: web.Request) -> web.StreamResponse | None:
+    """a2's config listing answers only after 5 s (the tests stop the crawl long before)."""
+    if request.match_info.get("function") == "a2" and request.path.endswith("async-invoke-configs"):
+        await asyncio.sleep(5)
+    return None
+
+
+class Functions:
+    """A subscriber: counts the function records written; ``reached`` is set at ``wanted`` of them."""
+
+    def __init__(self, wanted: int) -> None:
+        self.wanted = wanted
+        self.count = 0
+        self.reached = anyio.Event()
+
+    def add(self, written: Written) -> None:
+        if isinstance(written.record, FunctionRecord):
+            self.count += 1
+            if self.count == self.wanted:
+                self.reached.set()
+
+
+async def signals_once(ready: anyio.Event, *signums: signal.Signals) -> AsyncIterator[signal.Signals]:
+    """Once ``ready`` is set, ``signums`` one after the other; then nothing more."""
+    await ready.wait()
+    for signum in signums:
+        yield signum
+    await anyio.sleep_forever()
+
+
+# -- stopping ------------------------------------------------------------------------------------------
+
+
+async def test_a_signal_stops_new_work_and_the_grace_period_ends_what_is_in_flight(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins the first signal: the four quick functions are written, the stalled one is cancelled after
+    the 0.2 s grace period (unwritten, so a resume crawls it); ``interrupted`` is the signal's name and
+    the outcome's signal, and the run is incomplete."""
+    seen = Functions(4)
+    with front(shaped, stall_a2) as endpoint:
+        started = time.monotonic()
+        ran = await run_crawl(
+            crawl_job([target(endpoint)]),
+            tmp_path,
+            grace=0.2,
+            signals=signals_once(seen.reached, signal.SIGINT),
+            subscribers=[seen],
+        )
+        took = time.monotonic() - started
+    assert ran.functions == ALL_BUT_A2
+    assert (ran.end["interrupted"], ran.end["complete"], ran.end["aborted"]) == ("SIGINT", False, None)
+    assert (ran.outcome.interrupted, ran.outcome.complete) == (signal.SIGINT, False)
+    assert took < 3  # the grace period, not a2's five seconds
+
+
+async def test_a_second_signal_stops_at_once_whatever_the_grace_period(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins the second signal: with a 30 s grace period, SIGINT then SIGTERM cancel the work at once;
+    the end record keeps the first signal."""
+    seen = Functions(4)
+    with front(shaped, stall_a2) as endpoint:
+        started = time.monotonic()
+        ran = await run_crawl(
+            crawl_job([target(endpoint)]),
+            tmp_path,
+            grace=30,
+            signals=signals_once(seen.reached, signal.SIGINT, signal.SIGTERM),
+            subscribers=[seen],
+        )
+        took = time.monotonic() - started
+    assert ran.functions == ALL_BUT_A2
+    assert (ran.end["interrupted"], ran.outcome.interrupted) == ("SIGINT", signal.SIGINT)
+    assert took < 3
+
+
+async def test_handle_signals_watches_the_process_signals(shaped: EmulatorThread, tmp_path: Path) -> None:
+    """Pins ``handle_signals``: a real SIGINT sent to this process once four functions are written is
+    the crawl's stop signal (no KeyboardInterrupt)."""
+    seen = Functions(4)
+
+    async def send_sigint() -> None:
+        await seen.reached.wait()
+        os.kill(os.getpid(), signal.SIGINT)
+        await anyio.sleep_forever()
+
+    with front(shaped, stall_a2) as endpoint:
+        ran = await run_crawl(
+            crawl_job([target(endpoint)]),
+            tmp_path,
+            grace=0.2,
+            handle_signals=True,
+            extra=send_sigint,
+            subscribers=[seen],
+        )
+    assert ran.functions == ALL_BUT_A2
+    assert (ran.end["interrupted"], ran.outcome.interrupted) == ("SIGINT", signal.SIGINT)
+
+
+async def test_the_run_deadline_ends_the_run_incomplete(shaped: EmulatorThread, tmp_path: Path) -> None:
+    """Pins ``deadline``: 0.4 s into the run it stops taking work, the stalled listing gets the grace
+    period and is cancelled; ``interrupted`` is ``"deadline"`` and no signal is named."""
+    with front(shaped, stall_a2) as endpoint:
+        started = time.monotonic()
+        ran = await run_crawl(crawl_job([target(endpoint)], deadline=0.4), tmp_path, grace=0.2)
+        took = time.monotonic() - started
+    assert ran.functions == ALL_BUT_A2
+    assert (ran.end["interrupted"], ran.end["complete"], ran.outcome.interrupted) == ("deadline", False, None)
+    assert 0.4 <= took < 3
+
+
+async def test_an_endpoint_that_never_answers_stops_its_target_only(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins ``EndpointDownError``: a target whose endpoint refuses every connection stops with one
+    discovery error naming it (no service, ``EndpointUnreachable``); it is not a refusal, and the other
+    target is whole."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    job = crawl_job(
+        [target(dead, "7777", "cn-shanghai"), target(shaped.endpoint)],
+        outage_wait=0.2,
+        unreachable_after=0.2,
+        max_attempts=20,
+    )
+    ran = await run_crawl(job, tmp_path)
+    assert ran.accounts == {(ACCOUNT, REGION)}
+    assert len(ran.functions) == 5
+    (found,) = ran.end["discoveryErrors"]
+    assert (found["account"], found["region"], found["service"], found["error"]["code"]) == (
+        "7777",
+        "cn-shanghai",
+        None,
+        "EndpointUnreachable",
+    )
+    assert (ran.outcome.refused, ran.outcome.all_refused, ran.end["aborted"]) == ((), False, None)
+    assert ran.end["complete"] is False
+
+
+# -- failures of the output, bugs ----------------------------------------------------------------------
+
+
+class Raises:
+    """A subscriber that raises ``error`` at the first function record (a bug, or a failing output)."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        self.raised = False
+
+    def add(self, written: Written) -> None:
+        if isinstance(written.record, FunctionRecord) and not self.raised:
+            self.raised = True
+            raise self.error
+
+
+async def test_a_bug_ends_the_run_with_that_one_exception_and_an_end_record_naming_it(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins an unexpected exception: ``run`` raises it alone (no exception group) and the end record's
+    ``aborted`` is ``InternalError`` with the exception's type and text, whitespace folded and cut at
+    500 characters."""
+    text = "boom\n  twice " + "x" * 600
+    with pytest.raises(RuntimeError) as caught:
+        await run_crawl(
+            crawl_job([target(shaped.endpoint)]), tmp_path, subscribers=[Raises(RuntimeError(text))]
+        )
+    assert str(caught.value) == text
+    end = read_ndjson(tmp_path / "out.ndjson")[-1]
+    assert (end["phase"], end["complete"]) == ("end", False)
+    message = ("RuntimeError: boom twice " + "x" * 600)[:500]
+    assert end["aborted"] == {
+        "code": "InternalError",
+        "http": None,
+        "message": message,
+        "requestId": None,
+        "attempts": 1,
+    }
+
+
+async def test_a_fatal_error_ends_the_run_alone_with_its_own_record(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins a ``FatalError`` (an output that cannot be written): raised alone, and the end record's
+    ``aborted`` is its own error record."""
+    with pytest.raises(OutputError, match=r"^disk says no$"):
+        await run_crawl(
+            crawl_job([target(shaped.endpoint)]), tmp_path, subscribers=[Raises(OutputError("disk says no"))]
+        )
+    end = read_ndjson(tmp_path / "out.ndjson")[-1]
+    assert end["aborted"] == {
+        "code": "OutputError",
+        "http": None,
+        "message": "disk says no",
+        "requestId": None,
+        "attempts": 1,
+    }
+    assert end["complete"] is False
+
+
+async def test_a_failing_auxiliary_task_ends_the_run(shaped: EmulatorThread, tmp_path: Path) -> None:
+    """Pins ``extra``: it runs beside the crawl, and its failure ends the run with that exception."""
+
+    async def broken() -> None:
+        raise ValueError("the progress line broke")
+
+    with pytest.raises(ValueError, match=r"^the progress line broke$"):
+        await run_crawl(crawl_job([target(shaped.endpoint)]), tmp_path, extra=broken)
+    end = read_ndjson(tmp_path / "out.ndjson")[-1]
+    assert end["aborted"]["message"] == "ValueError: the progress line broke"
+
+
+async def test_an_auxiliary_task_is_stopped_when_the_crawl_ends(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins the end of ``extra``: a refresher that would run forever is cancelled once the end record is
+    written, and ``run`` returns."""
+    started = anyio.Event()
+
+    async def forever() -> None:
+        started.set()
+        await anyio.sleep_forever()
+
+    with anyio.fail_after(10):
+        ran = await run_crawl(crawl_job([target(shaped.endpoint)]), tmp_path, extra=forever)
+    assert started.is_set()
+    assert (ran.end["complete"], len(ran.functions)) == (True, 5)
+
+
+async def run_into(sink: Sink, job: CrawlJob) -> None:
+    stats = RunStats()
+    try:
+        async with open_clients(job, stats) as clients:
+            await Crawl(job, clients, sink, stats=stats, now=lambda: NOW).run()
+    finally:
+        sink.failed = True  # nothing more to write: aclose must not raise the same failure again
+        await sink.aclose()
+
+
+async def test_an_output_that_cannot_be_written_ends_the_run_with_one_output_error(
+    shaped: EmulatorThread,
+) -> None:
+    """Pins a failing output (``/dev/full``): ``OutputError`` alone, no exception group, no end record
+    attempted on a failed output."""
+    with pytest.raises(OutputError, match="No space left on device"):
+        await run_into(Sink.open_file(Path("/dev/full")), crawl_job([target(shaped.endpoint)]))
+
+
+async def test_a_closed_pipe_ends_the_run_with_one_broken_pipe(shaped: EmulatorThread) -> None:
+    """Pins ``BrokenPipeError`` (``fcaudit crawl | head``): raised alone, not in a group."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    stream = os.fdopen(write_end, "wb", buffering=0)
+    sink = Sink(stream, fsync=False, name="<pipe>", close_stream=True, subscribers=Subscribers())
+    with pytest.raises(BrokenPipeError):
+        await run_into(sink, crawl_job([target(shaped.endpoint)]))
+
+
+# -- --triggers ----------------------------------------------------------------------------------------
+
+
+def with_triggers(emulator: EmulatorThread) -> None:
+    backend = emulator.backend
+    backend.add_trigger("alpha", "a1", {"triggerName": "web", "triggerType": "http", "triggerConfig": {}})
+    backend.add_trigger("alpha", "a1", {"triggerName": "bucket", "triggerType": "oss", "triggerConfig": {}})
+    backend.add_trigger(
+        "beta", "b1", {"triggerName": "rows", "triggerType": "tablestore", "triggerConfig": {}}
+    )
+    backend.add_trigger("beta", "b2", {"triggerName": "odd", "triggerType": "brand-new", "triggerConfig": {}})
+
+
+async def test_triggers_are_listed_sorted_and_classified_for_live_functions_only(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins ``--triggers``: each ``ok``/``none`` function's triggers sorted by name with their mode, and
+    its exposure, as the emulator's own table says; an ``error`` function's triggers are not listed; a
+    denied trigger listing is ``triggersError`` on a function that stays ``ok`` (``triggerErrors`` 1)."""
+    with_triggers(shaped)
+    shaped.backend.deny("alpha", "a3")
+    shaped.backend.deny_triggers("beta", "b1")
+    ran = await run_crawl(crawl_job([target(shaped.endpoint)], triggers=True), tmp_path)
+    truth = {
+        (r["service"], r["function"]): r
+        for r in shaped.backend.truth_records(triggers=True)
+        if r["type"] == "function"
+    }
+    for key in (("alpha", "a1"), ("alpha", "a2"), ("beta", "b2")):
+        record = ran.function(*key)
+        assert (record["triggers"], record["exposure"]) == (truth[key]["triggers"], truth[key]["exposure"])
+    assert ran.function("alpha", "a1")["triggers"] == [
+        {"name": "bucket", "type": "oss", "mode": "async"},
+        {"name": "web", "type": "http", "mode": "sync"},
+    ]
+    assert ran.function("alpha", "a1")["exposure"] == "async"
+    assert (ran.function("alpha", "a2")["triggers"], ran.function("alpha", "a2")["exposure"]) == ([], "sync")
+    assert ran.function("beta", "b2")["exposure"] == "unknown"
+    a3 = ran.function("alpha", "a3")
+    assert (a3["status"], "triggers" in a3, "triggersError" in a3) == ("error", False, False)
+    b1 = ran.function("beta", "b1")
+    assert (b1["status"], b1["configs"], "triggers" in b1) == ("ok", 1, False)
+    assert (b1["triggersError"]["code"], b1["triggersError"]["http"]) == ("AccessDenied", 403)
+    assert (ran.end["triggerRequests"], ran.end["triggerErrors"]) == (4, 1)
+
+
+async def test_a_trigger_listing_that_misbehaves_fails_only_the_triggers(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins the trigger listing's own failures: a trigger on two pages is kept once; a trigger without a
+    string name and type is a ``ProtocolError`` with literal text; a stalled trigger listing is
+    ``FunctionDeadline`` with literal text. Each function keeps its configs and status."""
+
+    async def override(request: web.Request) -> web.StreamResponse | None:
+        if not request.path.endswith("/triggers"):
+            return None
+        function = request.match_info["function"]
+        token = request.query.get("nextToken")
+        if function == "a1":  # two pages, "web" on both
+            items = [{"triggerName": "web", "triggerType": "http"}]
+            if token:
+                items.append({"triggerName": "bucket", "triggerType": "oss"})
+            body = {"triggers": items, "nextToken": "" if token else "page-2"}
+            return web.json_response(body)
+        if function == "a2":
+            return web.json_response({"triggers": [{"triggerName": "t", "triggerType": 5}]})
+        if function == "a3":
+            await asyncio.sleep(5)
+        if function == "b1":
+            return web.json_response({"triggers": [{"triggerType": "http"}]})
+        return None
+
+    with front(shaped, override) as endpoint:
+        ran = await run_crawl(crawl_job([target(endpoint)], triggers=True, function_deadline=0.3), tmp_path)
+    assert [t["name"] for t in ran.function("alpha", "a1")["triggers"]] == ["bucket", "web"]
+    bad = "a trigger in the listing has no string triggerName and triggerType"
+    for name in ("a2", "b1"):
+        service = "alpha" if name == "a2" else "beta"
+        record = ran.function(service, name)
+        assert record["triggersError"] == {
+            "code": "ProtocolError",
+            "http": None,
+            "message": bad,
+            "requestId": None,
+            "attempts": 1,
+        }
+        assert record["status"] in ("ok", "none")
+    a3 = ran.function("alpha", "a3")
+    assert (a3["status"], a3["configs"], a3["triggersError"]["code"]) == ("ok", 5, "FunctionDeadline")
+    assert a3["triggersError"]["message"] == (
+        "the function's trigger listing took longer than function_deadline (0.3 s); gave up on it"
+    )
+    assert ran.end["triggerErrors"] == 3
+
+
+async def test_credentials_refused_on_a_trigger_listing_stop_the_lane(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins ``AuthError`` in a trigger listing: it is not the function's ``triggersError`` but stops the
+    target (refused), and the function is not written."""
+
+    async def override(request: web.Request) -> web.StreamResponse | None:
+        if request.path.endswith("/triggers"):
+            return fc_error(403, "SignatureNotMatch", "the signature does not match")
+        return None
+
+    with front(shaped, override) as endpoint:
+        ran = await run_crawl(crawl_job([target(endpoint, concurrency=1)], triggers=True), tmp_path)
+    assert ran.functions == {}
+    assert [r.error.code for r in ran.outcome.refused] == ["SignatureNotMatch"]
+    assert ran.outcome.all_refused is True
+
+
+# -- which API ------------------------------------------------------------------------------------------
+
+SMALL = AccountSpec(seed=5, services=2, functions=6, big_functions=0)
+
+
+def emulator_job(emulator: EmulatorThread, api: str, secret: str | None = None) -> CrawlJob:
+    """A job for one generated emulator account, with its keys (``secret``: a wrong one)."""
+    t = target(
+        emulator.endpoint,
+        emulator.account_id,
+        emulator.region,
+        key_id=emulator.access_key_id,
+        secret=secret or emulator.access_key_secret,
+    )
+    return CrawlJob((t,), settings(), api=api)
+
+
+@pytest.mark.parametrize(("api", "serves_fc3", "spoken"), [("fc3", True, "fc3"), ("auto", False, "fc2")])
+async def test_the_end_record_names_the_api_each_target_spoke(
+    emulator_factory: EmulatorFactory, tmp_path: Path, api: str, serves_fc3: bool, spoken: str
+) -> None:
+    """Pins ``apis``: ``fc3`` for an FC 3.0 crawl, ``fc2`` when ``auto`` fell back; the records are the
+    emulator's ground truth either way."""
+    emulator = emulator_factory(SMALL, fc3=serves_fc3)
+    ran = await run_crawl(emulator_job(emulator, api), tmp_path)
+    assert ran.end["apis"] == {f"{emulator.account_id}/{emulator.region}": spoken}
+    if spoken == "fc2":
+        assert_matches_truth(Crawled.of(ran.records), emulator.backend.truth_records())
+    else:  # FC 3.0 spells configs its own way (tests/wire/test_fc3.py pins the mapping)
+
+        def statuses(records: Any) -> dict[Any, tuple[str, int]]:
+            return {k: (r["status"], r["configs"]) for k, r in Crawled.of(records).functions.items()}
+
+        assert statuses(ran.records) == statuses(emulator.backend.truth_records())
+    assert ran.end["complete"] is True
+
+
+async def test_auto_that_never_decided_names_no_api(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    """Pins ``_api_of``'s ``None``: ``auto`` refused before it could decide names no API for the target."""
+    emulator = emulator_factory(SMALL)
+    job = emulator_job(emulator, "auto", secret="wrong")
+    ran = await run_crawl(job, tmp_path)
+    assert ran.end["apis"] == {f"{emulator.account_id}/{emulator.region}": None}
+    assert ran.outcome.all_refused is True
