@@ -170,7 +170,7 @@ async def test_a_targets_pair_list_skips_discovery_and_marks_unknown_pairs_never
         FunctionKey(ACCOUNT, REGION, "beta", "nope"),
         FunctionKey(ACCOUNT, REGION, "beta", "b1"),
     )
-    selection = Selection(functions=NameFilter(exclude=("b1",)))
+    selection = Selection(functions=NameFilter(exclude=("beta/b1",)))
     job = CrawlJob((target(shaped.endpoint),), settings(), selection=selection, pairs=pairs)
     ran = await run_crawl(job, tmp_path)
     assert ran.functions == {
@@ -180,6 +180,16 @@ async def test_a_targets_pair_list_skips_discovery_and_marks_unknown_pairs_never
     assert ran.function("beta", "nope")["neverFound"] is True
     assert "neverFound" not in ran.function("alpha", "a1")
     assert (ran.end["requests"], ran.end["functionsDiscovered"], ran.end["complete"]) == (2, 2, True)
+    assert ran.logged("crawl.target_not_found") == [
+        {
+            "account": ACCOUNT,
+            "region": REGION,
+            "service": "beta",
+            "function": "nope",
+            "code": "FunctionNotFound",
+            "log_level": "warning",
+        }
+    ]
 
 
 async def test_a_resumed_crawl_skips_what_the_file_holds_and_retries_its_errors(
@@ -196,14 +206,14 @@ async def test_a_resumed_crawl_skips_what_the_file_holds_and_retries_its_errors(
     job = CrawlJob(
         (target(shaped.endpoint),),
         settings(),
-        selection=Selection(functions=NameFilter(exclude=("filtered-*",))),
+        selection=Selection(functions=NameFilter(exclude=("beta/filtered-*",))),
         skip=frozenset({key("alpha", "a1"), key("beta", "b2"), key("beta", "old")}),
         retry=frozenset(
             {
                 key("alpha", "a3"),
                 key("beta", "deleted"),
                 key("beta", "filtered-out"),
-                FunctionKey("999", REGION, "beta", "elsewhere"),
+                FunctionKey("0000", REGION, "beta", "elsewhere"),  # sorted first: skipped, not the end
             }
         ),
     )
@@ -218,3 +228,81 @@ async def test_a_resumed_crawl_skips_what_the_file_holds_and_retries_its_errors(
     assert ran.end["resumedFunctions"] == 3
     assert ran.end["functionsDiscovered"] == 6  # five listed (two skipped) and the undiscovered retry
     assert ran.end["complete"] is True
+    assert ran.logged("crawl.retry_undiscovered") == [
+        {"service": "beta", "function": "deleted", "log_level": "info"}
+    ]
+
+
+async def test_page_size_one_pages_every_listing_one_item_at_a_time(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins the next token of every listing: with one item a page, services, functions and configs are
+    each fetched page by page (a listing that asked for its first page again would repeat its token)."""
+    ran = await run_crawl(crawl_job([target(shaped.endpoint)], page_size=1), tmp_path)
+    assert ran.functions == {
+        ("alpha", "a1"): ("ok", 3, 3, 60, None),
+        ("alpha", "a2"): ("none", 0, 1, 3.5, None),
+        ("alpha", "a3"): ("ok", 5, 5, 0, None),
+        ("beta", "b1"): ("ok", 1, 1, 900, None),
+        ("beta", "b2"): ("none", 0, 1, None, None),
+    }
+    # services 2 pages, functions 3 + 2, configs 3 + 1 + 5 + 1 + 1
+    assert (ran.end["requests"], ran.end["pages"], ran.end["configs"]) == (18, 11, 9)
+
+
+async def test_a_stopped_targets_pairs_are_dropped_and_the_next_targets_are_crawled(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins ``_send_pairs`` past a stopped target: 200 pairs of a target whose credentials are refused
+    (more than its key buffer holds) cost one request and are dropped unwritten; the other target's pairs,
+    after them, are all crawled."""
+    other = shaped_backend(account="5555", region="cn-beijing")
+    refused = tuple(FunctionKey(ACCOUNT, REGION, "alpha", f"f{n:03d}") for n in range(200))
+    wanted = (
+        FunctionKey("5555", "cn-beijing", "alpha", "a1"),
+        FunctionKey("5555", "cn-beijing", "beta", "b1"),
+    )
+    with EmulatorThread(other) as second:
+        targets = (
+            target(shaped.endpoint, secret="wrong", concurrency=1),
+            target(second.endpoint, "5555", "cn-beijing"),
+        )
+        job = CrawlJob(targets, settings(), pairs=refused + wanted)
+        ran = await run_crawl(job, tmp_path)
+    assert ran.functions == {
+        ("alpha", "a1"): ("ok", 3, 1, None, None),
+        ("beta", "b1"): ("ok", 1, 1, None, None),
+    }
+    assert ran.accounts == {("5555", "cn-beijing")}
+    assert [(r.account, r.region) for r in ran.outcome.refused] == [(ACCOUNT, REGION)]
+    assert shaped.stats()["requests"] == 1
+
+
+async def test_a_shard_keeps_the_pairs_of_the_services_it_owns(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins ``job.owns`` on ``--targets`` pairs: shard 0/2 crawls exactly the pairs whose service it owns
+    (``ShardSpec.owns`` of account, region and service); the rest are not requested."""
+    spec = ShardSpec(0, 2)
+    pairs = tuple(FunctionKey(ACCOUNT, REGION, f"svc-{n}", "fn") for n in range(12))
+    job = CrawlJob((target(shaped.endpoint),), settings(), pairs=pairs, shard=spec)
+    ran = await run_crawl(job, tmp_path)
+    owned = {(k.service, k.function) for k in pairs if spec.owns(ACCOUNT, REGION, k.service)}
+    assert 0 < len(owned) < 12
+    assert set(ran.functions) == owned
+    assert ran.end["requests"] == len(owned)
+
+
+async def test_a_shard_keeps_the_retries_of_the_services_it_owns(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins ``job.owns`` on a resumed file's undiscovered error functions: shard 0/2 retries exactly those
+    of services it owns."""
+    spec = ShardSpec(0, 2)
+    retry = frozenset(FunctionKey(ACCOUNT, REGION, f"svc-{n}", "fn") for n in range(12))
+    job = CrawlJob((target(shaped.endpoint),), settings(), retry=retry, shard=spec)
+    ran = await run_crawl(job, tmp_path)
+    owned = {(k.service, k.function) for k in retry if spec.owns(ACCOUNT, REGION, k.service)}
+    assert 0 < len(owned) < 12
+    listed = {(s, f) for s, f in ran.functions if s.startswith("svc-")}
+    assert listed == owned

@@ -110,6 +110,21 @@ async def test_listing_items_without_a_name_are_discovery_errors(
         ("beta", "ProtocolError"),
     ]
     assert ran.outcome.refused == ()
+    logged = [(e["service"], e["message"]) for e in ran.logged("crawl.discovery_failed")]
+    assert logged == [
+        (None, service_error["message"]),
+        ("beta", function_error["message"]),
+        ("beta", function_error["message"]),
+    ]
+    assert ran.logged("crawl.discovery_failed")[0] == {
+        "account": ACCOUNT,
+        "region": REGION,
+        "service": None,
+        "code": "ProtocolError",
+        "attempts": 1,
+        "message": service_error["message"],
+        "log_level": "error",
+    }
 
 
 async def test_services_and_functions_listed_twice_are_crawled_once_and_counted(
@@ -140,6 +155,49 @@ async def test_services_and_functions_listed_twice_are_crawled_once_and_counted(
     end = ran.end
     assert (end["duplicateServicesDropped"], end["duplicateFunctionsDropped"]) == (1, 2)
     assert (end["duplicateConfigsDropped"], end["functionsDiscovered"], end["complete"]) == (0, 6, True)
+    assert ran.logged("crawl.duplicate_service") == [
+        {"account": ACCOUNT, "region": REGION, "service": "alpha", "log_level": "warning"}
+    ]
+    assert sorted(e["function"] for e in ran.logged("crawl.duplicate_function")) == ["a1", "a3"]
+    assert ran.logged("crawl.duplicate_function")[0] == {
+        "account": ACCOUNT,
+        "region": REGION,
+        "service": "alpha",
+        "function": ran.logged("crawl.duplicate_function")[0]["function"],
+        "log_level": "warning",
+    }
+
+
+async def test_a_config_listed_twice_in_one_listing_is_written_once_and_counted(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins duplicate configs: a1's page repeats ``prod`` and names LATEST as ``""`` too (one qualifier):
+    the first of each is written, the two later ones dropped and counted, and each drop logged."""
+
+    async def override(request: web.Request) -> web.StreamResponse | None:
+        if route(request) == ("configs", "alpha", "a1"):
+
+            def twice(page: dict[str, Any]) -> None:
+                page["configs"] += [dict(page["configs"][1]), {"qualifier": "", "maxAsyncRetryAttempts": 7}]
+
+            return await edited(up, request, twice)
+        return None
+
+    up = Upstream(shaped.endpoint)
+    with HostileServer(overriding(up, override)) as server:
+        ran = await run_crawl(crawl_job([target(server.endpoint)]), tmp_path)
+    assert ran.functions == WHOLE
+    latest = [
+        r["config"]
+        for r in ran.records
+        if r["type"] == "config" and r["function"] == "a1" and r["qualifier"] == "LATEST"
+    ]
+    assert [c["maxAsyncRetryAttempts"] for c in latest] == [0]
+    assert (ran.end["duplicateConfigsDropped"], ran.end["configs"], ran.end["complete"]) == (2, 9, True)
+    assert ran.logged("crawl.duplicate_config") == [
+        {"service": "alpha", "function": "a1", "log_level": "warning"},
+        {"service": "alpha", "function": "a1", "log_level": "warning"},
+    ]
 
 
 async def test_a_service_deleted_before_its_functions_are_listed_is_no_error(
@@ -157,6 +215,9 @@ async def test_a_service_deleted_before_its_functions_are_listed_is_no_error(
         ran = await run_crawl(crawl_job([target(endpoint)]), tmp_path)
     assert ran.functions == {k: v for k, v in WHOLE.items() if k[0] == "alpha"}
     assert (ran.end["complete"], ran.end["discoveryErrors"], ran.end["functionsDiscovered"]) == (True, [], 3)
+    assert ran.logged("crawl.service_gone") == [
+        {"account": ACCOUNT, "region": REGION, "service": "beta", "log_level": "info"}
+    ]
 
 
 async def test_a_denied_function_listing_is_a_discovery_error_of_that_service_only(
@@ -246,6 +307,18 @@ async def test_a_refused_target_stops_alone_and_the_other_target_is_crawled(
         403,
     )
     assert (ran.outcome.all_refused, ran.end["aborted"], ran.end["complete"]) == (False, None, False)
+    assert refusal.error.request_id is not None
+    assert ran.logged("crawl.target_refused") == [
+        {
+            "account": ACCOUNT,
+            "region": REGION,
+            "code": refusal.error.code,
+            "http": 403,
+            "request_id": refusal.error.request_id,
+            "log_level": "error",
+        }
+    ]
+    assert ran.logged("crawl.discovery_failed") == []  # a refusal is named once, as a refusal
     assert ran.end["apis"] == {f"{ACCOUNT}/{REGION}": "fc2", "5555/cn-beijing": "fc2"}
     assert shaped.stats()["requests"] == 1
 
@@ -318,6 +391,9 @@ async def test_a_denied_config_listing_is_an_error_record_of_that_function(
     assert (ran.outcome.refused, ran.end["discoveryErrors"], ran.end["complete"]) == ((), [], False)
     assert ran.end["functions"] == {"ok": 3, "none": 1, "gone": 0, "error": 1}
     assert ran.end["errorsByCode"] == {"AccessDenied": 1}
+    assert ran.logged("crawl.function_failed") == [
+        {"service": "alpha", "function": "a2", "code": "AccessDenied", "attempts": 1, "log_level": "warning"}
+    ]
 
 
 async def test_a_function_deleted_during_its_listing_is_gone_with_the_pages_it_had(

@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 import pytest
 from aiohttp import web
+from structlog.testing import capture_logs
 
 from crawler.crawl.job import CrawlJob
 from crawler.crawl.pipeline import Crawl
@@ -25,7 +26,7 @@ from crawler.crawl.runner import open_clients
 from crawler.emulator import AccountSpec
 from crawler.emulator.server import EmulatorThread
 from crawler.errors import OutputError
-from crawler.store.records import FunctionRecord, Written
+from crawler.store.records import FunctionRecord, RunRecord, Written
 from crawler.store.writer import Sink, Subscribers
 from crawler.wire.run_stats import RunStats
 from tests.support.crawl_support import Crawled, assert_matches_truth, read_ndjson
@@ -296,6 +297,26 @@ async def test_an_auxiliary_task_is_stopped_when_the_crawl_ends(
     assert (ran.end["complete"], len(ran.functions)) == (True, 5)
 
 
+async def test_an_end_record_the_output_refuses_is_logged_not_raised(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins ``crawl.end_record_not_written``: when the output fails on the end record too, the run raises
+    the first failure, not the end record's, and logs why the end record is missing."""
+
+    class Refuses:
+        def add(self, written: Written) -> None:
+            if isinstance(written.record, FunctionRecord | RunRecord):
+                raise OutputError(f"no room for a {type(written.record).__name__}")
+
+    sink = Sink.open_file(tmp_path / "out.ndjson", subscribers=Subscribers(Refuses()))
+    with capture_logs() as logs, pytest.raises(OutputError, match=r"^no room for a FunctionRecord$"):
+        await run_into(sink, crawl_job([target(shaped.endpoint)]))
+    missing = [e for e in logs if e["event"] == "crawl.end_record_not_written"]
+    assert missing == [
+        {"event": "crawl.end_record_not_written", "error": "no room for a RunRecord", "log_level": "warning"}
+    ]
+
+
 async def run_into(sink: Sink, job: CrawlJob) -> None:
     stats = RunStats()
     try:
@@ -418,6 +439,18 @@ async def test_a_trigger_listing_that_misbehaves_fails_only_the_triggers(
         "the function's trigger listing took longer than function_deadline (0.3 s); gave up on it"
     )
     assert ran.end["triggerErrors"] == 3
+    assert ran.logged("crawl.duplicate_trigger") == [
+        {"service": "alpha", "function": "a1", "log_level": "warning"}
+    ]
+    failed = sorted(
+        (e["function"], e["code"], e["attempts"], e["service"], e["log_level"])
+        for e in ran.logged("crawl.triggers_failed")
+    )
+    assert failed == [
+        ("a2", "ProtocolError", 1, "alpha", "warning"),
+        ("a3", "FunctionDeadline", 1, "alpha", "warning"),
+        ("b1", "ProtocolError", 1, "beta", "warning"),
+    ]
 
 
 async def test_credentials_refused_on_a_trigger_listing_stop_the_lane(

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from structlog.testing import capture_logs
+
 from crawler.crawl.job import CrawlJob
 from crawler.crawl.pipeline import AuxTask, Crawl, CrawlOutcome
 from crawler.crawl.runner import open_clients
@@ -87,7 +89,12 @@ class Ran:
     outcome: CrawlOutcome
     records: list[dict[str, Any]]
     stats: RunStats
-    seen: list[str] = field(default_factory=list)
+    #: the ``crawl.*`` events logged while it ran (the pipeline's own; the clients' are left out)
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+    def logged(self, event: str) -> list[dict[str, Any]]:
+        """Each ``event`` logged, as its key-value data and level (without the event name)."""
+        return [{k: v for k, v in e.items() if k != "event"} for e in self.logs if e["event"] == event]
 
     @property
     def end(self) -> dict[str, Any]:
@@ -139,12 +146,14 @@ async def run_crawl(
     out = tmp_path / "out.ndjson"
     sink = Sink.open_file(out, subscribers=Subscribers(*subscribers))
     try:
-        async with open_clients(job, stats) as clients:
-            crawl = Crawl(job, clients, sink, stats=stats, grace=grace, now=lambda: NOW)
-            outcome = await crawl.run(handle_signals=handle_signals, signals=signals, extra=extra)
+        with capture_logs() as logs:
+            async with open_clients(job, stats) as clients:
+                crawl = Crawl(job, clients, sink, stats=stats, grace=grace, now=lambda: NOW)
+                outcome = await crawl.run(handle_signals=handle_signals, signals=signals, extra=extra)
     finally:
         await sink.aclose()
-    return Ran(outcome, read_ndjson(out), stats)
+    own = [e for e in logs if str(e.get("event", "")).startswith("crawl.")]
+    return Ran(outcome, read_ndjson(out), stats, own)
 
 
 def crawl_job(targets: Iterable[Target], **settings_overrides: Any) -> CrawlJob:
