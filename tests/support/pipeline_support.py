@@ -152,7 +152,7 @@ async def run_crawl(
                 outcome = await crawl.run(handle_signals=handle_signals, signals=signals, extra=extra)
     finally:
         await sink.aclose()
-    own = [e for e in logs if str(e.get("event", "")).startswith("crawl.")]
+    own = [dict(e) for e in logs if str(e.get("event", "")).startswith("crawl.")]
     return Ran(outcome, read_ndjson(out), stats, own)
 
 
