@@ -375,6 +375,61 @@ async def test_credentials_refused_on_a_function_listing_stop_the_lane(
     assert ran.outcome.all_refused is True
 
 
+async def test_a_refused_target_offers_none_of_its_retries(shaped: EmulatorThread, tmp_path: Path) -> None:
+    """Pins the stopped-lane check of undiscovered retries: a resumed file's error functions of a target
+    whose credentials are refused are not offered (none discovered, one request)."""
+    retry = frozenset(FunctionKey(ACCOUNT, REGION, "alpha", f"f{n}") for n in range(3))
+    job = CrawlJob((target(shaped.endpoint, secret="wrong"),), settings(), retry=retry)
+    ran = await run_crawl(job, tmp_path)
+    assert (ran.functions, ran.end["functionsDiscovered"], ran.end["requests"]) == ({}, 0, 1)
+    assert ran.outcome.all_refused is True
+
+
+async def test_a_target_refused_by_several_workers_at_once_is_refused_once(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins the first reason kept: every config listing refuses the credentials while five workers are in
+    flight; the target is one refusal and one discovery error."""
+
+    async def override(request: web.Request) -> web.StreamResponse | None:
+        if route(request)[0] == "configs":
+            await asyncio.sleep(0.05)  # let every worker be in flight before the first refusal
+            return fc_error(403, "SignatureNotMatch", "the signature does not match")
+        return None
+
+    with front(shaped, override) as endpoint:
+        ran = await run_crawl(crawl_job([target(endpoint, concurrency=5)]), tmp_path)
+    assert ran.functions == {}
+    assert [r.error.code for r in ran.outcome.refused] == ["SignatureNotMatch"]
+    assert len(ran.end["discoveryErrors"]) == 1
+    assert len(ran.logged("crawl.target_refused")) == 1
+
+
+async def test_a_lane_has_its_targets_concurrency_of_functions_in_flight(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins a lane's width: with five slow config listings, a target of concurrency 3 has exactly three in
+    flight at once (workers grow to the width), one of concurrency 1 exactly one."""
+    flight = {"now": 0, "most": 0}
+
+    async def override(request: web.Request) -> web.StreamResponse | None:
+        if route(request)[0] != "configs":
+            return None
+        flight["now"] += 1
+        flight["most"] = max(flight["most"], flight["now"])
+        await asyncio.sleep(0.1)
+        flight["now"] -= 1
+        return None
+
+    for width in (3, 1):
+        flight.update(now=0, most=0)
+
+        with front(shaped, override) as endpoint:
+            ran = await run_crawl(crawl_job([target(endpoint, concurrency=width)], concurrency=8), tmp_path)
+        assert ran.functions == WHOLE
+        assert flight["most"] == width
+
+
 # -- a function's listing ------------------------------------------------------------------------------
 
 
@@ -465,7 +520,7 @@ async def test_max_function_bytes_bounds_the_answers_of_one_listing(
     backend = shaped.backend
     for n in range(6, 12):  # a3's one page: over the 1024 bytes the setting allows at least
         backend.put_config("alpha", "a3", f"q{n}", {"maxAsyncRetryAttempts": 1}, "2026-01-01T00:00:00Z")
-    size = await _config_page_bytes(shaped)
+    (size,) = await _config_page_bytes(shaped)
     assert size > 1024
     ran = await run_crawl(crawl_job([target(shaped.endpoint)], max_function_bytes=size), tmp_path)
     assert ran.functions[("alpha", "a3")] == ("ok", 11, 1, 0, None)
@@ -477,12 +532,20 @@ async def test_max_function_bytes_bounds_the_answers_of_one_listing(
     )
 
 
-async def _config_page_bytes(emulator: EmulatorThread) -> int:
-    """The bytes of a3's one config page as the real client reads it."""
+async def _config_page_bytes(emulator: EmulatorThread, limit: int = 100) -> list[int]:
+    """The bytes of each of a3's config pages (``limit`` a page) as the real client reads them."""
     job = crawl_job([target(emulator.endpoint)])
+    sizes: list[int] = []
+    token: str | None = None
     async with open_clients(job, RunStats()) as clients:
-        page = await clients[(ACCOUNT, REGION)].list_async_configs("alpha", "a3", limit=100, next_token=None)
-    return page.size
+        while True:
+            page = await clients[(ACCOUNT, REGION)].list_async_configs(
+                "alpha", "a3", limit=limit, next_token=token
+            )
+            sizes.append(page.size)
+            token = page.next_token
+            if not token:
+                return sizes
 
 
 async def test_function_deadline_ends_a_stalled_listing_as_an_error(
@@ -503,3 +566,29 @@ async def test_function_deadline_ends_a_stalled_listing_as_an_error(
         "the function's listing took longer than function_deadline (0.3 s) after 0 pages; gave up on it"
     )
     assert ran.end["complete"] is False
+
+
+async def test_max_function_bytes_counts_every_page_of_the_listing(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins that the bytes bound adds up the pages: a3 in two pages (six configs, then five) is whole at
+    exactly their sum and an ``error`` after its second page one byte below it."""
+    for n in range(6, 12):
+        shaped.backend.put_config(
+            "alpha", "a3", f"q{n}", {"maxAsyncRetryAttempts": 1}, "2026-01-01T00:00:00Z"
+        )
+    first, second = await _config_page_bytes(shaped, limit=6)
+    assert first < first + second - 1
+    assert first + second > 1024
+    ran = await run_crawl(
+        crawl_job([target(shaped.endpoint)], page_size=6, max_function_bytes=first + second), tmp_path
+    )
+    assert ran.functions[("alpha", "a3")] == ("ok", 11, 2, 0, None)
+    limit = first + second - 1
+    ran = await run_crawl(
+        crawl_job([target(shaped.endpoint)], page_size=6, max_function_bytes=limit), tmp_path
+    )
+    assert ran.functions[("alpha", "a3")] == ("error", 0, 2, 0, "ListingLimitExceeded")
+    assert ran.function("alpha", "a3")["error"]["message"].startswith(
+        f"the config listing is over {limit} bytes after 2 pages"
+    )

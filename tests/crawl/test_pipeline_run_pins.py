@@ -26,7 +26,8 @@ from crawler.crawl.runner import open_clients
 from crawler.emulator import AccountSpec
 from crawler.emulator.server import EmulatorThread
 from crawler.errors import OutputError
-from crawler.store.records import FunctionRecord, RunRecord, Written
+from crawler.settings.trigger_modes import TRIGGER_MODES
+from crawler.store.records import FunctionKey, FunctionRecord, RunRecord, Written
 from crawler.store.writer import Sink, Subscribers
 from crawler.wire.run_stats import RunStats
 from tests.support.crawl_support import Crawled, assert_matches_truth, read_ndjson
@@ -142,6 +143,22 @@ async def test_a_second_signal_stops_at_once_whatever_the_grace_period(
     assert ran.functions == ALL_BUT_A2
     assert (ran.end["interrupted"], ran.outcome.interrupted) == ("SIGINT", signal.SIGINT)
     assert took < 3
+
+
+async def test_a_signal_before_discovery_starts_means_no_request_at_all(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins discovery's check of ``stopping``: a signal that arrives as the run starts stops it before
+    its first request; the end record says so."""
+
+    async def at_once() -> AsyncIterator[signal.Signals]:
+        yield signal.SIGTERM  # before any task of the crawl ran: discovery has no scope to cancel yet
+        await anyio.sleep_forever()
+
+    ran = await run_crawl(crawl_job([target(shaped.endpoint)]), tmp_path, signals=at_once())
+    assert (ran.functions, ran.end["requests"], ran.end["functionsDiscovered"]) == ({}, 0, 0)
+    assert (ran.end["interrupted"], ran.end["complete"]) == ("SIGTERM", False)
+    assert shaped.stats()["requests"] == 0
 
 
 async def test_handle_signals_watches_the_process_signals(shaped: EmulatorThread, tmp_path: Path) -> None:
@@ -317,13 +334,35 @@ async def test_an_end_record_the_output_refuses_is_logged_not_raised(
     ]
 
 
-async def run_into(sink: Sink, job: CrawlJob) -> None:
+async def test_an_end_record_whose_subscriber_fails_is_not_added_twice(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins ``_ended``: when telling a subscriber of the end record fails, the run ends with that failure
+    and the end record (buffered before the subscribers heard of it) is in the file once, not again as
+    an ``aborted`` one."""
+
+    class RefusesTheEnd:
+        def add(self, written: Written) -> None:
+            if isinstance(written.record, RunRecord):
+                raise OutputError("the end is refused")
+
+    sink = Sink.open_file(tmp_path / "out.ndjson", subscribers=Subscribers(RefusesTheEnd()))
+    with capture_logs() as logs, pytest.raises(OutputError, match=r"^the end is refused$"):
+        await run_into(sink, crawl_job([target(shaped.endpoint)]), close=True)
+    ends = [r for r in read_ndjson(tmp_path / "out.ndjson") if r["type"] == "run"]
+    assert [(e["phase"], e["complete"], e["aborted"]) for e in ends] == [("end", True, None)]
+    assert not [e for e in logs if e["event"] == "crawl.end_record_not_written"]
+
+
+async def run_into(sink: Sink, job: CrawlJob, *, close: bool = False) -> None:
+    """``job`` crawled into ``sink``; ``close``: write what is buffered on the way out (else the sink is
+    taken as failed: aclose must not raise the run's failure again)."""
     stats = RunStats()
     try:
         async with open_clients(job, stats) as clients:
             await Crawl(job, clients, sink, stats=stats, now=lambda: NOW).run()
     finally:
-        sink.failed = True  # nothing more to write: aclose must not raise the same failure again
+        sink.failed = sink.failed or not close
         await sink.aclose()
 
 
@@ -357,6 +396,8 @@ def with_triggers(emulator: EmulatorThread) -> None:
         "beta", "b1", {"triggerName": "rows", "triggerType": "tablestore", "triggerConfig": {}}
     )
     backend.add_trigger("beta", "b2", {"triggerName": "odd", "triggerType": "brand-new", "triggerConfig": {}})
+    bus = {"triggerName": "bus", "triggerType": "eventbridge", "triggerConfig": {"asyncInvocationType": True}}
+    backend.add_trigger("alpha", "a2", bus)
 
 
 async def test_triggers_are_listed_sorted_and_classified_for_live_functions_only(
@@ -368,7 +409,9 @@ async def test_triggers_are_listed_sorted_and_classified_for_live_functions_only
     with_triggers(shaped)
     shaped.backend.deny("alpha", "a3")
     shaped.backend.deny_triggers("beta", "b1")
-    ran = await run_crawl(crawl_job([target(shaped.endpoint)], triggers=True), tmp_path)
+    ghost = FunctionKey(ACCOUNT, REGION, "beta", "ghost")  # a resumed error, deleted since: gone
+    job = CrawlJob((target(shaped.endpoint),), settings(triggers=True), retry=frozenset({ghost}))
+    ran = await run_crawl(job, tmp_path)
     truth = {
         (r["service"], r["function"]): r
         for r in shaped.backend.truth_records(triggers=True)
@@ -382,7 +425,17 @@ async def test_triggers_are_listed_sorted_and_classified_for_live_functions_only
         {"name": "web", "type": "http", "mode": "sync"},
     ]
     assert ran.function("alpha", "a1")["exposure"] == "async"
-    assert (ran.function("alpha", "a2")["triggers"], ran.function("alpha", "a2")["exposure"]) == ([], "sync")
+    a2 = ran.function("alpha", "a2")
+    assert (a2["triggers"], a2["exposure"]) == (
+        [{"name": "bus", "type": "eventbridge", "mode": "async"}],
+        "async",
+    )
+    ghost_record = ran.function("beta", "ghost")
+    assert (ghost_record["status"], "triggers" in ghost_record, ghost_record["exposure"]) == (
+        "gone",
+        False,
+        "unknown",
+    )
     assert ran.function("beta", "b2")["exposure"] == "unknown"
     a3 = ran.function("alpha", "a3")
     assert (a3["status"], "triggers" in a3, "triggersError" in a3) == ("error", False, False)
@@ -390,6 +443,31 @@ async def test_triggers_are_listed_sorted_and_classified_for_live_functions_only
     assert (b1["status"], b1["configs"], "triggers" in b1) == ("ok", 1, False)
     assert (b1["triggersError"]["code"], b1["triggersError"]["http"]) == ("AccessDenied", 403)
     assert (ran.end["triggerRequests"], ran.end["triggerErrors"]) == (4, 1)
+
+
+async def test_the_jobs_trigger_modes_classify_the_triggers(shaped: EmulatorThread, tmp_path: Path) -> None:
+    """Pins ``job.trigger_modes``: with ``http`` made async (and EventBridge fixed sync) the records
+    follow the job's table, as the emulator's ground truth with the same overrides."""
+    with_triggers(shaped)
+    modes = {**TRIGGER_MODES, "http": "async", "eventbridge": "sync"}
+    job = CrawlJob((target(shaped.endpoint),), settings(triggers=True), trigger_modes=modes)
+    ran = await run_crawl(job, tmp_path)
+    truth = shaped.backend.truth_records(
+        triggers=True, trigger_modes={"http": "async", "eventbridge": "sync"}
+    )
+    expected = {
+        (r["service"], r["function"]): (r["triggers"], r["exposure"])
+        for r in truth
+        if r["type"] == "function"
+    }
+    got = {
+        (r["service"], r["function"]): (r["triggers"], r["exposure"])
+        for r in ran.records
+        if r["type"] == "function"
+    }
+    assert got == expected
+    assert got[("alpha", "a1")][0][1] == {"name": "web", "type": "http", "mode": "async"}
+    assert got[("alpha", "a2")] == ([{"name": "bus", "type": "eventbridge", "mode": "sync"}], "sync")
 
 
 async def test_a_trigger_listing_that_misbehaves_fails_only_the_triggers(
@@ -416,13 +494,15 @@ async def test_a_trigger_listing_that_misbehaves_fails_only_the_triggers(
             await asyncio.sleep(5)
         if function == "b1":
             return web.json_response({"triggers": [{"triggerType": "http"}]})
+        if function == "b2":
+            return web.json_response({"triggers": [{"triggerName": "", "triggerType": "http"}]})
         return None
 
     with front(shaped, override) as endpoint:
         ran = await run_crawl(crawl_job([target(endpoint)], triggers=True, function_deadline=0.3), tmp_path)
     assert [t["name"] for t in ran.function("alpha", "a1")["triggers"]] == ["bucket", "web"]
     bad = "a trigger in the listing has no string triggerName and triggerType"
-    for name in ("a2", "b1"):
+    for name in ("a2", "b1", "b2"):
         service = "alpha" if name == "a2" else "beta"
         record = ran.function(service, name)
         assert record["triggersError"] == {
@@ -438,7 +518,7 @@ async def test_a_trigger_listing_that_misbehaves_fails_only_the_triggers(
     assert a3["triggersError"]["message"] == (
         "the function's trigger listing took longer than function_deadline (0.3 s); gave up on it"
     )
-    assert ran.end["triggerErrors"] == 3
+    assert ran.end["triggerErrors"] == 4
     assert ran.logged("crawl.duplicate_trigger") == [
         {"service": "alpha", "function": "a1", "log_level": "warning"}
     ]
@@ -450,6 +530,7 @@ async def test_a_trigger_listing_that_misbehaves_fails_only_the_triggers(
         ("a2", "ProtocolError", 1, "alpha", "warning"),
         ("a3", "FunctionDeadline", 1, "alpha", "warning"),
         ("b1", "ProtocolError", 1, "beta", "warning"),
+        ("b2", "ProtocolError", 1, "beta", "warning"),
     ]
 
 
