@@ -83,7 +83,8 @@ async def test_listing_items_without_a_name_are_discovery_errors(
     async def override(request: web.Request) -> web.StreamResponse | None:
         kind, service, _ = route(request)
         if kind == "services":
-            return await edited(up, request, lambda page: page["services"].append({"serviceName": 7}))
+            # the nameless service first: the services after it are still listed
+            return await edited(up, request, lambda page: page["services"].insert(0, {"serviceName": 7}))
         if (kind, service) == ("functions", "beta"):
 
             def add(page: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ from aiohttp import web
 from structlog.testing import capture_logs
 
 from crawler.crawl.job import CrawlJob
-from crawler.crawl.pipeline import Crawl
+from crawler.crawl.pipeline import Crawl, _first_exception, _single_fatal
 from crawler.crawl.runner import open_clients
 from crawler.emulator import AccountSpec
 from crawler.emulator.server import EmulatorThread
@@ -369,10 +369,69 @@ async def run_into(sink: Sink, job: CrawlJob, *, close: bool = False) -> None:
 async def test_an_output_that_cannot_be_written_ends_the_run_with_one_output_error(
     shaped: EmulatorThread,
 ) -> None:
-    """Pins a failing output (``/dev/full``): ``OutputError`` alone, no exception group, no end record
-    attempted on a failed output."""
+    """Pins a failing output (``/dev/full``): ``OutputError`` alone, no exception group, and no end record
+    attempted on a failed output (its subscribers never hear of one)."""
+    heard: list[str] = []
+
+    class Phases:
+        def add(self, written: Written) -> None:
+            if isinstance(written.record, RunRecord):
+                heard.append(written.record.phase)
+
+    sink = Sink.open_file(Path("/dev/full"), subscribers=Subscribers(Phases()))
     with pytest.raises(OutputError, match="No space left on device"):
-        await run_into(Sink.open_file(Path("/dev/full")), crawl_job([target(shaped.endpoint)]))
+        await run_into(sink, crawl_job([target(shaped.endpoint)]))
+    assert heard == []
+
+
+async def test_the_end_record_after_a_failure_is_written_even_as_the_caller_cancels(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins the shield around the end record after a failure: a bug that strikes as the caller's scope is
+    being cancelled still ends the run with that bug and an end record flushed by the run itself."""
+
+    class CancelsThenRaises:
+        scope = anyio.CancelScope()
+
+        def add(self, written: Written) -> None:
+            if isinstance(written.record, FunctionRecord):
+                self.scope.cancel()
+                raise RuntimeError("a bug while cancelling")
+
+    caught: list[BaseException] = []
+    out = tmp_path / "out.ndjson"
+    subscriber = CancelsThenRaises()
+    sink = Sink.open_file(out, subscribers=Subscribers(subscriber))
+    stats = RunStats()
+    job = crawl_job([target(shaped.endpoint)])
+    async with open_clients(job, stats) as clients:
+        with subscriber.scope:
+            try:
+                await Crawl(job, clients, sink, stats=stats, now=lambda: NOW).run()
+            except RuntimeError as exc:
+                caught.append(exc)
+            written_by_the_run = read_ndjson(out)
+    await sink.aclose()
+    assert [str(e) for e in caught] == ["a bug while cancelling"]
+    assert written_by_the_run[-1]["aborted"]["message"] == "RuntimeError: a bug while cancelling"
+
+
+def test_the_fatal_error_of_a_nested_group_is_the_one_reported() -> None:
+    """Pins ``_single_fatal`` and ``_first_exception``: the first ``FatalError`` or ``BrokenPipeError``
+    anywhere in a nested group wins over an earlier bug; without one, the first ``Exception``; with only
+    cancellations and interrupts, none."""
+    disk = OutputError("disk")
+    bug = RuntimeError("bug")
+    nested = BaseExceptionGroup("outer", [bug, BaseExceptionGroup("inner", [disk])])
+    assert _single_fatal(nested) is disk
+    pipe = BrokenPipeError()
+    assert _single_fatal(BaseExceptionGroup("outer", [bug, BaseExceptionGroup("inner", [pipe])])) is pipe
+    assert _single_fatal(BaseExceptionGroup("outer", [bug])) is None
+    assert (
+        _first_exception(BaseExceptionGroup("outer", [KeyboardInterrupt(), BaseExceptionGroup("i", [bug])]))
+        is bug
+    )
+    assert _first_exception(BaseExceptionGroup("outer", [KeyboardInterrupt()])) is None
 
 
 async def test_a_closed_pipe_ends_the_run_with_one_broken_pipe(shaped: EmulatorThread) -> None:
