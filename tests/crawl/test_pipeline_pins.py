@@ -131,14 +131,18 @@ async def test_listing_items_without_a_name_are_discovery_errors(
 async def test_services_and_functions_listed_twice_are_crawled_once_and_counted(
     shaped: EmulatorThread, tmp_path: Path
 ) -> None:
-    """Pins duplicate dropping in discovery: a service listed twice and a function listed twice within one
-    service's listing are each crawled once and counted (``duplicateServicesDropped`` 1,
+    """Pins duplicate dropping in discovery: both services listed twice and two functions listed twice
+    within one service's listing are each crawled once and counted (``duplicateServicesDropped`` 2,
     ``duplicateFunctionsDropped`` 2); the same name in another service is not a duplicate."""
 
     async def override(request: web.Request) -> web.StreamResponse | None:
         kind, service, _ = route(request)
         if kind == "services":
-            return await edited(up, request, lambda page: page["services"].append({"serviceName": "alpha"}))
+
+            def again(page: dict[str, Any]) -> None:
+                page["services"] += [{"serviceName": "alpha"}, {"serviceName": "beta"}]
+
+            return await edited(up, request, again)
         if (kind, service) == ("functions", "alpha"):
 
             def twice(page: dict[str, Any]) -> None:
@@ -154,10 +158,11 @@ async def test_services_and_functions_listed_twice_are_crawled_once_and_counted(
         ran = await run_crawl(crawl_job([target(server.endpoint)]), tmp_path)
     assert ran.functions == {**WHOLE, ("beta", "a1"): ("gone", 0, 0, None, None)}
     end = ran.end
-    assert (end["duplicateServicesDropped"], end["duplicateFunctionsDropped"]) == (1, 2)
+    assert (end["duplicateServicesDropped"], end["duplicateFunctionsDropped"]) == (2, 2)
     assert (end["duplicateConfigsDropped"], end["functionsDiscovered"], end["complete"]) == (0, 6, True)
     assert ran.logged("crawl.duplicate_service") == [
-        {"account": ACCOUNT, "region": REGION, "service": "alpha", "log_level": "warning"}
+        {"account": ACCOUNT, "region": REGION, "service": "alpha", "log_level": "warning"},
+        {"account": ACCOUNT, "region": REGION, "service": "beta", "log_level": "warning"},
     ]
     assert sorted(e["function"] for e in ran.logged("crawl.duplicate_function")) == ["a1", "a3"]
     assert ran.logged("crawl.duplicate_function")[0] == {
@@ -253,6 +258,7 @@ async def test_a_failing_service_listing_is_a_discovery_error_not_a_refusal(
         ran = await run_crawl(crawl_job([target(endpoint)]), tmp_path)
     assert ran.functions == {}
     (found,) = ran.end["discoveryErrors"]
+    assert (found["account"], found["region"]) == (ACCOUNT, REGION)
     assert (found["service"], found["error"]["code"], found["error"]["attempts"]) == (
         None,
         "InternalServerError",
