@@ -18,6 +18,8 @@ timed out, survived and explained as equivalent, the score — (killed + timeout
 has a ``## <mutant name>`` section that quotes the mutated line and says why no test can tell it from
 the original; a listed mutant whose line no longer matches (the code moved) is reported as stale and
 counts as a survivor. Mutants whose function no selected test calls ("no tests") count as survivors too.
+A mutant whose forked test run died of a signal is run again in a fresh process and counts as killed
+only if a test fails there ("crashed after a failing test").
 The exit code is 0 whatever the score: this is a measurement, not a gate.
 """
 
@@ -160,6 +162,9 @@ KILLED_CODES = {1, 3}  # mutmut: pytest failed (1) or hit an internal error (3)
 TIMEOUT_CODES = {36, -24, 24, 152, 255}
 SURVIVED_CODES = {0}
 NO_TESTS_CODES = {5, 33}
+#: ``crashed after a failing test``: a mutant whose forked test run died of a signal (mutmut's 💥), that
+#: failed a test when its tests ran again in a fresh process (``confirm_crash``); counted as killed
+CRASHED = "crashed after a failing test"
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,25 @@ class Equivalent:
     text: str  # the whole section: the quoted mutated line and the reason
 
 
+def confirm_crash(workdir: Path, name: str, tests: tuple[str, ...]) -> bool:
+    """Whether a mutant whose forked run died of a signal fails a test when its module's tests run again
+    in a fresh process, the mutant switched on by ``MUTANT_UNDER_TEST``. A test that fails and leaves,
+    say, an unclosed stream behind makes pytest raise at the end of its session, in mutmut's forked child
+    too, which then dies of a segmentation fault instead of reporting the failure."""
+    env = {**os.environ, "PYTHONHASHSEED": "0", "MUTANT_UNDER_TEST": name}
+    deselect = [f"--deselect={test}" for test in DESELECT]
+    command = ["nice", "-n", "19", sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+    run = subprocess.run(
+        [*command, *deselect, *tests],
+        cwd=workdir / "mutants",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return re.search(r"\b\d+ failed\b", run.stdout) is not None
+
+
 @dataclass
 class ModuleResult:
     module: str
@@ -186,6 +210,8 @@ class ModuleResult:
     survivors: list[Survivor] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     error: str | None = None
+    #: of ``killed``: mutants whose forked run crashed after a failing test (``confirm_crash``)
+    crashed: int = 0
 
     @property
     def total(self) -> int:
@@ -293,11 +319,24 @@ def run_module(
         result.error = f"mutmut left no results; see {root / f'{module}.log'}"
         return result
     codes: dict[str, int | None] = json.loads(meta.read_text("utf-8"))["exit_code_by_key"]
-    alive = {name: code for name, code in codes.items() if code not in KILLED_CODES | TIMEOUT_CODES}
+    crashed = {
+        name
+        for name, code in codes.items()
+        if code is not None
+        and code < 0
+        and code not in TIMEOUT_CODES
+        and confirm_crash(workdir, name, MODULES[module])
+    }
+    alive = {
+        name: code
+        for name, code in codes.items()
+        if code not in KILLED_CODES | TIMEOUT_CODES and name not in crashed
+    }
     diffs = diffs_of(workdir, sorted(alive))
     for name, code in sorted(codes.items(), key=lambda kv: _natural(kv[0])):
-        if code in KILLED_CODES:
+        if code in KILLED_CODES or name in crashed:
             result.killed += 1
+            result.crashed += name in crashed
             continue
         if code in TIMEOUT_CODES:
             result.timeout += 1
@@ -371,6 +410,9 @@ def render(results: list[ModuleResult]) -> str:
             f"| {r.module} | {r.commit} | {r.total} | {r.killed} | {r.timeout} | {len(r.survivors)} "
             f"| {len(r.equivalent)} | {score} | {r.seconds / 60:.1f} |"
         )
+    for r in results:
+        if r.crashed:
+            lines += ["", f"{r.module}: {r.killed} killed, {r.crashed} of them {CRASHED} (`confirm_crash`)."]
     for r in results:
         if r.error:
             lines += ["", f"## {r.module}: {r.error}"]
