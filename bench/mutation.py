@@ -181,15 +181,22 @@ class Equivalent:
 
 
 def confirm_crash(workdir: Path, name: str, tests: tuple[str, ...]) -> bool:
-    """Whether a mutant whose forked run died of a signal fails a test when its module's tests run again
-    in a fresh process, the mutant switched on by ``MUTANT_UNDER_TEST``. A test that fails and leaves,
-    say, an unclosed stream behind makes pytest raise at the end of its session, in mutmut's forked child
-    too, which then dies of a segmentation fault instead of reporting the failure."""
+    """Whether a mutant whose forked run died of a signal fails a test when its tests run again in a
+    fresh process, the mutant switched on by ``MUTANT_UNDER_TEST``: the tests mutmut recorded calling the
+    mutated function, quickest first (``tests``, the module's, when it recorded none). A test that fails
+    and leaves, say, an unclosed stream behind makes pytest raise at the end of its session; in mutmut's
+    forked child that exception escapes ``pytest.main`` and the child dies of a segmentation fault
+    instead of reporting the failure."""
+    stats_file = workdir / "mutants" / "mutmut-stats.json"
+    stats = json.loads(stats_file.read_text("utf-8")) if stats_file.exists() else {}
+    durations: dict[str, float] = stats.get("duration_by_test", {})
+    recorded = stats.get("tests_by_mangled_function_name", {}).get(name.rsplit("__mutmut_", 1)[0], [])
+    selected = sorted(recorded, key=lambda test: durations.get(test, 0.0)) or list(tests)
     env = {**os.environ, "PYTHONHASHSEED": "0", "MUTANT_UNDER_TEST": name}
     deselect = [f"--deselect={test}" for test in DESELECT]
     command = ["nice", "-n", "19", sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
     run = subprocess.run(
-        [*command, *deselect, *tests],
+        [*command, *deselect, *selected],
         cwd=workdir / "mutants",
         env=env,
         capture_output=True,
