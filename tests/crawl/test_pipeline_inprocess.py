@@ -7,16 +7,20 @@ run in-process so that a mutation of the pipeline is seen by them (the CLI tests
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from crawler.crawl.job import CrawlJob
 from crawler.crawl.selection import NameFilter, Selection
 from crawler.emulator.server import EmulatorThread
 from crawler.store.records import FunctionKey
 from crawler.store.shard import ShardSpec
+from tests.support.hostile import HostileServer, Upstream
+from tests.support.hostile.pipeline import fc_error, overriding
 from tests.support.pipeline_support import (
     ACCOUNT,
     FINISHED,
@@ -253,20 +257,26 @@ async def test_page_size_one_pages_every_listing_one_item_at_a_time(
 async def test_a_stopped_targets_pairs_are_dropped_and_the_next_targets_are_crawled(
     shaped: EmulatorThread, tmp_path: Path
 ) -> None:
-    """Pins ``_send_pairs`` past a stopped target: 200 pairs of a target whose credentials are refused
-    (more than its key buffer holds) cost one request and are dropped unwritten; the other target's pairs,
-    after them, are all crawled."""
+    """Pins ``_send_pairs`` past a stopped target, and its workers draining the keys: 200 pairs of a
+    target whose first config listing is refused after 0.3 s (its key buffer of 128 full by then, the
+    next pair waiting) are dropped unwritten: one taken, 128 buffered and one waiting were offered, the
+    rest skipped; the other target's pairs, after them, are all crawled."""
+
+    async def refuse_slowly(request: web.Request) -> web.StreamResponse | None:
+        if request.path.endswith("async-invoke-configs"):
+            await asyncio.sleep(0.3)
+            return fc_error(403, "SignatureNotMatch", "the signature does not match")
+        return None
+
     other = shaped_backend(account="5555", region="cn-beijing")
     refused = tuple(FunctionKey(ACCOUNT, REGION, "alpha", f"f{n:03d}") for n in range(200))
     wanted = (
         FunctionKey("5555", "cn-beijing", "alpha", "a1"),
         FunctionKey("5555", "cn-beijing", "beta", "b1"),
     )
-    with EmulatorThread(other) as second:
-        targets = (
-            target(shaped.endpoint, secret="wrong", concurrency=1),
-            target(second.endpoint, "5555", "cn-beijing"),
-        )
+    up = Upstream(shaped.endpoint)
+    with EmulatorThread(other) as second, HostileServer(overriding(up, refuse_slowly)) as server:
+        targets = (target(server.endpoint, concurrency=1), target(second.endpoint, "5555", "cn-beijing"))
         job = CrawlJob(targets, settings(), pairs=refused + wanted)
         ran = await run_crawl(job, tmp_path)
     assert ran.functions == {
@@ -274,8 +284,10 @@ async def test_a_stopped_targets_pairs_are_dropped_and_the_next_targets_are_craw
         ("beta", "b1"): ("ok", 1, 1, None, None),
     }
     assert ran.accounts == {("5555", "cn-beijing")}
-    assert [(r.account, r.region) for r in ran.outcome.refused] == [(ACCOUNT, REGION)]
-    assert shaped.stats()["requests"] == 1
+    assert [(r.account, r.region, r.error.code) for r in ran.outcome.refused] == [
+        (ACCOUNT, REGION, "SignatureNotMatch")
+    ]
+    assert ran.end["functionsDiscovered"] == 1 + 128 + 1 + 2
 
 
 async def test_a_shard_keeps_the_pairs_of_the_services_it_owns(

@@ -145,6 +145,77 @@ async def test_a_second_signal_stops_at_once_whatever_the_grace_period(
     assert took < 3
 
 
+async def test_a_signal_cancels_discovery_that_is_still_listing(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins the discovery scope handed to the run control: beta's function listing stalls, a signal once
+    alpha's three functions are written cancels it at once (grace 30 s, nothing else in flight)."""
+
+    async def stall_beta(request: web.Request) -> web.StreamResponse | None:
+        if request.match_info.get("service") == "beta" and request.path.endswith("/functions"):
+            await asyncio.sleep(5)
+        return None
+
+    seen = Functions(3)
+    with front(shaped, stall_beta) as endpoint:
+        started = time.monotonic()
+        ran = await run_crawl(
+            crawl_job([target(endpoint)]),
+            tmp_path,
+            grace=30,
+            signals=signals_once(seen.reached, signal.SIGINT),
+            subscribers=[seen],
+        )
+        took = time.monotonic() - started
+    assert set(ran.functions) == {("alpha", "a1"), ("alpha", "a2"), ("alpha", "a3")}
+    assert (ran.end["interrupted"], ran.end["complete"]) == ("SIGINT", False)
+    assert took < 3
+
+
+async def test_without_handle_signals_a_signal_is_left_to_the_caller(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins ``handle_signals`` off by default: SIGINT during ``run()`` (no arguments) reaches the caller's
+    own handler, and the crawl goes on to the end."""
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
+    out = tmp_path / "out.ndjson"
+    try:
+        sink = Sink.open_file(out)
+
+        class SigintAtFirstFunction:
+            def add(self, written: Written) -> None:
+                if isinstance(written.record, FunctionRecord) and not received:
+                    os.kill(os.getpid(), signal.SIGINT)
+
+        sink.subscribers.subscribe(SigintAtFirstFunction())
+        await run_into(sink, crawl_job([target(shaped.endpoint)]), close=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert received == [signal.SIGINT]
+    records = read_ndjson(out)
+    end = records[-1]
+    assert (end["interrupted"], end["complete"]) == (None, True)
+    assert sum(1 for r in records if r["type"] == "function") == 5
+
+
+async def test_a_full_batch_stream_makes_the_worker_wait_not_drop(
+    shaped: EmulatorThread, tmp_path: Path
+) -> None:
+    """Pins the worker's wait for room in the writer's stream: with ``concurrency`` 1 (one batch of room),
+    a lane ten wide and a writer that flushes (and fsyncs) after every record, workers that finish while
+    the writer writes wait their turn; all 45 functions are written."""
+    for n in range(40):
+        shaped.backend.add_function("alpha", f"x{n:02d}", {"functionName": f"x{n:02d}"})
+    out = tmp_path / "out.ndjson"
+    job = crawl_job([target(shaped.endpoint, concurrency=10)], concurrency=1)
+    await run_into(Sink.open_file(out, flush_records=1), job, close=True)
+    records = read_ndjson(out)
+    assert sum(1 for r in records if r["type"] == "function") == 45
+    end = records[-1]
+    assert (end["functions"], end["complete"]) == ({"ok": 3, "none": 42, "gone": 0, "error": 0}, True)
+
+
 async def test_a_signal_before_discovery_starts_means_no_request_at_all(
     shaped: EmulatorThread, tmp_path: Path
 ) -> None:
