@@ -318,3 +318,10 @@ async def test_a_shard_keeps_the_retries_of_the_services_it_owns(
     assert 0 < len(owned) < 12
     listed = {(s, f) for s, f in ran.functions if s.startswith("svc-")}
     assert listed == owned
+
+
+async def test_a_lane_wider_than_the_key_buffer_crawls(shaped: EmulatorThread, tmp_path: Path) -> None:
+    """Pins the key buffer of a wide lane (twice its width past ``KEY_BUFFER``, a whole number): a target
+    of concurrency 300 crawls the account whole."""
+    ran = await run_crawl(crawl_job([target(shaped.endpoint, concurrency=300)]), tmp_path)
+    assert (len(ran.functions), ran.end["complete"]) == (5, True)
