@@ -6,6 +6,7 @@ bounds, deadlines, duplicates, malformed listings."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -415,22 +416,29 @@ async def test_a_target_refused_by_several_workers_at_once_is_refused_once(
 async def test_a_lane_has_its_targets_concurrency_of_functions_in_flight(
     shaped: EmulatorThread, tmp_path: Path
 ) -> None:
-    """Pins a lane's width: with five slow config listings, a target of concurrency 3 has exactly three in
-    flight at once (workers grow to the width), one of concurrency 1 exactly one."""
-    flight = {"now": 0, "most": 0}
+    """Pins a lane's width: a target of concurrency 3 gets exactly three config listings in flight at once
+    (workers grow to the width), one of concurrency 1 exactly one. The server holds each listing until
+    the width is reached (2 s at most, so a narrower lane shows up as a lower count, not a hang)."""
+    flight = {"now": 0, "most": 0, "want": 0}
+    held: dict[str, asyncio.Event] = {}
 
     async def override(request: web.Request) -> web.StreamResponse | None:
         if route(request)[0] != "configs":
             return None
         flight["now"] += 1
         flight["most"] = max(flight["most"], flight["now"])
-        await asyncio.sleep(0.1)
+        reached = held.setdefault("width", asyncio.Event())  # made on the server's loop
+        if flight["most"] >= flight["want"]:
+            reached.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reached.wait(), 2)
+        await asyncio.sleep(0.02)
         flight["now"] -= 1
         return None
 
     for width in (3, 1):
-        flight.update(now=0, most=0)
-
+        flight.update(now=0, most=0, want=width)
+        held.clear()
         with front(shaped, override) as endpoint:
             ran = await run_crawl(crawl_job([target(endpoint, concurrency=width)], concurrency=8), tmp_path)
         assert ran.functions == WHOLE
