@@ -204,16 +204,19 @@ def judge(cell: Cell, client: str, stats: dict[str, Any], wall: float, cpu: floa
         accepted = [arrivals[i] - throttled[i] for i in range(lo, hi)]
         steady = sum(accepted) / (hi - lo)
         peak = max(arrivals[lo:hi])
-    recovery = tuple(_recovery(cell, at, arrivals, throttled, first) for at, _f in cell.changes)
+    recovery = tuple(_recovery(cell, at, arrivals, throttled, first, rate) for at, _f in cell.changes)
     return Run(
         client, wall, int(stats["requests"]), int(stats["throttled"]), cpu, steady, peak, recovery, rate
     )
 
 
-def _recovery(cell: Cell, at: float, arrivals: list[int], throttled: list[int], first: float) -> float | None:
+def _recovery(
+    cell: Cell, at: float, arrivals: list[int], throttled: list[int], first: float, rate: float | None = None
+) -> float | None:
     """Seconds from the change until a whole second whose accepted count is within 10 % of the new quota
-    and whose arrivals are not more than 10 % above it (None: not before the crawl ended)."""
-    target = cell.quota_at(at)
+    (of ``--rate`` if lower: a ceiling under the quota is where the run stays) and whose arrivals are not
+    more than 10 % above it (None: not before the crawl ended)."""
+    target = cell.quota_at(at) if rate is None else min(cell.quota_at(at), rate)
     start = math.ceil(first + at)
     for i in range(start, len(arrivals) - 1):
         accepted = arrivals[i] - throttled[i]

@@ -38,6 +38,19 @@ def test_a_change_is_followed_when_a_whole_second_is_within_ten_percent() -> Non
     assert run.recovery[0] == pytest.approx(3.0)
 
 
+def test_a_rate_run_follows_a_change_to_its_ceiling_when_that_is_lower() -> None:
+    cell = Cell("h", "doubles", 100, 10, changes=((3.0, 2.0),))
+    arrivals = [90, 90, 90, 90, 178, 179, 180, 10]  # --rate 180 under a quota that doubles to 200 at 3 s
+    throttled = [0] * 8
+    run = judge(cell, RATE, stats(arrivals, throttled, first=0.0), wall=7.0, cpu=1.0, rate=180.0)
+    # within 10% of 180, not of 200 (which a ceiling of 180 can only just reach): second 4 (of 3..4)
+    assert run.recovery[0] == pytest.approx(2.0)
+    default = judge(
+        cell, "fcaudit", stats([100] * 4 + [170] * 3 + [10], throttled, first=0.0), 7.0, 1.0, None
+    )
+    assert default.recovery[0] is None  # 170 < 0.9 x 200: the default run is held to the quota
+
+
 def test_targets_say_met_or_missed_with_the_figures() -> None:
     cell = Cell("b", "burst 10", 100, 10)
     good = Run("fcaudit", 16.0, 1500, 15, 2.0, steady=95.0, peak=105)
