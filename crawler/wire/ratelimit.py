@@ -6,9 +6,7 @@ quota shared with other endpoints, one that changes mid-crawl). The clock is inj
 exact; tests/support/rate_simulation.py runs it against every shape in virtual time. The parts:
 
 * **pacing, not bursts**: requests start one at a time ``1/rate`` apart, so an idle limiter never fires
-  a burst; a start late by a timer's overshoot (at most ``LATE_CREDIT``) keeps the schedule, made up
-  over the starts that follow, each at most ``MADE_UP`` of an interval (or ``TIMER_GRAIN``) early on
-  the last one, so two starts are never nearly back to back;
+  a burst; a start late by a timer's overshoot (at most ``LATE_CREDIT``) keeps the schedule;
   a wait of half a ``TIMER_GRAIN`` or less is a whole one (uvloop wakes it at once: the pacer would spin);
 * **slow start** (no ``--rate``): from ``INITIAL_RATE``, each success adds up to ``SLOW_START_GAIN``
   requests/s (at most e^``SLOW_START_PER_RTT`` per round trip); until the first throttle a request
@@ -77,10 +75,11 @@ RESTART = 2.0  # slow start again at this multiple of the anchor without a throt
 MAX_GROWTH = 0.5  # and grows by at most this share per second ...
 MAX_ROUND_GROWTH = 0.25  # ... and per round
 MIN_RATE = 0.2
-LATE_CREDIT = 0.01  # seconds of lateness the schedule keeps, to be made up (timer overshoot) ...
-MADE_UP = 0.2  # ... by each start coming at most this share of an interval early on the last one: at
-# 0.8 x a one-request bucket's quota two starts stay 1/quota apart (0.8 x 1.25 = 1) ...
-TIMER_GRAIN = 0.001  # ... or this many seconds if more (uvloop's timers count whole milliseconds)
+LATE_CREDIT = 0.01  # seconds of lateness a start may make up on the schedule (timer overshoot)
+# (made up at once: spacing the make-up over the starts that follow, so that two starts are never
+# nearly back to back, leaked the pace on a busy machine and the controller overshot; see
+# test_ratelimit_simulation's busy-machine tests)
+TIMER_GRAIN = 0.001  # uvloop's timers count whole milliseconds
 WINDOW = 1.0  # seconds over which recent starts and successes are counted
 SHORT_SPAN = 0.1  # right after slow start, successes are counted over at least this ...
 MIN_COUNTED = 10  # ... and over at least this many
@@ -105,8 +104,7 @@ class AdaptiveRate:
         #: the smoothed share of throttled answers (DCTCP's alpha)
         self.share = 0.0
         self.rtt: float | None = None
-        self._last_start = -math.inf  # where the schedule puts the last start
-        self._prev_start = -math.inf  # when it came
+        self._last_start = -math.inf
         self._last_cut = -math.inf
         self._backlogged_at = -math.inf
         self._starts: deque[float] = deque()
@@ -129,12 +127,7 @@ class AdaptiveRate:
     def next_start(self, now: float, in_flight: int | None = None) -> float:
         """The earliest time the next request may start (``<= now`` means at once), given how many
         requests are in flight (``None``: not known, so no initial window)."""
-        interval = 1.0 / self.rate
-        # the schedule, but no sooner than an interval less MADE_UP of it (or less a timer's grain)
-        # after the last start: lateness is made up over the starts that follow, never by two starts
-        # nearly back to back, which a one-request bucket refuses
-        spacing = interval - max(MADE_UP * interval, TIMER_GRAIN)
-        due = max(self._last_start + interval, self._prev_start + spacing)
+        due = self._last_start + 1.0 / self.rate
         if due > now:
             self._backlogged_at = now
             if self._window_open and in_flight is not None and in_flight < INITIAL_WINDOW:
@@ -149,7 +142,6 @@ class AdaptiveRate:
         due = self._last_start + 1.0 / self.rate
         # on schedule (late by a timer's overshoot at most): keep the schedule, or the rate leaks away
         self._last_start = due if 0.0 <= now - due <= LATE_CREDIT else now
-        self._prev_start = now
         self._starts.append(now)
         while self._starts[0] <= now - WINDOW:
             self._starts.popleft()

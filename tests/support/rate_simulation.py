@@ -47,7 +47,7 @@ class Core(Protocol):
 
 class FixedPace:
     """A pace that never changes: what ``--rate`` would be if it never adapted (the limiter's own
-    pacing, lateness made up as it makes it up, with its feedback ignored)."""
+    pacing, lateness credited as it credits it, with its feedback ignored)."""
 
     def __init__(self, rate: float) -> None:
         self.rate = rate

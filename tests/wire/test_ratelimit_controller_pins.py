@@ -312,12 +312,12 @@ def test_after_slow_start_resumes_an_answer_sent_at_the_cut_grows_the_rate() -> 
     assert core.rate == pytest.approx(40.16260, rel=1e-6)
 
 
-def test_a_start_exactly_the_credit_late_keeps_the_schedule_less_a_fifth_of_an_interval() -> None:
+def test_a_start_exactly_the_credit_late_keeps_the_schedule() -> None:
     core = AdaptiveRate(100.0)
     core.started(0.0)
     core.started(0.02)  # due at 0.01: late by exactly the 10 ms credit (0.02 - 0.01 == 0.01 exactly)
-    # on schedule, making up at most a fifth of the 10 ms interval: counted as started at 0.018
-    assert core.next_start(0.021) == pytest.approx(0.028)
+    # on schedule: counted as started at 0.01, so the next is due at 0.02, already past
+    assert core.next_start(0.021) == pytest.approx(0.02)
 
 
 # ---- the accepted rate, and how much history is kept -----------------------------------------------

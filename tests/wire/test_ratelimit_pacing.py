@@ -64,67 +64,6 @@ def test_the_credit_only_covers_a_start_just_after_its_due_time() -> None:
     assert core.next_start(5.0) == pytest.approx(5.1)
 
 
-def test_a_late_start_made_up_leaves_the_next_most_of_an_interval_away() -> None:
-    core = AdaptiveRate(100.0)  # 10 ms between starts
-    core.started(0.0)
-    core.started(0.019)  # due at 0.01, 9 ms late (within LATE_CREDIT): the schedule keeps it ...
-    # ... but the next start is 8 ms on (MADE_UP of 10 ms made up), then 8 ms again, until on schedule;
-    # making it all up at once put the next start at 0.02, 1 ms on: a one-request bucket refuses it
-    assert core.next_start(0.019) == pytest.approx(0.027)
-    core.started(0.027)
-    assert core.next_start(0.027) == pytest.approx(0.035)
-    core.started(0.035)
-    assert core.next_start(0.035) == pytest.approx(0.043)
-    core.started(0.043)
-    assert core.next_start(0.043) == pytest.approx(0.051)
-    core.started(0.051)
-    assert core.next_start(0.051) == pytest.approx(0.06)  # on schedule again: nothing lost
-
-
-def test_lateness_up_to_a_fifth_of_an_interval_or_a_timer_grain_is_made_up_in_full() -> None:
-    core = AdaptiveRate(100.0)
-    core.started(0.0)
-    core.started(0.012)  # 2 ms late: MADE_UP x 10 ms, exactly
-    assert core.next_start(0.012) == pytest.approx(0.02)
-    core.started(0.0231)  # 3.1 ms late: 2 ms made up
-    assert core.next_start(0.0231) == pytest.approx(0.0311)
-    fast = AdaptiveRate(1000.0)  # 1 ms between starts: a fifth is 0.2 ms, under uvloop's 1 ms grain
-    fast.started(0.0)
-    fast.started(0.002)  # 1 ms late: TIMER_GRAIN, made up in full
-    assert fast.next_start(0.002) == pytest.approx(0.002)
-    slow = AdaptiveRate(10.0)  # 100 ms between starts: LATE_CREDIT (10 ms) is the bound
-    slow.started(0.0)
-    slow.started(0.11)
-    assert slow.next_start(0.11) == pytest.approx(0.2)
-
-
-class CyclingClock(LateClock):
-    """Virtual time whose sleeps overshoot by each of ``lateness`` in turn."""
-
-    def __init__(self, lateness: list[float]) -> None:
-        super().__init__(0.0)
-        self._lateness = itertools.cycle(lateness)
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds + next(self._lateness)
-        await checkpoint()
-
-
-async def test_a_late_wake_up_then_a_punctual_one_are_never_nearly_back_to_back() -> None:
-    # a loaded loop now and then, else a timer's overshoot: 1.2 ms late a start on average, under the
-    # 2 ms (MADE_UP of 10 ms) each start may make up
-    clock = CyclingClock([0.009, 0.0, 0.0004, 0.0, 0.0, 0.0, 0.0, 0.0])
-    limiter = RateLimiter(100.0, 4, clock, clock.sleep)
-    starts = []
-    for _ in range(41):
-        async with slot(limiter) as sent_at:
-            starts.append(sent_at)
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.008 - 1e-9  # 0.8 of the interval: at 80/s, 1/quota of a 100/s bucket
-    # the lateness is made up over the starts that follow: 40 intervals of 10 ms, no pace lost
-    assert starts[-1] - starts[0] == pytest.approx(0.4, abs=1e-3)
-
-
 async def test_concurrent_waiters_share_one_schedule() -> None:
     clock = LateClock(late=0.0005)
     limiter = RateLimiter(1000.0, 8, clock, clock.sleep)

@@ -87,10 +87,10 @@ def test_the_round_trip_is_a_moving_average() -> None:
 
 
 def test_a_start_exactly_the_credit_late_keeps_the_schedule() -> None:
-    core = AdaptiveRate(10.0)  # at 10/s MADE_UP x the interval is 20 ms: LATE_CREDIT is the bound
+    core = AdaptiveRate(100.0)
     core.started(0.0)
-    core.started(0.11)  # due at 0.1: 0.01 late, the whole credit
-    assert core.next_start(0.111) == pytest.approx(0.2)
+    core.started(0.02)  # due at 0.01: 0.01 late, the whole credit
+    assert core.next_start(0.021) == pytest.approx(0.02)
 
 
 # ---- the accepted rate -------------------------------------------------------------------------

@@ -182,22 +182,38 @@ def test_a_quota_that_halves_then_doubles_is_followed_within_five_seconds(cell: 
 BUSY = Shape(100, 1, latency=0.01, jitter=0.01, arrival_jitter=0.0, timer_tail=0.0018, arrival_tail=0.0022)
 
 
-def test_on_a_busy_machine_a_late_start_made_up_does_not_cost_a_one_request_bucket() -> None:
-    """Made-up lateness once put a late start and the next on-time one 1 ms apart at 100/s, which a
-    one-request bucket refuses: the best fixed pace under the measured lateness was 0.57 x quota; made
-    up over the starts that follow, at most a fifth of an interval each, 0.60. Still under 0.8 x quota:
-    there no client reaches the target end to end (the arithmetic is in docs/performance.md)."""
+def test_on_a_busy_machine_no_pace_reaches_a_one_request_bucket_quota() -> None:
+    """Under the measured lateness the best fixed pace with under 3% throttled is 0.57 x quota: the
+    0.8 x quota target is out of any client's reach end to end on such a machine (the arithmetic is in
+    docs/performance.md)."""
     best_pace = best_fixed_pace(BUSY)
-    assert 0.59 * BUSY.quota <= best_pace < 0.8 * BUSY.quota
+    assert 0.5 * BUSY.quota <= best_pace < 0.8 * BUSY.quota
 
 
 def test_on_a_busy_machine_a_ceiling_is_still_held() -> None:
-    """Lateness made up over the starts that follow keeps --rate's pace on a busy machine: made up by at
-    most a fifth of an interval and the rest dropped, --rate 90 on a 100/s bucket with a burst of 10
-    held 85/s."""
+    """A late start keeps the schedule, so --rate's pace survives a busy machine's lateness: made up by
+    at most a fifth of an interval and the rest dropped (tried), --rate 90 on a 100/s bucket with a
+    burst of 10 held 85/s."""
     shape = Shape(
         100, 10, latency=0.01, jitter=0.01, arrival_jitter=0.0, timer_tail=0.0018, arrival_tail=0.0022
     )
     result = simulate(shape, ceiling=90, duration=30)
     assert result.throttled == 0
     assert result.steady() >= 88
+
+
+def test_on_a_busy_machine_a_halved_quota_is_still_followed() -> None:
+    """The grid's halving cell with the measured lateness. Spacing a late start's make-up over the
+    starts that follow (so two are never nearly back to back) leaked the pace, the rate drifted above
+    what the pacer delivered, and the halved quota was overshot: 7-11% throttled, the halving not
+    followed within 5 s (end to end 11-22%). Made up at once: 2.6%, followed in 2 s and 4 s."""
+    shape = Shape(
+        200, 20, latency=0.01, jitter=0.01, arrival_jitter=0.0, changes=((10, 0.5), (20, 1)),
+        timer_tail=0.0018, arrival_tail=0.0022,
+    )  # fmt: skip
+    result = simulate(shape, duration=30)
+    assert result.share < 0.03
+    for at, factor in shape.changes:
+        took = result.recovery(at, shape.quota * factor, shape.burst)
+        assert took is not None, (at, factor)
+        assert took <= 5.0, (at, factor, took)
