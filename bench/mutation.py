@@ -97,6 +97,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "store.writer": (
         "tests/store/test_sink.py",
         "tests/store/test_sink_pins.py",
+        "tests/store/test_sink_file_pins.py",
         "tests/e2e/test_e2e_resume.py",
         "tests/e2e/test_e2e_hostile.py",
         "tests/e2e/test_e2e_record_flow.py",
