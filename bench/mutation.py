@@ -140,6 +140,12 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/audit/test_catalogue_pins.py",
         "tests/audit/test_crossref_golden.py",
     ),
+    "audit.keyflags": (
+        "tests/audit/test_keyflags.py",
+        "tests/audit/test_fold_memory.py",
+        "tests/audit/test_crossref_pins.py",
+        "tests/audit/test_fold_pins.py",
+    ),
     "audit.crossref": (
         "tests/audit/test_crossref_golden.py",
         "tests/audit/test_crossref_pins.py",
