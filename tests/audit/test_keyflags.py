@@ -116,3 +116,35 @@ def test_a_copy_shares_nothing_with_its_original() -> None:
     # and growing the original after copying leaves the twin as it was
     table.update(23, set_bits=4)
     assert twin.get(23) == 0
+
+
+def test_update_with_no_bits_adds_the_key_with_no_flags() -> None:
+    table = KeyFlags()
+    assert table.update(31) == 0
+    assert len(table) == 1
+    assert table.get(31) == 0
+    table.update(31, set_bits=0b10)
+    assert table.update(31, clear_bits=0b10) == 0b10
+    assert table.get(31) == 0  # clearing sets nothing of its own
+
+
+def test_the_grown_table_grows_again_at_two_thirds_of_its_new_size() -> None:
+    table = KeyFlags()
+    rng = random.Random(19)
+    keys = rng.sample(range(1, 2**62), 86)
+    for key in keys[:85]:  # 128 * 2 // 3 = 85
+        table.update(key, set_bits=1)
+    assert table.nbytes == 128 * 9
+    table.update(keys[85], set_bits=1)
+    assert table.nbytes == 256 * 9
+    assert all(table.get(k) == 1 for k in keys)
+
+
+def test_set_all_grows_only_past_two_thirds() -> None:
+    table = KeyFlags()
+    rng = random.Random(20)
+    keys = rng.sample(range(1, 2**62), 43)
+    table.set_all(keys[:42], 1)
+    assert table.nbytes == 64 * 9
+    table.set_all(keys[42:], 1)
+    assert table.nbytes == 128 * 9
