@@ -327,3 +327,32 @@ def test_a_node_leading_into_a_finished_loop_does_not_join_it_and_its_own_loop_i
         (key("c"), ["/c:LATEST", "/d:LATEST", "/c:LATEST"], "onFailure", 31),
         (key("d"), ["/d:LATEST", "/c:LATEST", "/d:LATEST"], "onFailure", 40),
     ]
+
+
+def test_a_loop_through_masked_uids_resolves_each_step_against_its_source_account() -> None:
+    """Consoles mask the uid (``1986***743``); a loop written so is judged against the account of the
+    function each edge leaves, not against nothing or another field of its key."""
+    cr = CrossRef()
+    for name in ("a", "b"):
+        cr.add_function(key(name), "ok", 1, None)
+    cr.add_edge(node("a"), "onFailure", fc3("b", account=MASKED), 5)
+    cr.add_edge(node("b"), "onFailure", fc3("a", account=MASKED), 6)
+    assert cycles(cr) == [
+        (key("a"), ["/a:LATEST", "/b:LATEST", "/a:LATEST"], "onFailure", 5),
+        (key("b"), ["/b:LATEST", "/a:LATEST", "/b:LATEST"], "onFailure", 6),
+    ]
+
+
+def test_edges_of_one_service_keep_one_service_row_and_a_copy_goes_on_adding() -> None:
+    """The edge log names a service by its index: a second edge of a service reuses its row (the log's
+    memory is per service, not per edge), and a snapshot can take new edges of a known service."""
+    cr = CrossRef()
+    cr.add_edge(node("a", service="s"), "onFailure", fc3("x"), 1)
+    cr.add_edge(node("b", service="s"), "onSuccess", fc3("y"), 2)
+    cr.add_edge(node("c", service="t"), "onFailure", fc3("z"), 3)
+    assert cr.services == [(ACC, REG, "s"), (ACC, REG, "t")]
+    snap = cr.copy()
+    snap.add_edge(node("d", service="s"), "onFailure", fc3("w"), 4)
+    assert snap.services == [(ACC, REG, "s"), (ACC, REG, "t")]
+    assert [(e.source, e.line) for e in snap.edges][-1] == (node("d", service="s"), 4)
+    assert len(cr.edges) == 3
