@@ -15,6 +15,7 @@ from structlog.testing import capture_logs
 
 from crawler.errors import NotFoundError
 from crawler.settings.credentials import Credentials
+from crawler.wire.fc2_client import encode_segment
 from crawler.wire.signing import http_date
 from tests.support.fake_fc import NOW, FakeServer, client_for, json, serving
 
@@ -114,3 +115,11 @@ async def test_a_retried_listing_names_its_service_and_function(server: FakeServ
         ("ListFunctionAsyncInvokeConfigs", "svc", "fn"),
         ("ListFunctions", "svc", None),
     ]
+
+
+def test_only_a_name_of_nothing_but_dots_is_encoded_as_dots() -> None:
+    """``..`` would be normalised away, so a name of dots alone is all ``%2E``; a name with any other
+    character (even a capital X) is an ordinary name, encoded as such."""
+    assert encode_segment("..", "service") == "%2E%2E"
+    assert encode_segment("X.", "service") == "X."
+    assert encode_segment("XX", "function") == "XX"
