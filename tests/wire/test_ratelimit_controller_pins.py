@@ -11,6 +11,7 @@ slow start's restart, the accepted rate's slow-pace reading, and how much histor
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from crawler.wire.ratelimit import AdaptiveRate, RateLimiter
@@ -360,3 +361,38 @@ def test_on_throttled_without_a_send_time_takes_the_answer_as_sent_now() -> None
         clock.now = t
         limiter.on_throttled()
     assert limiter.core.cuts == 1
+
+
+class Waits:
+    """Virtual time that records each wait the pacer asks for and takes exactly that."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.asked: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("rate", "asked"),
+    [
+        (2500.0, 0.001),  # 0.4 ms to wait: under half a millisecond, a whole one is asked for
+        (2000.0, 0.001),  # exactly 0.5 ms: still a whole millisecond
+        (500.0, 0.002),  # 2 ms: asked for as it is
+    ],
+)
+def test_the_pacer_asks_for_at_least_a_millisecond_beyond_half_of_one(rate: float, asked: float) -> None:
+    clock = Waits()
+    limiter = RateLimiter(rate, 4, clock, clock.sleep)
+
+    async def two_starts() -> None:
+        await limiter.acquire()
+        await limiter.acquire()
+
+    anyio.run(two_starts)
+    assert clock.asked[0] == pytest.approx(asked, abs=1e-12)
