@@ -498,3 +498,56 @@ def test_a_discovery_error_quotes_a_deeply_nested_value_by_its_depth() -> None:
         f"account {A} region {R}: ListFunctions of service "
         "'(a JSON array nested 40 levels deep)' failed: C: m"
     ]
+
+
+def test_functions_with_findings_counts_each_function_once_across_config_and_cross_findings() -> None:
+    """``flagged_count`` is the report's "functions with findings": a function flagged by its own
+    config and again by a loop counts once; one flagged only by a loop counts when the cross findings
+    are folded in; none of it moves the original."""
+    f = fold()
+    f.run(START, 1)
+    f.group([(2, "LATEST", fc2("b"))], fn("a"), 3)  # a→b→a: a loop, no finding of a's own config
+    f.group([(4, "LATEST", fc2("a"))], fn("b"), 5)
+    f.group([(6, "LATEST", {**fc2("d"), "maxAsyncRetryAttempts": 0})], fn("c"), 7)  # c→d→c, and ...
+    f.group([(8, "LATEST", fc2("c"))], fn("d"), 9)
+    f.group([(10, "LATEST", {})], fn("m"), 11)  # ... m: its own finding only
+    f.run(END, 12)
+    before = f.flagged_count
+    assert before == len(f.flagged)
+    twin = f.copy()
+    twin.cross_findings(count=True)
+    key = (A, R, "loops")
+    assert twin.flagged == {hash((*key, n)) for n in ("a", "b", "c", "d", "m")}
+    assert twin.flagged_count - before == len(twin.flagged - f.flagged)
+    assert (before, twin.flagged_count) == (len(f.flagged), 5)
+    assert f.flagged_count == before
+
+
+def test_a_replaced_error_record_takes_one_off_functions_with_findings() -> None:
+    f = fold()
+    f.run(START, 1)
+    for i, name in enumerate(("p", "q", "s")):
+        f.group([(2 * i + 2, "LATEST", {})], fn(name), 2 * i + 3)  # no failure destination: flagged
+    f.group([], error_fn("r"), 9)  # pair-error: flagged
+    assert f.flagged_count == 4
+    f.group([(10, "LATEST", QUEUE)], fn("r"), 11)  # the real answer, without a finding
+    assert f.flagged_count == 3
+    assert len(f.flagged) == 3
+
+
+def test_a_function_that_is_gone_since_is_no_longer_there_for_the_rules_across_functions() -> None:
+    """The last record wins: a function first seen and then ``gone`` does not exist, so a trigger on its
+    alias is no gap; and a ``gone`` record's triggers name nothing, even when the function comes back."""
+    found: list[Finding] = []
+    f = fold(found)
+    f.run(START, 1)
+    trigger = {"name": "t", "type": "oss", "mode": "async", "qualifier": "prod"}
+    f.group([(2, "LATEST", QUEUE)], fn("g", exposure="async", triggers=[trigger]), 3)
+    f.group([], fn("g", status="gone", configs=0), 4)
+    f.group([(5, "LATEST", QUEUE)], fn("k"), 6)
+    f.group([], fn("k", status="gone", configs=0, triggers=[trigger]), 7)
+    f.group([(8, "LATEST", QUEUE)], fn("k"), 9)  # k is back, without a trigger on k:prod
+    f.run(END, 10)
+    found.clear()
+    f.settle()
+    assert found == []
