@@ -32,7 +32,9 @@ _isolated_env = pytest.fixture(autouse=True)(isolated_env)
 def estate(
     account: str, key_seed: int, seeds: tuple[int, int, int], throttled: str | None
 ) -> AccountEmulator:
-    quota = FaultConfig(seed=5, quota_rps=25.0, quota_burst=5, latency_ms=1.0, retry_hint="retry-after")
+    # a burst of 1: the limiter's initial window starts two requests at once and the bucket refuses the
+    # second, so the region is throttled however slowly a loaded machine runs the crawl
+    quota = FaultConfig(seed=5, quota_rps=25.0, quota_burst=1, latency_ms=1.0, retry_hint="retry-after")
     return AccountEmulator(
         account,
         key_seed,
