@@ -8,7 +8,6 @@ run in-process so that a mutation of the pipeline is seen by them (the CLI tests
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,22 +24,17 @@ from tests.support.pipeline_support import (
     ACCOUNT,
     FINISHED,
     REGION,
+    SHAPED_FUNCTIONS,
     crawl_job,
     run_crawl,
     settings,
     shaped_backend,
+    shaped_emulator,
     target,
 )
 
 pytestmark = pytest.mark.anyio
 
-EVERY_FUNCTION = {
-    ("alpha", "a1"): ("ok", 3, 1, 60, None),
-    ("alpha", "a2"): ("none", 0, 1, 3.5, None),
-    ("alpha", "a3"): ("ok", 5, 1, 0, None),
-    ("beta", "b1"): ("ok", 1, 1, 900, None),
-    ("beta", "b2"): ("none", 0, 1, None, None),
-}
 EVERY_CONFIG = {
     ("alpha", "a1", "LATEST"),
     ("alpha", "a1", "prod"),
@@ -50,10 +44,7 @@ EVERY_CONFIG = {
 }
 
 
-@pytest.fixture
-def shaped() -> Iterator[EmulatorThread]:
-    with EmulatorThread(shaped_backend()) as emulator:
-        yield emulator
+shaped = pytest.fixture(name="shaped")(shaped_emulator)
 
 
 async def test_a_whole_crawl_writes_every_function_once_and_an_exact_end_record(
@@ -62,7 +53,7 @@ async def test_a_whole_crawl_writes_every_function_once_and_an_exact_end_record(
     """Pins the plain crawl: each function once with status, config count, pages and timeout, each config
     once, and every field of the end record (counts, duplicates 0, apis, the injected finish time)."""
     ran = await run_crawl(crawl_job([target(shaped.endpoint)]), tmp_path)
-    assert ran.functions == EVERY_FUNCTION
+    assert ran.functions == SHAPED_FUNCTIONS
     assert ran.configs == EVERY_CONFIG
     assert ran.accounts == {(ACCOUNT, REGION)}
     end = dict(ran.end)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,39 +20,23 @@ from crawler.errors import AccessDeniedError, AuthError
 from crawler.store.records import FunctionKey
 from crawler.wire.run_stats import RunStats
 from tests.support.hostile import HostileServer, Upstream
-from tests.support.hostile.pipeline import Override, edited, fc_error, overriding
+from tests.support.hostile.pipeline import edited, fc_error, fronted, overriding
 from tests.support.pipeline_support import (
     ACCOUNT,
     REGION,
+    SHAPED_FUNCTIONS,
     crawl_job,
     run_crawl,
     settings,
     shaped_backend,
+    shaped_emulator,
     target,
 )
 
 pytestmark = pytest.mark.anyio
 
-WHOLE = {
-    ("alpha", "a1"): ("ok", 3, 1, 60, None),
-    ("alpha", "a2"): ("none", 0, 1, 3.5, None),
-    ("alpha", "a3"): ("ok", 5, 1, 0, None),
-    ("beta", "b1"): ("ok", 1, 1, 900, None),
-    ("beta", "b2"): ("none", 0, 1, None, None),
-}
 
-
-@pytest.fixture
-def shaped() -> Iterator[EmulatorThread]:
-    with EmulatorThread(shaped_backend()) as emulator:
-        yield emulator
-
-
-@contextmanager
-def front(emulator: EmulatorThread, override: Override) -> Iterator[str]:
-    """A server in front of ``emulator`` answering what ``override`` takes; yields its endpoint."""
-    with HostileServer(overriding(Upstream(emulator.endpoint), override)) as server:
-        yield server.endpoint
+shaped = pytest.fixture(name="shaped")(shaped_emulator)
 
 
 def route(request: web.Request) -> tuple[str, str | None, str | None]:
@@ -97,7 +79,7 @@ async def test_listing_items_without_a_name_are_discovery_errors(
     up = Upstream(shaped.endpoint)
     with HostileServer(overriding(up, override)) as server:
         ran = await run_crawl(crawl_job([target(server.endpoint)]), tmp_path)
-    assert ran.functions == WHOLE
+    assert ran.functions == SHAPED_FUNCTIONS
     service_error = error_of("ProtocolError", None, "a service in the listing has no string 'serviceName'")
     function_error = error_of("ProtocolError", None, "a function in the listing has no string 'functionName'")
     assert ran.end["discoveryErrors"] == [
@@ -157,7 +139,7 @@ async def test_services_and_functions_listed_twice_are_crawled_once_and_counted(
     up = Upstream(shaped.endpoint)
     with HostileServer(overriding(up, override)) as server:
         ran = await run_crawl(crawl_job([target(server.endpoint)]), tmp_path)
-    assert ran.functions == {**WHOLE, ("beta", "a1"): ("gone", 0, 0, None, None)}
+    assert ran.functions == {**SHAPED_FUNCTIONS, ("beta", "a1"): ("gone", 0, 0, None, None)}
     end = ran.end
     assert (end["duplicateServicesDropped"], end["duplicateFunctionsDropped"]) == (2, 2)
     assert (end["duplicateConfigsDropped"], end["functionsDiscovered"], end["complete"]) == (0, 6, True)
@@ -193,7 +175,7 @@ async def test_a_config_listed_twice_in_one_listing_is_written_once_and_counted(
     up = Upstream(shaped.endpoint)
     with HostileServer(overriding(up, override)) as server:
         ran = await run_crawl(crawl_job([target(server.endpoint)]), tmp_path)
-    assert ran.functions == WHOLE
+    assert ran.functions == SHAPED_FUNCTIONS
     latest = [
         r["config"]
         for r in ran.records
@@ -218,9 +200,9 @@ async def test_a_service_deleted_before_its_functions_are_listed_is_no_error(
             return fc_error(404, "ServiceNotFound", "service beta does not exist")
         return None
 
-    with front(shaped, override) as endpoint:
+    with fronted(shaped.endpoint, override) as endpoint:
         ran = await run_crawl(crawl_job([target(endpoint)]), tmp_path)
-    assert ran.functions == {k: v for k, v in WHOLE.items() if k[0] == "alpha"}
+    assert ran.functions == {k: v for k, v in SHAPED_FUNCTIONS.items() if k[0] == "alpha"}
     assert (ran.end["complete"], ran.end["discoveryErrors"], ran.end["functionsDiscovered"]) == (True, [], 3)
     assert ran.logged("crawl.service_gone") == [
         {"account": ACCOUNT, "region": REGION, "service": "beta", "log_level": "info"}
@@ -234,7 +216,7 @@ async def test_a_denied_function_listing_is_a_discovery_error_of_that_service_on
     the target not refused, the other service whole."""
     shaped.backend.deny("beta")
     ran = await run_crawl(crawl_job([target(shaped.endpoint)]), tmp_path)
-    assert ran.functions == {k: v for k, v in WHOLE.items() if k[0] == "alpha"}
+    assert ran.functions == {k: v for k, v in SHAPED_FUNCTIONS.items() if k[0] == "alpha"}
     (found,) = ran.end["discoveryErrors"]
     assert (found["account"], found["region"], found["service"]) == (ACCOUNT, REGION, "beta")
     assert (found["error"]["code"], found["error"]["http"], found["error"]["attempts"]) == (
@@ -255,7 +237,7 @@ async def test_a_failing_service_listing_is_a_discovery_error_not_a_refusal(
     async def override(request: web.Request) -> web.StreamResponse | None:
         return fc_error(500, "InternalServerError", "try later") if route(request)[0] == "services" else None
 
-    with front(shaped, override) as endpoint:
+    with fronted(shaped.endpoint, override) as endpoint:
         ran = await run_crawl(crawl_job([target(endpoint)]), tmp_path)
     assert ran.functions == {}
     (found,) = ran.end["discoveryErrors"]
@@ -280,7 +262,7 @@ async def test_a_denied_service_listing_refuses_the_target(shaped: EmulatorThrea
             else None
         )
 
-    with front(shaped, override) as endpoint:
+    with fronted(shaped.endpoint, override) as endpoint:
         ran = await run_crawl(crawl_job([target(endpoint)]), tmp_path)
     (refusal,) = ran.outcome.refused
     assert (refusal.account, refusal.region, type(refusal.error)) == (ACCOUNT, REGION, AccessDeniedError)
@@ -304,7 +286,7 @@ async def test_a_refused_target_stops_alone_and_the_other_target_is_crawled(
         )
         ran = await run_crawl(job, tmp_path)
     assert ran.accounts == {("5555", "cn-beijing")}
-    assert ran.functions == WHOLE
+    assert ran.functions == SHAPED_FUNCTIONS
     (refusal,) = ran.outcome.refused
     assert (refusal.account, refusal.region, type(refusal.error)) == (ACCOUNT, REGION, AuthError)
     (found,) = ran.end["discoveryErrors"]
@@ -353,9 +335,9 @@ async def test_credentials_refused_on_a_config_listing_stop_the_lane_there(
             return fc_error(403, "SignatureNotMatch", "the signature does not match")
         return None
 
-    with front(shaped, override) as endpoint:
+    with fronted(shaped.endpoint, override) as endpoint:
         ran = await run_crawl(crawl_job([target(endpoint, concurrency=1)]), tmp_path)
-    assert ran.functions == {("alpha", "a1"): WHOLE[("alpha", "a1")]}
+    assert ran.functions == {("alpha", "a1"): SHAPED_FUNCTIONS[("alpha", "a1")]}
     (refusal,) = ran.outcome.refused
     assert (type(refusal.error), refusal.error.code) == (AuthError, "SignatureNotMatch")
     assert ran.end["discoveryErrors"][0]["error"]["code"] == "SignatureNotMatch"
@@ -374,7 +356,7 @@ async def test_credentials_refused_on_a_function_listing_stop_the_lane(
             return fc_error(403, "InvalidAccessKeyId.NotFound", "no such key")
         return None
 
-    with front(shaped, override) as endpoint:
+    with fronted(shaped.endpoint, override) as endpoint:
         ran = await run_crawl(crawl_job([target(endpoint, concurrency=1)]), tmp_path)
     assert {s for s, _ in ran.functions} <= {"alpha"}
     (refusal,) = ran.outcome.refused
@@ -405,7 +387,7 @@ async def test_a_target_refused_by_several_workers_at_once_is_refused_once(
             return fc_error(403, "SignatureNotMatch", "the signature does not match")
         return None
 
-    with front(shaped, override) as endpoint:
+    with fronted(shaped.endpoint, override) as endpoint:
         ran = await run_crawl(crawl_job([target(endpoint, concurrency=5)]), tmp_path)
     assert ran.functions == {}
     assert [r.error.code for r in ran.outcome.refused] == ["SignatureNotMatch"]
@@ -439,9 +421,9 @@ async def test_a_lane_has_its_targets_concurrency_of_functions_in_flight(
     for width in (3, 1):
         flight.update(now=0, most=0, want=width)
         held.clear()
-        with front(shaped, override) as endpoint:
+        with fronted(shaped.endpoint, override) as endpoint:
             ran = await run_crawl(crawl_job([target(endpoint, concurrency=width)], concurrency=8), tmp_path)
-        assert ran.functions == WHOLE
+        assert ran.functions == SHAPED_FUNCTIONS
         assert flight["most"] == width
 
 
@@ -455,7 +437,7 @@ async def test_a_denied_config_listing_is_an_error_record_of_that_function(
     its timeout kept), the target not refused, every other function whole."""
     shaped.backend.deny("alpha", "a2")
     ran = await run_crawl(crawl_job([target(shaped.endpoint)]), tmp_path)
-    assert ran.functions == {**WHOLE, ("alpha", "a2"): ("error", 0, 0, 3.5, "AccessDenied")}
+    assert ran.functions == {**SHAPED_FUNCTIONS, ("alpha", "a2"): ("error", 0, 0, 3.5, "AccessDenied")}
     error = ran.function("alpha", "a2")["error"]
     assert (error["http"], error["attempts"]) == (403, 1)
     assert (ran.outcome.refused, ran.end["discoveryErrors"], ran.end["complete"]) == ((), [], False)
@@ -481,7 +463,7 @@ async def test_a_function_deleted_during_its_listing_is_gone_with_the_pages_it_h
             return fc_error(404, "ServiceNotFound", "service alpha does not exist")
         return None
 
-    with front(shaped, override) as endpoint:
+    with fronted(shaped.endpoint, override) as endpoint:
         ran = await run_crawl(crawl_job([target(endpoint)], page_size=2), tmp_path)
     assert ran.functions[("alpha", "a3")] == ("gone", 0, 1, 0, None)
     assert ran.functions[("alpha", "a1")] == ("gone", 0, 0, 60, None)
@@ -502,7 +484,7 @@ async def test_a_pair_deleted_after_its_first_page_is_gone_but_was_found(
         return None
 
     pairs = (FunctionKey(ACCOUNT, REGION, "alpha", "a3"), FunctionKey(ACCOUNT, REGION, "alpha", "zz"))
-    with front(shaped, override) as endpoint:
+    with fronted(shaped.endpoint, override) as endpoint:
         job = CrawlJob((target(endpoint),), settings(page_size=2), pairs=pairs)
         ran = await run_crawl(job, tmp_path)
     assert ran.functions == {
@@ -519,7 +501,7 @@ async def test_max_configs_per_function_ends_a_bigger_listing_as_an_error(
     """Pins ``max_configs_per_function``: exactly the limit (a1: 3 of 3) is whole, one more (a3: 5)
     is an ``error`` with the literal message; nothing of it is written."""
     ran = await run_crawl(crawl_job([target(shaped.endpoint)], max_configs_per_function=3), tmp_path)
-    assert ran.functions == {**WHOLE, ("alpha", "a3"): ("error", 0, 1, 0, "ListingLimitExceeded")}
+    assert ran.functions == {**SHAPED_FUNCTIONS, ("alpha", "a3"): ("error", 0, 1, 0, "ListingLimitExceeded")}
     assert ran.function("alpha", "a3")["error"]["message"] == (
         "more than 3 configs after 1 pages; raise max_configs_per_function if one function really "
         "has that many"
@@ -574,9 +556,9 @@ async def test_function_deadline_ends_a_stalled_listing_as_an_error(
             await asyncio.sleep(5)
         return None
 
-    with front(shaped, override) as endpoint:
+    with fronted(shaped.endpoint, override) as endpoint:
         ran = await run_crawl(crawl_job([target(endpoint)], function_deadline=0.3), tmp_path)
-    assert ran.functions == {**WHOLE, ("alpha", "a2"): ("error", 0, 0, 3.5, "FunctionDeadline")}
+    assert ran.functions == {**SHAPED_FUNCTIONS, ("alpha", "a2"): ("error", 0, 0, 3.5, "FunctionDeadline")}
     assert ran.function("alpha", "a2")["error"]["message"] == (
         "the function's listing took longer than function_deadline (0.3 s) after 0 pages; gave up on it"
     )

@@ -10,8 +10,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -32,40 +31,26 @@ from crawler.store.writer import Sink, Subscribers
 from crawler.wire.run_stats import RunStats
 from tests.support.crawl_support import Crawled, assert_matches_truth, read_ndjson
 from tests.support.fixtures import EmulatorFactory
-from tests.support.hostile import HostileServer, Upstream
-from tests.support.hostile.pipeline import Override, fc_error, overriding
+from tests.support.hostile.pipeline import fc_error, fronted
 from tests.support.pipeline_support import (
     ACCOUNT,
     NOW,
     REGION,
+    SHAPED_FUNCTIONS,
     crawl_job,
     run_crawl,
     settings,
-    shaped_backend,
+    shaped_emulator,
     target,
 )
 
 pytestmark = pytest.mark.anyio
 
 #: every function but a2, whose config listing stalls in the stop tests
-ALL_BUT_A2 = {
-    ("alpha", "a1"): ("ok", 3, 1, 60, None),
-    ("alpha", "a3"): ("ok", 5, 1, 0, None),
-    ("beta", "b1"): ("ok", 1, 1, 900, None),
-    ("beta", "b2"): ("none", 0, 1, None, None),
-}
+ALL_BUT_A2 = {k: v for k, v in SHAPED_FUNCTIONS.items() if k != ("alpha", "a2")}
 
 
-@pytest.fixture
-def shaped() -> Iterator[EmulatorThread]:
-    with EmulatorThread(shaped_backend()) as emulator:
-        yield emulator
-
-
-@contextmanager
-def front(emulator: EmulatorThread, override: Override) -> Iterator[str]:
-    with HostileServer(overriding(Upstream(emulator.endpoint), override)) as server:
-        yield server.endpoint
+shaped = pytest.fixture(name="shaped")(shaped_emulator)
 
 
 async def stall_a2(request: web.Request) -> web.StreamResponse | None:
@@ -108,7 +93,7 @@ async def test_a_signal_stops_new_work_and_the_grace_period_ends_what_is_in_flig
     the 0.2 s grace period (unwritten, so a resume crawls it); ``interrupted`` is the signal's name and
     the outcome's signal, and the run is incomplete."""
     seen = Functions(4)
-    with front(shaped, stall_a2) as endpoint:
+    with fronted(shaped.endpoint, stall_a2) as endpoint:
         started = time.monotonic()
         ran = await run_crawl(
             crawl_job([target(endpoint)]),
@@ -130,7 +115,7 @@ async def test_a_second_signal_stops_at_once_whatever_the_grace_period(
     """Pins the second signal: with a 30 s grace period, SIGINT then SIGTERM cancel the work at once;
     the end record keeps the first signal."""
     seen = Functions(4)
-    with front(shaped, stall_a2) as endpoint:
+    with fronted(shaped.endpoint, stall_a2) as endpoint:
         started = time.monotonic()
         ran = await run_crawl(
             crawl_job([target(endpoint)]),
@@ -157,7 +142,7 @@ async def test_a_signal_cancels_discovery_that_is_still_listing(
         return None
 
     seen = Functions(3)
-    with front(shaped, stall_beta) as endpoint:
+    with fronted(shaped.endpoint, stall_beta) as endpoint:
         started = time.monotonic()
         ran = await run_crawl(
             crawl_job([target(endpoint)]),
@@ -242,7 +227,7 @@ async def test_handle_signals_watches_the_process_signals(shaped: EmulatorThread
         os.kill(os.getpid(), signal.SIGINT)
         await anyio.sleep_forever()
 
-    with front(shaped, stall_a2) as endpoint:
+    with fronted(shaped.endpoint, stall_a2) as endpoint:
         ran = await run_crawl(
             crawl_job([target(endpoint)]),
             tmp_path,
@@ -258,7 +243,7 @@ async def test_handle_signals_watches_the_process_signals(shaped: EmulatorThread
 async def test_the_run_deadline_ends_the_run_incomplete(shaped: EmulatorThread, tmp_path: Path) -> None:
     """Pins ``deadline``: 0.4 s into the run it stops taking work, the stalled listing gets the grace
     period and is cancelled; ``interrupted`` is ``"deadline"`` and no signal is named."""
-    with front(shaped, stall_a2) as endpoint:
+    with fronted(shaped.endpoint, stall_a2) as endpoint:
         started = time.monotonic()
         ran = await run_crawl(crawl_job([target(endpoint)], deadline=0.4), tmp_path, grace=0.2)
         took = time.monotonic() - started
@@ -628,7 +613,7 @@ async def test_a_trigger_listing_that_misbehaves_fails_only_the_triggers(
             return web.json_response({"triggers": [{"triggerName": "", "triggerType": "http"}]})
         return None
 
-    with front(shaped, override) as endpoint:
+    with fronted(shaped.endpoint, override) as endpoint:
         ran = await run_crawl(crawl_job([target(endpoint)], triggers=True, function_deadline=0.3), tmp_path)
     assert [t["name"] for t in ran.function("alpha", "a1")["triggers"]] == ["bucket", "web"]
     bad = "a trigger in the listing has no string triggerName and triggerType"
@@ -675,7 +660,7 @@ async def test_credentials_refused_on_a_trigger_listing_stop_the_lane(
             return fc_error(403, "SignatureNotMatch", "the signature does not match")
         return None
 
-    with front(shaped, override) as endpoint:
+    with fronted(shaped.endpoint, override) as endpoint:
         ran = await run_crawl(crawl_job([target(endpoint, concurrency=1)], triggers=True), tmp_path)
     assert ran.functions == {}
     assert [r.error.code for r in ran.outcome.refused] == ["SignatureNotMatch"]

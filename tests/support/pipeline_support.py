@@ -10,7 +10,7 @@ value a test can name.
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from crawler.crawl.job import CrawlJob
 from crawler.crawl.pipeline import AuxTask, Crawl, CrawlOutcome
 from crawler.crawl.runner import open_clients
 from crawler.emulator.backend import Backend
+from crawler.emulator.server import EmulatorThread
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
 from crawler.settings.identity import StaticKeys
@@ -80,6 +81,23 @@ def shaped_backend(account: str = ACCOUNT, region: str = REGION) -> Backend:
         for n, qualifier in enumerate(qualifiers):
             backend.put_config(service, name, qualifier, {"maxAsyncRetryAttempts": n}, when)
     return backend
+
+
+#: what a whole crawl of ``shaped_backend`` writes: (service, function) -> (status, configs, pages,
+#: timeout, error code or None)
+SHAPED_FUNCTIONS: dict[tuple[str, str], tuple[Any, ...]] = {
+    ("alpha", "a1"): ("ok", 3, 1, 60, None),
+    ("alpha", "a2"): ("none", 0, 1, 3.5, None),
+    ("alpha", "a3"): ("ok", 5, 1, 0, None),
+    ("beta", "b1"): ("ok", 1, 1, 900, None),
+    ("beta", "b2"): ("none", 0, 1, None, None),
+}
+
+
+def shaped_emulator() -> Iterator[EmulatorThread]:
+    """``shaped_backend`` served on 127.0.0.1 (a test module makes it its ``shaped`` fixture)."""
+    with EmulatorThread(shaped_backend()) as emulator:
+        yield emulator
 
 
 @dataclass

@@ -8,14 +8,15 @@ changes exactly one answer and the rest of the account is the emulator's.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 from crawler.emulator.fc2_routes import API
-from tests.support.hostile import CONFIGS_ROUTE, FUNCTIONS_ROUTE, SERVICES_ROUTE, Upstream
+from tests.support.hostile import CONFIGS_ROUTE, FUNCTIONS_ROUTE, SERVICES_ROUTE, HostileServer, Upstream
 
 TRIGGERS_ROUTE = f"{API}/services/{{service}}/functions/{{function}}/triggers"
 
@@ -54,4 +55,12 @@ def overriding(upstream: Upstream, override: Override) -> web.Application:
     return upstream.attach(app)
 
 
-__all__ = ["TRIGGERS_ROUTE", "Override", "edited", "fc_error", "overriding"]
+@contextmanager
+def fronted(endpoint: str, override: Override) -> Iterator[str]:
+    """A server in front of the emulator at ``endpoint`` answering what ``override`` takes; yields its
+    endpoint."""
+    with HostileServer(overriding(Upstream(endpoint), override)) as server:
+        yield server.endpoint
+
+
+__all__ = ["TRIGGERS_ROUTE", "Override", "edited", "fc_error", "fronted", "overriding"]
