@@ -31,12 +31,13 @@ from crawler.store.writer import Sink, Subscribers
 from crawler.wire.run_stats import RunStats
 from tests.support.crawl_support import Crawled, assert_matches_truth, read_ndjson
 from tests.support.fixtures import EmulatorFactory
-from tests.support.hostile.pipeline import fc_error, fronted
+from tests.support.hostile.pipeline import Override, fc_error, fronted
 from tests.support.pipeline_support import (
     ACCOUNT,
     NOW,
     REGION,
     SHAPED_FUNCTIONS,
+    Ran,
     crawl_job,
     run_crawl,
     settings,
@@ -86,23 +87,37 @@ async def signals_once(ready: anyio.Event, *signums: signal.Signals) -> AsyncIte
 # -- stopping ------------------------------------------------------------------------------------------
 
 
+async def signalled(
+    emulator: EmulatorThread,
+    override: Override,
+    tmp_path: Path,
+    *,
+    written: int,
+    grace: float,
+    signums: tuple[signal.Signals, ...],
+) -> tuple[Ran, float]:
+    """A crawl behind ``override`` sent ``signums`` once ``written`` functions are written; what it
+    wrote and how long it took."""
+    seen = Functions(written)
+    with fronted(emulator.endpoint, override) as endpoint:
+        started = time.monotonic()
+        ran = await run_crawl(
+            crawl_job([target(endpoint)]),
+            tmp_path,
+            grace=grace,
+            signals=signals_once(seen.reached, *signums),
+            subscribers=[seen],
+        )
+        return ran, time.monotonic() - started
+
+
 async def test_a_signal_stops_new_work_and_the_grace_period_ends_what_is_in_flight(
     shaped: EmulatorThread, tmp_path: Path
 ) -> None:
     """Pins the first signal: the four quick functions are written, the stalled one is cancelled after
     the 0.2 s grace period (unwritten, so a resume crawls it); ``interrupted`` is the signal's name and
     the outcome's signal, and the run is incomplete."""
-    seen = Functions(4)
-    with fronted(shaped.endpoint, stall_a2) as endpoint:
-        started = time.monotonic()
-        ran = await run_crawl(
-            crawl_job([target(endpoint)]),
-            tmp_path,
-            grace=0.2,
-            signals=signals_once(seen.reached, signal.SIGINT),
-            subscribers=[seen],
-        )
-        took = time.monotonic() - started
+    ran, took = await signalled(shaped, stall_a2, tmp_path, written=4, grace=0.2, signums=(signal.SIGINT,))
     assert ran.functions == ALL_BUT_A2
     assert (ran.end["interrupted"], ran.end["complete"], ran.end["aborted"]) == ("SIGINT", False, None)
     assert (ran.outcome.interrupted, ran.outcome.complete) == (signal.SIGINT, False)
@@ -114,17 +129,9 @@ async def test_a_second_signal_stops_at_once_whatever_the_grace_period(
 ) -> None:
     """Pins the second signal: with a 30 s grace period, SIGINT then SIGTERM cancel the work at once;
     the end record keeps the first signal."""
-    seen = Functions(4)
-    with fronted(shaped.endpoint, stall_a2) as endpoint:
-        started = time.monotonic()
-        ran = await run_crawl(
-            crawl_job([target(endpoint)]),
-            tmp_path,
-            grace=30,
-            signals=signals_once(seen.reached, signal.SIGINT, signal.SIGTERM),
-            subscribers=[seen],
-        )
-        took = time.monotonic() - started
+    ran, took = await signalled(
+        shaped, stall_a2, tmp_path, written=4, grace=30, signums=(signal.SIGINT, signal.SIGTERM)
+    )
     assert ran.functions == ALL_BUT_A2
     assert (ran.end["interrupted"], ran.outcome.interrupted) == ("SIGINT", signal.SIGINT)
     assert took < 3
@@ -141,17 +148,7 @@ async def test_a_signal_cancels_discovery_that_is_still_listing(
             await asyncio.sleep(5)
         return None
 
-    seen = Functions(3)
-    with fronted(shaped.endpoint, stall_beta) as endpoint:
-        started = time.monotonic()
-        ran = await run_crawl(
-            crawl_job([target(endpoint)]),
-            tmp_path,
-            grace=30,
-            signals=signals_once(seen.reached, signal.SIGINT),
-            subscribers=[seen],
-        )
-        took = time.monotonic() - started
+    ran, took = await signalled(shaped, stall_beta, tmp_path, written=3, grace=30, signums=(signal.SIGINT,))
     assert set(ran.functions) == {("alpha", "a1"), ("alpha", "a2"), ("alpha", "a3")}
     assert (ran.end["interrupted"], ran.end["complete"]) == ("SIGINT", False)
     assert took < 3
