@@ -76,3 +76,67 @@ def test_a_slow_crawls_record_reaches_the_disk_while_no_other_batch_comes(tmp_pa
         return seen
 
     assert anyio.run(crawl) == one(1).to_bytes()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE's short write, then EFBIG, is Linux's")
+def test_a_resumed_files_refused_write_is_cut_back_too(tmp_path: Path) -> None:
+    """``--resume`` reopens the old file cut to its last whole function: that file is unbuffered too, so
+    a write refused part-way is seen at once and cut back, not held in a buffer and half-written later."""
+    path = tmp_path / "out.ndjson"
+    kept = to_bytes(START) + one(1).to_bytes()
+    path.write_bytes(kept + b'{"type":"config","torn')
+    sink = Sink.open_file(path, truncate_to=len(kept))
+    sink.add_batch(one(2))
+    with file_size_limit(len(kept) + 5), pytest.raises(OutputError):
+        anyio.run(sink.flush)
+    anyio.run(sink.aclose)
+    assert path.read_bytes() == kept
+
+
+def test_a_waiting_record_is_flushed_within_one_and_a_half_flush_periods(tmp_path: Path) -> None:
+    """The ticker looks every half ``flush_seconds``: a record that arrives alone is on disk after at
+    most 1.5 periods (0.75 s here), not after a whole period more."""
+    path = tmp_path / "out.ndjson"
+    sink = Sink.open_file(path, flush_seconds=0.5)
+
+    async def crawl() -> float:
+        send, receive = anyio.create_memory_object_stream[FunctionBatch](10)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(write_batches, receive, sink)
+            async with send:
+                await anyio.sleep(0.05)  # the ticker's first sleep has begun
+                started = anyio.current_time()
+                await send.send(one(1))
+                for _ in range(300):  # polling the file: the flush has no event to wait on
+                    if path.read_bytes():
+                        break
+                    await anyio.sleep(0.01)
+                took = anyio.current_time() - started
+        await sink.aclose()
+        return took
+
+    assert anyio.run(crawl) < 0.95  # at most 0.75 s; a whole period more (the ticker at 2x) is 1 s+
+
+
+def test_a_regular_file_is_synced_to_disk_at_each_flush(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Durability: each flush of a regular file ends with fsync (a power cut loses no flushed record);
+    counted by wrapping ``os.fsync``, which still syncs."""
+    import os
+
+    real, synced = os.fsync, []
+
+    def counting(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counting)
+    sink = Sink.open_file(tmp_path / "out.ndjson")
+    sink.add_run(START)
+    anyio.run(sink.flush)
+    assert len(synced) == 1
+    sink.add_batch(one(1))
+    anyio.run(sink.flush)
+    assert len(synced) == 2
+    anyio.run(sink.aclose)
