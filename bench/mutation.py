@@ -130,6 +130,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/audit/test_diff.py",
         "tests/audit/test_diff_sides.py",
         "tests/audit/test_diff_superseded.py",
+        "tests/audit/test_drift_survivors_pins.py",
     ),
     "audit.catalogue": (
         "tests/audit/test_rules.py",
