@@ -140,6 +140,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/audit/test_remediation.py",
         "tests/audit/test_catalogue_pins.py",
         "tests/audit/test_crossref_golden.py",
+        "tests/audit/test_catalogue_survivors_pins.py",
     ),
     "audit.keyflags": (
         "tests/audit/test_keyflags.py",
