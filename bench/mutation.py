@@ -115,6 +115,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/audit/test_rules_policy.py",
         "tests/audit/test_rules_arns.py",
         "tests/audit/test_rules_exposure.py",
+        "tests/audit/test_rules_survivors_pins.py",
     ),
     # test_summary_props (hypothesis) is left out: shrinking each killed mutant's counterexample made
     # the run take the better part of an hour on two cores
