@@ -59,6 +59,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/e2e/test_e2e_deadlines.py",
         "tests/wire/test_transport_pins.py",
         "tests/wire/test_transport_answers_pins.py",
+        "tests/wire/test_transport_survivors_pins.py",
     ),
     "wire.fc2_client": (
         "tests/wire/test_client.py",
