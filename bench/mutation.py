@@ -60,6 +60,10 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/wire/test_transport_pins.py",
         "tests/wire/test_transport_answers_pins.py",
         "tests/wire/test_transport_survivors_pins.py",
+        # exchange(), clean_server_text() and retry_after_hint() serve the STS and metadata clients
+        "tests/wire/test_sts_client.py",
+        "tests/wire/test_metadata_client.py",
+        "tests/identity/test_refreshing.py",
     ),
     "wire.fc2_client": (
         "tests/wire/test_client.py",
