@@ -568,23 +568,15 @@ async def exchange(
     (seconds) bounds connecting and the whole exchange (the metadata server's short timeouts); ``None``
     keeps the session's. Retries and pacing are the caller's; nothing of the request is logged here, and
     no error carries a header or the URL's query (either may hold a secret)."""
-    sent = dict(headers)
-    # no time_limit: no timeout argument at all (aiohttp reads timeout=None as "no timeout", not as the
-    # session's own)
-    request = (
-        session.request(
-            method,
-            url,
-            headers=sent,
-            data=data,
-            allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=time_limit, sock_connect=time_limit),
-        )
-        if time_limit
-        else session.request(method, url, headers=sent, data=data, allow_redirects=False)
+    # no time_limit: the session's own timeout, passed as it is (aiohttp reads timeout=None as "no
+    # timeout at all", not as the session's)
+    timeout = (
+        aiohttp.ClientTimeout(total=time_limit, sock_connect=time_limit) if time_limit else session.timeout
     )
     try:
-        async with request as response:
+        async with session.request(
+            method, url, headers=dict(headers), data=data, allow_redirects=False, timeout=timeout
+        ) as response:
             declared = response.content_length
             if declared is not None and declared > max_body:
                 response.close()
