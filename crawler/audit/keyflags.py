@@ -82,23 +82,7 @@ class KeyFlags:
     def set_all(self, key_hashes: list[int], bits: int) -> None:
         """``update(h, bits)`` for each hash (one call for a function's version and alias keys)."""
         for key_hash in key_hashes:
-            h = key_hash or 1
-            keys, mask = self._keys, self._mask
-            i = h & mask
-            k = keys[i]
-            while k != h:
-                if not k:
-                    break
-                i = (i + 1) & mask
-                k = keys[i]
-            if k:
-                self._flags[i] |= bits
-                continue
-            keys[i] = h
-            self._flags[i] = bits
-            self._used += 1
-            if self._used > self._limit:
-                self._grow()
+            self.update(key_hash, bits)
 
     def _grow(self) -> None:
         old_keys, old_flags = self._keys, self._flags
