@@ -117,6 +117,7 @@ async def test_a_reset_connection_is_lost_and_a_closed_port_cannot_connect() -> 
             with pytest.raises(TransportError) as refused:
                 await exchange(session, "GET", URL(f"http://127.0.0.1:{port}/"), route="R", headers={})
     assert lost.value.message.startswith("R: connection lost (")
+    assert lost.value.message != "R: connection lost (NoneType)"
     assert refused.value.message.startswith(f"R: cannot connect to 127.0.0.1:{port} (")
 
 
@@ -131,6 +132,38 @@ async def test_without_a_time_limit_the_sessions_own_timeout_holds() -> None:
         took = loop.time() - started
     assert caught.value.message == "R: no answer"
     assert took < 0.9
+
+
+async def hang_up(request: web.BaseRequest) -> web.StreamResponse:
+    assert request.transport is not None
+    request.transport.close()
+    return web.Response()
+
+
+async def garbage(request: web.BaseRequest) -> web.StreamResponse:
+    assert request.transport is not None
+    request.transport.write(b"HTTP/1.1 abc nonsense\r\n\r\n")
+    request.transport.close()
+    return web.Response()
+
+
+async def test_aiohttps_failures_are_named_by_its_own_error_type() -> None:
+    """A hang-up, a malformed status line and a URL aiohttp refuses, each in our words with aiohttp's
+    error named: what a user reads to tell a dead metadata server from a wrong credentials URI."""
+    async with serving() as server, open_session(CrawlSettings()) as session:
+        server.answer(hang_up)
+        with pytest.raises(ConnectionLostError) as lost:
+            await exchange(session, "GET", URL(server.endpoint), route="R", headers={})
+        server.answer(garbage)
+        with pytest.raises(TransportError) as malformed:
+            await exchange(session, "GET", URL(server.endpoint), route="R", headers={})
+        with pytest.raises(TransportError) as refused:
+            await exchange(session, "GET", URL("/no-host"), route="R", headers={})
+    assert lost.value.message == "R: connection lost (ServerDisconnectedError)"
+    assert malformed.value.message == "R: malformed HTTP answer (ClientResponseError)"
+    assert malformed.value.__cause__ is None  # its request_info holds our headers: never chained
+    assert refused.value.message == "R: malformed HTTP answer (InvalidUrlClientError)"
+    assert refused.value.__cause__ is not None
 
 
 def test_clean_server_text_keeps_to_the_callers_limit() -> None:
