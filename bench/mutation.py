@@ -64,6 +64,7 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/wire/test_sts_client.py",
         "tests/wire/test_metadata_client.py",
         "tests/identity/test_refreshing.py",
+        "tests/wire/test_token_refresh.py",
         "tests/wire/test_transport_exchange_pins.py",
     ),
     "wire.fc2_client": (

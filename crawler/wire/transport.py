@@ -405,8 +405,8 @@ class Transport:
         headers: Mapping[str, str],
         body: bytes,
         request_id: str | None,
-        gone: frozenset[str] = frozenset(),
-        creds: Credentials | None = None,
+        gone: frozenset[str],
+        creds: Credentials,
     ) -> CrawlerError:
         code, message, shape = self._error_body(body, status)
         common: dict[str, Any] = {"code": code, "http": status, "request_id": request_id, "route": route}
@@ -416,10 +416,8 @@ class Transport:
         if status == 403:
             if not refuses_credentials(code):  # AccessDenied on this resource: only this listing fails
                 return AccessDeniedError(f"{text} (access to this resource is denied)", **common)
-            who = self._provider.description
-            if creds is not None:
-                kind = "access key id and STS token" if creds.is_sts else "access key id"
-                who = f"{kind} {creds.access_key_id} from {creds.source}"
+            kind = "access key id and STS token" if creds.is_sts else "access key id"
+            who = f"{kind} {creds.access_key_id} from {creds.source}"
             return AuthError(f"{text} — the API refused the credentials ({who})", **common)
         if status == 404:
             if shape == "fc" and code in gone:
@@ -467,7 +465,7 @@ class Transport:
         snippet = body[:120].decode("utf-8", "replace") if body and parsed is None else ""
         return code_text, _clean(snippet, self._scrub) or "(no message)", shape
 
-    def _page(self, body: bytes, key: str, request_id: str | None, route: str, required: bool = True) -> Page:
+    def _page(self, body: bytes, key: str, request_id: str | None, route: str, required: bool) -> Page:
         def wrong(message: str) -> ProtocolError:
             error = ProtocolError(f"{route}: {message}")
             error.http, error.request_id = 200, request_id

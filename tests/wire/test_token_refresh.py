@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 from aiohttp import web
+from structlog.testing import capture_logs
 
-from crawler.errors import AuthError
+from crawler.errors import AuthError, CrawlerError, NotFoundError
 from crawler.settings.credentials import Credentials
 from crawler.wire.run_stats import RunStats
 from tests.support.fake_fc import SECRET, Handler, client_for, configs, json, serving
@@ -137,3 +138,56 @@ async def test_fc3_signs_each_attempt_with_fresh_credentials_too() -> None:
         await client.list_async_invoke_configs(limit=10, next_token=None)
     assert server.served == [403, 200]
     assert "Credential=STS.new," in server.seen[1].headers["Authorization"]
+
+
+async def test_a_rotated_tokens_old_secrets_are_still_scrubbed_from_what_the_server_says() -> None:
+    """After a refresh the old token (requests signed with it may still be answered) stays on the scrub
+    list beside the new one: a server's error quoting either is shown redacted."""
+    provider = Rotating()
+    async with serving() as server, client_for(server.endpoint, provider=provider, attempts=1) as client:
+        server.answer(expired_unless_new())
+        await configs(client)  # refused with the old token, refreshed, answered with the new one
+        quoted = {"ErrorCode": "InternalError", "ErrorMessage": "bad token-old and token-new"}
+        server.answer(json(quoted, 500))
+        with pytest.raises(CrawlerError) as caught:
+            await configs(client)
+    assert "token-old" not in caught.value.message
+    assert "token-new" not in caught.value.message
+    assert caught.value.message.count("[redacted]") == 2
+
+
+async def test_the_resent_request_is_the_same_call_logged_counted_and_judged_as_the_first() -> None:
+    """The request sent again with fresh credentials keeps the call's route, its subject and its
+    meaning of 404: it is logged and counted under the same route, its debug line names the function,
+    a ``FunctionNotFound`` to it is the function gone (not a failure), and the refresh itself is
+    logged at info with the route and the code that caused it."""
+    provider = Rotating()
+    stats = RunStats()
+    refused = json({"ErrorCode": "InvalidSecurityToken.Expired", "ErrorMessage": "old"}, status=403)
+    gone = json({"ErrorCode": "FunctionNotFound", "ErrorMessage": "no such function"}, status=404)
+
+    async def handler(request: web.BaseRequest) -> web.StreamResponse:
+        fresh = request.headers.get("x-fc-security-token") == "token-new"
+        return await (gone if fresh else refused)(request)
+
+    with capture_logs() as logs:
+        async with serving() as server, client_for(server.endpoint, provider=provider, stats=stats) as client:
+            server.answer(handler)
+            with pytest.raises(NotFoundError):
+                await configs(client, "svc-9", "fn-9")
+    route = "ListFunctionAsyncInvokeConfigs"
+    assert dict(stats.requests_by_route) == {route: 2}
+    refreshed = [e for e in logs if e["event"] == "credentials.refreshed_after_refusal"]
+    assert refreshed == [
+        {
+            "event": "credentials.refreshed_after_refusal",
+            "log_level": "info",
+            "route": route,
+            "code": "InvalidSecurityToken.Expired",
+        }
+    ]
+    requests = [e for e in logs if e["event"] == "client.request"]
+    assert [(e["route"], e["service"], e["function"], e["status"]) for e in requests] == [
+        (route, "svc-9", "fn-9", 403),
+        (route, "svc-9", "fn-9", 404),
+    ]

@@ -348,10 +348,34 @@ async def test_a_url_aiohttp_refuses_is_named_by_its_error(server: FakeServer) -
     assert caught.value.message == "ListThings: malformed HTTP answer (InvalidUrlClientError)"
 
 
+async def test_a_cookie_the_server_sets_is_never_sent_back(server: FakeServer) -> None:
+    """The session keeps no cookies: every request is signed from the credentials alone, and a cookie
+    (a load balancer's stickiness, say) would be a header the signature does not cover."""
+    sent: list[str | None] = []
+
+    async def sets_a_cookie(request: web.BaseRequest) -> web.StreamResponse:
+        sent.append(request.headers.get("Cookie"))
+        return web.Response(body=b'{"things": []}', headers={"Set-Cookie": "sticky=abc; Path=/"})
+
+    server.answer(sets_a_cookie)
+    # by name: aiohttp's cookie jar ignores cookies from a bare IP address
+    async with rig(server.endpoint.replace("127.0.0.1", "localhost")) as r:
+        await r.get()
+        await r.get()
+    assert sent == [None, None]
+
+
 # -- the limiter hears the round trip ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("answer", [json(PAGE), json({"ErrorCode": "InternalError"}, 500)])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        json(PAGE),
+        json({"ErrorCode": "InternalError"}, 500),
+        json({"ErrorCode": "ServiceUnavailable"}, 503),  # unwell, not a quota: the round trip still counts
+    ],
+)
 async def test_the_limiter_is_told_when_the_answered_request_was_sent(
     server: FakeServer, answer: Any
 ) -> None:
