@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 from crawler.errors import AuthError, CrawlerError, NotFoundError
 from crawler.settings.credentials import Credentials
 from crawler.wire.run_stats import RunStats
+from crawler.wire.transport import stale_token
 from tests.support.fake_fc import SECRET, Handler, client_for, configs, json, serving
 
 pytestmark = pytest.mark.anyio
@@ -191,3 +192,10 @@ async def test_the_resent_request_is_the_same_call_logged_counted_and_judged_as_
         (route, "svc-9", "fn-9", 403),
         (route, "svc-9", "fn-9", 404),
     ]
+
+
+def test_a_stale_token_code_is_judged_by_its_head_before_the_first_dot() -> None:
+    """The code's first dotted part decides, whatever follows it (FC adds details after a dot)."""
+    assert stale_token("InvalidSecurityToken.Expired.AfterRotation")
+    assert stale_token("SECURITYTOKENEXPIRED")
+    assert not stale_token("InvalidAccessKeyId.InvalidSecurityToken")
