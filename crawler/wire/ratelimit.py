@@ -10,7 +10,10 @@ exact; tests/support/rate_simulation.py runs it against every shape in virtual t
   a wait of half a ``TIMER_GRAIN`` or less is a whole one (uvloop wakes it at once: the pacer would spin);
 * **slow start** (no ``--rate``): from ``INITIAL_RATE``, each success adds up to ``SLOW_START_GAIN``
   requests/s (at most e^``SLOW_START_PER_RTT`` per round trip); until the first throttle a request
-  starts at once while fewer than ``INITIAL_WINDOW`` are in flight (TCP's initial window);
+  starts at once while fewer than a window are in flight: ``INITIAL_WINDOW``, one more for each answer
+  (TCP's slow start: the window doubles a round trip, so a crawl with no quota in sight reaches its
+  workers' pace in a few round trips). The first throttle closes the window and, if it had grown, takes
+  the pace the window really sent as the rate the cut starts from;
 * **rounds, and the share of throttled answers** (DCTCP): answers to requests sent since the last cut
   are counted in rounds (``ROUND_ANSWERS`` answers and two round trips, or ``ROUND_MAX`` seconds); the
   share of throttled answers is smoothed over rounds (``SHARE_GAIN``). A lone throttle, or a smoothed
@@ -55,7 +58,7 @@ log = get_logger(__name__)
 # quotas shared by several endpoints, Retry-After, arrival jitter; quotas 5..2,000 requests/s, latency
 # 2..100 ms); tests/wire/test_ratelimit_simulation.py keeps it as a regression test of issue 17's targets.
 INITIAL_RATE = 5.0  # requests/s at the start of slow start ...
-INITIAL_WINDOW = 2  # ... above this many requests in flight (fewer start at once until slow start ends)
+INITIAL_WINDOW = 2  # ... above this many in flight, one more per answer (until the first throttle)
 SLOW_START_GAIN = 10.0  # requests/s added per success in slow start, so the rate grows as e^(10 t) ...
 SLOW_START_PER_RTT = 0.4  # ... but by at most e^0.4 = 1.5 times per round trip (less overshoot)
 TOLERATED = 0.025  # a smoothed throttled share up to this is arrival jitter, not a rate too high
@@ -118,6 +121,7 @@ class AdaptiveRate:
         self._grown = 0.0  # seconds of growth since the last cut (only while the limiter held requests)
         self._clean: float | None = None  # the pace of the last round without a throttle since the last cut
         self._window_open = self.slow_start  # the initial window: until the first throttle
+        self._window = INITIAL_WINDOW
         self._probe_cost = 0  # throttled answers since the last cut
         self._since_cut = 0  # answers to requests sent since the last cut
         self._hold = 0.0  # answers since the last cut before the rate may probe above the anchor
@@ -130,7 +134,7 @@ class AdaptiveRate:
         due = self._last_start + 1.0 / self.rate
         if due > now:
             self._backlogged_at = now
-            if self._window_open and in_flight is not None and in_flight < INITIAL_WINDOW:
+            if self._window_open and in_flight is not None and in_flight < self._window:
                 return now
             if self.slow_start and self.rtt is not None:
                 # the rate may grow with every answer: look again a round trip from now, not at a due
@@ -167,6 +171,8 @@ class AdaptiveRate:
         """A successful answer."""
         rtt = max(now - sent_at, 1e-4)
         self.rtt = rtt if self.rtt is None else 0.8 * self.rtt + 0.2 * rtt
+        if self._window_open and self.slow_start:
+            self._window += 1  # TCP's slow start: one more in flight for each answer, doubling a round trip
         if self.slow_start and sent_at >= self._last_cut and self._busy(now):
             grown = self.rate + min(SLOW_START_GAIN, SLOW_START_PER_RTT / self.rtt)
             self.rate = min(self.ceiling if self.ceiling is not None else math.inf, grown)
@@ -195,6 +201,10 @@ class AdaptiveRate:
                 times.popleft()  # a second (or ten) of successes, whatever the crawl's length
         else:
             self._probe_cost += 1  # every throttle since the last cut, old pace or new: what probing cost
+            if self._window_open and self.slow_start and self._window > 2 * INITIAL_WINDOW:
+                # the window started requests faster than the pace: the pace is what it really sent
+                span = min(WINDOW, max(2.0 * (self.rtt or 0.0), ROUND_SECONDS))
+                self.rate = max(self.rate, self._recent(now, span))
             self._window_open = False  # requests started together are what a one-request bucket refuses
         if sent_at < self._last_cut:
             return False  # sent at the old pace: it says nothing of the new one
@@ -268,6 +278,10 @@ class AdaptiveRate:
         self.level = admitted
         admitted = max(admitted, MIN_RATE)
         self.rate = min(self.rate, max(bottom, admitted * (1.0 - cut)))
+        if now - self._ramp_end < WINDOW:
+            # the cuts that follow slow start's, in its last second: held up by the floor (the last
+            # second admitted more than a window counter's throttled rounds say), recover from there
+            self.level = max(self.level, self.rate)
         self._from_start, self.slow_start = self.slow_start, False
         self._clean = None
         self._last_cut = now
