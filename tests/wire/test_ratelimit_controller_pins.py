@@ -396,3 +396,48 @@ def test_the_pacer_asks_for_at_least_a_millisecond_beyond_half_of_one(rate: floa
 
     anyio.run(two_starts)
     assert clock.asked[0] == pytest.approx(asked, abs=1e-12)
+
+
+# ---- slow start's window ---------------------------------------------------------------------------
+
+
+def window_after(answered: int, rtt: float = 0.015625) -> AdaptiveRate:
+    """A core in slow start whose window has taken ``answered`` answers (2 + ``answered`` wide), with
+    ``rtt`` as its round trip, and 64 starts 1/256 s apart up to 1.0 s (256/s over any span)."""
+    core = AdaptiveRate(None)
+    for _ in range(answered):
+        core.succeeded(0.5, sent_at=0.5 - rtt)
+    for i in range(64):
+        core.started(1.0 - (63 - i) / 256)
+    return core
+
+
+def test_the_first_throttle_takes_the_windows_pace_only_once_it_is_past_twice_its_start() -> None:
+    at_four = window_after(2)  # a window of 4: no wider than twice its start of 2
+    at_four.throttled(1.0, sent_at=0.99)
+    assert at_four.rate == 5.0
+    at_five = window_after(3)  # 5: wider, so the pace it sent (starts over the last 0.1 s) is the rate
+    at_five.throttled(1.0, sent_at=0.99)
+    assert at_five.rate == pytest.approx(26 / 0.1)  # the 26 starts after 0.9: 1.0 - k/256, k < 25.6
+
+
+def test_the_windows_pace_is_read_over_two_round_trips_when_longer_than_a_tenth_of_a_second() -> None:
+    core = window_after(3, rtt=0.125)  # two round trips: 0.25 s
+    core.throttled(1.0, sent_at=0.99)
+    assert core.rate == pytest.approx(64 / 0.25)  # all 64 starts, the first at 0.7539, are after 0.75
+
+
+def cascade(now: float) -> AdaptiveRate:
+    """A cut at ``now``, slow start having ended at 4.0 and the last cut at 4.5 anchored at 200/s: the
+    round read 90% throttled at 300/s (admits 30/s), but a cut so soon after another goes no lower than
+    half that anchor (100/s)."""
+    core = past_slow_start(rate=300.0, level=200.0)
+    core._ramp_end, core._last_cut, core._episode = 4.0, 4.5, 200.0
+    core._cut(now, 0.9, full=True)
+    assert core.rate == 100.0
+    return core
+
+
+def test_within_a_second_of_slow_starts_end_a_cut_held_up_by_the_floor_anchors_at_the_rate() -> None:
+    assert cascade(4.96875).level == 100.0  # recover from the 100/s the floor left, not from 30/s
+    assert cascade(5.0).level == pytest.approx(30.0)  # a second after: the anchor is what the round admitted
