@@ -1,8 +1,10 @@
 """The rules that need more than one function: dangling FC destinations, loops across functions, and
 aliases or versions invoked without a config of their own.
 
-``AuditFold`` hands every finished function to ``CrossRef.add_function``, every config to
-``add_config`` and every FC-function destination to ``add_edge``; the rules run once the input is over
+``AuditFold`` hands every finished function's flags, its version and alias configs included, to
+``CrossRef.fold_function`` (``add_function`` and ``add_config`` are the same, a record or a config at a
+time), its trigger qualifiers to ``add_triggers`` and every FC-function destination to ``add_edge``; the
+rules run once the input is over
 (``hits``). Memory: what is kept per function and per version/alias config is one 64-bit hash in a
 ``KeyFlags`` table (``crawler.audit.keyflags``: 13.5-27 bytes a key; a collision between two of a
 million keys has odds of about 1 in 10^7) with a byte of flags: that the function exists, that its
@@ -168,11 +170,27 @@ class CrossRef:
         """Fold in a function record; the trigger qualifiers it was the first to name (an ``error``
         record keeps them, to take them back with ``retract_triggers`` if a later record replaces it).
         Whether the function exists needs no taking back: every record of it sets that anew."""
-        if status == "gone":
-            self.keys.update(hash(key), 0, EXISTS)
-            return ()
-        self.keys.update(hash(key), EXISTS)
-        return self.add_triggers(key, line, triggers) if triggers else ()
+        self.fold_function(hash(key), status == "gone")
+        return self.add_triggers(key, line, triggers) if triggers and status != "gone" else ()
+
+    def fold_function(
+        self,
+        key_hash: int,
+        gone: bool,
+        *,
+        latest_failure: bool = False,
+        flagged: bool = False,
+        qualified: list[int] | None = None,
+    ) -> int:
+        """A function record's flags in one probe of the table: it exists (or, ``gone``, no longer),
+        its LATEST config has an onFailure destination, it has a finding (``FLAGGED``, the fold's), and
+        the hashes of its version and alias configs (``QUALIFIED``). Returns its flags before."""
+        if qualified:
+            self.keys.set_all(qualified, QUALIFIED)
+        bits = (LATEST_FAILURE if latest_failure else 0) | (FLAGGED if flagged else 0)
+        if gone:
+            return self.keys.update(key_hash, bits, EXISTS)
+        return self.keys.update(key_hash, bits | EXISTS)
 
     def add_triggers(self, key: FnKey, line: int, triggers: object) -> tuple[Node, ...]:
         """The trigger qualifiers of a function record (not ``gone``) that it was the first to name."""

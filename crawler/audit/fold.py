@@ -37,15 +37,7 @@ from typing import Any, Final
 import orjson
 
 from crawler.audit.arns import Destination, names_function
-from crawler.audit.crossref import (
-    EXISTS,
-    FLAGGED,
-    LATEST_FAILURE,
-    QUALIFIED,
-    CrossHit,
-    CrossRef,
-    complete_targets,
-)
+from crawler.audit.crossref import FLAGGED, CrossHit, CrossRef, complete_targets
 from crawler.audit.report_model import (
     AGE,
     AGE_BOUNDS,
@@ -250,11 +242,10 @@ class AuditFold:
         evaluate, count, emit = engine.evaluate, self.count, self.emit
         exposure, timeout = exposure_of(fn), timeout_of(fn)
         xref = self.xref
-        # xref.add_function and add_config, inline (this runs once per function and config): the
-        # function's flags are set once, at the end; a version's or alias's key as it comes
+        # the function's flags go to xref once, at the end (xref.fold_function), its configs' with them
         triggers = fn.get("triggers")
         new_triggers = xref.add_triggers(key, line, triggers) if triggers and status != "gone" else ()
-        keys, key_hash, latest_failure, qualified = xref.keys, hash(key), False, []
+        latest_failure, qualified = False, []
         if status in ("ok", "none"):
             row[EXPOSURE + _EXPOSURE_INDEX[exposure]] += 1
             if fn.get("triggers") is None:
@@ -286,8 +277,6 @@ class AuditFold:
             if evaluation.hits:
                 emit(evaluation.hits, row, account, region, service, function, q, cline, evaluation)
         row[CONFIGS] += len(configs)
-        if qualified:
-            keys.set_all(qualified, QUALIFIED)
         if status == "none" and not configs:
             row[DEFAULTS] += 1
             evaluation = evaluate(NO_CONFIG, account, region, service, function, True, timeout, exposure)
@@ -311,11 +300,9 @@ class AuditFold:
             else:
                 self.errors[key] = mark
         found = row[FINDINGS] + row[FINDINGS + 1] + row[FINDINGS + 2] + row[FINDINGS + 3] > found_before
-        gone = status == "gone"
-        set_bits = (
-            (0 if gone else EXISTS) | (LATEST_FAILURE if latest_failure else 0) | (FLAGGED if found else 0)
+        old = xref.fold_function(
+            hash(key), status == "gone", latest_failure=latest_failure, flagged=found, qualified=qualified
         )
-        old = keys.update(key_hash, set_bits, EXISTS if gone else 0)
         if found and not old & FLAGGED:
             self.flagged_count += 1
             if mark is not None and not configs:
