@@ -86,6 +86,21 @@ async def reset(request: web.BaseRequest) -> web.StreamResponse:
     return web.Response()
 
 
+async def hang_up(request: web.BaseRequest) -> web.StreamResponse:
+    """Close the connection without an answer (aiohttp: ServerDisconnectedError)."""
+    assert request.transport is not None
+    request.transport.close()
+    return web.Response()
+
+
+async def garbage(request: web.BaseRequest) -> web.StreamResponse:
+    """An answer whose status line is not HTTP (aiohttp: ClientResponseError)."""
+    assert request.transport is not None
+    request.transport.write(b"HTTP/1.1 abc nonsense\r\n\r\n")
+    request.transport.close()
+    return web.Response()
+
+
 async def truncated(request: web.BaseRequest) -> web.StreamResponse:
     response = web.StreamResponse(status=200)
     response.content_length = 1000

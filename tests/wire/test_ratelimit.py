@@ -9,32 +9,17 @@ import math
 
 import anyio
 import pytest
-from anyio.lowlevel import checkpoint
 from structlog.testing import capture_logs
 
 from crawler.wire.ratelimit import AdaptiveRate, RateLimiter
-from tests.support.limiter_support import slot
+from tests.support.limiter_support import VirtualClock, slot
 from tests.support.rate_simulation import Shape, simulate
 
 pytestmark = pytest.mark.anyio
 
 
-class FakeClock:
-    """Virtual time: ``sleep`` moves the clock instead of waiting."""
-
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await checkpoint()
-
-
 async def test_requests_are_paced_exactly_at_the_ceiling() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     limiter = RateLimiter(10.0, 4, clock, clock.sleep)
     starts = []
     for _ in range(5):
@@ -44,7 +29,7 @@ async def test_requests_are_paced_exactly_at_the_ceiling() -> None:
 
 
 async def test_an_idle_limiter_does_not_burst() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     limiter = RateLimiter(4.0, 8, clock, clock.sleep)
     async with slot(limiter):
         pass
@@ -77,7 +62,7 @@ async def test_the_in_flight_cap_holds() -> None:
 
 
 async def test_a_cancelled_waiter_gives_its_slot_back() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     limiter = RateLimiter(1.0, 1, clock, clock.sleep)
     await limiter.acquire()
     with anyio.move_on_after(0.01):
@@ -231,7 +216,7 @@ def test_never_above_the_ceiling_nor_below_the_floor() -> None:
 
 
 def test_a_cut_is_logged() -> None:
-    clock = FakeClock(5.0)
+    clock = VirtualClock(5.0)
     limiter = RateLimiter(None, 4, clock, clock.sleep, name="http://127.0.0.1:1")
     with capture_logs() as logs:
         for i in range(3):  # an alarm: three throttles in slow start end it at once
@@ -277,7 +262,7 @@ def test_a_bursty_quota_is_not_mistaken_for_half_of_itself() -> None:
 
 
 async def test_until_the_first_throttle_a_small_window_starts_unpaced() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     limiter = RateLimiter(None, 8, clock, clock.sleep)
     window = 2  # INITIAL_WINDOW
     starts = [await limiter.acquire() for _ in range(window + 1)]  # none released: all in flight

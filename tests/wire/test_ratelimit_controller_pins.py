@@ -15,6 +15,7 @@ import anyio
 import pytest
 
 from crawler.wire.ratelimit import AdaptiveRate, RateLimiter
+from tests.support.limiter_support import VirtualClock
 
 
 def past_slow_start(rate: float, level: float | None, ceiling: float | None = None) -> AdaptiveRate:
@@ -363,21 +364,6 @@ def test_on_throttled_without_a_send_time_takes_the_answer_as_sent_now() -> None
     assert limiter.core.cuts == 1
 
 
-class Waits:
-    """Virtual time that records each wait the pacer asks for and takes exactly that."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.asked: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.asked.append(seconds)
-        self.now += seconds
-
-
 @pytest.mark.parametrize(
     ("rate", "asked"),
     [
@@ -387,7 +373,7 @@ class Waits:
     ],
 )
 def test_the_pacer_asks_for_at_least_a_millisecond_beyond_half_of_one(rate: float, asked: float) -> None:
-    clock = Waits()
+    clock = VirtualClock()
     limiter = RateLimiter(rate, 4, clock, clock.sleep)
 
     async def two_starts() -> None:
@@ -395,7 +381,7 @@ def test_the_pacer_asks_for_at_least_a_millisecond_beyond_half_of_one(rate: floa
         await limiter.acquire()
 
     anyio.run(two_starts)
-    assert clock.asked[0] == pytest.approx(asked, abs=1e-12)
+    assert clock.waits[0] == pytest.approx(asked, abs=1e-12)
 
 
 # ---- slow start's window ---------------------------------------------------------------------------

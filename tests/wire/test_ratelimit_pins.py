@@ -7,10 +7,10 @@ test_ratelimit.py."""
 from __future__ import annotations
 
 import pytest
-from anyio.lowlevel import checkpoint
 from structlog.testing import capture_logs
 
 from crawler.wire.ratelimit import AdaptiveRate, RateLimiter
+from tests.support.limiter_support import VirtualClock
 
 pytestmark = pytest.mark.anyio
 
@@ -18,18 +18,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class FakeClock:
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await checkpoint()
 
 
 def after_slow_start(rate: float, level: float) -> AdaptiveRate:
@@ -109,7 +97,7 @@ def test_a_limiter_is_built_as_asked_and_refuses_no_concurrency_in_words() -> No
 
 
 def test_on_success_reports_the_clocks_time_and_the_send_time() -> None:
-    clock = FakeClock(5.0)
+    clock = VirtualClock(5.0)
     limiter = RateLimiter(None, 4, clock, clock.sleep)
     limiter.on_success(4.98)
     assert limiter.core.rtt == pytest.approx(0.02)
@@ -118,7 +106,7 @@ def test_on_success_reports_the_clocks_time_and_the_send_time() -> None:
 
 
 async def test_released_requests_leave_the_initial_window_free_again() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     limiter = RateLimiter(None, 8, clock, clock.sleep)
     assert [await limiter.acquire(), await limiter.acquire()] == [0.0, 0.0]  # two in flight, unpaced
     limiter.release()
@@ -208,7 +196,7 @@ def test_right_after_slow_start_the_accepted_rate_spans_the_time_since_it_ended(
 
 
 def test_on_throttled_ignores_requests_sent_before_the_cut() -> None:
-    clock = FakeClock(5.0)
+    clock = VirtualClock(5.0)
     limiter = RateLimiter(None, 4, clock, clock.sleep)
     for i in range(3):
         clock.now = 5.0 + i * 0.01
@@ -223,7 +211,7 @@ def test_on_throttled_ignores_requests_sent_before_the_cut() -> None:
 
 
 def test_a_cut_is_logged_with_the_endpoint_and_both_rates_to_three_places() -> None:
-    clock = FakeClock(5.0)
+    clock = VirtualClock(5.0)
     limiter = RateLimiter(None, 4, clock, clock.sleep, name="http://127.0.0.1:1")
     limiter.core.rate = 7.12345
     with capture_logs() as logs:

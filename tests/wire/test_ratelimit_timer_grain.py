@@ -7,31 +7,15 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from anyio.lowlevel import checkpoint
 
 from crawler.wire.ratelimit import TIMER_GRAIN, RateLimiter
+from tests.support.limiter_support import VirtualClock
 
 pytestmark = pytest.mark.anyio
 
 
-class ExactClock:
-    """Virtual time whose ``sleep`` takes exactly what it is asked; it records every wait asked for."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.waits: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
-        await checkpoint()
-
-
 async def test_no_wait_shorter_than_a_timer_grain_and_the_pace_holds() -> None:
-    clock = ExactClock()
+    clock = VirtualClock()
     limiter = RateLimiter(2000.0, 32, clock, clock.sleep)  # one start every 0.5 ms
     starts = []
     for _ in range(201):

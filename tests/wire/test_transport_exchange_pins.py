@@ -21,7 +21,7 @@ from crawler.errors import (
 )
 from crawler.settings.config import CrawlSettings
 from crawler.wire.transport import clean_server_text, exchange, open_session, retry_after_hint
-from tests.support.fake_fc import endless, raw, reset, serving, stall, truncated
+from tests.support.fake_fc import endless, garbage, hang_up, raw, reset, serving, stall, truncated
 
 pytestmark = pytest.mark.anyio
 
@@ -132,19 +132,6 @@ async def test_without_a_time_limit_the_sessions_own_timeout_holds() -> None:
         took = loop.time() - started
     assert caught.value.message == "R: no answer"
     assert took < 0.9
-
-
-async def hang_up(request: web.BaseRequest) -> web.StreamResponse:
-    assert request.transport is not None
-    request.transport.close()
-    return web.Response()
-
-
-async def garbage(request: web.BaseRequest) -> web.StreamResponse:
-    assert request.transport is not None
-    request.transport.write(b"HTTP/1.1 abc nonsense\r\n\r\n")
-    request.transport.close()
-    return web.Response()
 
 
 async def test_aiohttps_failures_are_named_by_its_own_error_type() -> None:

@@ -41,7 +41,7 @@ from crawler.wire.ratelimit import RateLimiter
 from crawler.wire.retry import RetryBudget, RetryPolicy
 from crawler.wire.run_stats import RunStats
 from crawler.wire.transport import ListCall, Transport, open_session
-from tests.support.fake_fc import CREDS, FakeServer, json, raw, serving, truncated
+from tests.support.fake_fc import CREDS, FakeServer, garbage, hang_up, json, raw, serving, truncated
 
 pytestmark = pytest.mark.anyio
 
@@ -312,25 +312,12 @@ async def test_a_body_cut_short_names_aiohttps_error(server: FakeServer) -> None
     assert caught.value.message == "ListThings: the body was cut short (ClientPayloadError)"
 
 
-async def hang_up(request: web.BaseRequest) -> web.StreamResponse:
-    assert request.transport is not None
-    request.transport.close()
-    return web.Response()
-
-
 async def test_a_server_that_hangs_up_is_a_lost_connection_named_by_aiohttp(server: FakeServer) -> None:
     server.answer(hang_up)
     async with rig(server.endpoint) as r:
         with pytest.raises(ConnectionLostError) as caught:
             await r.get()
     assert caught.value.message == "ListThings: connection lost (ServerDisconnectedError)"
-
-
-async def garbage(request: web.BaseRequest) -> web.StreamResponse:
-    assert request.transport is not None
-    request.transport.write(b"HTTP/1.1 abc nonsense\r\n\r\n")
-    request.transport.close()
-    return web.Response()
 
 
 async def test_a_malformed_answer_names_aiohttps_error(server: FakeServer) -> None:
