@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 
 from crawler.audit.arns import Destination, parse_destination
-from crawler.audit.crossref import CrossHit, CrossRef, FnKey, Node, complete_targets
+from crawler.audit.crossref import (
+    EXISTS,
+    FLAGGED,
+    LATEST_FAILURE,
+    CrossHit,
+    CrossRef,
+    FnKey,
+    Node,
+    complete_targets,
+)
 
 ACC = "1986114430573743"
 MASKED = "1986***743"
@@ -356,3 +365,17 @@ def test_edges_of_one_service_keep_one_service_row_and_a_copy_goes_on_adding() -
     assert snap.services == [(ACC, REG, "s"), (ACC, REG, "t")]
     assert [(e.source, e.line) for e in snap.edges][-1] == (node("d", service="s"), 4)
     assert len(cr.edges) == 3
+
+
+def test_fold_function_sets_a_records_flags_and_returns_those_before() -> None:
+    """One probe per function record: it exists (a ``gone`` record clears that and keeps the rest), its
+    LATEST failure destination and its finding (the fold's FLAGGED) only when said, its version and
+    alias configs' keys with them."""
+    cr, h = CrossRef(), hash(key("f"))
+    assert cr.fold_function(h, False, qualified=[hash(node("f", "prod"))]) == 0
+    assert cr.fold_function(h, False, latest_failure=True, flagged=True) == EXISTS  # nothing else said
+    assert cr.fold_function(h, True) == EXISTS | LATEST_FAILURE | FLAGGED
+    assert cr.keys.update(h) == LATEST_FAILURE | FLAGGED
+    assert cr.qualified == {hash(node("f", "prod"))}
+    cr.add_function(key("g"), "ok", 1, None)  # a record alone: it exists, no more
+    assert cr.keys.update(hash(key("g"))) == EXISTS
