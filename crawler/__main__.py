@@ -2,4 +2,4 @@
 
 from crawler.cli.entry import main
 
-raise SystemExit(main())
+main()
