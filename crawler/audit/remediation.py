@@ -256,6 +256,12 @@ def cli_commands(
     }
 
 
+def summary(rule_id: str, evidence: Mapping[str, Any], region: str, account: str) -> str:
+    """The remediation's ``summary`` alone (what ``fill`` puts first), without building its commands."""
+    fix = FIXES.get(rule_id)
+    return "see docs/rules.md" if fix is None else fix(evidence, region, account)[0]
+
+
 def fill(
     rule_id: str,
     account: str,

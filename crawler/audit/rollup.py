@@ -71,7 +71,7 @@ def rollup(findings: Iterable[Finding]) -> list[FunctionRollup]:
                 rules=rules,
                 qualifiers=qualifiers,
                 by_severity=counts,
-                fix=str(worst.remediation["summary"]),
+                fix=worst.fix_summary,
                 worst_id=worst.finding_id,
             )
         )

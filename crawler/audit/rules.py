@@ -62,7 +62,7 @@ from crawler.audit.policy import (
     policy_from_table,
     resolve_fail_on,
 )
-from crawler.audit.remediation import fill
+from crawler.audit.remediation import fill, summary
 from crawler.store.records import quotable
 
 __all__ = [
@@ -131,6 +131,11 @@ class Finding:
             self.evidence,
             self.current,
         )
+
+    @property
+    def fix_summary(self) -> str:
+        """The remediation's summary in words, without its body and commands."""
+        return summary(self.rule_id, self.evidence, self.region, self.account)
 
     @property
     def key(self) -> tuple[str, str, str, str]:

@@ -80,3 +80,17 @@ def test_a_name_that_needs_quoting_stays_one_shell_word() -> None:
     text = terraform("svc", "fn", "LATEST", {"destinationConfig": {"onFailure": {"destination": 'a"b'}}})
     assert 'destination = "a\\"b"' in text
     assert "qualifier" not in text  # LATEST is the resource's default
+
+
+def test_the_summary_alone_is_the_remediations_own() -> None:
+    """``Finding.fix_summary`` (the per-function roll-up's ``fix``) skips the commands, not the words."""
+    found = findings_of(
+        batch(config(retries=3, age=100, failure=QUEUE), function="short"),
+        batch(config(age=700_000, failure=QUEUE), function="long"),
+        batch(config(failure="junk"), function="bad"),
+        batch(config(retries=0), function="none"),
+        batch(status="error", error={"code": "AccessDenied"}, function="err"),
+    )
+    assert len({f.rule_id for f in found}) >= 5
+    for f in found:
+        assert f.fix_summary == f.remediation["summary"], f.rule_id
