@@ -9,17 +9,29 @@ emulator answered per second and its CPU time per request (from ``psutil``): 1 /
 do with a whole core to itself. Only ``200`` answers count as served: a refusal (a bad signature, an
 expired Date, a throttle) is cheap to send, so counting it would flatter the emulator; the refusals are
 counted apart (``refused``).
+
+The *floor* of a latency-bound scenario (``measure_floor``) is fcaudit's HTTP stack without fcaudit: the
+same requests, signed up front, sent by aiohttp on the same event loop with the same number in flight, the
+answers read and parsed and nothing else done with them — the bound's own model (requests × latency ÷
+concurrency) run by a client that adds only what aiohttp and the loop cost. What it takes above the bound
+is the server's, the machine's and aiohttp's (timer slack, the emulator's own work, loopback), not
+fcaudit's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import time
 import urllib.request
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
+
+import aiohttp
+import orjson
 
 from bench._harness import EmulatorProcess
 from crawler.wire.signing import FC2_API_VERSION, fc2_signature, http_date
@@ -154,3 +166,60 @@ def measure_capacity(emulator: EmulatorProcess, *, seconds: float = 3.0, connect
         server_busy=server_cpu / elapsed,
         refused=refused,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """A latency-bound scenario's floor: ``requests`` sent ``concurrency`` at a time in ``wall`` seconds."""
+
+    requests: int
+    concurrency: int
+    wall: float
+    refused: int = 0
+
+    def over(self, latency_ms: float) -> float:
+        """``wall`` ÷ the bound (requests × latency ÷ concurrency)."""
+        return self.wall / (self.requests * latency_ms / 1000 / self.concurrency)
+
+
+async def drive_count(endpoint: str, signer: Signer, paths: list[str], total: int, concurrency: int) -> Floor:
+    """``total`` GETs of ``paths`` (in turn) through one aiohttp session, ``concurrency`` workers each
+    sending its next request when its answer is read and parsed; non-200 answers are ``refused``."""
+    counts = [0, 0]
+    left = [total]
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(endpoint, connector=connector) as session:
+
+        async def worker(first: int) -> None:
+            turn = first
+            while left[0] > 0:
+                left[0] -= 1
+                path = paths[turn % len(paths)]
+                turn += 1
+                async with session.get(f"{path}?limit=100", headers=signer.headers(path)) as answer:
+                    orjson.loads(await answer.read())
+                    counts[0 if answer.status == 200 else 1] += 1
+
+        started = time.perf_counter()
+        step = max(1, len(paths) // concurrency)
+        await asyncio.gather(*(worker(i * step) for i in range(concurrency)))
+        wall = time.perf_counter() - started
+    return Floor(requests=counts[0] + counts[1], concurrency=concurrency, wall=wall, refused=counts[1])
+
+
+def measure_floor(emulator: EmulatorProcess, requests: int, concurrency: int) -> Floor:
+    """``requests`` ListFunctionAsyncInvokeConfigs, ``concurrency`` at a time, by aiohttp alone (on uvloop
+    when it is installed, as fcaudit runs): what fcaudit's wall time for those requests would be if its
+    own work cost nothing."""
+    paths = [
+        f"/{FC2_API_VERSION}/services/{service}/functions/{function}/async-invoke-configs"
+        for service, function in _some_functions(emulator, 2000)
+    ]
+    signer = Signer.of(emulator)
+    run: Callable[[Coroutine[Any, Any, Floor]], Floor] = asyncio.run
+    if importlib.util.find_spec("uvloop") is not None:
+        import uvloop
+
+        run = uvloop.run
+    run(drive_count(emulator.endpoint, signer, paths, concurrency * 4, concurrency))  # a warm-up
+    return run(drive_count(emulator.endpoint, signer, paths, requests, concurrency))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlsplit
 
-from bench._capacity import Signer, answer_status, config_requests, drive_answers
+from bench._capacity import Floor, Signer, answer_status, config_requests, drive_answers, drive_count
 from bench.emulator_capacity import drive
 from bench.soak import Served, served_during
 from crawler.emulator.fc2_routes import API
@@ -41,6 +41,30 @@ def test_the_raw_probe_counts_refusals_apart(emulator_factory: EmulatorFactory) 
     served, refused = asyncio.run(drive_answers(host, port, bad, 0.3, 2))
     assert served == 0
     assert refused > 0
+
+
+def test_the_floor_probe_sends_exactly_its_requests_and_counts_refusals_apart(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    """Pins bench._capacity.drive_count, the floor's client: ``total`` requests over the workers, no
+    more, none lost; a refused one (a wrong secret) is counted apart, not as served."""
+    emu = emulator_factory()
+    paths = [f"{API}/services/{s}/functions/{f}/async-invoke-configs" for s, f in _pairs(emu)]
+    before = int(emu.stats()["requests"])
+
+    good = asyncio.run(
+        drive_count(emu.endpoint, Signer(emu.access_key_id, emu.access_key_secret), paths, 37, 4)
+    )
+    assert (good.requests, good.refused, good.concurrency) == (37, 0, 4)
+    assert good.wall > 0
+    bad = asyncio.run(drive_count(emu.endpoint, Signer(emu.access_key_id, "not-the-secret"), paths, 5, 2))
+    assert (bad.requests, bad.refused) == (5, 5)
+    assert int(emu.stats()["requests"]) - before == 42
+
+
+def test_the_floor_is_its_wall_over_the_bound() -> None:
+    """requests × latency ÷ concurrency: 2,000 × 20 ms ÷ 32 = 1.25 s; 1.5 s is 1.2 × that."""
+    assert Floor(requests=2000, concurrency=32, wall=1.5).over(20.0) == 1.2
 
 
 def test_the_route_probe_reports_only_successful_requests_per_second(
