@@ -176,6 +176,11 @@ class Floor:
     concurrency: int
     wall: float
     refused: int = 0
+    cpu: float = 0.0  # the client's CPU seconds for them (this process: the probe runs in it)
+
+    @property
+    def cpu_per_request(self) -> float:
+        return self.cpu / self.requests if self.requests else 0.0
 
     def over(self, latency_ms: float) -> float:
         """``wall`` ÷ the bound (requests × latency ÷ concurrency)."""
@@ -200,11 +205,12 @@ async def drive_count(endpoint: str, signer: Signer, paths: list[str], total: in
                     orjson.loads(await answer.read())
                     counts[0 if answer.status == 200 else 1] += 1
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         step = max(1, len(paths) // concurrency)
         await asyncio.gather(*(worker(i * step) for i in range(concurrency)))
-        wall = time.perf_counter() - started
-    return Floor(requests=counts[0] + counts[1], concurrency=concurrency, wall=wall, refused=counts[1])
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    requests = counts[0] + counts[1]
+    return Floor(requests=requests, concurrency=concurrency, wall=wall, refused=counts[1], cpu=cpu)
 
 
 def measure_floor(emulator: EmulatorProcess, requests: int, concurrency: int) -> Floor:
