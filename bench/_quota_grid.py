@@ -265,6 +265,10 @@ def run_cell(cell: Cell, clients: Sequence[str], say: Callable[[str], None]) -> 
 # -- the targets --------------------------------------------------------------------------------------
 
 
+#: a share of the quota the steady rate cannot tell apart (requests counted in one second or the next)
+RESOLUTION = 0.005
+
+
 def targets(o: CellOutcome, run: Run) -> list[tuple[str, bool]]:
     """Each issue-17 target this run is held to: (label with the figure, met)."""
     cell, out = o.cell, []
@@ -290,7 +294,9 @@ def targets(o: CellOutcome, run: Run) -> list[tuple[str, bool]]:
         out.append((f"accepted {run.steady:.0f}/s ≥ {why}", run.steady >= goal))
         pool = o.run(POOL)
         if run.client != POOL and run.rate is None and pool is not None and pool.steady is not None:
-            out.append((f"≥ SDK pool {pool.steady:.0f}/s", run.steady >= pool.steady))
+            # within the measure's resolution: the steady rate averages whole requests counted per second
+            # over a few seconds, so two clients both at the quota differ by a few tenths of a percent
+            out.append((f"≥ SDK pool {pool.steady:.0f}/s", run.steady >= pool.steady - RESOLUTION * q))
     out.append((f"throttled {run.share * 100:.1f}% < 3%", run.share < 0.03))
     if run.peak is not None:
         limit = 1.2 * max(cell.quota_at(t) for t in (0.0, *[a for a, _ in cell.changes])) + cell.burst

@@ -64,6 +64,18 @@ def test_targets_say_met_or_missed_with_the_figures() -> None:
     assert "MISSED: ≥ SDK pool 100/s" in render([outcome])
 
 
+def test_the_sdk_pool_is_matched_within_a_request_per_second() -> None:
+    """Both at the quota, the steady rates differ by a few tenths of a percent either way (whole requests
+    counted per second): that is a tie, not fcaudit below the pool; half a percent of the quota more is
+    a miss."""
+    cell = Cell("b", "burst 50", 500, 50)
+    pool = Run(POOL, 16.0, 8600, 1200, 3.0, steady=500.22, peak=660)
+    tied = Run("fcaudit", 16.0, 7500, 90, 2.0, steady=499.5, peak=510)
+    assert ("≥ SDK pool 500/s", True) in targets(CellOutcome(cell, (tied, pool)), tied)
+    below = Run("fcaudit", 16.0, 7500, 90, 2.0, steady=497.6, peak=510)
+    assert ("≥ SDK pool 500/s", False) in targets(CellOutcome(cell, (below, pool)), below)
+
+
 def test_a_rate_run_is_held_to_its_ceiling_not_to_the_sdk_pool() -> None:
     """--rate below the quota is a ceiling, never a trap: the run must stay at it (0.9 x --rate), but a
     pool that sits at the quota is out of reach for a client capped under it."""
