@@ -154,7 +154,7 @@ def _start_clients(
                 cmd += ["--rate", f"{rate / cell.clients:.3f}"]
         err = tmp / f"err{n}"  # a file, not a pipe: the SDK logs every throttle and would fill a pipe
         with err.open("wb") as sink:
-            started = time.perf_counter()
+            started = time.monotonic()
             proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=sink)
         procs.append((proc, started, err))
     return procs
@@ -175,7 +175,7 @@ def run_once(cell: Cell, client: str, rate: float | None = None, *, seconds: flo
             timer.start()
         for proc, _started, err in procs:
             _pid, status, usage = os.wait4(proc.pid, 0)
-            ends.append(time.perf_counter())
+            ends.append(time.monotonic())
             proc.returncode = os.waitstatus_to_exitcode(status)
             cpu += usage.ru_utime + usage.ru_stime
             stopped = stopped or proc.returncode == 130 or proc.returncode == -signal.SIGINT
@@ -185,8 +185,13 @@ def run_once(cell: Cell, client: str, rate: float | None = None, *, seconds: flo
         for timer in timers:
             timer.cancel()
         wall = max(ends) - min(started for _p, started, _e in procs)
+        asked = time.monotonic()
         stats = emulator.stats()
-    return replace(judge(cell, client, stats, wall, cpu, rate), stopped=stopped)
+        answered = time.monotonic()
+    # the emulator's clock starts at its uptime's origin: the first end on that clock (a shared quota)
+    origin = (asked + answered) / 2 - float(stats["uptime_seconds"])
+    until = min(ends) - origin if cell.clients > 1 else None
+    return replace(judge(cell, client, stats, wall, cpu, rate, until), stopped=stopped)
 
 
 def _shorter(cell: Cell, seconds: float, rate: float | None) -> Account:
@@ -194,11 +199,24 @@ def _shorter(cell: Cell, seconds: float, rate: float | None) -> Account:
     return Account(functions, max(2, functions // 50))
 
 
-def judge(cell: Cell, client: str, stats: dict[str, Any], wall: float, cpu: float, rate: float | None) -> Run:
+def judge(
+    cell: Cell,
+    client: str,
+    stats: dict[str, Any],
+    wall: float,
+    cpu: float,
+    rate: float | None,
+    until: float | None = None,
+) -> Run:
+    """A run's figures from the emulator's stats. ``until``: when the first of several clients sharing
+    the quota ended (seconds on the emulator's clock): the steady rate and the peak are of the seconds
+    all of them shared it, not of a tail in which the one left finds the quota its own."""
     arrivals: list[int] = stats["per_second"]
     throttled: list[int] = stats.get("throttled_per_second") or [0] * len(arrivals)
     first = stats.get("first_arrival_seconds") or 0.0
     lo, hi = math.ceil(first + WARM_UP), len(arrivals) - 1  # the last second is partial
+    if until is not None:
+        hi = min(hi, math.floor(until))  # the second in which a client ended is partial too
     steady = peak = None
     if hi - lo >= 2:
         accepted = [arrivals[i] - throttled[i] for i in range(lo, hi)]

@@ -29,6 +29,19 @@ def test_steady_is_from_five_seconds_after_the_first_request_to_the_last_whole_s
     assert run.share == pytest.approx(32 / sum(arrivals))
 
 
+def test_a_shared_quota_is_judged_while_every_client_shares_it() -> None:
+    """Two crawls on one quota: once the first ends (at 10.3 s on the emulator's clock) the one left has
+    the quota to itself for a tail; the steady rate and the peak are of seconds 6..9, all shared."""
+    cell = Cell("s", "shared", 200, 20, clients=2)
+    arrivals = [150, 205, 200, 200, 200, 200, 199, 201, 200, 204, 150, 110, 40]
+    throttled = [0, 5, 0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0]
+    shared = judge(cell, "fcaudit", stats(arrivals, throttled), 12.5, 2.0, None, until=10.3)
+    assert shared.steady == pytest.approx((199 + 200 + 200 + 202) / 4)
+    assert shared.peak == 204
+    whole = judge(cell, "fcaudit", stats(arrivals, throttled), 12.5, 2.0, None)
+    assert whole.steady == pytest.approx((199 + 200 + 200 + 202 + 150 + 110) / 6)  # the tail's drag
+
+
 def test_a_change_is_followed_when_a_whole_second_is_within_ten_percent() -> None:
     cell = Cell("h", "halves", 100, 10, changes=((3.0, 0.5),))
     arrivals = [100, 100, 100, 100, 70, 52, 50, 50, 10]
