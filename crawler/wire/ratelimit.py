@@ -13,7 +13,8 @@ exact; tests/support/rate_simulation.py runs it against every shape in virtual t
   starts at once while fewer than a window are in flight: ``INITIAL_WINDOW``, one more for each answer
   (TCP's slow start: the window doubles a round trip, so a crawl with no quota in sight reaches its
   workers' pace in a few round trips). The first throttle closes the window and, if it had grown, takes
-  the pace the window really sent as the rate the cut starts from;
+  the pace the window really sent as the rate the cut starts from; if it had not, the requests started
+  with the refused one are one refusal, not several (a bucket that holds no burst admits one of them);
 * **rounds, and the share of throttled answers** (DCTCP): answers to requests sent since the last cut
   are counted in rounds (``ROUND_ANSWERS`` answers and two round trips, or ``ROUND_MAX`` seconds); the
   share of throttled answers is smoothed over rounds (``SHARE_GAIN``). A lone throttle, or a smoothed
@@ -122,6 +123,7 @@ class AdaptiveRate:
         self._clean: float | None = None  # the pace of the last round without a throttle since the last cut
         self._window_open = self.slow_start  # the initial window: until the first throttle
         self._window = INITIAL_WINDOW
+        self._window_shut = -math.inf  # when the initial window shut (its first throttle)
         self._probe_cost = 0  # throttled answers since the last cut
         self._since_cut = 0  # answers to requests sent since the last cut
         self._hold = 0.0  # answers since the last cut before the rate may probe above the anchor
@@ -200,11 +202,19 @@ class AdaptiveRate:
             while len(times) > MIN_COUNTED and times[0] <= now - WINDOW:
                 times.popleft()  # a second (or ten) of successes, whatever the crawl's length
         else:
+            if self._window_open and self.slow_start:
+                if self._window > 2 * INITIAL_WINDOW:
+                    # the window started requests faster than the pace: the pace is what it really sent
+                    span = min(WINDOW, max(2.0 * (self.rtt or 0.0), ROUND_SECONDS))
+                    self.rate = max(self.rate, self._recent(now, span))
+                else:
+                    self._window_shut = now
+            elif sent_at < self._window_shut:
+                # started together by the initial window with the one whose refusal shut it: a bucket
+                # that holds no burst refuses all of them but one, which is one signal, not several (a
+                # crawl's first listings, a handful at once, were cutting 5/s to 2/s)
+                return False
             self._probe_cost += 1  # every throttle since the last cut, old pace or new: what probing cost
-            if self._window_open and self.slow_start and self._window > 2 * INITIAL_WINDOW:
-                # the window started requests faster than the pace: the pace is what it really sent
-                span = min(WINDOW, max(2.0 * (self.rtt or 0.0), ROUND_SECONDS))
-                self.rate = max(self.rate, self._recent(now, span))
             self._window_open = False  # requests started together are what a one-request bucket refuses
         if sent_at < self._last_cut:
             return False  # sent at the old pace: it says nothing of the new one

@@ -427,3 +427,46 @@ def cascade(now: float) -> AdaptiveRate:
 def test_within_a_second_of_slow_starts_end_a_cut_held_up_by_the_floor_anchors_at_the_rate() -> None:
     assert cascade(4.96875).level == 100.0  # recover from the 100/s the floor left, not from 30/s
     assert cascade(5.0).level == pytest.approx(30.0)  # a second after: the anchor is what the round admitted
+
+
+# ---- the initial window's requests, started together ----------------------------------------------
+
+
+def test_requests_the_initial_window_started_together_are_one_refusal_not_three() -> None:
+    """A crawl's first listings (ListServices answered, then a handful of ListFunctions at once) on a
+    bucket that holds no burst: it admits one and refuses the others, which says the bucket holds no
+    burst, not that 5/s is too fast. Counted as three, they were an alarm that cut 5/s to 2.266/s, and
+    the crawl spent seconds climbing back."""
+    core = AdaptiveRate(None)
+    core.started(0.0)
+    core.succeeded(0.02, sent_at=0.0)
+    for _ in range(4):  # four listings at once
+        core.started(0.02)
+    core.succeeded(0.04, sent_at=0.02)
+    cuts = [core.throttled(0.0400 + i / 1024, sent_at=0.02) for i in range(3)]
+    assert cuts == [False, False, False]
+    assert core.rate == 5.0
+    assert core.slow_start
+
+
+def test_after_the_window_shut_a_request_sent_on_its_own_counts_again() -> None:
+    core = AdaptiveRate(None)
+    core.started(0.0)
+    core.succeeded(0.02, sent_at=0.0)
+    core.throttled(0.04, sent_at=0.02)  # shuts the window at 0.04
+    core.throttled(0.045, sent_at=0.02)  # together with it: not counted
+    # two throttles of requests sent since: with the first, three in the round, an alarm in slow start
+    assert core.throttled(0.05, sent_at=0.04) is False
+    assert core.throttled(0.06, sent_at=0.045) is True
+    assert core.rate == pytest.approx(2.266, abs=0.001)
+
+
+def test_a_window_that_grew_takes_every_refusal_of_its_requests() -> None:
+    """Past twice the initial window the requests started at the window's pace, not together: each
+    refusal counts (slow start overshot, and the cut must see by how much)."""
+    core = AdaptiveRate(None)
+    for i in range(4):  # four answers: the window is 6, more than twice the initial 2
+        core.started(i / 100)
+        core.succeeded(i / 100 + 0.02, sent_at=i / 100)
+    cuts = [core.throttled(0.1 + i / 1024, sent_at=0.07) for i in range(3)]
+    assert cuts == [False, False, True]

@@ -200,7 +200,7 @@ def test_on_throttled_ignores_requests_sent_before_the_cut() -> None:
     limiter = RateLimiter(None, 4, clock, clock.sleep)
     for i in range(3):
         clock.now = 5.0 + i * 0.01
-        limiter.on_throttled(4.9)
+        limiter.on_throttled(clock.now - 0.005)  # each sent on its own, not together by the window
     cut_to = limiter.rate
     assert cut_to < 5.0
     clock.now = 6.5
@@ -217,7 +217,7 @@ def test_a_cut_is_logged_with_the_endpoint_and_both_rates_to_three_places() -> N
     with capture_logs() as logs:
         for i in range(3):
             clock.now = 5.0 + i * 0.01
-            limiter.on_throttled(4.9)
+            limiter.on_throttled(clock.now - 0.005)  # each sent on its own, not together by the window
     assert [e["event"] for e in logs] == ["ratelimit.cut"]
     assert logs[0]["log_level"] == "debug"  # a rate cut is the limiter doing its job, not news (issue 16)
     assert logs[0]["endpoint"] == "http://127.0.0.1:1"
