@@ -55,9 +55,7 @@ def leave(code: int) -> NoReturn:
     Python would wait for) or stdout that cannot be flushed (not a closed pipe: a full disk, say) takes
     Python's ordinary exit, which reports it as it always has."""
     with held_interrupts():
-        if any(
-            t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()
-        ):
+        if _threads_to_wait_for():
             sys.exit(code)
         atexit._run_exitfuncs()  # what an ordinary exit runs (logging.shutdown, coverage, ...); cleared after
         try:
@@ -72,5 +70,6 @@ def leave(code: int) -> NoReturn:
 
 
 def _threads_to_wait_for() -> bool:
+    """Whether a thread other than this one is alive and not a daemon: one Python's exit would join."""
     main_thread = threading.main_thread()
     return any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not main_thread)
