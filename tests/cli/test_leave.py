@@ -49,9 +49,11 @@ def _records(tmp_path: Path, functions: int = 1) -> Path:
 
 
 def _fcaudit(argv: list[str], tmp_path: Path) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "crawler", *argv], env=_env(tmp_path), capture_output=True, timeout=TIMEOUT
-    )
+    return _python(["-m", "crawler", *argv], tmp_path)
+
+
+def _python(argv: list[str], tmp_path: Path) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, *argv], env=_env(tmp_path), capture_output=True, timeout=TIMEOUT)
 
 
 def test_the_code_is_the_commands_atexit_runs_stdout_is_whole_and_the_teardown_is_skipped(
@@ -97,9 +99,7 @@ def test_a_thread_still_running_takes_pythons_ordinary_exit(tmp_path: Path) -> N
         "threading.Thread(target=late).start()\n"
         "leave(3)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], env=_env(tmp_path), capture_output=True, timeout=TIMEOUT
-    )
+    done = _python(["-c", script], tmp_path)
     assert done.returncode == 3
     assert done.stdout == b"the thread finished\n"
     assert b"witness: atexit ran" in done.stderr
@@ -114,9 +114,7 @@ def test_a_daemon_thread_does_not_hold_the_exit(tmp_path: Path) -> None:
         "print('written before the exit')\n"
         "leave(5)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], env=_env(tmp_path), capture_output=True, timeout=TIMEOUT
-    )
+    done = _python(["-c", script], tmp_path)
     assert done.returncode == 5
     assert done.stdout == b"written before the exit\n"  # buffered (a pipe), flushed by leave
     assert b"witness: torn down" not in done.stderr
