@@ -10,8 +10,12 @@ before the crawl) and ``fcaudit crawl`` in another; while the crawl runs, this s
 resident memory and its open TCP connections every half second. At the end it checks the output against
 the truth — every function exactly once, no config twice, the ``ok``/``none`` functions identical to the
 truth, as many ``gone`` as the emulator deleted — and prints a Markdown table with the wall time, requests,
-throttled answers, retries, peak memory, the memory at each quarter of the run and the most connections
-seen, with the verdicts: memory flat and connections never above ``--concurrency``. Memory flat: the
+throttled answers, retries, peak memory, the memory at each quarter of the crawl and the most connections
+seen, with the verdicts: memory flat and connections never above ``--concurrency``. The quarters are of the
+crawl, up to its end record in the output: what follows is the summary, built once from the state the crawl
+kept (its transient peak is in the peak RSS), and then the process leaves without the interpreter's teardown
+(``crawler.cli.entry``), so a last sample after the end record would read the summary's peak, not the
+crawl's state. Memory flat: the
 last quarter's RSS at most 1.15× the first's (allocator noise; the bounded caches, such as the
 destination counts, still filling) plus ``AUDIT_BYTES_PER_FUNCTION`` for each function crawled after the
 first quarter: the state the live summary keeps and says it keeps. Per function, a 64-bit hash for it
@@ -89,15 +93,35 @@ def memory_limit(first_quarter: int, functions: int) -> float:
 class Samples:
     rss: list[tuple[float, int]] = field(default_factory=list)
     max_connections: int = 0
+    #: the first sample's time at which the output held its end record (the crawl over, the summary next)
+    crawl_ended: float | None = None
 
 
-def sample(pid: int, samples: Samples, stop: threading.Event) -> None:
+#: how the crawl's end record begins (``crawler.store.records.RunRecord``, ``phase: end``)
+END_RECORD = b'{"type":"run","phase":"end"'
+
+
+def has_end_record(out: Path, tail: int = 1 << 20) -> bool:
+    """Whether the last ``tail`` bytes of ``out`` hold a line that begins the end record."""
+    try:
+        with out.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - tail))
+            return b"\n" + END_RECORD in b"\n" + handle.read()
+    except FileNotFoundError:
+        return False
+
+
+def sample(pid: int, samples: Samples, stop: threading.Event, out: Path | None = None) -> None:
     try:
         proc = psutil.Process(pid)
         while not stop.is_set():
             rss = proc.memory_info().rss
+            now = time.monotonic()
+            if samples.crawl_ended is None and out is not None and has_end_record(out):
+                samples.crawl_ended = now
             if rss > 0:  # 0: the crawl has exited (a zombie has no memory), not a flat line
-                samples.rss.append((time.monotonic(), rss))
+                samples.rss.append((now, rss))
             established = [c for c in proc.net_connections(kind="tcp") if c.status == psutil.CONN_ESTABLISHED]
             samples.max_connections = max(samples.max_connections, len(established))
             stop.wait(0.5)
@@ -120,7 +144,7 @@ def run_crawl(emulator: EmulatorProcess, out: Path, concurrency: int, timeout: f
     samples, stop = Samples(), threading.Event()
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
-    sampler = threading.Thread(target=sample, args=(proc.pid, samples, stop), daemon=True)
+    sampler = threading.Thread(target=sample, args=(proc.pid, samples, stop, out), daemon=True)
     sampler.start()
     killer = threading.Timer(timeout, proc.kill)
     killer.start()
@@ -200,10 +224,12 @@ def served_during(before: dict[str, Any], after: dict[str, Any]) -> Served:
 
 
 def quarters(samples: Samples) -> list[int]:
-    """Resident memory at the end of each quarter of the run."""
-    if not samples.rss:
+    """Resident memory at the end of each quarter of the crawl (the samples before its end record)."""
+    ended = samples.crawl_ended
+    rss = [r for t, r in samples.rss if ended is None or t < ended]
+    if not rss:
         return []
-    return [samples.rss[min(len(samples.rss) - 1, (len(samples.rss) * q) // 4)][1] for q in (1, 2, 3, 4)]
+    return [rss[min(len(rss) - 1, (len(rss) * q) // 4)] for q in (1, 2, 3, 4)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{end.get('requests', 0):,} / {end.get('throttled', 0):,} / {end.get('retries', 0):,}",
         ),
         ("peak RSS", f"{crawl.peak_rss / mib:.0f} MiB"),
-        ("RSS by quarter", " / ".join(f"{r / mib:.0f}" for r in rss) + " MiB"),
+        ("RSS by quarter of the crawl", " / ".join(f"{r / mib:.0f}" for r in rss) + " MiB"),
         ("most connections", f"{crawl.samples.max_connections} (concurrency {args.concurrency})"),
     ]
     for name, value in rows:
