@@ -233,8 +233,7 @@ def _floor(
     fcaudit = next((r for r in rows if r.client == FCAUDIT), None)
     if fcaudit is None or scenario.knobs.quota_rps is not None:
         return None
-    floors = [measure_floor(emulator, fcaudit.requests, scenario.concurrency) for _ in range(runs)]
-    floor = sorted(floors, key=lambda f: f.wall)[len(floors) // 2]
+    floor = measure_floor(emulator, fcaudit.requests, scenario.concurrency, runs)
     say(
         f"  aiohttp alone: {floor.requests:,} requests in {floor.wall:.2f} s, "
         f"{floor.cpu_per_request * 1e3:.3f} ms CPU each"
