@@ -53,9 +53,10 @@ def leave(code: int) -> NoReturn:
     A Ctrl-C from here on is held: the outputs are written and the code is the run's own (as a signal
     after a crawl's end record, ``crawler.app.crawl_command``). A non-daemon thread still alive (one
     Python would wait for) or stdout that cannot be flushed (not a closed pipe: a full disk, say) takes
-    Python's ordinary exit, which reports it as it always has."""
+    Python's ordinary exit, which reports it as it always has; so does a run under a profiler or a tracer
+    (``python -m cProfile -o F -m crawler``, ``pdb``), which writes its results after the program returns."""
     with held_interrupts():
-        if _threads_to_wait_for():
+        if _threads_to_wait_for() or _observed():
             sys.exit(code)
         atexit._run_exitfuncs()  # what an ordinary exit runs (logging.shutdown, coverage, ...); cleared after
         try:
@@ -73,3 +74,9 @@ def _threads_to_wait_for() -> bool:
     """Whether a thread other than this one is alive and not a daemon: one Python's exit would join."""
     main_thread = threading.main_thread()
     return any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not main_thread)
+
+
+def _observed() -> bool:
+    """Whether a profiler or a tracer watches this thread: ``cProfile`` and ``profile`` write their output,
+    and debuggers finish, only when the program's code returns to them."""
+    return sys.getprofile() is not None or sys.gettrace() is not None

@@ -118,3 +118,14 @@ def test_a_daemon_thread_does_not_hold_the_exit(tmp_path: Path) -> None:
     assert done.returncode == 5
     assert done.stdout == b"written before the exit\n"  # buffered (a pipe), flushed by leave
     assert b"witness: torn down" not in done.stderr
+
+
+def test_a_run_under_a_profiler_writes_its_profile(tmp_path: Path) -> None:
+    # cProfile writes its file when the program's code returns to it: an exit that skips the rest of the
+    # process would leave none
+    out = tmp_path / "fcaudit.prof"
+    argv = ["summarize", str(_records(tmp_path)), "--format", "json", "--fail-on", "none"]
+    done = _python(["-m", "cProfile", "-o", str(out), "-m", "crawler", *argv], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_size > 0
+    assert b"witness: atexit ran" in done.stderr
