@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Final, Literal
 
 from crawler.store.records import LATEST, shown
@@ -129,6 +130,12 @@ def parse_destination(value: object) -> Destination:
     if not product or not resource:
         return _malformed(arn, "empty product or resource")
     return Destination(arn, "unknown", region, uid)
+
+
+#: ``parse_destination`` of an ARN string, remembered: an estate names the same queues and functions again
+#: and again, and the rules across functions parse each FC edge once per rule. Bounded, so memory stays flat;
+#: ``Destination`` is frozen, so a shared one is safe.
+parse_arn = lru_cache(maxsize=8192)(parse_destination)
 
 
 def names_function(dest: Destination, account: str, region: str, service: str, function: str) -> bool:

@@ -45,7 +45,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from crawler.audit.arns import Destination, parse_destination
+from crawler.audit.arns import Destination, parse_arn
 from crawler.audit.catalogue import DANGLING_FC_DESTINATION, DESTINATION_CYCLE, QUALIFIER_GAP, Hit
 from crawler.audit.keyflags import KeyFlags
 from crawler.store.records import LATEST
@@ -233,7 +233,7 @@ class CrossRef:
         for end in self.edge_ends:
             index, function, qualifier, side, arn, line = marshal.loads(log[start:end])
             start = end
-            yield Edge((*services[index], function, qualifier), side, parse_destination(arn), line)
+            yield Edge((*services[index], function, qualifier), side, parse_arn(arn), line)
 
     # --- the rules ------------------------------------------------------------------------------------
     def target(self, d: Destination, account: str) -> FnKey:

@@ -21,11 +21,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
-from crawler.audit.arns import Destination, names_function, parse_destination
+from crawler.audit.arns import Destination, names_function, parse_arn, parse_destination
 from crawler.audit.catalogue import (
     CROSS_ACCOUNT_DESTINATION,
     CROSS_REGION_DESTINATION,
@@ -225,8 +224,6 @@ _UNKNOWN: Final = UNKNOWN_DESTINATION_KIND.rule_id
 _RANGE: Final = VALUE_OUT_OF_RANGE.rule_id
 _STATEFUL: Final = STATEFUL_INVOCATION_OFF.rule_id
 
-_cached_parse = lru_cache(maxsize=8192)(parse_destination)
-
 
 def _destination(side: object) -> Destination | None:
     """A side (``onSuccess``/``onFailure``) is set when present and not null; whatever its
@@ -236,7 +233,7 @@ def _destination(side: object) -> Destination | None:
     if type(side) is not dict and not isinstance(side, Mapping):
         return parse_destination(side)
     value = side.get("destination")
-    return _cached_parse(value) if type(value) is str else parse_destination(value)
+    return parse_arn(value) if type(value) is str else parse_destination(value)
 
 
 class RuleEngine:
@@ -315,11 +312,11 @@ class RuleEngine:
                 side = dc.get("onSuccess")
                 if side is not None:
                     value = side.get("destination") if type(side) is dict else None
-                    success = _cached_parse(value) if type(value) is str and value else _destination(side)
+                    success = parse_arn(value) if type(value) is str and value else _destination(side)
                 side = dc.get("onFailure")
                 if side is not None:
                     value = side.get("destination") if type(side) is dict else None
-                    failure = _cached_parse(value) if type(value) is str and value else _destination(side)
+                    failure = parse_arn(value) if type(value) is str and value else _destination(side)
             elif self._range:
                 hits.append((_RANGE, ("destinationConfig", "not an object", "an object or null")))
         if failure is None and exposure != "timer":  # a timer's events never reach a destination
