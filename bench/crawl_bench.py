@@ -15,7 +15,9 @@ table per scenario — each figure the median of ``--runs`` runs — and checks 
   concurrency (1.28 s): 40× a ~46 s loop and 4× a ~2.6 s pool are both below it. The row ``--api auto``
   crawls through FC 3.0's region-wide config listing (a few pages, not a listing per function), checked
   on its own lines;
-- (b) 20,000 functions, no latency: client CPU ≤ 0.25 s per 1,000 requests. The emulator's own capacity is
+- (b) 20,000 functions, no latency: client CPU ≤ 0.2 s per 1,000 requests (issue 17: at or under the 0.2 ms
+  of 26 Nov; ``python -m bench.instructions`` compares with that code in instructions, which the machine's
+  speed does not move). The emulator's own capacity is
   measured first (it is the other half of a CPU-bound race on a small machine); the SDK loop runs on a
   subset and its times are extrapolated by the request count (marked ``*``);
 - (c) 2,000 functions, 10 ms latency, an emulator quota of 200 requests/s, no ``--rate``: wall ≤ 1.15 ×
@@ -56,6 +58,8 @@ from bench._harness import (
 )
 
 SDK_SCRIPT = Path(__file__).resolve().with_name("sdk_crawl.py")
+#: (b)'s target, seconds of client CPU per 1,000 requests: issue 17's "at or under today's 0.2 ms" (26 Nov)
+B_CPU_PER_1K = 0.2
 FCAUDIT = "fcaudit crawl"
 #: the same command on the standard asyncio loop, to show what uvloop (used when installed) saves
 FCAUDIT_ASYNCIO = "fcaudit crawl, asyncio loop"
@@ -380,7 +384,9 @@ def verdicts(outcomes: Sequence[Outcome], startup: Startup | None = None) -> lis
         if key == "b":
             alone = f" (aiohttp alone: {o.floor.cpu_per_request * 1e3:.3f})" if o.floor is not None else ""
             check(
-                "(b) client CPU ≤ 0.250 s / 1k requests", f"{f.cpu_per_1k:.3f}{alone}", f.cpu_per_1k <= 0.25
+                f"(b) client CPU ≤ {B_CPU_PER_1K:.3f} s / 1k requests",
+                f"{f.cpu_per_1k:.3f}{alone}",
+                f.cpu_per_1k <= B_CPU_PER_1K,
             )
         if key == "c" and o.ideal:
             ratio = f.wall / o.ideal
