@@ -173,11 +173,10 @@ def run_once(cell: Cell, client: str, rate: float | None = None, *, seconds: flo
         timers = [threading.Timer(cap, proc.send_signal, (signal.SIGINT,)) for proc, _s, _e in procs]
         for timer in timers:
             timer.start()
-        for proc, _started, err in procs:
-            _pid, status, usage = os.wait4(proc.pid, 0)
-            ends.append(time.monotonic())
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            cpu += usage.ru_utime + usage.ru_stime
+        waited = wait_each([proc for proc, _s, _e in procs])
+        for (proc, _started, err), (ended, used) in zip(procs, waited, strict=True):
+            ends.append(ended)
+            cpu += used
             stopped = stopped or proc.returncode == 130 or proc.returncode == -signal.SIGINT
             if proc.returncode not in (0, 3, 130, -signal.SIGINT):  # 3: findings (--fail-on)
                 last = err.read_text(errors="replace").strip().splitlines()[-1:]
@@ -192,6 +191,29 @@ def run_once(cell: Cell, client: str, rate: float | None = None, *, seconds: flo
     origin = (asked + answered) / 2 - float(stats["uptime_seconds"])
     until = min(ends) - origin if cell.clients > 1 else None
     return replace(judge(cell, client, stats, wall, cpu, rate, until), stopped=stopped)
+
+
+def wait_each(procs: Sequence[subprocess.Popen[bytes]], poll: float = 0.01) -> list[tuple[float, float]]:
+    """Wait for every child; per child, in ``procs``' order, when it ended (``time.monotonic()``, within
+    ``poll``) and the CPU seconds it used (``os.wait4``); sets each ``returncode``. The children are watched
+    together: waiting for them one after another would note a child that ended first only once those
+    before it had ended, and a shared quota's span would run into the tail one crawl had to itself."""
+    done: dict[int, tuple[float, float]] = {}
+    while len(done) < len(procs):
+        for proc in procs:
+            if proc.pid in done:
+                continue
+            try:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped by Popen.send_signal's poll (the cap's SIGINT): CPU lost
+                done[proc.pid] = (time.monotonic(), 0.0)
+                continue
+            if pid:
+                done[proc.pid] = (time.monotonic(), usage.ru_utime + usage.ru_stime)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+        if len(done) < len(procs):
+            time.sleep(poll)
+    return [done[proc.pid] for proc in procs]
 
 
 def _shorter(cell: Cell, seconds: float, rate: float | None) -> Account:

@@ -1,10 +1,16 @@
 """The quota-shape grid's arithmetic (bench/_quota_grid.py): what it reads from the emulator's stats and
-how it judges a run against issue 17's targets. No timed runs here: those are by hand."""
+how it judges a run against issue 17's targets, and how it notes when each client ends. No timed runs of
+the grid here: those are by hand."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import pytest
 
+from bench import _quota_grid
 from bench._quota_grid import POOL, RATE, Cell, CellOutcome, Run, bound, judge, render, targets
 
 
@@ -117,3 +123,15 @@ def test_the_bound_follows_a_changing_quota() -> None:
     cell = Cell("h", "halves", 100, 10, changes=((10.0, 0.5),))
     run = Run("fcaudit", 20.0, 1500, 0, 1.0, steady=None, peak=None)
     assert bound(cell, run) == pytest.approx(10.0 + 500 / 50, abs=0.02)
+
+
+def test_each_child_is_noted_when_it_ends_not_when_those_before_it_have() -> None:
+    # the first child outlives the second: waiting for them in turn noted the second's end 0.8 s late,
+    # and a shared quota's steady span ran into the tail the first crawl had to itself
+    slow = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.9)"])
+    quick = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    started = time.monotonic()
+    (slow_end, _), (quick_end, quick_cpu) = _quota_grid.wait_each([slow, quick])
+    assert quick_end - started < 0.6 < slow_end - started
+    assert (slow.returncode, quick.returncode) == (0, 3)
+    assert quick_cpu > 0  # the child's own CPU, from wait4
