@@ -15,7 +15,7 @@ installed package's is. The runs go tree by tree, run by run, so drift hits ever
 
 Why instructions: the same 20,000-function crawl measured 0.35–0.45 ms of CPU a request within ten minutes on
 this project's shared machine, while aiohttp alone, in the same runs, moved from 0.14 to 0.22 ms
-(``docs/performance.md``); two callgrind runs of one tree agree within 0.2%. An instruction is not a
+(``docs/performance.md``); callgrind runs of one tree agree within 0.5%. An instruction is not a
 nanosecond (cache misses and the event loop's waits are not in it), so the bench's wall-clock CPU per
 request (``python -m bench.crawl_bench --scenario b``) stays the target's own figure; this says which
 change moved it, and by how much.
