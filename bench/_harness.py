@@ -157,9 +157,26 @@ class EmulatorProcess:
             data: dict[str, Any] = json.loads(response.read())
         return data
 
+    def clocked_stats(self) -> tuple[dict[str, Any], float]:
+        """``stats()`` and where the emulator's clock (its ``uptime_seconds``, the origin of its per-second
+        series) starts on this process's ``time.monotonic()``: the middle of the request, less the uptime."""
+        asked = time.monotonic()
+        data = self.stats()
+        answered = time.monotonic()
+        return data, (asked + answered) / 2 - float(data["uptime_seconds"])
+
     def cpu_seconds(self) -> float:
         times = psutil.Process(self.pid).cpu_times()
         return float(times.user + times.system)
+
+
+def crawl_command(emulator: EmulatorProcess, output: Path | str, *args: str) -> list[str]:
+    """``fcaudit crawl`` of ``emulator``'s account (this interpreter, ``-m crawler``) into ``output``, then
+    ``args``."""
+    return [
+        sys.executable, "-m", "crawler", "crawl", "--endpoint", emulator.endpoint,
+        "--account", emulator.account_id, "--region", emulator.region, "--output", str(output), *args,
+    ]  # fmt: skip
 
 
 def _clean_env() -> dict[str, str]:
@@ -320,8 +337,7 @@ def measured_crawl(
     the functions and configs its end record counts. A crawl that did not finish completely is an error."""
     with tempfile.TemporaryDirectory(prefix="fcaudit-bench-") as tmp:
         output = Path(tmp) / "out.ndjson"
-        cmd = [sys.executable, "-m", "crawler", "crawl", "--endpoint", emulator.endpoint]
-        cmd += ["--account", emulator.account_id, "--region", emulator.region, "--output", str(output), *args]
+        cmd = crawl_command(emulator, output, *args)
         result, _out, _err = measured(emulator, client, cmd, extra_env=extra_env)
         end = json.loads(output.read_bytes().rstrip().rsplit(b"\n", 1)[-1])
     if end.get("type") != "run" or end.get("phase") != "end" or end.get("complete") is not True:

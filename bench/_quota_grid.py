@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench._harness import REPO, Account, EmulatorProcess, ServerKnobs, _clean_env
+from bench._harness import REPO, Account, EmulatorProcess, ServerKnobs, _clean_env, crawl_command
 
 SDK_SCRIPT = Path(__file__).resolve().with_name("sdk_crawl.py")
 DEFAULT = "fcaudit"
@@ -147,9 +147,7 @@ def _start_clients(
             cmd = [sys.executable, str(SDK_SCRIPT), "--endpoint", emulator.endpoint]
             cmd += ["--threads", str(CONCURRENCY)]
         else:
-            cmd = [sys.executable, "-m", "crawler", "crawl", "--endpoint", emulator.endpoint, "-q"]
-            cmd += ["--account", emulator.account_id, "--region", emulator.region]
-            cmd += ["--output", str(tmp / f"out{n}.ndjson"), "--concurrency", str(CONCURRENCY)]
+            cmd = crawl_command(emulator, tmp / f"out{n}.ndjson", "-q", "--concurrency", str(CONCURRENCY))
             if rate is not None:
                 cmd += ["--rate", f"{rate / cell.clients:.3f}"]
         err = tmp / f"err{n}"  # a file, not a pipe: the SDK logs every throttle and would fill a pipe
@@ -165,8 +163,6 @@ def run_once(cell: Cell, client: str, rate: float | None = None, *, seconds: flo
     account = cell.account() if seconds is None else _shorter(cell, seconds, rate)
     with EmulatorProcess(account, cell.knobs) as emulator, tempfile.TemporaryDirectory() as tmp:
         procs = _start_clients(cell, emulator, client, rate, Path(tmp))
-        cpu, stopped = 0.0, False
-        ends = []
         # a crawl that collapses would take many times its length: stop it (SIGINT, as a user would) and
         # judge what the server saw until then
         cap = CAP * (seconds if seconds is not None else cell.seconds)
@@ -174,21 +170,18 @@ def run_once(cell: Cell, client: str, rate: float | None = None, *, seconds: flo
         for timer in timers:
             timer.start()
         waited = wait_each([proc for proc, _s, _e in procs])
-        for (proc, _started, err), (ended, used) in zip(procs, waited, strict=True):
-            ends.append(ended)
-            cpu += used
-            stopped = stopped or proc.returncode == 130 or proc.returncode == -signal.SIGINT
+        for proc, _started, err in procs:
             if proc.returncode not in (0, 3, 130, -signal.SIGINT):  # 3: findings (--fail-on)
                 last = err.read_text(errors="replace").strip().splitlines()[-1:]
                 raise RuntimeError(f"{client} exited {proc.returncode}: {last}")
         for timer in timers:
             timer.cancel()
+        ends = [ended for ended, _cpu in waited]
+        cpu = sum(used for _ended, used in waited)
+        stopped = any(proc.returncode in (130, -signal.SIGINT) for proc, _s, _e in procs)
         wall = max(ends) - min(started for _p, started, _e in procs)
-        asked = time.monotonic()
-        stats = emulator.stats()
-        answered = time.monotonic()
-    # the emulator's clock starts at its uptime's origin: the first end on that clock (a shared quota)
-    origin = (asked + answered) / 2 - float(stats["uptime_seconds"])
+        stats, origin = emulator.clocked_stats()
+    # the first end on the emulator's clock (a shared quota)
     until = min(ends) - origin if cell.clients > 1 else None
     return replace(judge(cell, client, stats, wall, cpu, rate, until), stopped=stopped)
 

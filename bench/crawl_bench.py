@@ -52,6 +52,7 @@ from bench._harness import (
     ServerKnobs,
     _clean_env,
     compile_bytecode,
+    crawl_command,
     measured,
     measured_crawl,
     median,
@@ -422,15 +423,11 @@ def measure_startup(runs: int = 5) -> Startup:
         )
         versions.append(time.perf_counter() - started)
         with EmulatorProcess(Account(20, 2)) as emulator, tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "crawler", "crawl", "--endpoint", emulator.endpoint, "-q"]
-            cmd += ["--account", emulator.account_id, "--region", emulator.region, "-o", f"{tmp}/o.ndjson"]
+            cmd = crawl_command(emulator, f"{tmp}/o.ndjson", "-q")
             env = {**_clean_env(), **emulator.env}
             began = time.monotonic()
             subprocess.run(cmd, env=env, check=True, capture_output=True, cwd=REPO)
-            asked = time.monotonic()
-            stats = emulator.stats()
-            answered = time.monotonic()
-            origin = (asked + answered) / 2 - float(stats["uptime_seconds"])
+            stats, origin = emulator.clocked_stats()
             firsts.append(origin + float(stats["first_arrival_seconds"]) - began)
     return Startup(statistics.median(versions), statistics.median(firsts))
 

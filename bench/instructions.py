@@ -29,13 +29,12 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench._harness import REPO, Account, EmulatorProcess, _clean_env
+from bench._harness import REPO, Account, EmulatorProcess, _clean_env, crawl_command
 
 #: what callgrind prints at its end: "==123== Collected : 3083831513"
 _COLLECTED = re.compile(r"== Collected : (\d+)")
@@ -71,23 +70,8 @@ def per_function(counts: Sequence[Count]) -> float:
 def count(tree: Path, functions: int, workdir: Path) -> Count:
     """One ``fcaudit crawl`` of a ``functions``-function account from ``tree``, under callgrind."""
     with EmulatorProcess(Account(functions, max(1, functions // 100)), uvloop=True) as emulator:
-        cmd = [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={workdir / 'callgrind.out'}",
-            sys.executable,
-            "-m",
-            "crawler",
-            "crawl",
-            "--endpoint",
-            emulator.endpoint,
-            "--account",
-            emulator.account_id,
-            "--region",
-            emulator.region,
-            "--output",
-            str(workdir / "crawl.ndjson"),
-        ]
+        callgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir / 'callgrind.out'}"]
+        cmd = [*callgrind, *crawl_command(emulator, workdir / "crawl.ndjson")]
         done = subprocess.run(
             cmd,
             cwd=tree,  # `-m crawler` imports the tree's own package first

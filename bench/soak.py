@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -50,7 +49,7 @@ from typing import Any
 import orjson
 import psutil
 
-from bench._harness import REPO, Account, EmulatorProcess, ServerKnobs, _clean_env
+from bench._harness import REPO, Account, EmulatorProcess, ServerKnobs, _clean_env, crawl_command
 
 DEFAULT_FAULTS = (
     "500=0.01",
@@ -138,8 +137,7 @@ class Crawl:
 
 
 def run_crawl(emulator: EmulatorProcess, out: Path, concurrency: int, timeout: float) -> Crawl:
-    cmd = [sys.executable, "-m", "crawler", "crawl", "--endpoint", emulator.endpoint, "-o", str(out), "-q"]
-    cmd += ["--concurrency", str(concurrency)]
+    cmd = crawl_command(emulator, out, "-q", "--concurrency", str(concurrency))
     env = {**_clean_env(), **emulator.env}
     samples, stop = Samples(), threading.Event()
     started = time.perf_counter()
