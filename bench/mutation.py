@@ -100,7 +100,9 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/crawl/test_pipeline_inprocess.py",
         "tests/crawl/test_pipeline_pins.py",
         "tests/crawl/test_pipeline_run_pins.py",
+        "tests/crawl/test_deadlines.py",
     ),
+    "crawl.deadlines": ("tests/crawl/test_deadlines.py", "tests/crawl/test_pipeline_pins.py"),
     "store.writer": (
         "tests/store/test_sink.py",
         "tests/store/test_sink_pins.py",

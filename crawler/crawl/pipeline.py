@@ -35,7 +35,8 @@ every service once. Shutdown (SIGINT/SIGTERM when ``handle_signals``) is ``crawl
 pairs, a grace period for those in flight, then the finished functions and an end record with
 ``complete: false``; the run's ``deadline`` setting (``--deadline``) passing does the same, recorded as
 ``interrupted: "deadline"``. One function's listing is bounded by ``function_deadline`` (then it is an
-``error`` record, ``FunctionDeadline``).
+``error`` record, ``FunctionDeadline``), kept by one watchdog for the whole crawl (``crawl.deadlines``):
+a worker arms its watch around each listing and leaves its scope when the watch fires.
 
 Records flow one way: the pipeline hands finished functions to the writer and never sees them again.
 The writer (``crawler.store.writer``) tells its subscribers of each record it accepts — the live summary
@@ -52,6 +53,7 @@ and outage gate).
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
@@ -61,6 +63,7 @@ from typing import Any, Final
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from crawler.crawl.deadlines import Clock, Watch, Watchdog
 from crawler.crawl.job import CrawlJob
 from crawler.crawl.shutdown import RunControl
 from crawler.errors import (
@@ -130,6 +133,25 @@ class Lane:
     control: LaneControl = field(default_factory=LaneControl)
 
 
+@dataclass(slots=True)
+class InFlight:
+    """The function a worker is listing, for its ``error`` record should its watch fire: the pages so
+    far, and (once its configs are whole and its triggers are being listed) its configs' batch."""
+
+    key: FunctionKey
+    timeout: int | float | None
+    pages: int = 0
+    configs: FunctionBatch | None = None
+
+
+@dataclass(slots=True)
+class Held:
+    """What a worker holds when its watch fires: a listing in flight, or a batch not yet handed on."""
+
+    flight: InFlight | None = None
+    batch: FunctionBatch | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """A target whose credentials the API refused (the crawl of that target stopped)."""
@@ -179,6 +201,7 @@ class Crawl:
         stats: RunStats,
         grace: float = DEFAULT_GRACE_SECONDS,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = time.monotonic,
     ) -> None:
         self.job = job
         self.clients = clients
@@ -205,6 +228,8 @@ class Crawl:
         self._max_function_bytes = int(settings.max_function_bytes)
         self._workers = max(1, int(settings.concurrency))
         self._function_deadline = float(settings.function_deadline)
+        #: cancels a worker's listing that outlives ``function_deadline``
+        self.watchdog = Watchdog(self._function_deadline, clock)
         #: ``--triggers``: each ``ok``/``none`` function's triggers are listed after its configs
         self._triggers = bool(settings.triggers)
         #: the ``timeout`` ListFunctions gave each function offered and not yet taken by a worker (so at
@@ -269,6 +294,7 @@ class Crawl:
                 outer.start_soon(state.expire_after, self._deadline, self._grace)
             if extra is not None:
                 outer.start_soon(extra)
+            outer.start_soon(self.watchdog.run)
             async with anyio.create_task_group() as pipeline:
                 batch_send, batch_recv = anyio.create_memory_object_stream[FunctionBatch](self._workers)
                 pipeline.start_soon(write_batches, batch_recv, self.sink)
@@ -536,43 +562,113 @@ class Crawl:
         batch_send: MemoryObjectSendStream[FunctionBatch],
         grow: Callable[[], None],
     ) -> None:
-        async with key_recv, batch_send:
-            while True:
-                try:  # a key already waiting is taken without a turn of the event loop
-                    key = key_recv.receive_nowait()
-                except anyio.WouldBlock:
-                    try:
-                        key = await key_recv.receive()
-                    except anyio.EndOfStream:
-                        return
-                except anyio.EndOfStream:
-                    return
-                timeout = self._timeouts.pop(key, None)
-                if self._state.stopping:
-                    return
-                if lane.control.stopped is not None:
-                    continue  # a stopped target: the key is dropped unwritten (a resume crawls it)
-                grow()
-                try:
-                    batch = await self._crawl_function(lane.client, key, timeout)
-                except LANE_ENDING as exc:
-                    self._stop_lane(lane, exc)
-                    continue
-                try:
-                    batch_send.send_nowait(batch)
-                except anyio.WouldBlock:
-                    await batch_send.send(batch)
+        """Take keys until the lane's stream ends, inside the scope of this worker's watch (one scope for
+        many functions: ``crawl.deadlines``). When the watchdog cancels it, what the worker held is handed
+        on outside the scope: a listing cut short is an ``error`` record (``_overdue``), a batch that came
+        in whole as the watch fired is sent as it is; then the worker goes on in a fresh scope."""
+        watch = self.watchdog.watch()
+        held = Held()
+        try:
+            async with key_recv, batch_send:
+                while True:
+                    with watch.renew():
+                        if await self._take_keys(lane, watch, held, key_recv, batch_send, grow):
+                            return
+                    if held.flight is not None:
+                        held.batch, held.flight = self._overdue(held.flight), None
+                    if held.batch is not None:
+                        batch, held.batch = held.batch, None
+                        await batch_send.send(batch)
+        finally:
+            self.watchdog.forget(watch)
 
-    async def _crawl_function(
-        self, client: ListingClient, key: FunctionKey, function_timeout: int | float | None = None
-    ) -> FunctionBatch:
-        """One function's records: its configs, then (``--triggers``) its triggers. ``function_timeout``:
-        the function's ``timeout`` from its listing, kept on its record."""
-        batch = await self._crawl_configs(client, key, function_timeout)
+    async def _take_keys(
+        self,
+        lane: Lane,
+        watch: Watch,
+        held: Held,
+        key_recv: MemoryObjectReceiveStream[FunctionKey],
+        batch_send: MemoryObjectSendStream[FunctionBatch],
+        grow: Callable[[], None],
+    ) -> bool:
+        """Crawl the lane's keys: True when they end (or the crawl stops), False to leave a watch that
+        fired. A fired scope cancels every await in it, and a stream's send or receive cancelled may have
+        moved its item: so after a listing the worker looks at ``watch.fired`` before it awaits again."""
+        while True:
+            try:  # a key already waiting is taken without a turn of the event loop
+                key = key_recv.receive_nowait()
+            except anyio.WouldBlock:
+                try:
+                    key = await key_recv.receive()
+                except anyio.EndOfStream:
+                    return True
+            except anyio.EndOfStream:
+                return True
+            timeout = self._timeouts.pop(key, None)
+            if self._state.stopping:
+                return True
+            if lane.control.stopped is not None:
+                continue  # a stopped target: the key is dropped unwritten (a resume crawls it)
+            grow()
+            held.flight = InFlight(key, timeout)
+            try:
+                batch = await self._crawl_function(lane.client, watch, held.flight)
+            except LANE_ENDING as exc:
+                held.flight = None
+                self._stop_lane(lane, exc)
+                if watch.fired:
+                    return False
+                continue
+            held.flight = None
+            if watch.fired:  # it fired as the listing's last answer came in: the batch is whole
+                held.batch = batch
+                return False
+            try:
+                batch_send.send_nowait(batch)
+            except anyio.WouldBlock:
+                await batch_send.send(batch)
+
+    def _overdue(self, flight: InFlight) -> FunctionBatch:
+        """The batch of a function whose listing outlived ``function_deadline``: an ``error`` record, or,
+        when its triggers were being listed, its whole configs with the trigger listing's failure."""
+        deadline = self._function_deadline
+        if flight.configs is None:
+            return _function_failed(
+                flight,
+                FunctionDeadlineError(
+                    f"the function's listing took longer than function_deadline ({deadline:g} s) after "
+                    f"{flight.pages} pages; gave up on it"
+                ),
+            )
+        failure = _triggers_failed(
+            flight.key,
+            FunctionDeadlineError(
+                f"the function's trigger listing took longer than function_deadline ({deadline:g} s); "
+                "gave up on it"
+            ),
+        )
+        function = replace(flight.configs.function, triggers_error=failure)
+        return FunctionBatch(flight.configs.configs, function)
+
+    async def _crawl_function(self, client: ListingClient, watch: Watch, flight: InFlight) -> FunctionBatch:
+        """One function's records: its configs, then (``--triggers``) its triggers; each listing is
+        armed on ``watch`` for ``function_deadline``. ``flight.timeout``: the function's ``timeout`` from
+        its listing, kept on its record."""
+        key = flight.key
+        watch.arm(self._function_deadline)
+        try:
+            batch = await self._crawl_configs(client, flight)
+        finally:
+            watch.disarm()
         function = batch.function
         if not self._triggers or function.status not in ("ok", "none"):
             return batch
-        triggers, failure = await self._list_triggers(client, key)
+        flight.configs = batch
+        watch.arm(self._function_deadline)
+        try:
+            triggers, failure = await self._list_triggers(client, key)
+        finally:
+            watch.disarm()
         if failure is not None:
             function = replace(function, triggers_error=failure)
         else:
@@ -594,42 +690,25 @@ class Crawl:
             )
 
         try:
-            with anyio.move_on_after(self._function_deadline) as bounded:
-                async for page in iterate_pages(fetch, max_pages=self._max_pages):
-                    for item in page.items:
-                        name, kind = item.get("triggerName"), item.get("triggerType")
-                        if not isinstance(name, str) or not name or not isinstance(kind, str):
-                            raise ProtocolError(
-                                "a trigger in the listing has no string triggerName and triggerType"
-                            )
-                        if name in found:  # a trigger on two pages is kept once
-                            log.warning("crawl.duplicate_trigger", service=key.service, function=key.function)
-                            continue
-                        found[name] = TriggerInfo(
-                            name, kind, classify(kind, item.get("triggerConfig"), modes)
+            async for page in iterate_pages(fetch, max_pages=self._max_pages):
+                for item in page.items:
+                    name, kind = item.get("triggerName"), item.get("triggerType")
+                    if not isinstance(name, str) or not name or not isinstance(kind, str):
+                        raise ProtocolError(
+                            "a trigger in the listing has no string triggerName and triggerType"
                         )
-            if bounded.cancelled_caught:
-                raise FunctionDeadlineError(
-                    f"the function's trigger listing took longer than function_deadline "
-                    f"({self._function_deadline:g} s); gave up on it"
-                )
+                    if name in found:  # a trigger on two pages is kept once
+                        log.warning("crawl.duplicate_trigger", service=key.service, function=key.function)
+                        continue
+                    found[name] = TriggerInfo(name, kind, classify(kind, item.get("triggerConfig"), modes))
         except LANE_ENDING:
             raise
         except CrawlerError as exc:
-            log.warning(
-                "crawl.triggers_failed",
-                service=key.service,
-                function=key.function,
-                code=exc.code,
-                attempts=exc.attempts,
-            )
-            return None, exc.as_record()
+            return None, _triggers_failed(key, exc)
         return tuple(found[name] for name in sorted(found)), None
 
-    async def _crawl_configs(
-        self, client: ListingClient, key: FunctionKey, function_timeout: int | float | None
-    ) -> FunctionBatch:
-        timeout = function_timeout
+    async def _crawl_configs(self, client: ListingClient, flight: InFlight) -> FunctionBatch:
+        key, timeout = flight.key, flight.timeout
         configs: list[ConfigRecord] = []
         qualifiers: set[str] = set()
         pages = 0
@@ -641,36 +720,32 @@ class Crawl:
             )
 
         try:
-            # the function's whole listing, retries and waits included, is bounded: a server that
-            # stalls or trickles costs at most function_deadline, not max_attempts x total_timeout a page
-            with anyio.move_on_after(self._function_deadline) as bounded:
-                async for page in iterate_pages(fetch, max_pages=self._max_pages):
-                    pages += 1
-                    self.stats.pages += 1
-                    held += page.size
-                    if held > self._max_function_bytes:
-                        raise ListingLimitError(
-                            f"the config listing is over {self._max_function_bytes} bytes after {pages} "
-                            "pages; raise max_function_bytes if one function really has that much"
-                        )
-                    for item in page.items:
-                        qualifier = normalise_qualifier(item.get("qualifier"))
-                        if qualifier in qualifiers:
-                            self._duplicates += 1
-                            log.warning("crawl.duplicate_config", service=key.service, function=key.function)
-                            continue
-                        qualifiers.add(qualifier)
-                        configs.append(ConfigRecord(key, qualifier, item))
-                    if len(configs) > self._max_configs:
-                        raise ListingLimitError(
-                            f"more than {self._max_configs} configs after {pages} pages; raise "
-                            "max_configs_per_function if one function really has that many"
-                        )
-            if bounded.cancelled_caught:
-                raise FunctionDeadlineError(
-                    f"the function's listing took longer than function_deadline "
-                    f"({self._function_deadline:g} s) after {pages} pages; gave up on it"
-                )
+            # the whole listing, retries and waits included, is armed on the worker's watch: a server
+            # that stalls or trickles costs at most function_deadline, not max_attempts x total_timeout
+            # a page (the watchdog cancels it; the worker writes the error record from ``flight``)
+            async for page in iterate_pages(fetch, max_pages=self._max_pages):
+                pages += 1
+                flight.pages = pages
+                self.stats.pages += 1
+                held += page.size
+                if held > self._max_function_bytes:
+                    raise ListingLimitError(
+                        f"the config listing is over {self._max_function_bytes} bytes after {pages} "
+                        "pages; raise max_function_bytes if one function really has that much"
+                    )
+                for item in page.items:
+                    qualifier = normalise_qualifier(item.get("qualifier"))
+                    if qualifier in qualifiers:
+                        self._duplicates += 1
+                        log.warning("crawl.duplicate_config", service=key.service, function=key.function)
+                        continue
+                    qualifiers.add(qualifier)
+                    configs.append(ConfigRecord(key, qualifier, item))
+                if len(configs) > self._max_configs:
+                    raise ListingLimitError(
+                        f"more than {self._max_configs} configs after {pages} pages; raise "
+                        "max_configs_per_function if one function really has that many"
+                    )
         except NotFoundError as exc:
             if pages == 0 and self.job.pairs is not None:
                 # a --targets pair FC does not know: not "deleted during the crawl", never seen at all
@@ -687,18 +762,38 @@ class Crawl:
         except LANE_ENDING:
             raise
         except CrawlerError as exc:
-            log.warning(
-                "crawl.function_failed",
-                service=key.service,
-                function=key.function,
-                code=exc.code,
-                attempts=exc.attempts,
-            )
-            return FunctionBatch((), FunctionRecord(key, "error", 0, pages, exc.as_record(), timeout=timeout))
+            return _function_failed(flight, exc)
         status: FunctionStatus = "ok" if configs else "none"
         return FunctionBatch(
             tuple(configs), FunctionRecord(key, status, len(configs), pages, timeout=timeout)
         )
+
+
+def _function_failed(flight: InFlight, exc: CrawlerError) -> FunctionBatch:
+    """The ``error`` record of a function whose config listing failed after ``flight.pages`` pages."""
+    key = flight.key
+    log.warning(
+        "crawl.function_failed",
+        service=key.service,
+        function=key.function,
+        code=exc.code,
+        attempts=exc.attempts,
+    )
+    return FunctionBatch(
+        (), FunctionRecord(key, "error", 0, flight.pages, exc.as_record(), timeout=flight.timeout)
+    )
+
+
+def _triggers_failed(key: FunctionKey, exc: CrawlerError) -> dict[str, Any]:
+    """Why a function's triggers could not be listed (its configs are whole: the function stays ``ok``)."""
+    log.warning(
+        "crawl.triggers_failed",
+        service=key.service,
+        function=key.function,
+        code=exc.code,
+        attempts=exc.attempts,
+    )
+    return exc.as_record()
 
 
 def _single_fatal(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
