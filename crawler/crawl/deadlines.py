@@ -60,7 +60,6 @@ class Watchdog:
     """Cancels every overdue watch; ``run`` until the crawl's task group is cancelled."""
 
     def __init__(self, seconds: float, clock: Clock = time.monotonic, sleep: Sleep = anyio.sleep) -> None:
-        self.seconds = seconds
         self.tick = min(MAX_TICK, max(MIN_TICK, seconds * TICK_SHARE))
         self._clock = clock
         self._sleep = sleep
