@@ -73,6 +73,10 @@ class Watchdog:
     def forget(self, watch: Watch) -> None:
         self._watches.discard(watch)
 
+    def __len__(self) -> int:
+        """How many watches it looks at (one per running worker)."""
+        return len(self._watches)
+
     def check(self) -> int:
         """Cancel the overdue watches now; how many."""
         now = self._clock()

@@ -15,6 +15,7 @@ import pytest
 from crawler.crawl.deadlines import MAX_TICK, MIN_TICK, Watchdog
 from crawler.crawl.job import CrawlJob
 from crawler.crawl.pipeline import Crawl
+from crawler.errors import AuthError
 from crawler.settings.config import CrawlSettings, Target
 from crawler.settings.credentials import Credentials
 from crawler.settings.identity import StaticKeys
@@ -69,11 +70,13 @@ async def test_only_an_armed_overdue_watch_is_cancelled_and_only_once() -> None:
 
 
 class Region:
-    """One service of ``functions`` functions; the listing of ``stall`` waits on ``gate``."""
+    """One service of ``functions`` functions; the listing of ``stall`` waits on ``gate`` (and then
+    raises ``refusal``, if one is set)."""
 
-    def __init__(self, functions: int, stall: str) -> None:
+    def __init__(self, functions: int, stall: str, refusal: AuthError | None = None) -> None:
         self.functions = [f"fn-{i:03d}" for i in range(functions)]
         self.stall = stall
+        self.refusal = refusal
         self.gate = anyio.Event()
         self.waiting = anyio.Event()
         self.listed: list[str] = []
@@ -93,6 +96,8 @@ class Region:
         if function == self.stall:
             self.waiting.set()
             await self.gate.wait()
+            if self.refusal is not None:
+                raise self.refusal
         else:
             await anyio.lowlevel.checkpoint()
         self.listed.append(function)
@@ -143,6 +148,7 @@ async def test_a_listing_past_its_deadline_is_an_error_and_the_worker_goes_on(tm
     assert error["message"] == (
         "the function's listing took longer than function_deadline (10 s) after 0 pages; gave up on it"
     )
+    assert len(crawl.watchdog) == 0  # the worker's watch went with it
     # the one worker went on in a fresh scope: every other function is whole
     assert {f: r["status"] for f, r in functions.items() if f != "fn-001"} == dict.fromkeys(
         ["fn-000", "fn-002", "fn-003", "fn-004"], "ok"
@@ -169,3 +175,30 @@ async def test_a_listing_whose_answer_came_as_the_watch_fired_is_kept_whole(tmp_
         ["fn-000", "fn-001", "fn-002", "fn-003"], "ok"
     )
     assert region.listed == ["fn-000", "fn-001", "fn-002", "fn-003"]
+
+
+async def test_a_refusal_that_came_as_the_watch_fired_stops_the_target_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    """The stalled listing's answer is a refusal of the credentials, in the step its watch fires: the
+    target stops as for any refusal (the function is not written, the keys after it are dropped for
+    --resume), with no deadline error, and the worker ends cleanly."""
+    clock = Clock()
+    refusal = AuthError("InvalidAccessKeyId: the key is unknown", http=403, code="InvalidAccessKeyId")
+    region = Region(4, stall="fn-001", refusal=refusal)
+    crawl, out = one_worker_crawl(region, clock, tmp_path)
+
+    def refuse_as_it_fires() -> None:
+        region.gate.set()
+        clock.now += 10.0
+        assert crawl.watchdog.check() == 1
+
+    await crawl_while(crawl, region, refuse_as_it_fires)
+    records = read_ndjson(out)
+    assert {f: r["status"] for f, r in functions_of(out).items()} == {"fn-000": "ok"}
+    end = records[-1]
+    assert end["type"] == "run"
+    assert end["complete"] is False
+    assert [e["error"]["code"] for e in end["discoveryErrors"]] == ["InvalidAccessKeyId"]
+    assert region.listed == ["fn-000"]
+    assert len(crawl.watchdog) == 0
