@@ -18,32 +18,23 @@ from crawler.settings.identity import StaticKeys
 from crawler.store.writer import Sink
 from crawler.wire.models import ListingClient, Page
 from crawler.wire.run_stats import RunStats
-from tests.support.crawl_support import read_ndjson
+from tests.support.crawl_support import OneServiceRegion, read_ndjson
 
 pytestmark = pytest.mark.anyio
 
 CREDS = Credentials("AKIDWORKERS", "workers-secret")
 
 
-class GatedRegion:
+class GatedRegion(OneServiceRegion):
     """``functions`` functions in one service; config listings wait on ``gate`` and count how many are
     in flight at once and which tasks ran them."""
 
     def __init__(self, functions: int, gate: anyio.Event | None = None) -> None:
-        self.functions = [f"fn-{i:03d}" for i in range(functions)]
+        super().__init__([f"fn-{i:03d}" for i in range(functions)])
         self.gate = gate
         self.in_flight = 0
         self.most_in_flight = 0
         self.tasks: set[int] = set()
-
-    async def list_services(self, *, limit: int, next_token: str | None) -> Page:
-        return Page(({"serviceName": "svc"},), None, None)
-
-    async def list_functions(self, service: str, *, limit: int, next_token: str | None) -> Page:
-        return Page(tuple({"functionName": f} for f in self.functions), None, None)
-
-    async def list_triggers(self, service: str, function: str, *, limit: int, next_token: str | None) -> Page:
-        return Page((), None, None)
 
     async def list_async_configs(
         self, service: str, function: str, *, limit: int, next_token: str | None

@@ -22,7 +22,7 @@ from crawler.settings.identity import StaticKeys
 from crawler.store.writer import Sink
 from crawler.wire.models import Page
 from crawler.wire.run_stats import RunStats
-from tests.support.crawl_support import read_ndjson
+from tests.support.crawl_support import OneServiceRegion, read_ndjson
 
 pytestmark = pytest.mark.anyio
 
@@ -69,26 +69,17 @@ async def test_only_an_armed_overdue_watch_is_cancelled_and_only_once() -> None:
     assert watchdog.check() == 0
 
 
-class Region:
+class Region(OneServiceRegion):
     """One service of ``functions`` functions; the listing of ``stall`` waits on ``gate`` (and then
     raises ``refusal``, if one is set)."""
 
     def __init__(self, functions: int, stall: str, refusal: AuthError | None = None) -> None:
-        self.functions = [f"fn-{i:03d}" for i in range(functions)]
+        super().__init__([f"fn-{i:03d}" for i in range(functions)])
         self.stall = stall
         self.refusal = refusal
         self.gate = anyio.Event()
         self.waiting = anyio.Event()
         self.listed: list[str] = []
-
-    async def list_services(self, *, limit: int, next_token: str | None) -> Page:
-        return Page(({"serviceName": "svc"},), None, None)
-
-    async def list_functions(self, service: str, *, limit: int, next_token: str | None) -> Page:
-        return Page(tuple({"functionName": f} for f in self.functions), None, None)
-
-    async def list_triggers(self, service: str, function: str, *, limit: int, next_token: str | None) -> Page:
-        return Page((), None, None)
 
     async def list_async_configs(
         self, service: str, function: str, *, limit: int, next_token: str | None
@@ -124,6 +115,17 @@ async def crawl_while(crawl: Crawl, region: Region, step: Callable[[], None]) ->
         with anyio.fail_after(5):  # (a crawl that never lists the stalled function fails, not hangs)
             await region.waiting.wait()
         step()
+
+
+def open_as_it_fires(crawl: Crawl, region: Region, clock: Clock) -> Callable[[], None]:
+    """The stalled listing's answer comes in the very step its watch fires (past its 10 s deadline)."""
+
+    def step() -> None:
+        region.gate.set()
+        clock.now += 10.0
+        assert crawl.watchdog.check() == 1
+
+    return step
 
 
 def functions_of(out: Path) -> dict[str, dict[str, object]]:
@@ -164,12 +166,7 @@ async def test_a_listing_whose_answer_came_as_the_watch_fired_is_kept_whole(tmp_
     region = Region(4, stall="fn-001")
     crawl, out = one_worker_crawl(region, clock, tmp_path)
 
-    def answer_as_it_fires() -> None:
-        region.gate.set()
-        clock.now += 10.0
-        assert crawl.watchdog.check() == 1
-
-    await crawl_while(crawl, region, answer_as_it_fires)
+    await crawl_while(crawl, region, open_as_it_fires(crawl, region, clock))
     functions = functions_of(out)
     assert {f: r["status"] for f, r in functions.items()} == dict.fromkeys(
         ["fn-000", "fn-001", "fn-002", "fn-003"], "ok"
@@ -188,12 +185,7 @@ async def test_a_refusal_that_came_as_the_watch_fired_stops_the_target_and_nothi
     region = Region(4, stall="fn-001", refusal=refusal)
     crawl, out = one_worker_crawl(region, clock, tmp_path)
 
-    def refuse_as_it_fires() -> None:
-        region.gate.set()
-        clock.now += 10.0
-        assert crawl.watchdog.check() == 1
-
-    await crawl_while(crawl, region, refuse_as_it_fires)
+    await crawl_while(crawl, region, open_as_it_fires(crawl, region, clock))
     records = read_ndjson(out)
     assert {f: r["status"] for f, r in functions_of(out).items()} == {"fn-000": "ok"}
     end = records[-1]

@@ -13,6 +13,7 @@ import pytest
 
 from crawler.cli.main import main
 from crawler.emulator.server import EmulatorThread
+from crawler.wire.models import Page
 
 ENV_VARS = (
     "ALIBABA_CLOUD_ACCESS_KEY_ID",
@@ -150,3 +151,20 @@ def assert_matches_truth(
     }
     assert not wrong, f"functions with the wrong status or count (got, want): {dict(list(wrong.items())[:5])}"
     assert Counter(crawled.configs) == Counter(want_configs)
+
+
+class OneServiceRegion:
+    """A stand-in ``ListingClient`` for the pipeline's in-process tests: one service ``svc`` holding
+    ``functions`` (one page each listing), no triggers; a subclass gives ``list_async_configs``."""
+
+    def __init__(self, functions: Sequence[str]) -> None:
+        self.functions = list(functions)
+
+    async def list_services(self, *, limit: int, next_token: str | None) -> Page:
+        return Page(({"serviceName": "svc"},), None, None)
+
+    async def list_functions(self, service: str, *, limit: int, next_token: str | None) -> Page:
+        return Page(tuple({"functionName": f} for f in self.functions), None, None)
+
+    async def list_triggers(self, service: str, function: str, *, limit: int, next_token: str | None) -> Page:
+        return Page((), None, None)
