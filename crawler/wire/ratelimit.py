@@ -24,8 +24,9 @@ exact; tests/support/rate_simulation.py runs it against every shape in virtual t
   more; then below it by half the smoothed share (at least ``MIN_CUT``). A one-request bucket paced
   just past its edge throttles every other request yet admits nearly the whole pace a little slower,
   and a window counter throttles everything to the end of its second: read from the share alone,
-  both collapsed the rate. Cuts within a second of each other go no lower than half the first one's
-  anchor, nor any cut below half the last second's successes;
+  both collapsed the rate. For a second from the first of a run of cuts, none goes lower than half
+  its anchor (a second, not for as long as the cuts keep coming: a quota that fell to a fifth kept
+  them coming), nor any cut below half the last second's successes;
 * **recovery and probing** (CUBIC, anchored at the last cut): fast back towards the anchor, flat just
   under it — held there, when the edge was found where it was before, until the answers since the
   cut pay for the throttles the last probe cost at ``PROBE_SHARE`` — then faster and faster above it,
@@ -115,7 +116,8 @@ class AdaptiveRate:
         self._successes: deque[float] = deque()
         self._ramp_end = -math.inf  # when slow start ended
         self._from_start = False  # the anchor is where slow start ended
-        self._episode = 0.0  # the anchor of the first of the cuts less than a second apart
+        self._episode = 0.0  # the anchor of the first of the cuts in the last second
+        self._episode_at = -math.inf  # when that cut came
         self._round_start: float | None = None
         self._answers = 0
         self._throttles = 0
@@ -264,17 +266,20 @@ class AdaptiveRate:
         quota halved), the next rounds cut again: no clean round since, and the last second empties."""
         # a round of few answers (an alarm) may overstate the share: it cuts by MAX_CUT at most
         floor = 0.0 if full else self.rate * (1.0 - MAX_CUT)
-        # no cut goes lower than MAX_CUT below what the last second admitted, and cuts in quick
-        # succession no lower than MAX_CUT below the first one's anchor: the throttles a window counter
-        # bunches up to its next second are one signal, not many
+        # no cut goes lower than MAX_CUT below what the last second admitted, and for a second from the
+        # first of a run of cuts (an episode) none goes lower than MAX_CUT below that one's anchor: the
+        # throttles a window counter bunches up to its next second are one signal, not many. A second
+        # from the first, not from the last: a quota far below the rate throttles every round, so the
+        # cuts never stop coming, and an episode that lasted while they came held the rate over it
         bottom = max(MIN_RATE, (1.0 - MAX_CUT) * self.accepted(now, WINDOW))
         if not self.slow_start:  # slow start's clean rounds may have run on a bucket's burst
             floor = max(floor, self._clean or 0.0, self.accepted(now))
-            if now - self._last_cut < WINDOW:
+            if now - self._episode_at < WINDOW:
                 bottom = max(bottom, self._episode * (1.0 - MAX_CUT))
         admitted = max(self.rate * (1.0 - share), min(self.rate, floor))
-        if now - self._last_cut >= WINDOW:  # (slow start may have overshot a burst many times over)
+        if now - self._episode_at >= WINDOW:  # (slow start may have overshot a burst many times over)
             self._episode = 0.0 if self.slow_start else admitted
+            self._episode_at = now
         if self.slow_start:
             # the edge was crossed up to a round trip before its answers came back, and slow start
             # grows the rate up to e^SLOW_START_PER_RTT times a round trip

@@ -206,6 +206,23 @@ def test_a_cut_exactly_a_second_after_the_last_starts_a_new_episode() -> None:
     assert core.rate == pytest.approx(10.9375)
 
 
+def test_an_episode_lasts_a_second_from_its_first_cut_however_often_the_cuts_come() -> None:
+    """A quota far below the rate throttles every round, so the cuts come under a second apart for as
+    long as the rate is over it. Held while they kept coming, the bottom (half the first anchor) kept
+    a rate at 2.5 x a quota that fell to a fifth, 60% throttled, to the end of the crawl."""
+    core = past_slow_start(rate=100.0, level=100.0)
+    # rounds of ten throttles a quarter second apart: the alarm at 1.03125 anchors at 50 (rate 43.75),
+    # then full rounds at 1.28125, 1.53125 and 1.78125, nothing admitted: held at half of 50
+    for start in (1.0, 1.25, 1.5, 1.75):
+        assert answers(core, [start + i / 64 for i in range(10)], set(range(10)))[2]
+        assert core.rate == (43.75 if start == 1.0 else 25.0)
+    # 2.03125, exactly a second after the episode's first cut (a quarter after the last): a new episode,
+    # anchored at what this round admitted (nothing), so the rate falls to the floor
+    assert answers(core, [2.0 + i / 64 for i in range(10)], set(range(10)))[2]
+    assert core.level == 0.0
+    assert core.rate == pytest.approx(0.2)
+
+
 def test_a_quick_cut_after_slow_start_has_no_episode_bottom() -> None:
     core = AdaptiveRate(None)
     core.rate = 40.0
@@ -418,7 +435,7 @@ def cascade(now: float) -> AdaptiveRate:
     round read 90% throttled at 300/s (admits 30/s), but a cut so soon after another goes no lower than
     half that anchor (100/s)."""
     core = past_slow_start(rate=300.0, level=200.0)
-    core._ramp_end, core._last_cut, core._episode = 4.0, 4.5, 200.0
+    core._ramp_end, core._last_cut, core._episode, core._episode_at = 4.0, 4.5, 200.0, 4.5
     core._cut(now, 0.9, full=True)
     assert core.rate == 100.0
     return core
