@@ -25,7 +25,7 @@ from functools import cache
 
 import pytest
 
-from tests.support.rate_simulation import Result, Shape, best_fixed_pace, simulate
+from tests.support.rate_simulation import WARM_UP, Result, Shape, best_fixed_pace, simulate
 
 
 @dataclass(frozen=True)
@@ -215,6 +215,26 @@ def test_a_quota_that_falls_far_is_followed_down_not_overrun(cell: Cell) -> None
         assert accepted >= 0.7 * quota
     else:
         assert accepted >= 0.9 * quota
+
+
+#: a ceiling far above the quota: the limiter starts at it (no slow start), every round throttled
+OVER_CEILINGS = [
+    Cell("--rate 3 x window 100/s", bucket(100, 100, 0.02, kind="window"), ceiling=300),
+    Cell("--rate 10 x 100/s burst 10", bucket(100, 10, 0.02), ceiling=1000),
+]
+
+
+@pytest.mark.parametrize("cell", OVER_CEILINGS, ids=lambda c: c.name)
+def test_a_ceiling_far_above_the_quota_is_followed_down_to_it(cell: Cell) -> None:
+    """``--rate`` is a ceiling, not a pace to hold: from 5 s on, arrivals at most 1.1 x the quota, under
+    10% of them throttled, 0.9 x the quota accepted. The episode's floor held while the cuts kept coming
+    kept these at 1.5 x and 1.8 x the quota, 33% and 44% throttled."""
+    result, quota = run(cell), cell.shape.quota
+    arrived = sum(result.arrivals[int(WARM_UP) : int(cell.duration)]) / (cell.duration - WARM_UP)
+    accepted = result.steady()
+    assert arrived <= 1.1 * quota
+    assert 1.0 - accepted / arrived < 0.10
+    assert accepted >= 0.9 * quota
 
 
 #: the grid's 100/s one-request bucket on a busy 2-core machine (load 5-6), as measured end to end: the
