@@ -432,13 +432,40 @@ def measure_startup(runs: int = 5) -> Startup:
     return Startup(statistics.median(versions), statistics.median(firsts))
 
 
+#: ``--only`` in the grid: its three clients (``fcaudit-rate`` is ``--rate`` at 0.9 x each cell's quota)
+GRID_CLIENT_NAMES = {
+    "fcaudit": _quota_grid.DEFAULT,
+    "fcaudit-rate": _quota_grid.RATE,
+    "sdk-pool": _quota_grid.POOL,
+}
+
+
+def grid_choice(cells: list[str] | None, only: list[str] | None) -> tuple[list[str] | None, tuple[str, ...]]:
+    """The grid's cells and clients from ``--cells`` and ``--only``; ValueError names what is unknown."""
+    known = [c.key for c in _quota_grid.GRID]
+    for key in cells or ():
+        if key not in known:
+            raise ValueError(f"--cells {key}: no such grid cell (the cells: {', '.join(known)})")
+    if not only:
+        return cells, _quota_grid.CLIENTS
+    for name in only:
+        if name not in GRID_CLIENT_NAMES:
+            raise ValueError(f"--only {name}: the grid runs {', '.join(GRID_CLIENT_NAMES)}")
+    wanted = {GRID_CLIENT_NAMES[name] for name in only}
+    return cells, tuple(c for c in _quota_grid.CLIENTS if c in wanted)
+
+
 def run_quota_grid(
-    cells: list[str] | None, json_path: Path | None, argv: list[str] | None, say: Callable[[str], None]
+    cells: list[str] | None,
+    clients: tuple[str, ...],
+    json_path: Path | None,
+    argv: list[str] | None,
+    say: Callable[[str], None],
 ) -> int:
     """Issue 17's quota-shape grid (``bench/_quota_grid.py``): one table, MISSED/met per target."""
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
-    outcomes = _quota_grid.run_grid(cells, _quota_grid.CLIENTS, say)
+    outcomes = _quota_grid.run_grid(cells, clients, say)
     with open("/proc/loadavg") as f:
         load_after = f.read().split()[:3]
     command = "python -m bench.crawl_bench " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -474,7 +501,13 @@ def main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stderr, flush=True)
 
     if args.scenario == "grid":
-        return run_quota_grid(args.cells, args.grid_json, argv, say)
+        try:
+            cells, clients = grid_choice(args.cells, args.only)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return run_quota_grid(cells, clients, args.grid_json, argv, say)
+    if args.cells:
+        parser.error("--cells is for --scenario grid")
     if args.quick:
         scenarios: tuple[Scenario, ...] = (QUICK,)
         runs = 1

@@ -12,6 +12,7 @@ import pytest
 
 from bench import _quota_grid
 from bench._quota_grid import POOL, RATE, Cell, CellOutcome, Run, bound, judge, render, targets
+from bench.crawl_bench import grid_choice
 
 
 def stats(arrivals: list[int], throttled: list[int], first: float = 0.4) -> dict[str, object]:
@@ -135,3 +136,24 @@ def test_each_child_is_noted_when_it_ends_not_when_those_before_it_have() -> Non
     assert quick_end - started < 0.6 < slow_end - started
     assert (slow.returncode, quick.returncode) == (0, 3)
     assert quick_cpu > 0  # the child's own CPU, from wait4
+
+
+def test_the_grid_takes_only_the_clients_and_cells_asked_for() -> None:
+    cells, clients = grid_choice(["win-100", "b1-5"], ["sdk-pool", "fcaudit"])
+    assert cells == ["win-100", "b1-5"]
+    assert clients == (_quota_grid.DEFAULT, _quota_grid.POOL)  # the grid's order, not the flags'
+    assert grid_choice(None, None) == (None, _quota_grid.CLIENTS)
+
+
+@pytest.mark.parametrize(
+    ("cells", "only", "says"),
+    [
+        (["win-1000"], None, "--cells win-1000: no such grid cell"),
+        (None, ["sdk-loop"], "--only sdk-loop: the grid runs"),
+    ],
+)
+def test_an_unknown_grid_cell_or_client_is_named(
+    cells: list[str] | None, only: list[str] | None, says: str
+) -> None:
+    with pytest.raises(ValueError, match=says):
+        grid_choice(cells, only)
