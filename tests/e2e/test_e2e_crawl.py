@@ -210,9 +210,13 @@ def test_a_transiently_repeated_token_is_refetched(
     missing = set(expected.functions) - set(crawled.functions)
     assert {k[2] for k in missing} <= failed_services
     assert code == (3 if stuck or failed_services else 0)
+    # the refetch: a listing fails only after three repeats running, so with it at most a third of the
+    # repeats end a listing (without it, each would). Which listings the seeded faults hit depends on the
+    # order the requests arrive in, so how many functions end fine does not: 294-400 of 400 were seen
+    assert 3 * (len(stuck) + len(failed_services)) <= emulator.stats()["faults"]["repeat-token"]
     # everything else is exact
     fine = set(crawled.functions) - stuck
-    assert len(fine) > 300
+    assert fine
     assert_matches_truth(crawled.restrict(fine), truth, only=fine)
 
 
