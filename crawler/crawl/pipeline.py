@@ -711,7 +711,6 @@ class Crawl:
         key, timeout = flight.key, flight.timeout
         configs: list[ConfigRecord] = []
         qualifiers: set[str] = set()
-        pages = 0
         held = 0  # bytes of the answers the configs held so far came from
 
         async def fetch(token: str | None) -> Page:
@@ -724,13 +723,12 @@ class Crawl:
             # that stalls or trickles costs at most function_deadline, not max_attempts x total_timeout
             # a page (the watchdog cancels it; the worker writes the error record from ``flight``)
             async for page in iterate_pages(fetch, max_pages=self._max_pages):
-                pages += 1
-                flight.pages = pages
+                flight.pages += 1
                 self.stats.pages += 1
                 held += page.size
                 if held > self._max_function_bytes:
                     raise ListingLimitError(
-                        f"the config listing is over {self._max_function_bytes} bytes after {pages} "
+                        f"the config listing is over {self._max_function_bytes} bytes after {flight.pages} "
                         "pages; raise max_function_bytes if one function really has that much"
                     )
                 for item in page.items:
@@ -743,11 +741,11 @@ class Crawl:
                     configs.append(ConfigRecord(key, qualifier, item))
                 if len(configs) > self._max_configs:
                     raise ListingLimitError(
-                        f"more than {self._max_configs} configs after {pages} pages; raise "
+                        f"more than {self._max_configs} configs after {flight.pages} pages; raise "
                         "max_configs_per_function if one function really has that many"
                     )
         except NotFoundError as exc:
-            if pages == 0 and self.job.pairs is not None:
+            if flight.pages == 0 and self.job.pairs is not None:
                 # a --targets pair FC does not know: not "deleted during the crawl", never seen at all
                 log.warning(
                     "crawl.target_not_found",
@@ -758,14 +756,14 @@ class Crawl:
                     code=exc.code,
                 )
                 return FunctionBatch((), FunctionRecord(key, "gone", 0, 0, never_found=True, timeout=timeout))
-            return FunctionBatch((), FunctionRecord(key, "gone", 0, pages, timeout=timeout))
+            return FunctionBatch((), FunctionRecord(key, "gone", 0, flight.pages, timeout=timeout))
         except LANE_ENDING:
             raise
         except CrawlerError as exc:
             return _function_failed(flight, exc)
         status: FunctionStatus = "ok" if configs else "none"
         return FunctionBatch(
-            tuple(configs), FunctionRecord(key, status, len(configs), pages, timeout=timeout)
+            tuple(configs), FunctionRecord(key, status, len(configs), flight.pages, timeout=timeout)
         )
 
 
