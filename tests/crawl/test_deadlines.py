@@ -23,18 +23,11 @@ from crawler.store.writer import Sink
 from crawler.wire.models import Page
 from crawler.wire.run_stats import RunStats
 from tests.support.crawl_support import OneServiceRegion, read_ndjson
+from tests.support.limiter_support import VirtualClock
 
 pytestmark = pytest.mark.anyio
 
 CREDS = Credentials("AKIDDEADLINES", "deadlines-secret")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_the_watchdog_looks_ten_times_a_deadline_at_most_once_a_second() -> None:
@@ -44,7 +37,7 @@ def test_the_watchdog_looks_ten_times_a_deadline_at_most_once_a_second() -> None
 
 
 async def test_only_an_armed_overdue_watch_is_cancelled_and_only_once() -> None:
-    clock = Clock()
+    clock = VirtualClock(1000.0)
     watchdog = Watchdog(10.0, clock)
     armed, idle, later = watchdog.watch(), watchdog.watch(), watchdog.watch()
     armed.arm(10.0)
@@ -95,7 +88,7 @@ class Region(OneServiceRegion):
         return Page(({"qualifier": "LATEST", "maxAsyncRetryAttempts": 1},), None, None)
 
 
-def one_worker_crawl(region: Region, clock: Clock, tmp_path: Path) -> tuple[Crawl, Path]:
+def one_worker_crawl(region: Region, clock: VirtualClock, tmp_path: Path) -> tuple[Crawl, Path]:
     target = Target("1", "cn-hangzhou", "http://127.0.0.1:1", StaticKeys(CREDS), concurrency=1)
     job = CrawlJob((target,), CrawlSettings(concurrency=1, function_deadline=10.0))
     out = tmp_path / "out.ndjson"
@@ -117,7 +110,7 @@ async def crawl_while(crawl: Crawl, region: Region, step: Callable[[], None]) ->
         step()
 
 
-def open_as_it_fires(crawl: Crawl, region: Region, clock: Clock) -> Callable[[], None]:
+def open_as_it_fires(crawl: Crawl, region: Region, clock: VirtualClock) -> Callable[[], None]:
     """The stalled listing's answer comes in the very step its watch fires (past its 10 s deadline)."""
 
     def step() -> None:
@@ -133,7 +126,7 @@ def functions_of(out: Path) -> dict[str, dict[str, object]]:
 
 
 async def test_a_listing_past_its_deadline_is_an_error_and_the_worker_goes_on(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = VirtualClock(1000.0)
     region = Region(5, stall="fn-001")
     crawl, out = one_worker_crawl(region, clock, tmp_path)
 
@@ -162,7 +155,7 @@ async def test_a_listing_whose_answer_came_as_the_watch_fired_is_kept_whole(tmp_
     """The gate opens and the watch fires in one step: the listing's last await is already done, so
     anyio cancels it at the worker's next await. The worker must leave its scope before it awaits again,
     or the next function (well within its deadline) is cut short in its place."""
-    clock = Clock()
+    clock = VirtualClock(1000.0)
     region = Region(4, stall="fn-001")
     crawl, out = one_worker_crawl(region, clock, tmp_path)
 
@@ -180,7 +173,7 @@ async def test_a_refusal_that_came_as_the_watch_fired_stops_the_target_and_nothi
     """The stalled listing's answer is a refusal of the credentials, in the step its watch fires: the
     target stops as for any refusal (the function is not written, the keys after it are dropped for
     --resume), with no deadline error, and the worker ends cleanly."""
-    clock = Clock()
+    clock = VirtualClock(1000.0)
     refusal = AuthError("InvalidAccessKeyId: the key is unknown", http=403, code="InvalidAccessKeyId")
     region = Region(4, stall="fn-001", refusal=refusal)
     crawl, out = one_worker_crawl(region, clock, tmp_path)
