@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass
 
 from crawler.emulator.faults import QuotaShape
-from tests.support.rate_simulation import Shape, best_fixed_pace, simulate
+from tests.support.rate_simulation import Shape, best_fixed_pace, enough_workers, simulate
 
 DURATION = 40.0
 JUDGED = 10  # the last whole seconds judged
@@ -98,13 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     for case in cases:
         if args.only and case.index not in args.only:
             continue
-        workers = max(32, math.ceil(3.0 * case.shape.quota * case.shape.latency / case.clients))
         result = simulate(
             case.shape,
             ceiling=case.ceiling,
             clients=case.clients,
             duration=DURATION,
-            workers=workers,
+            workers=enough_workers(case.shape, case.clients),
             seed=case.seed,
         )
         flag, figures = judge(case, result.arrivals, result.accepted)

@@ -120,6 +120,11 @@ class Result:
         lo, hi = math.ceil(start), int(self.duration if end is None else end)
         return sum(self.accepted[lo:hi]) / max(1, hi - lo)
 
+    def arrived(self, start: float = WARM_UP, end: float | None = None) -> float:
+        """Arrivals/s (admitted or not) over the whole seconds from ``start`` to ``end``."""
+        lo, hi = math.ceil(start), int(self.duration if end is None else end)
+        return sum(self.arrivals[lo:hi]) / max(1, hi - lo)
+
     def peak(self, start: float = WARM_UP) -> int:
         """The most arrivals in one whole second from ``start`` on."""
         return max(self.arrivals[math.ceil(start) : int(self.duration)], default=0)
@@ -240,6 +245,12 @@ def simulate(
                 push(now + backoff, want, c, w)
         pace(c)
     return Result(requests, throttled, tuple(arrivals), tuple(accepted), duration, finished)
+
+
+def enough_workers(shape: Shape, clients: int = 1) -> int:
+    """32 (fcaudit's default), or enough that the quota, not the round trip, bounds the crawl (as a user
+    raises --concurrency for a large quota at a long latency)."""
+    return max(32, math.ceil(2.0 * shape.quota * (shape.latency + shape.jitter) / clients))
 
 
 def best_fixed_pace(shape: Shape, duration: float = 12.0, steps: int = 7) -> float:

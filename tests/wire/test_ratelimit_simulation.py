@@ -19,13 +19,12 @@ with the arithmetic in docs/performance.md.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cache
 
 import pytest
 
-from tests.support.rate_simulation import WARM_UP, Result, Shape, best_fixed_pace, simulate
+from tests.support.rate_simulation import Result, Shape, best_fixed_pace, enough_workers, simulate
 
 
 @dataclass(frozen=True)
@@ -88,10 +87,7 @@ CELLS = [
 
 
 def workers(cell: Cell) -> int:
-    """32 (fcaudit's default), or enough that the quota, not the round trip, bounds the crawl (as a user
-    raises --concurrency for a large quota at a long latency)."""
-    shape = cell.shape
-    return max(32, math.ceil(2.0 * shape.quota * (shape.latency + shape.jitter) / cell.clients))
+    return enough_workers(cell.shape, cell.clients)
 
 
 @cache
@@ -203,7 +199,7 @@ def test_a_quota_that_falls_far_is_followed_down_not_overrun(cell: Cell) -> None
     ((at, factor),) = shape.changes
     quota = shape.quota * factor
     start = at + 5.0
-    arrived = sum(result.arrivals[int(start) : int(cell.duration)]) / (cell.duration - start)
+    arrived = result.arrived(start)
     accepted = result.steady(start)
     assert arrived <= 1.15 * quota
     assert 1.0 - accepted / arrived < 0.10
@@ -230,7 +226,7 @@ def test_a_ceiling_far_above_the_quota_is_followed_down_to_it(cell: Cell) -> Non
     10% of them throttled, 0.9 x the quota accepted. The episode's floor held while the cuts kept coming
     kept these at 1.5 x and 1.8 x the quota, 33% and 44% throttled."""
     result, quota = run(cell), cell.shape.quota
-    arrived = sum(result.arrivals[int(WARM_UP) : int(cell.duration)]) / (cell.duration - WARM_UP)
+    arrived = result.arrived()
     accepted = result.steady()
     assert arrived <= 1.1 * quota
     assert 1.0 - accepted / arrived < 0.10
