@@ -137,9 +137,10 @@ class CellOutcome:
         return max(ok, key=lambda r: r.steady or 0.0, default=None)
 
 
-def _start_clients(
+def start_clients(
     cell: Cell, emulator: EmulatorProcess, client: str, rate: float | None, tmp: Path
 ) -> list[tuple[subprocess.Popen[bytes], float, Path]]:
+    """Start ``cell.clients`` runs of ``client`` on ``emulator``: each process, its start, its stderr file."""
     env = {**_clean_env(), **emulator.env}
     procs = []
     for n in range(cell.clients):
@@ -162,7 +163,7 @@ def run_once(cell: Cell, client: str, rate: float | None = None, *, seconds: flo
     """One run of ``client`` on a fresh emulator with ``cell``'s quota; ``seconds`` shortens the account."""
     account = cell.account() if seconds is None else _shorter(cell, seconds, rate)
     with EmulatorProcess(account, cell.knobs) as emulator, tempfile.TemporaryDirectory() as tmp:
-        procs = _start_clients(cell, emulator, client, rate, Path(tmp))
+        procs = start_clients(cell, emulator, client, rate, Path(tmp))
         # a crawl that collapses would take many times its length: stop it (SIGINT, as a user would) and
         # judge what the server saw until then
         cap = CAP * (seconds if seconds is not None else cell.seconds)

@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 
 from bench._harness import EmulatorProcess
-from bench._quota_grid import DEFAULT, Cell, _start_clients, wait_each
+from bench._quota_grid import DEFAULT, Cell, start_clients, wait_each
 
 
 def records(out: Path) -> collections.Counter[str]:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     changes = ((args.at, args.factor),)
     cell = Cell("fall", "fall", args.quota, burst, args.shape, changes, seconds=args.seconds)
     with EmulatorProcess(cell.account(), cell.knobs) as emulator, tempfile.TemporaryDirectory() as tmp:
-        procs = _start_clients(cell, emulator, DEFAULT, None, Path(tmp))
+        procs = start_clients(cell, emulator, DEFAULT, None, Path(tmp))
         wait_each([proc for proc, _started, _err in procs])
         stats, _origin = emulator.clocked_stats()
         written = records(Path(tmp))
