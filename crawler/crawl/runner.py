@@ -36,6 +36,7 @@ from crawler.wire.outage import EndpointGate
 from crawler.wire.ratelimit import RateLimiter
 from crawler.wire.retry import RetryBudget, RetryPolicy
 from crawler.wire.run_stats import RunStats
+from crawler.wire.shared_quota import SharedQuota
 from crawler.wire.sts_client import STS_CONCURRENCY, StsClient
 from crawler.wire.transport import Session, Transport, open_session
 
@@ -97,10 +98,16 @@ async def open_run(
         job = replace(job, targets=tuple(r.target for r in resolved))
         limiters: dict[str, RateLimiter] = {}
         retries: dict[str, RetryPolicy] = {}
+        accounts: dict[str, SharedQuota] = {}  # an account's endpoints may draw on one quota
         for target in job.targets:
             if target.endpoint not in limiters:
                 rate, concurrency = target.limits(settings)
-                limiters[target.endpoint] = RateLimiter(rate, concurrency, name=target.endpoint)
+                limiters[target.endpoint] = RateLimiter(
+                    rate,
+                    concurrency,
+                    name=target.endpoint,
+                    account=accounts.setdefault(target.account, SharedQuota()),
+                )
                 retries[target.endpoint] = policy = retry_policy(settings, target.endpoint, rand)
                 if gates is not None and policy.gate is not None:
                     gates[target.endpoint] = policy.gate

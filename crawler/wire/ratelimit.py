@@ -48,6 +48,7 @@ import time
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import anyio
 
@@ -93,13 +94,27 @@ SLOW_START_ROUNDS = 4.0  # ... or, in slow start, this many round trips (the rat
 MIN_RECHECK = 0.002  # in slow start a waiting start looks again after a round trip, at least this long
 
 
+class Account(Protocol):
+    """The endpoints of one account (``SharedQuota``): told of each limiter's first start and throttles,
+    it may find two that share a quota and have one pace both (``AdaptiveRate.absorb``)."""
+
+    def join(self, core: AdaptiveRate) -> None: ...
+    def first_start(self, core: AdaptiveRate, now: float) -> float: ...
+    def throttled(self, core: AdaptiveRate, sent_at: float) -> None: ...
+
+
 class AdaptiveRate:
     """The pacing and the controller's arithmetic, free of clocks and tasks; times are seconds on one
     monotonic axis."""
 
-    def __init__(self, ceiling: float | None) -> None:
+    def __init__(self, ceiling: float | None, account: Account | None = None, *, name: str = "") -> None:
         if ceiling is not None and not ceiling > 0:
             raise ValueError("ceiling must be > 0")
+        self.name = name
+        #: the endpoints of the same account, which may share this one's quota (wire/shared_quota.py)
+        self.account = account
+        #: what paces this endpoint: itself, or the limiter of the endpoints found to share its quota
+        self.lead = self
         self.ceiling = ceiling
         self.rate: float = ceiling if ceiling is not None else INITIAL_RATE
         self.slow_start = ceiling is None
@@ -130,11 +145,17 @@ class AdaptiveRate:
         self._since_cut = 0  # answers to requests sent since the last cut
         self._hold = 0.0  # answers since the last cut before the rate may probe above the anchor
         self._k = 0.0  # CUBIC's K: seconds of growth from the cut back to the anchor
+        if account is not None:
+            account.join(self)
 
     # -- pacing -------------------------------------------------------------------------------------
     def next_start(self, now: float, in_flight: int | None = None) -> float:
         """The earliest time the next request may start (``<= now`` means at once), given how many
         requests are in flight (``None``: not known, so no initial window)."""
+        if self.lead is not self:
+            return self.lead.next_start(now, in_flight)
+        if self._last_start == -math.inf and self.account is not None:
+            self._last_start = self.account.first_start(self, now)
         due = self._last_start + 1.0 / self.rate
         if due > now:
             self._backlogged_at = now
@@ -147,12 +168,31 @@ class AdaptiveRate:
         return due
 
     def started(self, now: float) -> None:
+        if self.lead is not self:
+            return self.lead.started(now)
         due = self._last_start + 1.0 / self.rate
         # on schedule (late by a timer's overshoot at most): keep the schedule, or the rate leaks away
         self._last_start = due if 0.0 <= now - due <= LATE_CREDIT else now
         self._starts.append(now)
         while self._starts[0] <= now - WINDOW:
             self._starts.popleft()
+
+    def start_before(self, when: float) -> float | None:
+        """The last start at or before ``when``, if it came less than a second before it."""
+        index = bisect_right(self._starts, when) - 1
+        return self._starts[index] if index >= 0 and self._starts[index] > when - WINDOW else None
+
+    def absorb(self, other: AdaptiveRate) -> None:
+        """Pace ``other``'s requests too, from now on: the two share one quota. The rates and ceilings
+        add up; the cuts so far answered collisions, not the quota's edge, so the edge is found afresh
+        (slow start, or the recovery without a hold under a ceiling)."""
+        other.lead = self
+        self.ceiling = None if self.ceiling is None or other.ceiling is None else self.ceiling + other.ceiling
+        self.rate += other.rate
+        if self.ceiling is not None:
+            self.rate = min(self.rate, self.ceiling)
+        self._last_start = max(self._last_start, other._last_start)
+        self.slow_start, self._hold = self.ceiling is None, 0.0
 
     def _recent(self, now: float, seconds: float) -> float:
         """Starts per second over the last ``seconds`` (at most ``WINDOW``)."""
@@ -169,10 +209,16 @@ class AdaptiveRate:
     # -- feedback -----------------------------------------------------------------------------------
     def throttled(self, now: float, sent_at: float) -> bool:
         """A throttled answer to a request sent at ``sent_at``; True when it cut the rate."""
+        if self.lead is not self:
+            return self.lead.throttled(now, sent_at)
+        if self.account is not None:
+            self.account.throttled(self, sent_at)
         return self._answer(now, sent_at, throttled=True)
 
     def succeeded(self, now: float, sent_at: float) -> None:
         """A successful answer."""
+        if self.lead is not self:
+            return self.lead.succeeded(now, sent_at)
         rtt = max(now - sent_at, 1e-4)
         self.rtt = rtt if self.rtt is None else 0.8 * self.rtt + 0.2 * rtt
         if self._window_open and self.slow_start:
@@ -350,10 +396,11 @@ class RateLimiter:
         sleep: Sleep = anyio.sleep,
         *,
         name: str = "",
+        account: Account | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be >= 1")
-        self.core = AdaptiveRate(rate)
+        self.core = AdaptiveRate(rate, account, name=name)
         self.concurrency = concurrency
         self.name = name
         self._clock = clock
@@ -364,7 +411,7 @@ class RateLimiter:
 
     @property
     def rate(self) -> float:
-        return self.core.rate
+        return self.core.lead.rate
 
     async def acquire(self) -> float:
         """Wait for a free in-flight slot and then for the pace; returns the start time.
@@ -410,7 +457,7 @@ class RateLimiter:
 
     def on_throttled(self, sent_at: float | None = None) -> None:
         now = self._clock()
-        before = self.core.rate
+        before = self.rate
         if self.core.throttled(now, now if sent_at is None else sent_at):
             log.debug(
                 "ratelimit.cut", endpoint=self.name, rate_before=round(before, 3), rate=round(self.rate, 3)

@@ -3,7 +3,8 @@
 Nothing sleeps: one event heap orders every start, arrival and answer. The server is the emulator's own
 ``Quota`` (a token bucket of any burst, or a fixed one-second window counter, with mid-crawl changes) on
 the virtual clock, so the simulation and the end-to-end runs meet the same shapes. Each client is one
-of ``clients`` endpoints sharing that quota (one account's endpoints draw on one quota); every endpoint
+of ``clients`` endpoints of one account (their limiters joined by a ``SharedQuota``, as the crawl's
+are) sharing that quota, or, with ``own_quotas``, each with a quota of its own; every endpoint
 has ``workers`` workers that always have work, a pacer that behaves as ``RateLimiter.acquire`` does (one
 FIFO queue, a wait of half a ``TIMER_GRAIN`` or less made a whole one, wakes late by up to ``TIMER_LAG``
 as event-loop timers do), and retries a throttled request
@@ -28,6 +29,7 @@ from typing import Literal, Protocol
 
 from crawler.emulator.faults import Quota, QuotaShape
 from crawler.wire.ratelimit import TIMER_GRAIN, AdaptiveRate
+from crawler.wire.shared_quota import SharedQuota
 
 TIMER_LAG = 0.0005  # a pacer's wake-up is late by up to this (uniform)
 THROTTLE_ANSWER = 0.0005  # a throttled request is answered this long after it arrives
@@ -110,6 +112,7 @@ class Result:
     accepted: tuple[int, ...]  # per whole second, the admitted ones
     duration: float
     finished: float | None  # when the ``until``-th success came
+    joined: int = 0  # endpoints paced by another's limiter at the end (found to share its quota)
 
     @property
     def share(self) -> float:
@@ -149,10 +152,15 @@ def simulate(
     until: int | None = None,
     seed: int = 7,
     make_core: Callable[[float | None], Core] | None = None,
+    own_quotas: tuple[float, ...] = (),
 ) -> Result:
     rng = random.Random(seed)
     now = 0.0
-    quota = Quota(shape.quota, shape.burst, shape.kind, shape.changes, clock=lambda: now)
+    quotas = [
+        Quota(q, shape.burst, shape.kind, shape.changes, clock=lambda: now)
+        for q in own_quotas or [shape.quota]
+    ]
+    account = SharedQuota() if clients > 1 else None
     cores: list[Core] = []
     for _ in range(clients):
         if pacer == "sdk":
@@ -162,7 +170,7 @@ def simulate(
             cores.append(FixedPace(ceiling / clients))
         else:
             share = None if ceiling is None else ceiling / clients
-            cores.append(make_core(share) if make_core is not None else AdaptiveRate(share))
+            cores.append(make_core(share) if make_core is not None else AdaptiveRate(share, account))
     seconds = math.ceil(duration) + 1
     arrivals, accepted = [0] * seconds, [0] * seconds
     events: list[tuple[float, int, int, int, int, float]] = []  # time, seq, kind, client, worker, sent
@@ -214,7 +222,7 @@ def simulate(
         elif kind == arrive:
             requests += 1
             arrivals[int(now)] += 1
-            wait = quota.take()
+            wait = quotas[c if own_quotas else 0].take()
             if wait is None:
                 accepted[int(now)] += 1
                 push(now + shape.latency + rng.random() * shape.jitter, answer, c, w, sent)
@@ -244,7 +252,8 @@ def simulate(
                 attempts[(c, w)] = min(n + 1, 6)
                 push(now + backoff, want, c, w)
         pace(c)
-    return Result(requests, throttled, tuple(arrivals), tuple(accepted), duration, finished)
+    joined = sum(isinstance(core, AdaptiveRate) and core.lead is not core for core in cores)
+    return Result(requests, throttled, tuple(arrivals), tuple(accepted), duration, finished, joined)
 
 
 def enough_workers(shape: Shape, clients: int = 1) -> int:

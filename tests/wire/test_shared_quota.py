@@ -1,0 +1,216 @@
+"""Endpoints of one account that share a quota, pinned with literal numbers: the phase of a throttle in
+another endpoint's pace, the evidence that unites two limiters (``EVIDENCE`` throttles, a mean phase
+``Z`` standard errors below a half), what is no evidence, what one limiter pacing both adds up, and the
+paces beginning out of step. The simulation (test_ratelimit_simulation.py) holds the outcomes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from structlog.testing import capture_logs
+
+from crawler.wire.ratelimit import AdaptiveRate, RateLimiter
+from crawler.wire.shared_quota import EVIDENCE, SharedQuota, Z
+
+
+def account_of(*ceilings: float | None) -> tuple[SharedQuota, list[AdaptiveRate]]:
+    account = SharedQuota()
+    cores = [AdaptiveRate(c, account, name=f"e{i}") for i, c in enumerate(ceilings)]
+    return account, cores
+
+
+def throttle_after(core: AdaptiveRate, peer: AdaptiveRate, at: float, gap: float) -> None:
+    """``peer`` starts at ``at``; a request of ``core``'s sent ``gap`` later is throttled."""
+    peer.started(at)
+    core.throttled(at + gap + 0.001, sent_at=at + gap)
+
+
+def test_the_constants_are_a_verdict_at_eight_throttles_three_and_a_half_errors_below_a_half() -> None:
+    assert (EVIDENCE, Z) == (8, 3.5)
+
+
+def test_eight_throttles_just_after_the_other_endpoints_starts_unite_the_two() -> None:
+    _, (a, b) = account_of(10.0, 10.0)
+    for i in range(EVIDENCE - 1):
+        throttle_after(a, b, i * 0.1, 0.005)  # a phase of 0.05 in b's pace of 10/s
+    assert (a.lead, b.lead) == (a, b)
+    throttle_after(a, b, 0.7, 0.005)
+    assert (a.lead, b.lead) == (a, a)
+
+
+def test_the_verdict_weighs_the_mean_phase_against_its_standard_error() -> None:
+    # eight throttles at a phase of 0.09: (0.5 - 0.09) x sqrt(8 x 12) = 4.02, above 3.5
+    _, (a, b) = account_of(10.0, 10.0)
+    for i in range(8):
+        throttle_after(a, b, i * 0.1, 0.009)
+    assert b.lead is a
+    # at 0.142: (0.5 - 0.142) x sqrt(96) = 3.508, just above; at 0.144: 3.488, just below
+    _, (a, b) = account_of(10.0, 10.0)
+    for i in range(8):
+        throttle_after(a, b, i * 0.1, 0.0142)
+    assert b.lead is a
+    _, (a, b) = account_of(10.0, 10.0)
+    for i in range(8):
+        throttle_after(a, b, i * 0.1, 0.0144)
+    assert b.lead is b
+
+
+def test_phases_spread_evenly_never_unite() -> None:
+    _, (a, b) = account_of(10.0, 10.0)
+    for i in range(200):
+        throttle_after(a, b, i * 0.1, 0.01 * (i % 10) + 0.005)  # phases 0.05, 0.15, ..., 0.95
+    assert b.lead is b
+
+
+def test_evidence_counts_both_ways_between_a_pair() -> None:
+    _, (a, b) = account_of(10.0, 10.0)
+    for i in range(4):
+        throttle_after(a, b, i * 0.2, 0.005)
+        throttle_after(b, a, i * 0.2 + 0.1, 0.005)
+    assert (a.lead, b.lead) == (b, b)  # the eighth, b's, united them: the one throttled paces both
+
+
+def test_a_start_in_the_same_millisecond_is_no_evidence() -> None:
+    _, (a, b) = account_of(10.0, 10.0)
+    for i in range(50):
+        throttle_after(a, b, i * 0.1, 0.0009)  # in step: limiters alike, or one event-loop wake-up
+    assert b.lead is b
+    for i in range(EVIDENCE):
+        throttle_after(a, b, 5 + i * 0.1, 0.001)  # a millisecond: a phase of 0.01
+    assert b.lead is a
+
+
+def test_an_endpoint_idle_for_its_last_second_is_no_evidence() -> None:
+    _, (a, b) = account_of(10.0, 10.0)
+    b.started(0.0)
+    for i in range(50):
+        a.throttled(2 + i * 0.1 + 0.001, sent_at=2 + i * 0.1)  # b's last start 2 s before (pruned)
+    assert b.lead is b
+    for i in range(EVIDENCE):
+        throttle_after(a, b, 10 + i * 0.1, 0.0015)  # counted as if the 50 had not come
+    assert b.lead is a
+
+
+def test_a_phase_is_at_most_one() -> None:
+    _, (a, b) = account_of(10.0, 10.0)
+    b.started(0.0)
+    for i in range(EVIDENCE):
+        a.throttled(0.9 + i * 0.01, sent_at=0.5 + i * 0.01)  # 0.5 s after b's start: 5 intervals, counted 1
+    for i in range(24):
+        throttle_after(a, b, 1 + i * 0.1, 0.0015)
+    # (8 x 1 + 24 x 0.015) / 32 = 0.26: (0.5 - 0.26) x sqrt(32 x 12) = 4.6, a verdict; counted at 5
+    # each, the mean would be 1.26
+    assert b.lead is a
+
+
+def test_one_limiter_pacing_two_adds_their_rates_and_ceilings() -> None:
+    _, (a, b) = account_of(20.0, 30.0)
+    a.rate, b.rate = 12.0, 7.0
+    a.absorb(b)
+    assert (a.rate, a.ceiling, b.lead) == (19.0, 50.0, a)
+    _, (a, b) = account_of(20.0, 30.0)
+    a.rate, b.rate = 20.0, 30.0 + 5.0  # (a rate above its ceiling is not held, but the sum is)
+    a.ceiling = 20.0
+    b.ceiling = 25.0
+    a.absorb(b)
+    assert (a.rate, a.ceiling) == (45.0, 45.0)
+    _, (a, b) = account_of(None, None)
+    a.absorb(b)
+    assert (a.rate, a.ceiling) == (10.0, None)
+
+
+def test_the_edge_is_found_afresh_once_two_are_paced_as_one() -> None:
+    _, (a, b) = account_of(None, None)
+    a.throttled(0.0, sent_at=0.0)  # out of slow start
+    a._hold = 500.0
+    a.absorb(b)
+    assert a.slow_start is True
+    assert a._hold == 0.0
+    _, (a, b) = account_of(40.0, 40.0)  # under a ceiling: no slow start, the recovery without a hold
+    a._hold = 500.0
+    a.absorb(b)
+    assert a.slow_start is False
+    assert a._hold == 0.0
+
+
+def test_the_one_pacing_both_keeps_the_later_schedule() -> None:
+    _, (a, b) = account_of(10.0, 10.0)
+    a.started(1.0)
+    b.started(1.04)
+    a.absorb(b)
+    assert a.next_start(1.05) == pytest.approx(1.04 + 1 / 20.0)
+
+
+def test_an_absorbed_limiter_hands_every_call_to_the_one_pacing_it() -> None:
+    _, (a, b) = account_of(10.0, 10.0)
+    a.absorb(b)
+    a.started(1.0)
+    assert b.next_start(1.01) == a.next_start(1.01) == pytest.approx(1.05)
+    b.started(1.05)
+    assert a.start_before(2.0) == 1.05
+    b.succeeded(1.1, sent_at=1.05)
+    assert a.rtt == pytest.approx(0.05)
+    assert b.rtt is None
+    cuts = a.cuts
+    for i in range(3):
+        b.throttled(1.2 + i * 0.01, sent_at=1.1 + i * 0.01)
+    assert a.cuts == cuts + 1  # the alarm: three throttles, half the round or more
+    assert b.cuts == 0
+
+
+def test_a_limiter_reads_the_pace_of_the_one_pacing_it() -> None:
+    account = SharedQuota()
+    first = RateLimiter(10.0, 4, name="e0", account=account)
+    second = RateLimiter(10.0, 4, name="e1", account=account)
+    first.core.absorb(second.core)
+    assert second.rate == first.rate == 20.0
+
+
+def test_the_endpoints_paces_begin_out_of_step() -> None:
+    _, (a, b, c) = account_of(10.0, 10.0, 10.0)
+    assert b.next_start(100.0) == pytest.approx(100.0 + 1 / 30.0)  # the first: the account's origin
+    assert a.next_start(100.5) == pytest.approx(100.0)
+    assert c.next_start(100.5) == pytest.approx(100.0 + 2 / 30.0)
+
+
+def test_an_endpoint_alone_in_its_account_starts_at_once() -> None:
+    _, (a,) = account_of(10.0)
+    assert a.next_start(7.0) == pytest.approx(7.0)
+    a.started(7.0)
+    assert a.next_start(7.0) == pytest.approx(7.1)
+
+
+def test_a_third_endpoint_joins_the_two_paced_as_one() -> None:
+    _, (a, b, c) = account_of(10.0, 10.0, 10.0)
+    for i in range(EVIDENCE):
+        throttle_after(a, b, i * 0.1, 0.005)
+    assert b.lead is a
+    for i in range(EVIDENCE):
+        throttle_after(c, a, 1 + i * 0.1, 0.002)  # a now paces b too: a phase of 0.03-0.04
+    assert (a.lead, b.lead, c.lead) == (c, c, c)
+    assert c.ceiling == 30.0
+
+
+def test_a_throttle_of_an_absorbed_limiter_counts_once() -> None:
+    _, (a, b, c) = account_of(10.0, 10.0, 10.0)
+    a.absorb(b)
+    for i in range(4):
+        throttle_after(b, c, i * 0.1, 0.005)  # handed to a, which weighs it against c's pace
+    for i in range(3):
+        throttle_after(a, c, 0.4 + i * 0.1, 0.005)
+    assert c.lead is c  # seven throttles, not eleven
+    throttle_after(a, c, 0.7, 0.005)
+    assert (a.lead, b.lead, c.lead) == (a, a, a)
+
+
+def test_the_verdict_is_logged_with_the_endpoints_paced_as_one() -> None:
+    _, (a, b) = account_of(10.0, 10.0)
+    with capture_logs() as logs:
+        for i in range(EVIDENCE):
+            throttle_after(a, b, i * 0.1, 0.005)
+    united = [e for e in logs if e["event"] == "ratelimit.shared_quota"]
+    assert len(united) == 1
+    assert united[0]["endpoints"] == ["e0", "e1"]
+    assert united[0]["rate"] == round(a.rate, 3)
+    assert not math.isnan(united[0]["rate"])
