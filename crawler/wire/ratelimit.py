@@ -157,8 +157,11 @@ class AdaptiveRate:
         if self._last_start == -math.inf and self.account is not None:
             self._last_start = self.account.first_start(self, now)
         due = self._last_start + 1.0 / self.rate
-        if due > now:
+        if due > now - min(LATE_CREDIT, 0.5 / self.rate):
+            # waiting on the pace, or starting when it is due after waiting on it: at a pace under one a
+            # second, a wait counted from its beginning ended more than a second before its answer
             self._backlogged_at = now
+        if due > now:
             if self._window_open and in_flight is not None and in_flight < self._window:
                 return now
             if self.slow_start and self.rtt is not None:

@@ -39,13 +39,44 @@ def test_busy_workers_that_never_waited_on_the_pace_do_not_grow_it() -> None:
     assert core.rate == 5.0
 
 
-def test_a_start_due_exactly_now_did_not_wait() -> None:
+def test_a_start_on_its_schedule_waited_on_the_pace() -> None:
     core = after_slow_start(rate=8.0, level=100.0)
     for i in range(5):
         core.started(0.5 + i * 0.125)  # the last at 1.0: next due at 1.125
-    assert core.next_start(1.125) == 1.125  # due now: starts at once, nothing waited
-    core.succeeded(1.2, sent_at=1.15)
+    assert core.next_start(1.134) == 1.125  # due 9 ms ago (under LATE_CREDIT): it waited on the pace
+    core.succeeded(1.184, sent_at=1.134)
+    assert core.rate == pytest.approx(16.0)  # slow start: + 0.4 / 0.05 s
+
+
+def test_a_start_later_than_its_schedule_did_not_wait() -> None:
+    core = after_slow_start(rate=8.0, level=100.0)
+    for i in range(5):
+        core.started(0.5 + i * 0.125)
+    assert core.next_start(1.1351) == 1.125  # due more than LATE_CREDIT ago: the pace was idle
+    core.succeeded(1.1851, sent_at=1.1351)
     assert core.rate == 8.0
+
+
+@pytest.mark.parametrize(("late", "waited"), [(0.0024, True), (0.0026, False)])
+def test_at_a_fast_pace_a_start_late_by_half_an_interval_did_not_wait(late: float, waited: bool) -> None:
+    core = after_slow_start(rate=200.0, level=1000.0)
+    core.slow_start = False
+    for i in range(50):
+        core.started(0.755 + i * 0.005)  # 200/s, the last at 1.0: next due at 1.005
+    core.next_start(1.005 + late)  # the interval is 5 ms: up to 2.5 ms late, it was waiting
+    assert core._busy(1.0077) is waited
+
+
+def test_under_one_request_a_second_a_pace_that_held_requests_back_is_still_the_bottleneck() -> None:
+    core = after_slow_start(rate=0.8, level=1.0)
+    core.slow_start = False
+    core.started(10.0)
+    assert core.next_start(10.001) == 11.25  # the next request waits 1.25 s on the pace ...
+    assert core.next_start(11.25) == 11.25  # ... and starts when it is due
+    core.started(11.25)
+    # its answer, 20 ms later: the pace held a request back 1.27 s before, longer than a second;
+    # counted from the start, the limiter is the bottleneck (it was not: never grew under 1/s)
+    assert core._busy(11.27)
 
 
 def test_in_slow_start_recently_means_four_round_trips() -> None:
