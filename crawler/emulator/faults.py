@@ -239,14 +239,17 @@ class Quota:
 class FaultInjector:
     """Answers, per request, the latency to add, whether the quota admits it, and which fault fires."""
 
-    def __init__(self, config: FaultConfig, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, config: FaultConfig, clock: Callable[[], float] = time.monotonic, quota: Quota | None = None
+    ) -> None:
+        """``quota``: one shared with other endpoints (an account-wide quota) instead of the config's."""
         self.config = config
         self._rng = random.Random(config.seed)
-        self._quota = (
-            Quota(config.quota_rps, config.burst, config.quota_shape, config.quota_changes, clock)
-            if config.quota_rps is not None
-            else None
-        )
+        self._quota = quota
+        if quota is None and config.quota_rps is not None:
+            self._quota = Quota(
+                config.quota_rps, config.burst, config.quota_shape, config.quota_changes, clock
+            )
         self._arrival_jitter = config.arrival_jitter_ms / 1000.0
         self._generic = tuple(k for k in GENERIC_FAULTS if config.rate(k) > 0)
         self._fixed = config.latency_ms / 1000.0

@@ -28,7 +28,7 @@ from crawler.emulator import api_errors
 from crawler.emulator.api_errors import EmulatorApiError
 from crawler.emulator.auth import RequestVerifier
 from crawler.emulator.backend import Backend
-from crawler.emulator.faults import FaultConfig, FaultInjector, FaultKind
+from crawler.emulator.faults import FaultConfig, FaultInjector, FaultKind, Quota
 from crawler.emulator.fc2_routes import BODYLESS_ROUTES, Fc2Api
 from crawler.emulator.fc3_routes import FC3_API, Acs3Verifier, Fc3Api
 from crawler.emulator.paging import TokenCodec
@@ -77,6 +77,7 @@ class EmulatorApp:
         wall_clock: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.monotonic,
         identity: IdentityRegistry | None = None,
+        quota: Quota | None = None,
     ) -> None:
         self.backend = backend
         #: the estate's users, roles and issued sessions: their keys are accepted for this account only
@@ -90,7 +91,7 @@ class EmulatorApp:
         #: serve FC 3.0 too; ``False`` emulates an endpoint that only speaks FC 2.0 (404 under /2023-03-30)
         self.serves_fc3 = fc3
         self.stats = ServerStats(clock)
-        self.injector = FaultInjector(self.faults, clock)
+        self.injector = FaultInjector(self.faults, clock, quota)  # quota: shared with other endpoints
         gate: dict[str, Any] = {
             "security_token": security_token,
             "wall_clock": wall_clock,

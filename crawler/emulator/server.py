@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from crawler.emulator.backend import Backend
-from crawler.emulator.faults import FaultConfig
+from crawler.emulator.faults import FaultConfig, Quota
 from crawler.emulator.gateway import EmulatorApp
 from crawler.emulator.metadata_routes import CredentialsUriApi, ImdsApi
 from crawler.emulator.ram import IdentityRegistry
@@ -68,9 +68,12 @@ async def run_emulator(
     fc3: bool = True,
     shutdown_timeout: float = 0.5,
     identity: IdentityRegistry | None = None,
+    quota: Quota | None = None,
 ) -> AsyncIterator[RunningEmulator]:
     """Serve ``backend`` from the current event loop for the duration of the ``async with``;
-    ``identity``: also accept the estate's RAM user keys and issued sessions for this account."""
+    ``identity``: also accept the estate's RAM user keys and issued sessions for this account;
+    ``quota``: one quota shared with other emulators on the same loop (an account-wide quota), in
+    place of the one ``faults`` describes."""
     app = EmulatorApp(
         backend,
         faults,
@@ -79,6 +82,7 @@ async def run_emulator(
         omit_empty_configs=omit_empty_configs,
         fc3=fc3,
         identity=identity,
+        quota=quota,
     )
     runner = web.AppRunner(
         app.build(), access_log=None, handler_cancellation=True, shutdown_timeout=shutdown_timeout

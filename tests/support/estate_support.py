@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from crawler.emulator import AccountSpec, Backend, generate_account
-from crawler.emulator.faults import FaultConfig
+from crawler.emulator.faults import FaultConfig, Quota
 from crawler.emulator.generator import credentials_for_seed
 from crawler.emulator.server import RunningEmulator, run_emulator
 
@@ -36,8 +36,17 @@ class RegionSpec:
 class AccountEmulator:
     """A context manager: every region of one account served from one background thread."""
 
-    def __init__(self, account_id: str, key_seed: int, regions: Sequence[RegionSpec]) -> None:
+    def __init__(
+        self,
+        account_id: str,
+        key_seed: int,
+        regions: Sequence[RegionSpec],
+        shared_quota: FaultConfig | None = None,
+    ) -> None:
+        """``shared_quota``: one quota (its ``quota_*`` and ``burst``) that every region draws on, as an
+        account-wide quota would; each region keeps the rest of its own faults (or these)."""
         self.account_id = account_id
+        self._shared = shared_quota
         self.access_key_id, self.access_key_secret = credentials_for_seed(key_seed)
         self.backends: dict[str, Backend] = {}
         self._faults: dict[str, FaultConfig | None] = {}
@@ -87,9 +96,14 @@ class AccountEmulator:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
+        shared = self._shared
+        quota = None
+        if shared is not None and shared.quota_rps is not None:
+            quota = Quota(shared.quota_rps, shared.burst, shared.quota_shape, shared.quota_changes)
         async with AsyncExitStack() as stack:
             for region, backend in self.backends.items():
-                running = await stack.enter_async_context(run_emulator(backend, self._faults[region]))
+                faults = self._faults[region] or shared
+                running = await stack.enter_async_context(run_emulator(backend, faults, quota=quota))
                 self._running[region] = running
                 self.endpoints[region] = running.endpoint
             self._ready.set()
