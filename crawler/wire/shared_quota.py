@@ -22,12 +22,13 @@ from __future__ import annotations
 import math
 
 from crawler.log import get_logger
-from crawler.wire.ratelimit import TIMER_GRAIN, AdaptiveRate
+from crawler.wire.ratelimit import TIMER_GRAIN, WINDOW, AdaptiveRate
 
 log = get_logger(__name__)
 
 EVIDENCE = 8  # throttles of one endpoint timed against another's starts before a verdict ...
 Z = 3.5  # ... that they share a quota: the mean phase this many standard errors below a half
+IDLE_REFUSALS = 3  # or this many refusals running of requests sent after a second without a start
 UNIFORM_SD = 1.0 / math.sqrt(12.0)  # the standard deviation of a phase spread evenly over 0..1
 
 
@@ -37,26 +38,37 @@ class SharedQuota:
     def __init__(self) -> None:
         self.members: list[AdaptiveRate] = []
         self._origin: float | None = None
+        self._index: dict[int, int] = {}  # id(limiter) -> its index in members
         #: per pair of pacing limiters (indexes into members, lower first): throttles counted, phases summed
         self._phases: dict[tuple[int, int], tuple[int, float]] = {}
+        #: per pacing limiter: its refusals running while idle, since the first of them was sent
+        self._idle: dict[int, tuple[int, float]] = {}
 
     def join(self, core: AdaptiveRate) -> None:
+        self._index[id(core)] = len(self.members)
         self.members.append(core)
 
     def first_start(self, core: AdaptiveRate, now: float) -> float:
         """The start ``core``'s pace counts its first from: the k-th of n endpoints begins k/n of its
-        interval after the account's first start (paces in step collide on a shared token every time)."""
+        interval after the account's first start (paces in step collide on a shared token every time),
+        where k/n of an interval is a millisecond or more."""
         if self._origin is None:
             self._origin = now
-        k, n = self.members.index(core), len(self.members)
+        k, n = self._index[id(core)], len(self.members)
+        if 1.0 / (n * core.rate) < TIMER_GRAIN:
+            k = 0  # a step finer than the timers keep: the phases would be jitter, in step or not
         return self._origin + (k / n - 1.0) / core.rate
 
     def throttled(self, core: AdaptiveRate, sent_at: float) -> None:
-        """A request of ``core``'s sent at ``sent_at`` was throttled: weigh its phase in each other pace."""
-        lead = core.lead
-        me = self.members.index(lead)
+        """A request of ``core``'s (a limiter pacing itself) sent at ``sent_at`` was refused: weigh its
+        phase in each other pace."""
+        me = self._index[id(core)]
+        if core.start_before(math.nextafter(sent_at, -math.inf)) is None and self._refused_idle(
+            core, me, sent_at
+        ):
+            return
         for other, peer in enumerate(self.members):
-            if peer.lead is not peer or peer is lead:
+            if peer.lead is not peer or peer is core:
                 continue  # paced by another limiter, or by this one
             last = peer.start_before(sent_at)
             if last is None or sent_at - last < TIMER_GRAIN:
@@ -69,8 +81,32 @@ class SharedQuota:
             count, total = count + 1, total + phase
             self._phases[pair] = (count, total)
             if count >= EVIDENCE and (0.5 - total / count) * math.sqrt(count) >= Z * UNIFORM_SD:
-                self._unite(lead, peer, other)
+                self._unite(core, peer, other)
                 return
+
+    def _refused_idle(self, lead: AdaptiveRate, me: int, sent_at: float) -> bool:
+        """A request sent after a second without a start of ``lead``'s was refused. A quota of its own
+        (of a request a second or more) would have had a token for it; a quota shared with an endpoint
+        admitted in the last second may not. ``IDLE_REFUSALS`` running (no success since the first)
+        unite it with the busiest such endpoint. True when they did."""
+        since = sent_at - WINDOW
+        busy = [
+            (peer.accepted(sent_at, WINDOW), other)
+            for other, peer in enumerate(self.members)
+            if peer.lead is peer and peer is not lead and peer.admitted_after(since)
+        ]
+        if not busy:
+            return False
+        count, first = self._idle.get(me, (0, sent_at))
+        if lead.admitted_after(first):
+            count, first = 0, sent_at  # a success since the run began: it starts again
+        count += 1
+        self._idle[me] = (count, first)
+        if count < IDLE_REFUSALS:
+            return False
+        other = max(busy)[1]
+        self._unite(lead, self.members[other], other)
+        return True
 
     def _unite(self, lead: AdaptiveRate, peer: AdaptiveRate, index: int) -> None:
         for member in self.members:
@@ -78,5 +114,6 @@ class SharedQuota:
                 member.lead = lead
         lead.absorb(peer)
         self._phases = {pair: v for pair, v in self._phases.items() if index not in pair}
+        self._idle.pop(index, None)
         together = [m.name for m in self.members if m.lead is lead]
         log.info("ratelimit.shared_quota", endpoints=together, rate=round(lead.rate, 3))

@@ -11,7 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from crawler.wire.ratelimit import AdaptiveRate, RateLimiter
-from crawler.wire.shared_quota import EVIDENCE, SharedQuota, Z
+from crawler.wire.shared_quota import EVIDENCE, IDLE_REFUSALS, SharedQuota, Z
 
 
 def account_of(*ceilings: float | None) -> tuple[SharedQuota, list[AdaptiveRate]]:
@@ -26,8 +26,8 @@ def throttle_after(core: AdaptiveRate, peer: AdaptiveRate, at: float, gap: float
     core.throttled(at + gap + 0.001, sent_at=at + gap)
 
 
-def test_the_constants_are_a_verdict_at_eight_throttles_three_and_a_half_errors_below_a_half() -> None:
-    assert (EVIDENCE, Z) == (8, 3.5)
+def test_the_constants() -> None:
+    assert (EVIDENCE, Z, IDLE_REFUSALS) == (8, 3.5, 3)
 
 
 def test_eight_throttles_just_after_the_other_endpoints_starts_unite_the_two() -> None:
@@ -174,6 +174,15 @@ def test_the_endpoints_paces_begin_out_of_step() -> None:
     assert c.next_start(100.5) == pytest.approx(100.0 + 2 / 30.0)
 
 
+def test_paces_too_fast_for_a_millisecond_step_begin_in_step() -> None:
+    _, (a, b) = account_of(600.0, 600.0)  # half an interval: 0.83 ms, finer than the timers keep
+    assert a.next_start(100.0) == pytest.approx(100.0)
+    assert b.next_start(100.0) == pytest.approx(100.0)
+    _, (a, b) = account_of(500.0, 500.0)  # 1 ms: kept
+    assert a.next_start(100.0) == pytest.approx(100.0)
+    assert b.next_start(100.0) == pytest.approx(100.001)
+
+
 def test_an_endpoint_alone_in_its_account_starts_at_once() -> None:
     _, (a,) = account_of(10.0)
     assert a.next_start(7.0) == pytest.approx(7.0)
@@ -202,6 +211,66 @@ def test_a_throttle_of_an_absorbed_limiter_counts_once() -> None:
     assert c.lead is c  # seven throttles, not eleven
     throttle_after(a, c, 0.7, 0.005)
     assert (a.lead, b.lead, c.lead) == (a, a, a)
+
+
+def admitted(core: AdaptiveRate, start: float, end: float, pace: float) -> None:
+    """``core`` starts requests at ``pace`` a second from ``start`` to ``end``, each admitted 10 ms on."""
+    t = start
+    while t < end:
+        core.started(t)
+        core.succeeded(t + 0.01, sent_at=t)
+        t += 1.0 / pace
+
+
+def refused_idle(core: AdaptiveRate, at: float) -> None:
+    core.started(at)
+    core.throttled(at + 0.001, sent_at=at)
+
+
+def test_refusals_running_of_requests_sent_idle_unite_with_the_busiest_admitted_endpoint() -> None:
+    _, (a, b, c) = account_of(10.0, 40.0, 40.0)
+    for n, at in enumerate((10.0, 12.0, 14.0)):
+        admitted(b, at - 1.5, at, 10.0)  # both busy and admitted; c the busier
+        admitted(c, at - 1.5 + 0.013, at, 30.0)  # (phases of a's refusals near a half in both)
+        assert (a.lead, b.lead, c.lead) == (a, b, c), n
+        refused_idle(a, at)
+    assert (a.lead, b.lead, c.lead) == (a, b, a)
+
+
+def test_an_admitted_request_between_idle_refusals_starts_the_count_again() -> None:
+    _, (a, b) = account_of(10.0, 40.0)
+    for at in (10.0, 12.0):
+        admitted(b, at - 1.5, at, 10.0)
+        refused_idle(a, at)
+    a.started(13.0)
+    a.succeeded(13.01, sent_at=13.0)
+    for at in (15.0, 17.0):
+        admitted(b, at - 1.5, at, 10.0)
+        refused_idle(a, at)
+    assert b.lead is b
+    admitted(b, 17.5, 19.0, 10.0)
+    refused_idle(a, 19.0)
+    assert b.lead is a
+
+
+def test_idle_refusals_with_no_endpoint_admitted_in_the_last_second_are_no_evidence() -> None:
+    _, (a, b) = account_of(10.0, 40.0)
+    for at in (10.0, 12.0, 14.0, 16.0):
+        for i in range(10):  # b busy but refused too: an outage, not a quota taken by b
+            t = at - 0.9 + i * 0.05
+            b.started(t)
+            b.throttled(t + 0.001, sent_at=t)
+        refused_idle(a, at)
+    assert (a.lead, b.lead) == (a, b)
+
+
+def test_a_refusal_within_a_second_of_the_endpoints_last_start_is_not_idle() -> None:
+    _, (a, b) = account_of(10.0, 40.0)
+    for at in (10.0, 12.0, 14.0):
+        admitted(b, at - 1.5 + 0.05, at, 10.0)  # phases of a half
+        a.started(at - 0.99)
+        refused_idle(a, at)
+    assert (a.lead, b.lead) == (a, b)
 
 
 def test_the_verdict_is_logged_with_the_endpoints_paced_as_one() -> None:
