@@ -88,7 +88,9 @@ MODULES: dict[str, tuple[str, ...]] = {
         "tests/wire/test_ratelimit_pins.py",
         "tests/wire/test_ratelimit_pacing.py",
         "tests/wire/test_ratelimit_controller_pins.py",
+        "tests/wire/test_shared_quota.py",  # absorb, start_before, admitted_after
     ),
+    "wire.shared_quota": ("tests/wire/test_shared_quota.py",),
     "wire.pager": ("tests/wire/test_pager.py", "tests/wire/test_pager_pins.py"),
     "crawl.pipeline": (
         "tests/crawl/test_crawl_workers.py",

@@ -185,9 +185,9 @@ class AdaptiveRate:
         index = bisect_right(self._starts, when) - 1
         return self._starts[index] if index >= 0 and self._starts[index] > when - WINDOW else None
 
-    def admitted_after(self, when: float) -> bool:
-        """Whether a request was admitted after ``when``."""
-        return bool(self._successes) and self._successes[-1] > when
+    def admitted_since(self, when: float) -> int:
+        """Requests admitted after ``when`` (counted over the last second or ten, at least)."""
+        return len(self._successes) - bisect_right(self._successes, when)
 
     def absorb(self, other: AdaptiveRate) -> None:
         """Pace ``other``'s requests too, from now on: the two share one quota. The rates and ceilings

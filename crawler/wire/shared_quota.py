@@ -63,10 +63,8 @@ class SharedQuota:
         """A request of ``core``'s (a limiter pacing itself) sent at ``sent_at`` was refused: weigh its
         phase in each other pace."""
         me = self._index[id(core)]
-        if core.start_before(math.nextafter(sent_at, -math.inf)) is None and self._refused_idle(
-            core, me, sent_at
-        ):
-            return
+        if core.start_before(math.nextafter(sent_at, -math.inf)) is None:
+            self._refused_idle(core, me, sent_at)
         for other, peer in enumerate(self.members):
             if peer.lead is not peer or peer is core:
                 continue  # paced by another limiter, or by this one
@@ -81,39 +79,35 @@ class SharedQuota:
             count, total = count + 1, total + phase
             self._phases[pair] = (count, total)
             if count >= EVIDENCE and (0.5 - total / count) * math.sqrt(count) >= Z * UNIFORM_SD:
-                self._unite(core, peer, other)
-                return
+                self._unite(core, peer)
 
-    def _refused_idle(self, lead: AdaptiveRate, me: int, sent_at: float) -> bool:
+    def _refused_idle(self, lead: AdaptiveRate, me: int, sent_at: float) -> None:
         """A request sent after a second without a start of ``lead``'s was refused. A quota of its own
         (of a request a second or more) would have had a token for it; a quota shared with an endpoint
         admitted in the last second may not. ``IDLE_REFUSALS`` running (no success since the first)
-        unite it with the busiest such endpoint. True when they did."""
+        unite it with the busiest such endpoint."""
         since = sent_at - WINDOW
         busy = [
-            (peer.accepted(sent_at, WINDOW), other)
+            (admitted, other)
             for other, peer in enumerate(self.members)
-            if peer.lead is peer and peer is not lead and peer.admitted_after(since)
+            if peer.lead is peer and peer is not lead and (admitted := peer.admitted_since(since))
         ]
         if not busy:
-            return False
+            return
         count, first = self._idle.get(me, (0, sent_at))
-        if lead.admitted_after(first):
+        if lead.admitted_since(first):
             count, first = 0, sent_at  # a success since the run began: it starts again
         count += 1
         self._idle[me] = (count, first)
-        if count < IDLE_REFUSALS:
-            return False
-        other = max(busy)[1]
-        self._unite(lead, self.members[other], other)
-        return True
+        if count >= IDLE_REFUSALS:
+            self._unite(lead, self.members[max(busy)[1]])
 
-    def _unite(self, lead: AdaptiveRate, peer: AdaptiveRate, index: int) -> None:
+    def _unite(self, lead: AdaptiveRate, peer: AdaptiveRate) -> None:
+        """``lead`` paces ``peer`` and those it paced. (Their evidence is left: a limiter that paces
+        no more is never weighed again.)"""
         for member in self.members:
             if member.lead is peer and member is not peer:
                 member.lead = lead
         lead.absorb(peer)
-        self._phases = {pair: v for pair, v in self._phases.items() if index not in pair}
-        self._idle.pop(index, None)
         together = [m.name for m in self.members if m.lead is lead]
         log.info("ratelimit.shared_quota", endpoints=together, rate=round(lead.rate, 3))

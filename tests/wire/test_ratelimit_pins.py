@@ -67,6 +67,15 @@ def test_at_a_fast_pace_a_start_late_by_half_an_interval_did_not_wait(late: floa
     assert core._busy(1.0077) is waited
 
 
+def test_a_start_later_than_half_an_interval_to_the_bit_did_not_wait() -> None:
+    core = after_slow_start(rate=64.0, level=100.0)
+    core.slow_start = False
+    for i in range(40):
+        core.started(1.0 - (39 - i) / 64.0)  # 64/s, the last at 1.0: next due at 1.015625
+    core.next_start(1.0234375)  # late by exactly half an interval (1/128 s, under LATE_CREDIT)
+    assert not core._busy(1.0235)
+
+
 def test_under_one_request_a_second_a_pace_that_held_requests_back_is_still_the_bottleneck() -> None:
     core = after_slow_start(rate=0.8, level=1.0)
     core.slow_start = False

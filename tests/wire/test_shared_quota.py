@@ -5,8 +5,6 @@ paces beginning out of step. The simulation (test_ratelimit_simulation.py) holds
 
 from __future__ import annotations
 
-import math
-
 import pytest
 from structlog.testing import capture_logs
 
@@ -273,13 +271,120 @@ def test_a_refusal_within_a_second_of_the_endpoints_last_start_is_not_idle() -> 
     assert (a.lead, b.lead) == (a, b)
 
 
+def test_the_busiest_is_the_one_admitted_most_over_the_last_second() -> None:
+    _, (a, b, c) = account_of(10.0, 40.0, 40.0)
+    for at in (10.0, 12.0, 14.0):
+        admitted(b, at - 0.99, at - 0.5, 12.0)  # 6 admitted in the second, none in its last half ...
+        admitted(c, at - 0.2, at - 0.01, 20.0)  # ... 4, all in its last fifth
+        refused_idle(a, at)
+    assert (a.lead, b.lead, c.lead) == (a, a, c)
+
+
+def test_each_endpoint_counts_its_own_idle_refusals() -> None:
+    _, (a, b, c) = account_of(10.0, 40.0, 10.0)
+    for at in (10.0, 12.0):
+        admitted(b, at - 1.5, at, 10.0)
+        refused_idle(a, at)
+    admitted(b, 12.5, 14.0, 10.0)
+    refused_idle(c, 14.0)  # a third idle refusal, but c's first
+    assert (a.lead, b.lead, c.lead) == (a, b, c)
+
+
+def test_an_idle_refusal_is_weighed_by_its_phase_too() -> None:
+    _, (a, b) = account_of(10.0, 10.0)
+    admitted(b, 8.5, 10.0, 10.0)
+    refused_idle(a, 10.005)  # idle, and 5 ms after b's start: a phase of 0.05
+    for i in range(EVIDENCE - 1):
+        b.started(11.0 + i * 0.1)
+        a.started(11.0 + i * 0.1 - 0.05)  # not idle
+        a.throttled(11.0 + i * 0.1 + 0.006, sent_at=11.0 + i * 0.1 + 0.005)
+    assert b.lead is a  # the eighth phase: the idle refusal's counted
+
+
+def test_an_idle_or_in_step_endpoint_does_not_stop_the_others_being_weighed() -> None:
+    _, (a, b, c) = account_of(10.0, 10.0, 10.0)
+    for i in range(EVIDENCE):
+        throttle_after(a, c, i * 0.1, 0.005)  # b never starts: idle
+    assert (a.lead, b.lead, c.lead) == (a, b, a)
+
+
+def test_evidence_is_kept_per_pair() -> None:
+    _, (a, b, c) = account_of(10.0, 10.0, 10.0)
+    for i in range(EVIDENCE // 2):
+        at = i * 0.1
+        b.started(at)
+        c.started(at + 0.0001)
+        a.throttled(at + 0.006, sent_at=at + 0.005)  # a phase of 0.05 in both paces
+    assert (b.lead, c.lead) == (b, c)  # four each, not eight
+
+
+def test_an_absorbed_endpoints_last_starts_are_no_evidence() -> None:
+    _, (a, b) = account_of(10.0, 10.0)
+    for i in range(5):
+        b.started(0.5 + i * 0.1)  # the last at 0.9
+    a.absorb(b)
+    for i in range(EVIDENCE):
+        a.throttled(0.9 + 0.005 + i * 0.001, sent_at=0.9 + 0.004 + i * 0.001)  # just after b's last
+    assert a.ceiling == 20.0  # not absorbed twice
+
+
+def test_a_start_a_millisecond_before_is_evidence() -> None:
+    _, (a, b) = account_of(10.0, 10.0)
+    b.started(0.0)
+    a.throttled(0.002, sent_at=0.001)  # exactly TIMER_GRAIN after b's start: counted
+    for i in range(EVIDENCE - 1):
+        throttle_after(a, b, 1 + i * 0.1, 0.002)
+    assert b.lead is a
+
+
+def test_evidence_against_a_third_endpoint_is_kept_when_two_unite() -> None:
+    _, (a, b, c) = account_of(10.0, 10.0, 10.0)
+    for i in range(EVIDENCE - 1):
+        throttle_after(a, c, i * 0.1, 0.005)
+    a.absorb(b)  # (as a verdict would)
+    throttle_after(a, c, 0.7, 0.005)
+    assert c.lead is a
+
+
+def test_a_ceiling_and_no_ceiling_paced_as_one_have_none() -> None:
+    _, (a, b) = account_of(10.0, None)
+    a.absorb(b)
+    assert (a.ceiling, a.slow_start) == (None, True)
+
+
+def test_an_absorbed_limiter_hands_its_requests_in_flight_to_the_initial_window() -> None:
+    _, (a, b) = account_of(None, None)  # both in their first slow start: the window is open
+    a.absorb(b)
+    a.started(1.0)
+    assert b.next_start(1.001, in_flight=1) == 1.001  # under the window: at once
+    assert b.next_start(1.001) > 1.001  # (not knowing how many: the pace)
+
+
+def test_a_start_exactly_a_second_before_is_not_in_the_last_second() -> None:
+    _, (a,) = account_of(10.0)
+    a.started(0.0)
+    assert a.start_before(0.5) == 0.0
+    assert a.start_before(1.0) is None
+
+
+def test_a_limiter_joins_its_account_under_its_name() -> None:
+    account = SharedQuota()
+    limiter = RateLimiter(10.0, 4, name="https://1.cn-hangzhou.fc.aliyuncs.com", account=account)
+    assert account.members == [limiter.core]
+    assert limiter.core.name == "https://1.cn-hangzhou.fc.aliyuncs.com"
+    assert AdaptiveRate(10.0).name == ""
+
+
 def test_the_verdict_is_logged_with_the_endpoints_paced_as_one() -> None:
     _, (a, b) = account_of(10.0, 10.0)
+    b.rate = 9.99951
     with capture_logs() as logs:
         for i in range(EVIDENCE):
             throttle_after(a, b, i * 0.1, 0.005)
     united = [e for e in logs if e["event"] == "ratelimit.shared_quota"]
     assert len(united) == 1
     assert united[0]["endpoints"] == ["e0", "e1"]
-    assert united[0]["rate"] == round(a.rate, 3)
-    assert not math.isnan(united[0]["rate"])
+    thousandths = united[0]["rate"] * 1000  # a's rate (cut by its own throttles) + 9.99951, rounded
+    assert abs(thousandths - round(thousandths)) < 1e-6
+    assert united[0]["rate"] != round(united[0]["rate"])
+    assert united[0]["rate"] > 9.99951
