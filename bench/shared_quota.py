@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--own", action="store_true", help="each region a quota of its own (none shared): the control"
     )
+    parser.add_argument("--log", type=Path, help="write the crawl's JSON log here, each rate cut included")
     args = parser.parse_args(argv)
     shared = FaultConfig(
         seed=args.seed,
@@ -70,14 +72,15 @@ def main(argv: list[str] | None = None) -> int:
             config.write_text(targets_toml({"ACCT": account}) + "\n[crawl]\nconcurrency = 32\n")
             env = {**_clean_env(), **account.env("ACCT"), "PYTHONPATH": os.getcwd()}
             command = [sys.executable, "-m", "crawler", "crawl", "--config", str(config)]
-            command += ["--output", str(Path(tmp) / "out.ndjson"), "-q", "--log-format", "json", "--verbose", *(["--verbose"] if os.environ.get("SHARED_QUOTA_DEBUG") else [])]
+            verbose = ["--verbose"] * (2 if args.log is not None else 1)  # with a log: each cut too
+            command += ["--output", str(Path(tmp) / "out.ndjson"), "-q", "--log-format", "json", *verbose]
             if args.rate is not None:
                 command += ["--rate", str(args.rate)]
             began = time.monotonic()
             done = subprocess.run(command, env=env, capture_output=True, check=False)
             wall = time.monotonic() - began
-            if os.environ.get("SHARED_QUOTA_LOG"):
-                Path(os.environ["SHARED_QUOTA_LOG"]).write_bytes(done.stderr)
+            if args.log is not None:
+                args.log.write_bytes(done.stderr)
         stats = [account.stats(r.region) for r in regions]
     arrivals, throttled = _summed(stats, "per_second"), _summed(stats, "throttled_per_second")
     admitted = [a - t for a, t in zip(arrivals, throttled, strict=True)]
@@ -107,13 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if done.returncode == 0 else 1
 
 
-def _summed(stats: list[dict[str, object]], key: str) -> list[int]:
+def _summed(stats: list[dict[str, Any]], key: str) -> list[int]:
     """Per-second counts of every region, added up (the regions' clocks start within milliseconds)."""
-    length = max(len(s[key]) + int(s["per_second_offset"]) for s in stats)  # type: ignore[arg-type]
-    total = [0] * length
-    for s in stats:
-        offset = int(s["per_second_offset"])  # type: ignore[call-overload]
-        for i, n in enumerate(s[key]):  # type: ignore[attr-defined]
+    series = [(int(s["per_second_offset"]), [int(n) for n in s[key]]) for s in stats]
+    total = [0] * max(offset + len(counts) for offset, counts in series)
+    for offset, counts in series:
+        for i, n in enumerate(counts):
             total[offset + i] += n
     return total
 
