@@ -8,8 +8,11 @@ apart. The phase of a throttled request in another endpoint's pace (the time sin
 start, times its pace) is spread evenly, a mean of a half, when the quota is the endpoint's own; it is
 small when the other just took the shared token. Once the mean phase of ``EVIDENCE`` throttles or more
 is ``Z`` standard errors below a half, one limiter paces both (``AdaptiveRate.absorb``): the collisions
-become a pace too high, which cuts cure. The reasoning and the measurements: docs/design.md, "Endpoints
-that share a quota", and docs/performance.md.
+become a pace too high, which cuts cure. A lone request (a region's first listing, retried a second
+apart) gives too few phases; but one sent after a second without a start finds a token in any quota of
+its own, so ``IDLE_REFUSALS`` of those running, while another endpoint was admitted, are a verdict too.
+The reasoning and the measurements: docs/design.md, "Endpoints that share a quota", and
+docs/performance.md.
 
 Invariants: a verdict is never undone; a start in the same millisecond as the other's is no evidence
 (limiters in step, or one event-loop wake-up, look alike to a shared token); the endpoints' paces begin
