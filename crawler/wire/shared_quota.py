@@ -41,14 +41,14 @@ class SharedQuota:
     def __init__(self) -> None:
         self.members: list[AdaptiveRate] = []
         self._origin: float | None = None
-        self._index: dict[int, int] = {}  # id(limiter) -> its index in members
+        self._index: dict[AdaptiveRate, int] = {}  # each limiter's index in members
         #: per pair of pacing limiters (indexes into members, lower first): throttles counted, phases summed
         self._phases: dict[tuple[int, int], tuple[int, float]] = {}
         #: per pacing limiter: its refusals running while idle, since the first of them was sent
         self._idle: dict[int, tuple[int, float]] = {}
 
     def join(self, core: AdaptiveRate) -> None:
-        self._index[id(core)] = len(self.members)
+        self._index[core] = len(self.members)
         self.members.append(core)
 
     def first_start(self, core: AdaptiveRate, now: float) -> float:
@@ -57,7 +57,7 @@ class SharedQuota:
         where k/n of an interval is a millisecond or more."""
         if self._origin is None:
             self._origin = now
-        k, n = self._index[id(core)], len(self.members)
+        k, n = self._index[core], len(self.members)
         if 1.0 / (n * core.rate) < TIMER_GRAIN:
             k = 0  # a step finer than the timers keep: the phases would be jitter, in step or not
         return self._origin + (k / n - 1.0) / core.rate
@@ -65,7 +65,7 @@ class SharedQuota:
     def throttled(self, core: AdaptiveRate, sent_at: float) -> None:
         """A request of ``core``'s (a limiter pacing itself) sent at ``sent_at`` was refused: weigh its
         phase in each other pace."""
-        me = self._index[id(core)]
+        me = self._index[core]
         if core.start_before(math.nextafter(sent_at, -math.inf)) is None:
             self._refused_idle(core, me, sent_at)
         for other, peer in enumerate(self.members):
