@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from bench._harness import _clean_env
+from bench._harness import REPO, _clean_env
 from crawler.emulator.faults import FaultConfig
 from tests.support.estate_support import AccountEmulator, RegionSpec, targets_toml
 
@@ -70,14 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "estate.toml"
             config.write_text(targets_toml({"ACCT": account}) + "\n[crawl]\nconcurrency = 32\n")
-            env = {**_clean_env(), **account.env("ACCT"), "PYTHONPATH": os.getcwd()}
+            env = {**_clean_env(), **account.env("ACCT")}
             command = [sys.executable, "-m", "crawler", "crawl", "--config", str(config)]
             verbose = ["--verbose"] * (2 if args.log is not None else 1)  # with a log: each cut too
             command += ["--output", str(Path(tmp) / "out.ndjson"), "-q", "--log-format", "json", *verbose]
             if args.rate is not None:
                 command += ["--rate", str(args.rate)]
             began = time.monotonic()
-            done = subprocess.run(command, env=env, capture_output=True, check=False)
+            done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, check=False)
             wall = time.monotonic() - began
             if args.log is not None:
                 args.log.write_bytes(done.stderr)
