@@ -87,6 +87,7 @@ LATE_CREDIT = 0.01  # seconds of lateness a start may make up on the schedule (t
 # test_ratelimit_simulation's busy-machine tests)
 TIMER_GRAIN = 0.001  # uvloop's timers count whole milliseconds
 WINDOW = 1.0  # seconds over which recent starts and successes are counted
+KEPT = 2.0 * WINDOW  # starts are kept this long (a throttle is answered after later starts: shared_quota.py)
 SHORT_SPAN = 0.1  # right after slow start, successes are counted over at least this ...
 MIN_COUNTED = 10  # ... and over at least this many
 BUSY_WINDOW = 0.25  # growth needs requests waiting on the pace, and half the rate used, this recently ...
@@ -177,13 +178,20 @@ class AdaptiveRate:
         # on schedule (late by a timer's overshoot at most): keep the schedule, or the rate leaks away
         self._last_start = due if 0.0 <= now - due <= LATE_CREDIT else now
         self._starts.append(now)
-        while self._starts[0] <= now - WINDOW:
+        while self._starts[0] <= now - KEPT:
             self._starts.popleft()
 
     def start_before(self, when: float) -> float | None:
         """The last start at or before ``when``, if it came less than a second before it."""
         index = bisect_right(self._starts, when) - 1
         return self._starts[index] if index >= 0 and self._starts[index] > when - WINDOW else None
+
+    def starts_after(self, when: float) -> int | None:
+        """Requests started after ``when``; None if that is further back than the starts are kept."""
+        times = self._starts
+        if times and when < times[-1] - KEPT:
+            return None
+        return len(times) - bisect_right(times, when)
 
     def admitted_since(self, when: float) -> int:
         """Requests admitted after ``when`` (counted over the last second or ten, at least)."""
@@ -200,6 +208,15 @@ class AdaptiveRate:
             self.rate = min(self.rate, self.ceiling)
         self._last_start = max(self._last_start, other._last_start)
         self.slow_start, self._hold = self.ceiling is None, 0.0
+        # as after a cut: answers to requests sent before (collisions, most throttled) say nothing of
+        # the pace of both, and the anchor, the smoothed share and what probing cost were collisions'
+        # (kept, a cut just after found "the same edge" and held the pace there for 200 answers)
+        self._last_cut = self._last_start
+        # under a ceiling there is no slow start: the recovery grows from the pace of both, no hold
+        self.level = None if self.slow_start else self.rate
+        self.share, self._clean, self._k, self._grown = 0.0, None, 0.0, 0.0
+        self._probe_cost, self._since_cut = 0, 0
+        self._round_start, self._answers, self._throttles = None, 0, 0
 
     def _recent(self, now: float, seconds: float) -> float:
         """Starts per second over the last ``seconds`` (at most ``WINDOW``)."""

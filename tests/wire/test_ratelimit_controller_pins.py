@@ -355,13 +355,14 @@ def test_the_accepted_rate_at_a_slow_pace_counts_ten_answers_over_their_span() -
     assert slow.accepted(0.28125, span=0.125) == pytest.approx(10 / 0.28125)
 
 
-def test_the_limiter_keeps_exactly_the_last_seconds_successes_and_starts() -> None:
+def test_the_limiter_keeps_exactly_the_last_seconds_successes_and_two_of_starts() -> None:
     core = AdaptiveRate(None)
     for i in range(100):
         core.started(i / 32)
         core.succeeded(i / 32, sent_at=i / 32)
-    # at 99/32 s the last second is (67/32, 99/32]: 32 of each (the one at exactly 67/32 is out)
-    assert (len(core._starts), len(core._successes)) == (32, 32)
+    # at 99/32 s the last second is (67/32, 99/32]: 32 successes (the one at exactly 67/32 is out);
+    # starts over two seconds, (35/32, 99/32]: 64 (a throttle's answer comes after later starts)
+    assert (len(core._starts), len(core._successes)) == (64, 32)
     core.accepted(99 / 32 + 0.5)  # half a second later: (83/32, 115/32] holds 16
     assert len(core._successes) == 16
 
