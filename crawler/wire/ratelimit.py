@@ -215,7 +215,7 @@ class AdaptiveRate:
         # under a ceiling there is no slow start: the recovery grows from the pace of both, no hold
         self.level = None if self.slow_start else self.rate
         self.share, self._clean, self._k, self._grown = 0.0, None, 0.0, 0.0
-        self._probe_cost, self._since_cut = 0, 0
+        self._probe_cost = 0
         self._round_start, self._answers, self._throttles = None, 0, 0
 
     def _recent(self, now: float, seconds: float) -> float:

@@ -307,7 +307,7 @@ def test_an_idle_or_in_step_endpoint_does_not_stop_the_others_being_weighed() ->
 
 def test_evidence_is_kept_per_pair() -> None:
     _, (a, b, c) = account_of(10.0, 10.0, 10.0)
-    for i in range(EVIDENCE // 2):
+    for i in range(EVIDENCE - 1):
         at = i * 0.1
         b.started(at)
         c.started(at + 0.0001)
@@ -320,8 +320,8 @@ def test_an_absorbed_endpoints_last_starts_are_no_evidence() -> None:
     for i in range(5):
         b.started(0.5 + i * 0.1)  # the last at 0.9
     a.absorb(b)
-    for i in range(EVIDENCE):
-        a.throttled(0.9 + 0.005 + i * 0.001, sent_at=0.9 + 0.004 + i * 0.001)  # just after b's last
+    for i in range(2 * EVIDENCE):  # just after b's last: phases of 0.02 to 0.12, had they counted
+        a.throttled(0.9 + 0.003 + i * 0.0011, sent_at=0.9 + 0.002 + i * 0.0011)
     assert a.ceiling == 20.0  # not absorbed twice
 
 
@@ -462,10 +462,10 @@ def test_answers_to_requests_sent_before_two_were_paced_as_one_say_nothing_of_th
 def test_starts_are_counted_back_two_seconds_and_no_further() -> None:
     _, (a,) = account_of(10.0)
     for i in range(30):
-        a.started(i * 0.1)  # 0.0 to 2.9
-    assert a.starts_after(1.0) == 19
-    assert a.starts_after(0.95) == 20
-    assert a.starts_after(0.85) is None  # further back than kept: not known
+        a.started(i * 0.125)  # 0.0 to 3.625
+    assert a.starts_after(2.0) == 13
+    assert a.starts_after(1.625) == 16  # exactly two seconds back: what is kept is all after it
+    assert a.starts_after(1.6) is None  # further back than kept: not known
 
 
 def test_paced_as_one_under_ceilings_the_rate_grows_from_the_sum() -> None:
@@ -482,3 +482,110 @@ def test_paced_as_one_under_ceilings_the_rate_grows_from_the_sum() -> None:
         now = start + 0.02
         a.succeeded(now, sent_at=start)
     assert a.rate > 20.0
+
+
+def test_which_refusals_are_one_burst() -> None:
+    account, (a, b) = account_of(10.0, 10.0)
+
+    def counted() -> int:
+        return account._phases.get((0, 1), (0, 0.0))[0]
+
+    a.throttled(0.0, sent_at=-0.5)  # b not started yet: no phase, but a refusal on record
+    b.started(-0.004)
+    a.throttled(0.01, sent_at=0.0)
+    a.throttled(0.01, sent_at=0.001)  # a millisecond after: two signals
+    assert counted() == 2
+    b.started(0.2)
+    a.throttled(0.21, sent_at=0.2048)  # answered first ...
+    a.throttled(0.21, sent_at=0.2040)  # ... one sent 0.8 ms before it: one burst
+    a.throttled(0.21, sent_at=0.2056)  # 0.8 ms after the last (1.6 ms after the first): the burst
+    assert counted() == 3
+    b.started(0.4)
+    a.throttled(0.41, sent_at=0.404)
+    a.throttled(0.41, sent_at=0.403)  # answered after the one sent a millisecond later: two
+    assert counted() == 5
+    c_account, (c, d) = account_of(10.0, 10.0)
+    d.started(-0.004)
+    c.throttled(0.011, sent_at=0.001)
+    c.throttled(0.01, sent_at=0.0)  # answered after the one sent a millisecond later: two
+    assert c_account._phases[(0, 1)][0] == 2
+
+
+def test_each_endpoint_keeps_its_own_refusals() -> None:
+    account, (a, b) = account_of(10.0, 10.0)
+    a.started(1.0)
+    a.throttled(1.01, sent_at=1.0)
+    b.started(1.5)
+    b.throttled(1.51, sent_at=1.5)
+    assert account._refused == {0: [1.0], 1: [1.5]}
+
+
+def test_a_refusal_answered_after_more_than_a_second_of_later_starts_is_not_judged() -> None:
+    _, (a,) = account_of(10.0)
+    for i in range(31):
+        a.started(i * 0.1)  # 0.0 to 3.0
+    # the second before 0.5 reaches back past the two seconds of starts kept: not known, not idle
+    assert SharedQuota._refused_for_a_second(a, [0.5], 0.5) is False
+
+
+def test_starts_after_the_refused_one_are_not_in_its_second() -> None:
+    _, (a, b) = account_of(10.0, 40.0)
+    admitted(b, 8.5, 10.0, 10.0)
+    refused_idle(a, 9.05)  # the first (no start in the second before)
+    a.started(9.35)
+    a.started(9.65)  # started before the answer to 9.35 came
+    a.throttled(9.7, sent_at=9.35)  # its second holds 9.05 and 9.35, both refused
+    assert b.lead is a
+
+
+def test_paced_as_one_under_ceilings_the_recovery_starts_at_the_sum() -> None:
+    # the cubic curve from the pace of both, from its start: no second flat, no head start
+    _, (a, b) = account_of(20.0, 20.0)
+    a.rate = b.rate = 5.0
+    a.absorb(b)
+    now = 1.0
+    for _ in range(10):  # one round: ten answers, the first at 1.02 s, the last at 1.92 s
+        start = max(now, a.next_start(now))
+        a.started(start)
+        now = start + 0.02
+        a.succeeded(now, sent_at=start)
+    assert a.rate == pytest.approx(10.0 * (1.0 + 0.1 * 0.9**3))  # t = 0.9 s of growth from K = 0
+
+
+def test_the_first_round_after_a_union_counts_its_own_answers_only() -> None:
+    _, (a, b) = account_of(None, None)
+    a.started(0.5)
+    a.throttled(0.52, sent_at=0.5)  # a round begun before the union: one answer, one throttle
+    b.started(0.6)
+    a.absorb(b)
+    now = 1.0
+    for _ in range(9):
+        a.started(now)
+        a.succeeded(now + 0.02, sent_at=now)
+        now += 0.02
+    a.started(now)
+    a.throttled(now + 0.02, sent_at=now)  # the tenth answer since: a round of one throttle in ten
+    assert a.share == pytest.approx(0.25 * 0.1)
+    assert a.cuts == 0
+
+
+
+def test_after_a_union_the_next_probe_waits_for_what_probing_has_cost_since() -> None:
+    _, (a, b) = account_of(20.0, 20.0)
+    a.rate = b.rate = 5.0
+    for t in (0.1, 0.2):
+        a.started(t)
+        a.throttled(t + 0.01, sent_at=t)  # collisions: probing's cost, before the union
+    a.started(0.5)
+    a.absorb(b)  # paced at 10/s, the recovery anchored there
+    for i in range(3):
+        a.succeeded(1.05 + i * 0.01, sent_at=0.45)  # sent before: not in the round, but admitted
+    for i in range(10):  # a round: two throttles in ten answers, the edge where it was (10/s)
+        sent = 1.0 + i * 0.1
+        a.started(sent)
+        if i in (4, 9):
+            a.throttled(sent + 0.02, sent_at=sent)
+        else:
+            a.succeeded(sent + 0.02, sent_at=sent)
+    assert a.cuts == 1
+    assert a._hold == 2 / 0.01  # the two since the union, not the two collisions before it
