@@ -569,7 +569,6 @@ def test_the_first_round_after_a_union_counts_its_own_answers_only() -> None:
     assert a.cuts == 0
 
 
-
 def test_after_a_union_the_next_probe_waits_for_what_probing_has_cost_since() -> None:
     _, (a, b) = account_of(20.0, 20.0)
     a.rate = b.rate = 5.0
