@@ -110,7 +110,9 @@ class SharedQuota:
         since = sent_at - WINDOW
         started = lead.starts_after(since)
         if started is None or started == 0:
-            return False  # further back than the starts are kept (a round trip of seconds)
+            # further back than the starts are kept (a round trip of seconds): not known; or no start
+            # recorded for it
+            return False
         # starts after ``sent_at`` are not in the second; refusals after it are theirs
         started -= lead.starts_after(sent_at) or 0
         return started == bisect_right(refused, sent_at) - bisect_right(refused, since)
