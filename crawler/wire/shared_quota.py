@@ -47,8 +47,9 @@ class SharedQuota:
         self._index: dict[AdaptiveRate, int] = {}  # each limiter's index in members
         #: per pair of pacing limiters (indexes into members, lower first): throttles counted, phases summed
         self._phases: dict[tuple[int, int], tuple[int, float]] = {}
-        #: per pacing limiter: its refusals running while idle, since the first of them was sent
-        self._idle: dict[int, tuple[int, float]] = {}
+        #: per pacing limiter: its refusals running after a second of refusals (starved), since the first
+        #: of them was sent
+        self._starved: dict[int, tuple[int, float]] = {}
         #: per pacing limiter: when its refused requests of the last two seconds were sent, in order
         self._refused: dict[int, list[float]] = {}
 
@@ -82,7 +83,7 @@ class SharedQuota:
         if refused[0] <= sent_at - KEPT:
             del refused[: bisect_right(refused, sent_at - KEPT)]
         if self._refused_for_a_second(core, refused, sent_at):
-            self._refused_idle(core, me, sent_at)
+            self._refused_starved(core, me, sent_at)
         if together:
             return
         for other, peer in enumerate(self.members):
@@ -117,7 +118,7 @@ class SharedQuota:
         started -= lead.starts_after(sent_at) or 0
         return started == bisect_right(refused, sent_at) - bisect_right(refused, since)
 
-    def _refused_idle(self, lead: AdaptiveRate, me: int, sent_at: float) -> None:
+    def _refused_starved(self, lead: AdaptiveRate, me: int, sent_at: float) -> None:
         """Every request ``lead`` sent in the second up to ``sent_at`` was refused. A quota of its own
         (of a request a second or more) would have had a token for the last of them (none admitted for a
         second); a quota shared with an endpoint admitted in that second may not. ``IDLE_REFUSALS``
@@ -130,11 +131,11 @@ class SharedQuota:
         ]
         if not busy:
             return
-        count, first = self._idle.get(me, (0, sent_at))
+        count, first = self._starved.get(me, (0, sent_at))
         if lead.admitted_since(first):
             count, first = 0, sent_at  # a success since the run began: it starts again
         count += 1
-        self._idle[me] = (count, first)
+        self._starved[me] = (count, first)
         if count >= IDLE_REFUSALS:
             self._unite(lead, self.members[max(busy)[1]])
 
