@@ -224,6 +224,13 @@ class Quota:
         self._changes = sorted(changes)
         self._first: float | None = None
 
+    @classmethod
+    def of(cls, config: FaultConfig, clock: Callable[[], float] = time.monotonic) -> Quota | None:
+        """The quota ``config`` describes (``quota_rps``, ``burst``, its shape and changes), if any."""
+        if config.quota_rps is None:
+            return None
+        return cls(config.quota_rps, config.burst, config.quota_shape, config.quota_changes, clock)
+
     def take(self) -> float | None:
         """``None`` when admitted, else the seconds until the request would be."""
         if self._changes:
@@ -245,11 +252,7 @@ class FaultInjector:
         """``quota``: one shared with other endpoints (an account-wide quota) instead of the config's."""
         self.config = config
         self._rng = random.Random(config.seed)
-        self._quota = quota
-        if quota is None and config.quota_rps is not None:
-            self._quota = Quota(
-                config.quota_rps, config.burst, config.quota_shape, config.quota_changes, clock
-            )
+        self._quota = quota if quota is not None else Quota.of(config, clock)
         self._arrival_jitter = config.arrival_jitter_ms / 1000.0
         self._generic = tuple(k for k in GENERIC_FAULTS if config.rate(k) > 0)
         self._fixed = config.latency_ms / 1000.0

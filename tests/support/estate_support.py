@@ -97,9 +97,7 @@ class AccountEmulator:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         shared = self._shared
-        quota = None
-        if shared is not None and shared.quota_rps is not None:
-            quota = Quota(shared.quota_rps, shared.burst, shared.quota_shape, shared.quota_changes)
+        quota = Quota.of(shared) if shared is not None else None
         async with AsyncExitStack() as stack:
             for region, backend in self.backends.items():
                 faults = self._faults[region] or shared
