@@ -27,6 +27,11 @@ exact; tests/support/rate_simulation.py runs it against every shape in virtual t
   both collapsed the rate. For a second from the first of a run of cuts, none goes lower than half
   its anchor (a second, not for as long as the cuts keep coming: a quota that fell to a fifth kept
   them coming), nor any cut below half the last second's successes;
+* **a stall, when the server admits nothing** (a window counter's spent second, a server silenced for
+  a while): ``STALL_RUN`` refusals running since the last cut, a round trip after the first of them and
+  none admitted of the requests sent since it. Then one probe at a time, at gaps doubling up to
+  ``STALL_GAP``, whose refusals are no round's (they say nothing of the pace); the first admitted
+  resumes the pace as a cut would, below what the second before the stall admitted by send time;
 * **recovery and probing** (CUBIC, anchored at the last cut): fast back towards the anchor, flat just
   under it — held there, when the edge was found where it was before, until the answers since the
   cut pay for the throttles the last probe cost at ``PROBE_SHARE`` — then faster and faster above it,
@@ -93,6 +98,8 @@ MIN_COUNTED = 10  # ... and over at least this many
 BUSY_WINDOW = 0.25  # growth needs requests waiting on the pace, and half the rate used, this recently ...
 SLOW_START_ROUNDS = 4.0  # ... or, in slow start, this many round trips (the rate outgrows a fixed window)
 MIN_RECHECK = 0.002  # in slow start a waiting start looks again after a round trip, at least this long
+STALL_RUN = 8  # this many refusals running, none admitted since, and the server admits nothing now ...
+STALL_GAP = 0.25  # ... so one probe at a time, at gaps doubling up to this, until one is admitted
 
 
 class Account(Protocol):
@@ -130,6 +137,7 @@ class AdaptiveRate:
         self._backlogged_at = -math.inf
         self._starts: deque[float] = deque()
         self._successes: deque[float] = deque()
+        self._admitted_sent: deque[float] = deque()  # the send times of the successes (answer order)
         self._ramp_end = -math.inf  # when slow start ended
         self._from_start = False  # the anchor is where slow start ended
         self._episode = 0.0  # the anchor of the first of the cuts in the last second
@@ -146,6 +154,14 @@ class AdaptiveRate:
         self._since_cut = 0  # answers to requests sent since the last cut
         self._hold = 0.0  # answers since the last cut before the rate may probe above the anchor
         self._k = 0.0  # CUBIC's K: seconds of growth from the cut back to the anchor
+        self._refused_run = 0  # refusals running (sent since the last cut, none admitted since the first) ...
+        self._run_from = -math.inf  # ... since this time, the first of them sent at this one
+        self._run_sent = -math.inf
+        self._refused_sent = -math.inf  # when the last refused request was sent
+        self._stalled = False  # the server admits nothing: probes only (STALL_RUN) ...
+        self._stall_at = math.inf  # ... since this time, having admitted this many a second before it
+        self._stall_admitted = 0.0
+        self._probe_gap = 0.0
         if account is not None:
             account.join(self)
 
@@ -158,6 +174,9 @@ class AdaptiveRate:
         if self._last_start == -math.inf and self.account is not None:
             self._last_start = self.account.first_start(self, now)
         due = self._last_start + 1.0 / self.rate
+        if self._stalled:
+            # a probe at a time; the wait looks again a round trip on (the stall ends with an answer)
+            due = max(due, min(self._last_start + self._probe_gap, now + max(self.rtt or 0.0, MIN_RECHECK)))
         if due > now - min(LATE_CREDIT, 0.5 / self.rate):
             # waiting on the pace, or starting when it is due after waiting on it: at a pace under one a
             # second, a wait counted from its beginning ended more than a second before its answer
@@ -177,9 +196,22 @@ class AdaptiveRate:
         due = self._last_start + 1.0 / self.rate
         # on schedule (late by a timer's overshoot at most): keep the schedule, or the rate leaks away
         self._last_start = due if 0.0 <= now - due <= LATE_CREDIT else now
+        if self._stalled:
+            self._last_start = now
+            self._probe_gap = min(2.0 * self._probe_gap, STALL_GAP)
         self._starts.append(now)
         while self._starts[0] <= now - KEPT:
             self._starts.popleft()
+
+    @property
+    def stalled(self) -> bool:
+        """Whether the server admits nothing now (a stall): one probe at a time until one is admitted."""
+        return self._stalled
+
+    @property
+    def stall_admitted(self) -> float:
+        """What the second before the stall admitted (requests/s, by send time)."""
+        return self._stall_admitted
 
     def start_before(self, when: float) -> float | None:
         """The last start at or before ``when``, if it came less than a second before it."""
@@ -217,6 +249,7 @@ class AdaptiveRate:
         self.share, self._clean, self._k, self._grown = 0.0, None, 0.0, 0.0
         self._probe_cost = 0
         self._round_start, self._answers, self._throttles = None, 0, 0
+        self._refused_run, self._stalled, self._stall_at = 0, False, math.inf
 
     def _recent(self, now: float, seconds: float) -> float:
         """Starts per second over the last ``seconds`` (at most ``WINDOW``)."""
@@ -273,7 +306,19 @@ class AdaptiveRate:
             times.append(now)
             while len(times) > MIN_COUNTED and times[0] <= now - WINDOW:
                 times.popleft()  # a second (or ten) of successes, whatever the crawl's length
+            sent = self._admitted_sent
+            sent.append(sent_at)
+            while sent and sent[0] <= now - KEPT:
+                sent.popleft()
+            if self._stalled and self._stall_at - WINDOW < sent_at < self._stall_at:
+                self._stall_admitted += 1.0 / WINDOW  # in flight when the stall began: that second's too
+            if self._stalled and sent_at > self._refused_sent:
+                self._resume(now)
+            if sent_at > self._run_sent:
+                self._refused_run = 0  # admitted one sent during the run: the server admits some
         else:
+            if self._stall(now, sent_at):
+                return False  # a stall's probe, refused: the server still admits nothing, whatever the pace
             if self._window_open and self.slow_start:
                 if self._window > 2 * INITIAL_WINDOW:
                     # the window started requests faster than the pace: the pace is what it really sent
@@ -305,6 +350,44 @@ class AdaptiveRate:
         if not (full or late or alarm):
             return False
         return self._end_round(now, elapsed, n, k)
+
+    def _stall(self, now: float, sent_at: float) -> bool:
+        """Count a refusal into the run of refusals; True if it answered a probe of a stall."""
+        if sent_at >= self._stall_at:
+            self._probe_cost += 1
+            return True
+        if sent_at < self._last_cut:
+            return False  # sent at the old pace: the cut may have been enough
+        self._refused_sent = max(self._refused_sent, sent_at)
+        if self._refused_run == 0:
+            self._run_from, self._run_sent = now, sent_at
+        self._refused_run += 1
+        # a round trip of refusals and none admitted: far over a bucket's quota, runs of refusals are
+        # many and short; a window counter's or a silenced server's last until it admits again
+        if self._refused_run >= STALL_RUN and now - self._run_from >= (self.rtt or 0.0) and not self._stalled:
+            self._stalled, self._stall_at = True, now
+            # what the second before admitted, by send time (at a long round trip a second of answers
+            # holds two windows' admitted requests)
+            self._stall_admitted = sum(1 for t in self._admitted_sent if t > now - WINDOW) / WINDOW
+            self._probe_gap = max(1.0 / self.rate, self.rtt or 0.0, MIN_RECHECK)
+        return False
+
+    def _resume(self, now: float) -> None:
+        """A probe admitted: the stall is over. The pace resumes at most at what the server admitted in
+        the second before it (a window counter admits its quota a second, whatever the pace)."""
+        self._stalled, self._stall_at = False, math.inf
+        admitted = max(self._stall_admitted, MIN_RATE)
+        if self.rate <= admitted:
+            return
+        again = self.level is not None and abs(admitted - self.level) <= SAME_LEVEL * self.level
+        self._hold = self._probe_cost / PROBE_SHARE if again else 0.0
+        self.level = admitted
+        self.rate = admitted * (1.0 - min(MAX_CUT, max(MIN_CUT, self.share / 2.0)))  # as a cut below it
+        self.slow_start, self._window_open = False, False
+        self._k, self._grown, self._clean = 0.0, 0.0, None
+        self._probe_cost, self._since_cut = 0, 0
+        self._last_cut = now
+        self._round_start, self._answers, self._throttles = None, 0, 0
 
     def _end_round(self, now: float, elapsed: float, n: int, k: int) -> bool:
         share = k / n
@@ -373,7 +456,7 @@ class AdaptiveRate:
         self._grown = 0.0
         # CUBIC's K: the seconds of growth that bring the rate back to the anchor
         self._k = ((1.0 - self.rate / admitted) / CUBIC) ** (1.0 / 3.0) if admitted > self.rate else 0.0
-        self._probe_cost, self._since_cut = 0, 0
+        self._probe_cost, self._since_cut, self._refused_run = 0, 0, 0
         self.cuts += 1
 
     def _grow(self, now: float, elapsed: float) -> None:
@@ -481,11 +564,13 @@ class RateLimiter:
 
     def on_throttled(self, sent_at: float | None = None) -> None:
         now = self._clock()
-        before = self.rate
+        before, stalled = self.rate, self.core.lead.stalled
         if self.core.throttled(now, now if sent_at is None else sent_at):
             log.debug(
                 "ratelimit.cut", endpoint=self.name, rate_before=round(before, 3), rate=round(self.rate, 3)
             )
+        if self.core.lead.stalled and not stalled:
+            log.debug("ratelimit.stall", endpoint=self.name, admitted=self.core.lead.stall_admitted)
 
     def on_success(self, sent_at: float | None = None) -> None:
         now = self._clock()

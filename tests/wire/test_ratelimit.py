@@ -154,15 +154,32 @@ def test_a_one_request_bucket_past_its_edge_is_cut_from_the_last_clean_pace() ->
 
 
 def test_cuts_in_quick_succession_stop_at_half_the_first_ones_anchor() -> None:
-    # a window counter throttles everything to the end of its second: round after round reads 100%
+    # a quota that fell far below the pace: round after round reads 70% (a run of seven refusals, under
+    # a stall's eight)
     core = past_slow_start(rate=100.0, level=100.0)
-    assert answer_round(core, 1.0, 10, 10)
+    assert answer_round(core, 1.0, 10, 7)
     first = core.level
     assert first is not None
-    assert first == pytest.approx(50.0)  # an alarm (three throttles, no success): half at most, MAX_CUT
+    assert first == pytest.approx(50.0)  # an alarm (three throttles, three successes): half at most, MAX_CUT
     for start in (1.3, 1.6):
-        assert answer_round(core, start, 10, 10)
+        assert answer_round(core, start, 10, 7)
     assert core.rate >= 0.5 * first
+
+
+def test_a_window_counters_refusals_to_the_end_of_its_second_are_a_stall_not_cuts() -> None:
+    # a window counter refuses everything to the end of its second, whatever the pace: eight refusals
+    # running, then one probe at a time until one is admitted, which resumes at the second's admitted
+    core = past_slow_start(rate=100.0, level=100.0)
+    for i in range(100):
+        core.succeeded(0.1 + i * 0.008, sent_at=0.09 + i * 0.008)  # the window's 100, by 0.9 s
+    assert answer_round(core, 1.0, 10, 10)  # the alarm: anchored at 50
+    assert core._stalled
+    rate = core.rate
+    for i in range(20):  # refused probes: no cut, however many
+        assert not core.throttled(1.5 + i * 0.01, sent_at=1.5 + i * 0.01 - 0.001)
+    assert core.rate == rate
+    core.succeeded(2.05, sent_at=2.04)  # the next second's first
+    assert not core._stalled
 
 
 def test_the_probe_above_a_found_edge_waits_until_it_is_paid_for() -> None:
@@ -225,6 +242,22 @@ def test_a_cut_is_logged() -> None:
     assert [e["event"] for e in logs] == ["ratelimit.cut"]
     assert logs[0]["rate_before"] == 5.0
     assert logs[0]["rate"] < 5.0
+
+
+def test_a_stall_is_logged_once() -> None:
+    clock = VirtualClock(5.0)
+    limiter = RateLimiter(None, 4, clock, clock.sleep, name="http://127.0.0.1:1")
+    for i in range(40):  # forty admitted over the second before
+        clock.now = 4.0 + i * 0.025
+        limiter.on_success(clock.now - 0.01)
+    with capture_logs() as logs:
+        for i in range(20):  # refusals, each sent on its own: a cut, then eight more over a round trip
+            clock.now = 5.0 + i * 0.01
+            limiter.on_throttled(clock.now - 0.005)
+    stalls = [e for e in logs if e["event"] == "ratelimit.stall"]
+    assert len(stalls) == 1
+    assert stalls[0]["endpoint"] == "http://127.0.0.1:1"
+    assert stalls[0]["admitted"] == 35.0  # the 35 sent in the second before the stall, (4.1, 5.1]
 
 
 # ---- short crawls: the start -------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
+from crawler.wire import ratelimit
 from crawler.wire.ratelimit import AdaptiveRate, RateLimiter
 from tests.support.limiter_support import VirtualClock
 
@@ -160,6 +161,14 @@ def test_a_start_waiting_exactly_a_quarter_second_ago_still_counts() -> None:
 # ---- the cut: the anchor and the bottom ----------------------------------------------------------------
 
 
+@pytest.fixture
+def no_stall(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The episode's arithmetic alone: every answer of these rounds is refused, so eight of them running
+    would be a stall first (its own pins are below), and the refusals after it probes, not rounds."""
+    monkeypatch.setattr(ratelimit, "STALL_RUN", 10**9)
+
+
+@pytest.mark.usefixtures("no_stall")
 def test_cuts_in_quick_succession_hold_at_half_the_first_anchor_even_with_nothing_admitted() -> None:
     core = past_slow_start(rate=100.0, level=100.0)
     # 1.0: an alarm (three throttles of three): the anchor is at most halved: 50, the rate 50 x 0.875
@@ -193,6 +202,7 @@ def test_a_quick_second_cut_under_half_the_first_anchor_stops_at_that_half_and_r
     assert core.rate == pytest.approx(50.0)
 
 
+@pytest.mark.usefixtures("no_stall")
 def test_a_cut_exactly_a_second_after_the_last_starts_a_new_episode() -> None:
     core = past_slow_start(rate=100.0, level=100.0)
     assert answers(core, [0.5, 0.75, 1.0], {0, 1, 2})[-1]  # cut at 1.0: anchor 50, rate 43.75
@@ -206,6 +216,7 @@ def test_a_cut_exactly_a_second_after_the_last_starts_a_new_episode() -> None:
     assert core.rate == pytest.approx(10.9375)
 
 
+@pytest.mark.usefixtures("no_stall")
 def test_an_episode_lasts_a_second_from_its_first_cut_however_often_the_cuts_come() -> None:
     """A quota far below the rate throttles every round, so the cuts come under a second apart for as
     long as the rate is over it. Held while they kept coming, the bottom (half the first anchor) kept
@@ -223,6 +234,7 @@ def test_an_episode_lasts_a_second_from_its_first_cut_however_often_the_cuts_com
     assert core.rate == pytest.approx(0.2)
 
 
+@pytest.mark.usefixtures("no_stall")
 def test_a_quick_cut_after_slow_start_has_no_episode_bottom() -> None:
     core = AdaptiveRate(None)
     core.rate = 40.0
@@ -488,3 +500,193 @@ def test_a_window_that_grew_takes_every_refusal_of_its_requests() -> None:
         core.succeeded(i / 100 + 0.02, sent_at=i / 100)
     cuts = [core.throttled(0.1 + i / 1024, sent_at=0.07) for i in range(3)]
     assert cuts == [False, False, True]
+
+
+# ---- a stall: the server admits nothing ------------------------------------------------------------
+
+
+def cut_at_one_second() -> AdaptiveRate:
+    """A core cut by an alarm at 1.0 (three refusals): anchored at 50, paced at 43.75, no run."""
+    core = past_slow_start(rate=100.0, level=100.0)
+    assert answers(core, [0.5, 0.75, 1.0], {0, 1, 2})[-1]
+    assert (core.level, core.rate, core._refused_run) == (50.0, 43.75, 0)
+    return core
+
+
+def test_eight_refusals_running_since_the_cut_are_a_stall_seven_are_not() -> None:
+    core = cut_at_one_second()
+    times = [1.25 + i / 128 for i in range(8)]
+    answers(core, times[:7], set(range(7)))
+    assert not core._stalled
+    answers(core, times[7:], {0})
+    assert core._stalled
+    assert core._stall_at == times[7]
+    assert core._stall_admitted == 0.0  # nothing admitted in the second before
+    assert core.cuts == 1  # no round ended: seven answers, under a second after the cut
+
+
+def test_before_any_cut_the_eighth_refusal_is_a_stall_not_the_seventh() -> None:
+    # ten admitted, then refusals within a tenth of a second: no round ends (a round lasts 0.1 s) and no
+    # alarm rings (the refusals are under half of the round), so no cut resets the run
+    core = past_slow_start(rate=512.0, level=512.0)
+    core.rtt = 1 / 256
+    answers(core, [1.0 + i / 1024 for i in range(10)], set(), rtt=1 / 256)
+    answers(core, [1.01 + i / 1024 for i in range(7)], set(range(7)), rtt=1 / 2048)
+    assert (core._refused_run, core._stalled, core.cuts) == (7, False, 0)
+    answers(core, [1.02], {0}, rtt=1 / 2048)
+    assert (core._stalled, core.cuts) == (True, 0)
+
+
+def test_refusals_of_requests_sent_before_the_cut_do_not_run_towards_a_stall() -> None:
+    core = cut_at_one_second()
+    for i in range(8):
+        core.throttled(1.25 + i / 128, sent_at=0.9375)
+    assert (core._stalled, core._refused_run) == (False, 0)
+    assert core._probe_cost == 8  # what probing cost, though
+    core.throttled(1.5, sent_at=1.0)  # sent at the cut instant: counts
+    assert core._refused_run == 1
+
+
+def test_a_success_sent_after_the_runs_first_refusal_breaks_the_run_one_sent_before_it_does_not() -> None:
+    core = cut_at_one_second()
+    for i in range(5):
+        core.throttled(1.25 + i / 128, sent_at=1.125 + i / 128)
+    core.succeeded(1.3, sent_at=1.125)  # sent with the first refused one (answered after its round trip)
+    assert core._refused_run == 5
+    core.succeeded(1.3, sent_at=1.125 + 1 / 1024)  # admitted, sent during the run: the server admits
+    assert core._refused_run == 0
+
+
+def test_eight_refusals_are_a_stall_only_a_round_trip_after_the_first() -> None:
+    # far over a bucket's quota, refusals come back at once and the admitted ones a round trip later:
+    # eight refusals in a few milliseconds say nothing yet
+    core = cut_at_one_second()
+    core.rtt = 0.015625
+    answers(core, [1.25 + i / 1024 for i in range(8)], set(range(8)), rtt=1 / 2048)
+    assert (core._refused_run, core._stalled) == (8, False)
+    core.throttled(1.25 + 1 / 64 - 1 / 1024, sent_at=1.25 + 1 / 64 - 1 / 512)
+    assert not core._stalled
+    core.throttled(1.25 + 1 / 64, sent_at=1.25 + 1 / 64 - 1 / 2048)  # a round trip after the first
+    assert core._stalled
+
+
+def test_a_stall_probes_one_at_a_time_at_gaps_doubling_up_to_a_quarter_second() -> None:
+    core = cut_at_one_second()
+    core.rtt = 0.03125
+    core.started(1.25)
+    answers(core, [1.25 + i / 128 for i in range(8)], set(range(8)), rtt=1 / 256)
+    # the first gap: the round trip (over 1/43.75 and the 2 ms recheck), from the last start
+    assert core.next_start(1.3125) == 1.28125
+    core.started(1.3125)  # late by more than the credit: the probe's own time
+    assert core._probe_gap == 0.0625  # doubled
+    # the next, 1/16 s after it; a wait looks again a round trip on, whichever comes first
+    assert core.next_start(1.3125) == 1.34375
+    assert core.next_start(1.34375) == 1.375
+    core.started(1.375)
+    assert core._probe_gap == 0.125
+    assert core.next_start(1.375) == 1.40625  # a round trip on
+    assert core.next_start(1.46875) == 1.5
+    core.started(1.5)
+    assert core._probe_gap == 0.25
+    core.started(1.75)
+    assert core._probe_gap == 0.25  # 1/4 s, and no more
+    assert core.next_start(1.96875) == 2.0
+
+
+def test_a_stalls_first_gap_is_the_pace_when_slower_than_the_round_trip_and_never_under_2_ms() -> None:
+    core = cut_at_one_second()  # 43.75/s
+    core.rtt = 0.015625
+    answers(core, [1.25 + i / 128 for i in range(8)], set(range(8)), rtt=1 / 256)
+    assert core._probe_gap == pytest.approx(1 / 43.75)
+    fast = past_slow_start(rate=1000.0, level=1000.0)  # no answer admitted yet: no round trip known
+    fast._last_cut = 0.5  # (under a second since a cut: no alarm)
+    answers(fast, [1.0 + i / 1024 for i in range(8)], set(range(8)), rtt=1 / 2048)
+    assert fast._stalled
+    assert fast._probe_gap == 0.002  # MIN_RECHECK, over 1/1000
+    fast.started(1.0078125)
+    assert fast.next_start(1.0078125) == pytest.approx(1.0098125)  # looks again 2 ms on
+
+
+def test_a_refused_probe_neither_cuts_nor_counts_in_a_round_but_is_what_probing_cost() -> None:
+    core = cut_at_one_second()
+    answers(core, [1.25 + i / 128 for i in range(8)], set(range(8)), rtt=1 / 256)
+    stalled_at, answered, cost = core._stall_at, core._answers, core._probe_cost
+    for i in range(30):
+        assert not core.throttled(1.5 + i / 64, sent_at=stalled_at + i / 64)
+    assert (core.cuts, core.rate, core._answers) == (1, 43.75, answered)
+    assert core._probe_cost == cost + 30
+
+
+def window_stall() -> AdaptiveRate:
+    """A core that admitted 96 requests between 0.5 and 1.25 (a window's second), then met eight
+    refusals running after the cut they brought: stalled with 96 a second admitted."""
+    core = past_slow_start(rate=200.0, level=200.0)
+    core.succeeded(0.34375, sent_at=0.3359375)  # sent exactly a second before the stall: not that second's
+    for i in range(96):
+        core.succeeded(0.5 + i / 128, sent_at=0.5 + i / 128 - 1 / 64)
+    cuts = answers(core, [1.25 + i / 128 for i in range(12)], set(range(12)), rtt=1 / 256)
+    assert cuts.index(True) == 3  # a round of nine successes and four refusals ends: a cut
+    assert core._stalled
+    assert core._stall_at == 1.25 + 11 / 128  # then eight more
+    assert core._stall_admitted == 96.0
+    return core
+
+
+def test_successes_in_flight_when_the_stall_began_are_counted_as_that_seconds() -> None:
+    core = window_stall()
+    core.succeeded(1.375, sent_at=1.25)  # sent before the last refusal, and before the stall
+    assert core._stalled
+    assert core._stall_admitted == 97.0
+    core.succeeded(1.375, sent_at=0.3359375)  # exactly a second before the stall: not that second's
+    assert core._stall_admitted == 97.0
+    core.succeeded(1.375, sent_at=core._refused_sent)  # with the last refused one, not after it
+    assert core._stalled
+
+
+def test_the_first_probe_admitted_resumes_at_what_the_second_before_the_stall_admitted() -> None:
+    core = window_stall()
+    assert core.level is not None
+    assert core.level != pytest.approx(96.0, rel=0.15)  # not the same edge: no hold
+    cuts, share = core.cuts, core.share
+    assert share == pytest.approx(0.25 * 4 / 13)  # that round's share of refusals, smoothed
+    core._probe_cost, core._grown, core._since_cut, core._throttles = 5, 0.5, 7, 2
+    core.succeeded(2.0, sent_at=core._stall_at)  # a probe sent at the stall's instant: a probe's
+    assert not core._stalled
+    assert core.level == 96.0  # not 97: the probe is not the second before's
+    assert core.rate == pytest.approx(96.0 * (1 - share / 2))  # a cut's depth under it
+    assert (core._hold, core._k, core._grown, core._last_cut) == (0.0, 0.0, 0.0, 2.0)
+    assert (core._probe_cost, core._since_cut, core._answers, core._throttles) == (0, 0, 0, 0)
+    assert core.cuts == cuts  # a stall's end is not a cut
+
+
+def test_a_stall_that_finds_the_same_edge_holds_the_next_probe_for_what_it_cost() -> None:
+    core = window_stall()
+    core.level, core._stall_admitted = 80.0, 92.0  # exactly 15% over the anchor: the same edge
+    for i in range(12):
+        core.throttled(1.5 + i / 64, sent_at=core._stall_at + i / 64)
+    cost = core._probe_cost
+    core.succeeded(2.0, sent_at=1.984375)
+    assert core._hold == pytest.approx(cost / 0.01)
+
+
+def test_a_probe_admitted_at_a_pace_already_under_the_seconds_admitted_only_ends_the_stall() -> None:
+    core = window_stall()
+    core.rate = 96.0  # exactly what the second before admitted
+    level = core.level
+    core.succeeded(2.0, sent_at=1.984375)
+    assert not core._stalled
+    assert (core.rate, core.level) == (96.0, level)
+
+
+def test_a_stall_in_slow_start_ends_it_and_its_window() -> None:
+    core = AdaptiveRate(None)
+    core.rtt = 0.015625
+    for i in range(40):
+        core._answer(0.5 + i / 64, 0.5 + i / 64 - 1 / 128, throttled=False)  # a second's 40, no growth
+    core._window_shut = 2.0  # (the window's refusals are its own rule: out of the way)
+    answers(core, [1.25 + i / 128 for i in range(12)], set(range(12)), rtt=1 / 256)
+    assert core._stalled
+    assert core.slow_start or core.cuts >= 1
+    core.slow_start, core._window_open, core.rate = True, True, 100.0  # as if slow start had not ended
+    core.succeeded(2.0, sent_at=1.984375)
+    assert (core.slow_start, core._window_open) == (False, False)

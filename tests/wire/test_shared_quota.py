@@ -459,6 +459,22 @@ def test_answers_to_requests_sent_before_two_were_paced_as_one_say_nothing_of_th
     assert a.cuts == 1  # slow start's alarm: three throttles, a second after the union
 
 
+def test_paced_as_one_a_stall_of_either_is_forgotten() -> None:
+    # the starved endpoint's refusals ran into a stall measured over its own few admitted requests;
+    # kept across the union, its end resumed the pace of all three at 0.2/s (30/s shared, seed 6)
+    _, (a, b) = account_of(None, None)
+    a.rtt = 0.01
+    for i in range(12):
+        a.started(0.5 + i * 0.02)
+        a.throttled(0.5 + i * 0.02 + 0.001, sent_at=0.5 + i * 0.02)
+    assert a.stalled
+    a.absorb(b)
+    assert (a.stalled, a._refused_run) == (False, 0)
+    a.started(1.0)
+    a.throttled(1.05, sent_at=1.0)  # the pace's answer, not a probe's
+    assert (a._refused_run, a._answers) == (1, 1)
+
+
 def test_starts_are_counted_back_two_seconds_and_no_further() -> None:
     _, (a,) = account_of(10.0)
     for i in range(30):
