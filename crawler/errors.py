@@ -172,6 +172,9 @@ class ThrottledError(ApiError):
     ) -> None:
         super().__init__(message, code=code, http=http, request_id=request_id, route=route)
         self.retry_after = retry_after
+        #: answered while the endpoint's limiter was stalled (the server admitted nothing of late,
+        #: whatever the pace): the endpoint's refusal, not this call's (``wire.retry``)
+        self.stalled = False
 
 
 class ServerError(ApiError):

@@ -31,7 +31,9 @@ exact; tests/support/rate_simulation.py runs it against every shape in virtual t
   a while): ``STALL_RUN`` refusals running since the last cut, a round trip after the first of them and
   none admitted of the requests sent since it. Then one probe at a time, at gaps doubling up to
   ``STALL_GAP``, whose refusals are no round's (they say nothing of the pace); the first admitted
-  resumes the pace as a cut would, below what the second before the stall admitted by send time;
+  resumes the pace as a cut would, below what the second before the stall admitted by send time (past
+  the stall's first second the probes are not what probing cost, and a stall over two seconds holds
+  no probe). A throttle answered while stalled is the endpoint's, not the call's (``wire.retry``);
 * **recovery and probing** (CUBIC, anchored at the last cut): fast back towards the anchor, flat just
   under it — held there, when the edge was found where it was before, until the answers since the
   cut pay for the throttles the last probe cost at ``PROBE_SHARE`` — then faster and faster above it,
@@ -354,7 +356,9 @@ class AdaptiveRate:
     def _stall(self, now: float, sent_at: float) -> bool:
         """Count a refusal into the run of refusals; True if it answered a probe of a stall."""
         if sent_at >= self._stall_at:
-            self._probe_cost += 1
+            # what probing cost, over a window counter's second; past it the probes wait out a server
+            # that admits nothing (a quota withdrawn, a minute's spent), which says nothing of the edge
+            self._probe_cost += now - self._stall_at <= WINDOW
             return True
         if sent_at < self._last_cut:
             return False  # sent at the old pace: the cut may have been enough
@@ -375,11 +379,13 @@ class AdaptiveRate:
     def _resume(self, now: float) -> None:
         """A probe admitted: the stall is over. The pace resumes at most at what the server admitted in
         the second before it (a window counter admits its quota a second, whatever the pace)."""
-        self._stalled, self._stall_at = False, math.inf
+        long, self._stalled, self._stall_at = now - self._stall_at > 2.0 * WINDOW, False, math.inf
         admitted = max(self._stall_admitted, MIN_RATE)
         if self.rate <= admitted:
             return
-        again = self.level is not None and abs(admitted - self.level) <= SAME_LEVEL * self.level
+        # the edge found again holds the next probe, as after a cut; not after a stall of more than a
+        # window counter's second or two: a server that admitted nothing for longer says nothing of it
+        again = not long and self.level is not None and abs(admitted - self.level) <= SAME_LEVEL * self.level
         self._hold = self._probe_cost / PROBE_SHARE if again else 0.0
         self.level = admitted
         self.rate = admitted * (1.0 - min(MAX_CUT, max(MIN_CUT, self.share / 2.0)))  # as a cut below it
@@ -562,7 +568,8 @@ class RateLimiter:
         self._running -= 1
         self._in_flight.release()
 
-    def on_throttled(self, sent_at: float | None = None) -> None:
+    def on_throttled(self, sent_at: float | None = None) -> bool:
+        """A quota throttle; True when the endpoint is stalled after it (the server admits nothing)."""
         now = self._clock()
         before, stalled = self.rate, self.core.lead.stalled
         if self.core.throttled(now, now if sent_at is None else sent_at):
@@ -571,6 +578,7 @@ class RateLimiter:
             )
         if self.core.lead.stalled and not stalled:
             log.debug("ratelimit.stall", endpoint=self.name, admitted=self.core.lead.stall_admitted)
+        return self.core.lead.stalled
 
     def on_success(self, sent_at: float | None = None) -> None:
         now = self._clock()

@@ -18,6 +18,11 @@ refill it. ``AuthError`` and other non-retryable errors are never retried; an er
 ``attempt_limit`` (a failure that repeats identically: DNS, TLS, an HTML page) gets no more attempts
 than that.
 
+A stall is the endpoint's too: a throttle answered while the endpoint's limiter is stalled (the server
+admits nothing, whatever the pace: ``crawler.wire.ratelimit``) is marked ``stalled`` and costs the call
+neither an attempt nor a token (at most ``MAX_STALL_REFUSALS`` times): it queues for the limiter's next
+probe, after the server's hint.
+
 An outage is another matter: when the endpoint fails outright (``crawler.wire.outage.EndpointGate``: several
 lost connections in a row, no answer between), a failure is the endpoint's, not the call's. It costs
 neither an attempt nor a token: the call waits at the gate until a probe gets through, then tries
@@ -55,6 +60,8 @@ SUCCESS_REFUND = 1.0
 #: how many failures the endpoint's outage may take from one call (a gate flapping shut and open for
 #: ever cannot keep a call alive for ever)
 MAX_OUTAGE_FAILURES = 100
+#: and how many refusals the endpoint's stall may (a server that admits nothing, ``wire.ratelimit``)
+MAX_STALL_REFUSALS = 100
 
 
 def retry_cost(error: CrawlerError) -> float:
@@ -140,12 +147,14 @@ class RetryPolicy:
         ``on_retry(attempt, error, delay)`` runs before each wait (the client counts retries there).
         With a gate, each attempt first waits while the endpoint is down (``EndpointDownError`` once it
         has been down for ``outage_wait``), and a failure the gate puts down to the outage is retried
-        after the wait without counting as an attempt or costing a token.
+        after the wait without counting as an attempt or costing a token. So is a throttle answered
+        while the endpoint's limiter is stalled (``ThrottledError.stalled``): the limiter's probes
+        pace the retry.
         """
         gate = self.gate
         last_cost = 0.0
         attempt = 1
-        outage_failures = 0
+        outage_failures = stall_refusals = 0
         while True:
             probe = await gate.admit() if gate is not None else False
             try:
@@ -157,6 +166,17 @@ class RetryPolicy:
                 outage = gate is not None and gate.failed(error, probe=probe)
                 if outage and error.retryable and outage_failures < MAX_OUTAGE_FAILURES:
                     outage_failures += 1  # the endpoint's failure, not this call's: wait at the gate
+                    continue
+                if (
+                    isinstance(error, ThrottledError)
+                    and error.stalled
+                    and stall_refusals < MAX_STALL_REFUSALS
+                ):
+                    # the endpoint's refusal, not this call's: its limiter sends one probe at a time until
+                    # the server admits one, so the call queues for the next (after the server's hint)
+                    stall_refusals += 1
+                    if error.retry_after is not None:
+                        await self._sleep(min(error.retry_after, self.cap))
                     continue
                 if not self.should_retry(attempt, error):
                     raise

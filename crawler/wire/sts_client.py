@@ -261,7 +261,7 @@ class StsClient:
                 )
                 if isinstance(error, ThrottledError):
                     self.counts["throttled"] += 1
-                    self._limiter.on_throttled(sent_at)
+                    error.stalled = self._limiter.on_throttled(sent_at)
                 else:
                     self._limiter.on_success(sent_at)
                 raise error

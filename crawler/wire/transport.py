@@ -285,7 +285,7 @@ class Transport:
             if isinstance(error, ThrottledError):
                 self._stats.throttled += 1
                 if _is_quota_signal(error):
-                    self._limiter.on_throttled(sent_at)
+                    error.stalled = self._limiter.on_throttled(sent_at)
                 else:
                     # A bare 503 (ServiceUnavailable) says the server is unwell, not that we are too
                     # fast: the retry backoff handles it; cutting the pace for each would collapse it.

@@ -46,3 +46,41 @@ def test_the_crawl_settles_under_an_unknown_quota(
     assert len(seconds) >= 3, f"the crawl was too short to judge: {stats['per_second']}"
     assert max(seconds) <= 1.2 * QUOTA, seconds
     assert_matches_truth(Crawled.of(read_ndjson(out)), emulator.backend.truth_records())
+
+
+def test_a_quota_withdrawn_for_seconds_is_waited_out_and_the_crawl_completes(
+    emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The server admits nothing from 0.5 s to 6.5 s (a quota withdrawn, a minute's quota spent), eight
+    requests at a time, four attempts each. Each refused probe of the limiter's stall was an attempt of
+    some call: calls ran out of attempts while nothing could succeed, and the crawl ended incomplete
+    (exit 3, error records; a 30 s drought at six attempts cost 33 functions). A refusal answered while
+    the endpoint is stalled is now the endpoint's, not the call's: the call waits for the next probe."""
+    clean_env(monkeypatch, tmp_path)
+    spec = AccountSpec(seed=43, services=3, functions=200, big_functions=0)
+    faults = FaultConfig(
+        seed=1, latency_ms=3.0, quota_rps=QUOTA, quota_burst=10, quota_changes=((0.5, 1e-9), (6.5, 1.0))
+    )
+    emulator = emulator_factory(spec, faults)
+    use_emulator_keys(monkeypatch, emulator)
+    config = tmp_path / "fcaudit.toml"
+    config.write_text("[crawl]\nmax_attempts = 4\n")
+    out = tmp_path / "out.ndjson"
+
+    argv = [
+        "crawl",
+        *target_args(emulator),
+        "-o",
+        str(out),
+        "--config",
+        str(config),
+        "--concurrency",
+        "8",
+        "-q",
+    ]
+    assert run_cli(argv) == 0
+
+    stats = emulator.stats()
+    assert sum(stats["throttled_per_second"][2:6]) > 0  # the drought was met
+    assert sum(stats["per_second"][2:6]) <= 40  # and waited out with probes, not paced into
+    assert_matches_truth(Crawled.of(read_ndjson(out)), emulator.backend.truth_records())

@@ -254,6 +254,7 @@ def test_a_stall_is_logged_once() -> None:
         for i in range(20):  # refusals, each sent on its own: a cut, then eight more over a round trip
             clock.now = 5.0 + i * 0.01
             limiter.on_throttled(clock.now - 0.005)
+    assert limiter.on_throttled(5.19) is True  # a throttle now says the endpoint is stalled
     stalls = [e for e in logs if e["event"] == "ratelimit.stall"]
     assert len(stalls) == 1
     assert stalls[0]["endpoint"] == "http://127.0.0.1:1"

@@ -690,3 +690,23 @@ def test_a_stall_in_slow_start_ends_it_and_its_window() -> None:
     core.slow_start, core._window_open, core.rate = True, True, 100.0  # as if slow start had not ended
     core.succeeded(2.0, sent_at=1.984375)
     assert (core.slow_start, core._window_open) == (False, False)
+
+
+def test_past_the_stalls_first_second_refused_probes_are_not_what_probing_cost() -> None:
+    core = cut_at_one_second()
+    answers(core, [1.25 + i / 128 for i in range(8)], set(range(8)), rtt=1 / 256)
+    stalled_at, cost = core._stall_at, core._probe_cost
+    core.throttled(stalled_at + 1.0, sent_at=stalled_at + 0.5)  # exactly a second in: counts
+    core.throttled(stalled_at + 1.5, sent_at=stalled_at + 1.25)  # past it: waiting, not probing
+    assert core._probe_cost == cost + 1
+
+
+def test_a_stall_of_more_than_two_seconds_resumes_with_no_hold_even_at_the_same_edge() -> None:
+    core = window_stall()
+    core.level, core._stall_admitted = 90.0, 96.0  # within 15%: the same edge
+    core.succeeded(core._stall_at + 2.0, sent_at=core._stall_at + 1.984375)  # exactly two seconds
+    assert core._hold > 0.0
+    late = window_stall()
+    late.level, late._stall_admitted = 90.0, 96.0
+    late.succeeded(late._stall_at + 2.03125, sent_at=late._stall_at + 2.0)
+    assert (late._hold, late.level) == (0.0, 96.0)

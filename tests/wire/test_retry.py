@@ -165,3 +165,42 @@ def test_budget_arithmetic() -> None:
     assert not RetryBudget(0.0).try_spend()
     with pytest.raises(ValueError, match="capacity"):
         RetryBudget(-1.0)
+
+
+def stalled_throttle(request_id: str = "t-1", retry_after: float | None = None) -> ThrottledError:
+    error = ThrottledError("slow down", code="ResourceExhausted", http=429, request_id=request_id)
+    error.retry_after, error.stalled = retry_after, True
+    return error
+
+
+async def test_a_refusal_while_the_endpoint_is_stalled_costs_no_attempt_nor_token() -> None:
+    # the endpoint's limiter sends one probe at a time while the server admits nothing: its refusals
+    # are the endpoint's, and a call that met them used to run out of attempts (and the budget) in a
+    # drought, ending the crawl incomplete
+    rec = Recorder()
+    p = policy(rec, attempts=2, budget=RETRY_COST)
+    result = await p.run(scripted(*(stalled_throttle(f"t{i}") for i in range(10)), "page"))
+    assert result == "page"
+    assert rec.sleeps == []  # the limiter paces the next probe; no backoff of the call's own
+    assert p.budget.tokens == RETRY_COST  # nothing spent (and a call that needed no retry gives back 1,
+    # capped at the capacity)
+
+
+async def test_a_stalled_refusals_hint_is_waited_capped_and_an_ordinary_throttle_still_counts() -> None:
+    rec = Recorder()
+    p = policy(rec, attempts=2)
+    plain = ThrottledError("slow down", code="ResourceExhausted", http=429, request_id="plain")
+    with pytest.raises(ThrottledError) as caught:
+        await p.run(scripted(stalled_throttle(retry_after=45.0), plain, stalled_throttle(), plain))
+    assert caught.value.request_id == "plain"
+    assert caught.value.attempts == 2  # the two ordinary throttles were the call's two attempts
+    assert rec.sleeps == pytest.approx([20.0, 0.1])  # the hint, clamped to the cap; one backoff
+
+
+async def test_a_stall_may_take_a_hundred_refusals_from_one_call_then_they_count() -> None:
+    rec = Recorder()
+    p = policy(rec, attempts=2)
+    with pytest.raises(ThrottledError) as caught:
+        await p.run(scripted(*(stalled_throttle(f"t{i}") for i in range(102)), "never"))
+    assert caught.value.request_id == "t101"  # 100 free, then two attempts
+    assert caught.value.attempts == 2

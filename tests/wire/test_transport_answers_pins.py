@@ -215,6 +215,30 @@ async def test_a_throttle_counts_once_per_answer_and_carries_the_wall_clock_hint
     assert stats.throttled == 2
 
 
+async def test_once_the_endpoint_is_stalled_a_throttle_is_its_own_and_the_call_rides_it_out(
+    server: FakeServer,
+) -> None:
+    """Refusals running, nothing admitted: the first calls fail on their one attempt (their throttles
+    are not marked stalled), then the limiter stalls and a throttle says so, which the retry policy
+    charges to the endpoint, not to the call: the call waits for the next probe, and the one the
+    server admits ends the stall."""
+    throttled = json({"Code": "Throttling", "Message": "slow"}, status=429)
+    server.answer(*[throttled] * 20, json({"configs": []}))
+    failed: list[ThrottledError] = []
+    async with client_for(server.endpoint) as client:
+        while True:
+            try:
+                page = await configs(client)
+            except ThrottledError as error:
+                failed.append(error)
+                continue
+            break
+    assert page.items == ()
+    assert 8 <= len(failed) < 20  # a stall needs eight refusals running; the rest were ridden out
+    assert not any(error.stalled for error in failed)
+    assert server.served == [429] * 20 + [200]
+
+
 # -- 2xx bodies that are not a listing ---------------------------------------------------------------------
 async def test_a_json_answer_that_is_not_an_object_names_its_type_with_status_200(server: FakeServer) -> None:
     server.answer(raw(b"[1, 2]"))
