@@ -7,6 +7,12 @@ second, arrivals and admitted requests ÷ the new quota and the throttled share,
 wrote: every function listed, or how many ended as errors (and with which code).
 
     python -m bench.quota_fall --shape window --quota 100 --factor 0.2
+
+With ``--back SECONDS`` the quota comes back (to ``--quota``) that long after the first request, and the
+judged span is from ``--judge-after`` seconds after that: a drought, with ``--factor 1e-9`` (nothing
+admitted; the run must end complete, every function listed).
+
+    python -m bench.quota_fall --shape bucket --quota 100 --factor 1e-9 --at 3 --back 33 --seconds 50
 """
 
 from __future__ import annotations
@@ -43,10 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--factor", type=float, default=0.2, help="the quota after the fall, x --quota")
     parser.add_argument("--at", type=float, default=10.0, help="seconds after the first request")
     parser.add_argument("--seconds", type=float, default=30.0, help="the crawl's length at the quota")
-    parser.add_argument("--judge-after", type=float, default=5.0, help="seconds after the fall not judged")
+    parser.add_argument("--back", type=float, help="seconds after the first request the quota comes back")
+    parser.add_argument(
+        "--judge-after", type=float, default=5.0, help="seconds after the fall (or the return) not judged"
+    )
     args = parser.parse_args(argv)
+    if not args.factor > 0:
+        parser.error("--factor must be > 0 (1e-9 for a quota that admits nothing)")
+    if args.back is not None and not args.back > args.at:
+        parser.error("--back must come after --at")
     burst = int(args.quota) if args.shape == "window" else (args.burst or max(1, int(args.quota / 10)))
-    changes = ((args.at, args.factor),)
+    changes: tuple[tuple[float, float], ...] = ((args.at, args.factor),)
+    if args.back is not None:
+        changes += ((args.back, 1.0),)
     cell = Cell("fall", "fall", args.quota, burst, args.shape, changes, seconds=args.seconds)
     with EmulatorProcess(cell.account(), cell.knobs) as emulator, tempfile.TemporaryDirectory() as tmp:
         procs = start_clients(cell, emulator, DEFAULT, None, Path(tmp))
@@ -59,17 +74,23 @@ def main(argv: list[str] | None = None) -> int:
     admitted = [a - t for a, t in zip(arrivals, throttled, strict=True)]
     begin = math.floor(first)
     account = cell.account()
-    print(f"{args.shape} {args.quota:g}/s (burst {burst}) x {args.factor:g} at {args.at:g} s, {account}")
-    print(f"requests {stats['requests']}, throttled {stats['throttled']}")
+    back = "" if args.back is None else f", back at {args.back:g} s"
+    print(
+        f"{args.shape} {args.quota:g}/s (burst {burst}) x {args.factor:g} at {args.at:g} s{back}, {account}"
+    )
+    up = stats["uptime_seconds"]
+    print(f"requests {stats['requests']}, throttled {stats['throttled']}, emulator up {up:.1f} s")
     print("arrivals per second:", arrivals[begin:])
     print("admitted per second:", admitted[begin:])
-    quota = args.quota * args.factor
-    lo, hi = math.ceil(first + args.at + args.judge_after), len(arrivals) - 1  # the last second is partial
+    quota, since, event = args.quota * args.factor, args.at, "the fall"
+    if args.back is not None:
+        quota, since, event = args.quota, args.back, "the return"
+    lo, hi = math.ceil(first + since + args.judge_after), len(arrivals) - 1  # the last second is partial
     if hi - lo >= 1:
         came, took = max(1, sum(arrivals[lo:hi])) / (hi - lo), sum(admitted[lo:hi]) / (hi - lo)
         print(
-            f"from {args.judge_after:g} s after the fall ({hi - lo} s): arrivals {came / quota:.2f} x the "
-            f"new quota, admitted {took / quota:.2f} x, throttled {100 * (1 - took / came):.1f}%"
+            f"from {args.judge_after:g} s after {event} ({hi - lo} s): arrivals {came / quota:.2f} x the "
+            f"quota, admitted {took / quota:.2f} x, throttled {100 * (1 - took / came):.1f}%"
         )
     print("functions:", dict(written))
     return 0
