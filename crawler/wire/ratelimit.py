@@ -310,12 +310,13 @@ class AdaptiveRate:
                 times.popleft()  # a second (or ten) of successes, whatever the crawl's length
             sent = self._admitted_sent
             sent.append(sent_at)
-            while sent and sent[0] <= now - KEPT:
-                sent.popleft()
-            if self._stalled and self._stall_at - WINDOW < sent_at < self._stall_at:
-                self._stall_admitted += 1.0 / WINDOW  # in flight when the stall began: that second's too
-            if self._stalled and sent_at > self._refused_sent:
-                self._resume(now)
+            while sent and sent[0] <= now - WINDOW:
+                sent.popleft()  # a stall counts the last second's (by send time)
+            if self._stalled:
+                if self._stall_at - WINDOW < sent_at < self._stall_at:
+                    self._stall_admitted += 1.0 / WINDOW  # in flight when the stall began: that second's too
+                if sent_at > self._refused_sent:
+                    self._resume(now)
             if sent_at > self._run_sent:
                 self._refused_run = 0  # admitted one sent during the run: the server admits some
         else:
@@ -385,15 +386,26 @@ class AdaptiveRate:
             return
         # the edge found again holds the next probe, as after a cut; not after a stall of more than a
         # window counter's second or two: a server that admitted nothing for longer says nothing of it
-        again = not long and self.level is not None and abs(admitted - self.level) <= SAME_LEVEL * self.level
-        self._hold = self._probe_cost / PROBE_SHARE if again else 0.0
+        self._hold = 0.0 if long else self._hold_at(admitted)
         self.level = admitted
-        self.rate = admitted * (1.0 - min(MAX_CUT, max(MIN_CUT, self.share / 2.0)))  # as a cut below it
+        self.rate = admitted * (1.0 - self._depth())  # as a cut below it
         self.slow_start, self._window_open = False, False
         self._k, self._grown, self._clean = 0.0, 0.0, None
         self._probe_cost, self._since_cut = 0, 0
         self._last_cut = now
         self._round_start, self._answers, self._throttles = None, 0, 0
+
+    def _depth(self) -> float:
+        """How far a cut goes below what the server admits: half the smoothed share (DCTCP), at least
+        ``MIN_CUT``, at most ``MAX_CUT``."""
+        return min(MAX_CUT, max(MIN_CUT, self.share / 2.0))
+
+    def _hold_at(self, admitted: float) -> float:
+        """Answers before the next probe above a new anchor ``admitted``: if it is the edge found again
+        where it was (within ``SAME_LEVEL`` of the last anchor), until the answers since pay for the
+        throttles the last probe cost, at ``PROBE_SHARE``; none for an edge found elsewhere."""
+        again = self.level is not None and abs(admitted - self.level) <= SAME_LEVEL * self.level
+        return self._probe_cost / PROBE_SHARE if again else 0.0
 
     def _end_round(self, now: float, elapsed: float, n: int, k: int) -> bool:
         share = k / n
@@ -444,11 +456,8 @@ class AdaptiveRate:
             # grows the rate up to e^SLOW_START_PER_RTT times a round trip
             admitted = min(admitted, self.rate * math.exp(-SLOW_START_PER_RTT))
             self._ramp_end = now
-        cut = min(MAX_CUT, max(MIN_CUT, self.share / 2.0))
-        # the edge found again where it was (within SAME_LEVEL): the next probe above it waits until the
-        # answers since this cut pay for the throttles the last one cost, at PROBE_SHARE
-        again = self.level is not None and abs(admitted - self.level) <= SAME_LEVEL * self.level
-        self._hold = self._probe_cost / PROBE_SHARE if again else 0.0
+        cut = self._depth()
+        self._hold = self._hold_at(admitted)
         self.level = admitted
         admitted = max(admitted, MIN_RATE)
         self.rate = min(self.rate, max(bottom, admitted * (1.0 - cut)))
