@@ -84,6 +84,8 @@ CUBIC = 0.1  # after a cut the rate follows anchor x (1 + CUBIC x (t - K)^3), t 
 PROBE_SHARE = 0.01  # probing above the anchor may cost this share of the answers
 SAME_LEVEL = 0.15  # a cut within this share of the last one's anchor has found the same edge
 HOLD_SECONDS = (0.015 / CUBIC) ** (1.0 / 3.0)  # held at 0.985 x the anchor: this far before K
+MAX_HOLD = 10.0  # seconds at the anchor, at most, before the next probe, if it is under ...
+FALLEN = 0.5  # ... this share of the highest edge found twice
 RESTART = 2.0  # slow start again at this multiple of the anchor without a throttle since the cut
 MAX_GROWTH = 0.5  # and grows by at most this share per second ...
 MAX_ROUND_GROWTH = 0.25  # ... and per round
@@ -130,6 +132,7 @@ class AdaptiveRate:
         self.slow_start = ceiling is None
         #: the accepted rate at the last cut, the anchor of the recovery (None until a cut)
         self.level: float | None = None
+        self._highest = 0.0  # the highest edge found twice (an anchor within SAME_LEVEL of the last)
         self.cuts = 0
         #: the smoothed share of throttled answers (DCTCP's alpha)
         self.share = 0.0
@@ -249,7 +252,7 @@ class AdaptiveRate:
         # under a ceiling there is no slow start: the recovery grows from the pace of both, no hold
         self.level = None if self.slow_start else self.rate
         self.share, self._clean, self._k, self._grown = 0.0, None, 0.0, 0.0
-        self._probe_cost = 0
+        self._probe_cost, self._highest = 0, 0.0
         self._round_start, self._answers, self._throttles = None, 0, 0
         self._refused_run, self._stalled, self._stall_at = 0, False, math.inf
 
@@ -403,9 +406,18 @@ class AdaptiveRate:
     def _hold_at(self, admitted: float) -> float:
         """Answers before the next probe above a new anchor ``admitted``: if it is the edge found again
         where it was (within ``SAME_LEVEL`` of the last anchor), until the answers since pay for the
-        throttles the last probe cost, at ``PROBE_SHARE``; none for an edge found elsewhere."""
+        throttles the last probe cost, at ``PROBE_SHARE``; none for an edge found elsewhere. Far under
+        the highest edge found twice, at most ``MAX_HOLD`` seconds; an edge found twice is recorded."""
         again = self.level is not None and abs(admitted - self.level) <= SAME_LEVEL * self.level
-        return self._probe_cost / PROBE_SHARE if again else 0.0
+        if not again:
+            return 0.0
+        hold = self._probe_cost / PROBE_SHARE
+        if admitted < FALLEN * self._highest:
+            # far under an edge found twice before: that quota may come back (a neighbour's load gone),
+            # so probe at least every MAX_HOLD seconds, not every 300 answers (a minute at 5/s)
+            hold = min(hold, MAX_HOLD * admitted)
+        self._highest = max(self._highest, admitted)
+        return hold
 
     def _end_round(self, now: float, elapsed: float, n: int, k: int) -> bool:
         share = k / n

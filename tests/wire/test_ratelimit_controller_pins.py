@@ -271,6 +271,40 @@ def test_an_edge_found_within_fifteen_percent_holds_the_probe_for_the_throttles_
     assert core._hold == 200.0
 
 
+def test_an_edge_found_twice_is_recorded_as_the_highest_and_an_edge_found_elsewhere_is_not() -> None:
+    core = past_slow_start(rate=85.0, level=80.0)
+    assert core._hold_at(100.0) == 0.0  # 25% over the anchor: an edge elsewhere, not found twice
+    assert core._highest == 0.0
+    core._probe_cost = 2
+    assert core._hold_at(68.0) == 200.0  # exactly 15% under: the same edge, found twice
+    assert core._highest == 68.0
+    assert core._hold_at(92.0) == 200.0  # exactly 15% over: the same edge, and the highest now
+    assert core._highest == 92.0
+    core.level = 40.0
+    assert core._hold_at(40.0) == 200.0  # under the highest, which stays
+    assert core._highest == 92.0
+
+
+def test_a_hold_far_under_the_highest_edge_found_twice_lasts_at_most_ten_seconds() -> None:
+    core = past_slow_start(rate=9.0, level=10.0)
+    core._highest, core._probe_cost = 20.5, 3  # 300 answers: 30 s at 10/s
+    # 10 is under half of 20.5: the quota fell, and it may come back, so 10 s at 10/s, 100 answers
+    assert core._hold_at(10.0) == pytest.approx(100.0)
+    core._highest = 20.0
+    assert core._hold_at(10.0) == 300.0  # exactly half: not fallen far, the hold of what probing cost
+    core._highest, core._probe_cost = 40.0, 0
+    assert core._hold_at(10.0) == 0.0  # nothing paid for: no hold, capped or not
+    core._probe_cost = 1
+    assert core._hold_at(10.0) == 100.0  # 1 throttle / 1% = 100 answers, under 10 s of 10/s anyway
+
+
+def test_the_union_of_endpoints_forgets_the_highest_edge_found_twice() -> None:
+    core, other = past_slow_start(rate=10.0, level=10.0), past_slow_start(rate=10.0, level=10.0)
+    core._highest = 30.0  # found by collisions, not the quota's edge
+    core.absorb(other)
+    assert core._highest == 0.0
+
+
 def test_the_hold_lasts_exactly_its_number_of_answers() -> None:
     core = past_slow_start(rate=85.0, level=80.0)
     assert answers(core, [1.0 + i * 0.02 for i in range(10)], {8, 9})[-1]  # cut at 1.18, hold 200
@@ -662,6 +696,7 @@ def test_the_first_probe_admitted_resumes_at_what_the_second_before_the_stall_ad
 def test_a_stall_that_finds_the_same_edge_holds_the_next_probe_for_what_it_cost() -> None:
     core = window_stall()
     core.level, core._stall_admitted = 80.0, 92.0  # exactly 15% over the anchor: the same edge
+    core._highest = 184.0  # 92 is half of it: not fallen far, so the hold is not capped
     for i in range(12):
         core.throttled(1.5 + i / 64, sent_at=core._stall_at + i / 64)
     cost = core._probe_cost

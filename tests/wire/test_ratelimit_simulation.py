@@ -214,6 +214,27 @@ def test_a_quota_that_falls_far_is_followed_down_not_overrun(cell: Cell) -> None
         assert accepted >= 0.9 * quota
 
 
+#: a quota that falls to a tenth at 5 s and comes back at 15 s (another crawl on the account, then done):
+#: (burst, the pace recovered: a burst of 1 holds 0.8-0.9 x its quota, not 0.9-1.0)
+COMEBACKS = [pytest.param(10, 100.0, id="burst 10"), pytest.param(1, 85.0, id="burst 1")]
+
+
+@pytest.mark.parametrize(("burst", "target"), COMEBACKS)
+def test_a_quota_that_falls_to_a_tenth_and_comes_back_is_found_again(burst: int, target: float) -> None:
+    """Ten seeds: within 18 s of the return, a second admits 0.9 x the recovered pace (at most 1.1 x
+    arrived), under 4.5% throttled over the crawl. At 10/s the edge found twice held the next probe for
+    what probing cost at 1%, 100-300 answers, 10-30 s, then again: 6 seeds of 10 with a burst of 10 and
+    9 with a burst of 1 never came back in 30 s (6-8% throttled). Far under the highest edge found
+    twice, the hold now lasts 10 s at most."""
+    shape = Shape(100, burst, changes=((5.0, 0.1), (15.0, 1.0)), latency=0.02, jitter=0.01)
+    for seed in range(1, 11):
+        result = simulate(shape, duration=45, seed=seed)
+        took = result.recovery(15.0, target, burst)
+        assert took is not None, seed
+        assert took <= 18.0, (seed, took)
+        assert result.share < 0.045, seed
+
+
 #: the grid's window counter (100/s, 10 ms + 0-10 ms, 32 workers) over a 30 s crawl. A window admits its
 #: second's quota at once and then refuses everything to the end of that second, whatever the pace: the
 #: limiter that cut to half the last second's admitted and kept sending through it (7461436) had
