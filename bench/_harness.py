@@ -53,6 +53,7 @@ class ServerKnobs:
     quota_rps: float | None = None
     burst: int | None = None  # the emulator's default: the quota rounded up
     quota_shape: str = "bucket"
+    quota_window: float = 1.0
     quota_changes: tuple[tuple[float, float], ...] = ()
     jitter_ms: float = 0.0
     arrival_jitter_ms: float = 0.0
@@ -91,6 +92,8 @@ class EmulatorProcess:
             cmd += ["--latency-ms", str(k.latency_ms)]
         if k.quota_rps is not None:
             cmd += ["--quota", str(k.quota_rps), "--quota-shape", k.quota_shape]
+            if k.quota_window != 1.0:
+                cmd += ["--quota-window", str(k.quota_window)]
             if k.burst is not None:
                 cmd += ["--burst", str(k.burst)]
             for at, factor in k.quota_changes:

@@ -55,6 +55,7 @@ class Cell:
     arrival_jitter_ms: float = 0.0
     retry_hint: str = "none"
     clients: int = 1  # >1: that many crawls at once share the quota (several endpoints of one account)
+    window: float = 1.0  # a window counter's window, seconds
     seconds: float = 15.0  # the crawl's length at the quota
 
     @property
@@ -64,6 +65,7 @@ class Cell:
             quota_rps=self.quota,
             burst=self.burst,
             quota_shape=self.shape,
+            quota_window=self.window,
             quota_changes=self.changes,
             jitter_ms=self.jitter_ms,
             arrival_jitter_ms=self.arrival_jitter_ms,

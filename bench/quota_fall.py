@@ -13,6 +13,12 @@ judged span is from ``--judge-after`` seconds after that: a drought, with ``--fa
 admitted; the run must end complete, every function listed).
 
     python -m bench.quota_fall --shape bucket --quota 100 --factor 1e-9 --at 3 --back 33 --seconds 50
+
+With ``--window SECONDS`` a window counter's window is that long: ``--window 60`` is a quota of N calls
+a minute (the form of Alibaba's published API quotas), spent in seconds and then refused to the
+minute's end; with ``--factor 1 --at 0`` it never falls.
+
+    python -m bench.quota_fall --shape window --quota 20 --window 60 --factor 1 --at 0 --seconds 150
 """
 
 from __future__ import annotations
@@ -50,19 +56,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--at", type=float, default=10.0, help="seconds after the first request")
     parser.add_argument("--seconds", type=float, default=30.0, help="the crawl's length at the quota")
     parser.add_argument("--back", type=float, help="seconds after the first request the quota comes back")
+    parser.add_argument("--window", type=float, default=1.0, help="a window counter's window, seconds")
     parser.add_argument(
         "--judge-after", type=float, default=5.0, help="seconds after the fall (or the return) not judged"
     )
     args = parser.parse_args(argv)
     if not args.factor > 0:
         parser.error("--factor must be > 0 (1e-9 for a quota that admits nothing)")
+    if not args.window > 0:
+        parser.error("--window must be > 0 seconds")
     if args.back is not None and not args.back > args.at:
         parser.error("--back must come after --at")
     burst = int(args.quota) if args.shape == "window" else (args.burst or max(1, int(args.quota / 10)))
     changes: tuple[tuple[float, float], ...] = ((args.at, args.factor),)
     if args.back is not None:
         changes += ((args.back, 1.0),)
-    cell = Cell("fall", "fall", args.quota, burst, args.shape, changes, seconds=args.seconds)
+    cell = Cell(
+        "fall", "fall", args.quota, burst, args.shape, changes, seconds=args.seconds, window=args.window
+    )
     with EmulatorProcess(cell.account(), cell.knobs) as emulator, tempfile.TemporaryDirectory() as tmp:
         procs = start_clients(cell, emulator, DEFAULT, None, Path(tmp))
         wait_each([proc for proc, _started, _err in procs])
@@ -75,8 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     begin = math.floor(first)
     account = cell.account()
     back = "" if args.back is None else f", back at {args.back:g} s"
+    window = "" if args.window == 1.0 else f" a {args.window:g} s window"
     print(
-        f"{args.shape} {args.quota:g}/s (burst {burst}) x {args.factor:g} at {args.at:g} s{back}, {account}"
+        f"{args.shape}{window} {args.quota:g}/s (burst {burst}) x {args.factor:g} at {args.at:g} s{back}, "
+        f"{account}"
     )
     up = stats["uptime_seconds"]
     print(f"requests {stats['requests']}, throttled {stats['throttled']}, emulator up {up:.1f} s")

@@ -65,6 +65,7 @@ def fault_config(args: argparse.Namespace) -> FaultConfig:
         quota_rps=args.quota,
         quota_burst=args.burst,
         quota_shape=args.quota_shape,
+        quota_window=args.quota_window,
         quota_changes=tuple(parse_quota_change(spec) for spec in args.quota_change),
         arrival_jitter_ms=args.arrival_jitter_ms,
         throttle_status=args.throttle_status,

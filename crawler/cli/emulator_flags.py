@@ -42,7 +42,14 @@ def register(sub: Any) -> None:
         "--quota-shape",
         choices=emulator_command.QUOTA_SHAPES,
         default="bucket",
-        help="bucket: a token bucket --burst deep; window: at most --quota requests per fixed 1 s window",
+        help="bucket: a token bucket --burst deep; window: at most --quota requests/s per fixed window",
+    )
+    knobs.add_argument(
+        "--quota-window",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="the window of --quota-shape window, seconds (default 1; 60: a quota of N calls a minute)",
     )
     knobs.add_argument(
         "--quota-change",

@@ -63,8 +63,10 @@ class FaultConfig:
     jitter_ms: float = 0.0
     quota_rps: float | None = None
     quota_burst: int | None = None  # defaults to max(1, ceil(quota_rps))
-    #: a token bucket (``quota_burst`` deep) or a counter of requests per fixed one-second window
+    #: a token bucket (``quota_burst`` deep) or a counter of requests per fixed window ...
     quota_shape: QuotaShape = "bucket"
+    #: ... of this many seconds, ``quota_rps`` x it a window (Alibaba's published API quotas: N a minute)
+    quota_window: float = 1.0
     #: (seconds after the first request, factor): from then on the quota is ``quota_rps`` x factor
     quota_changes: tuple[tuple[float, float], ...] = ()
     #: uniform random delay *before* the quota sees a request (network jitter on the way in)
@@ -88,6 +90,8 @@ class FaultConfig:
                 raise UsageError(f"quota change {at}={factor}: seconds must be >= 0 and the factor > 0")
         if self.quota_rps is not None and not self.quota_rps > 0:
             raise UsageError(f"quota must be a positive number of requests/s, got {self.quota_rps}")
+        if not self.quota_window > 0:
+            raise UsageError(f"quota window must be > 0 seconds, got {self.quota_window}")
         if self.quota_burst is not None and self.quota_burst < 1:
             raise UsageError(f"quota burst must be >= 1, got {self.quota_burst}")
         if self.throttle_status not in (429, 503):
@@ -178,30 +182,34 @@ class TokenBucket:
 
 
 class WindowCounter:
-    """At most ``rate`` requests (rounded down, at least one) in each whole second since it was made:
-    the fixed-window counter many API gateways use. A client that spreads its requests evenly sees the
-    quota; one that sends a second's worth at the end of a window and again at the start of the next
-    gets twice the quota through in one second."""
+    """At most ``rate`` x ``seconds`` requests (rounded down, at least one) in each fixed window of
+    ``seconds`` since it was made: the fixed-window counter many API gateways use (one second), or a
+    quota of N calls a minute (60). A client that spreads its requests evenly sees the quota; one that
+    sends a window's worth at the end of a window and again at the start of the next gets twice the
+    quota through at once, and one that spends a minute's quota in seconds is refused to its end."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, clock: Callable[[], float] = time.monotonic, seconds: float = 1.0
+    ) -> None:
         self._clock = clock
         self._origin = clock()
-        self._limit = max(1, math.floor(rate))
+        self._seconds = seconds
+        self._limit = max(1, math.floor(rate * seconds))
         self._window = 0
         self._count = 0
 
     def set_rate(self, rate: float) -> None:
-        self._limit = max(1, math.floor(rate))
+        self._limit = max(1, math.floor(rate * self._seconds))
 
     def take(self) -> float | None:
-        elapsed = self._clock() - self._origin
+        elapsed = (self._clock() - self._origin) / self._seconds
         window = math.floor(elapsed)
         if window != self._window:
             self._window, self._count = window, 0
         if self._count < self._limit:
             self._count += 1
             return None
-        return window + 1 - elapsed
+        return (window + 1 - elapsed) * self._seconds
 
 
 class Quota:
@@ -215,11 +223,12 @@ class Quota:
         shape: QuotaShape = "bucket",
         changes: tuple[tuple[float, float], ...] = (),
         clock: Callable[[], float] = time.monotonic,
+        window: float = 1.0,
     ) -> None:
         self.rate = rate
         self._clock = clock
         self._gate: TokenBucket | WindowCounter = (
-            WindowCounter(rate, clock) if shape == "window" else TokenBucket(rate, burst, clock)
+            WindowCounter(rate, clock, window) if shape == "window" else TokenBucket(rate, burst, clock)
         )
         self._changes = sorted(changes)
         self._first: float | None = None
@@ -229,7 +238,14 @@ class Quota:
         """The quota ``config`` describes (``quota_rps``, ``burst``, its shape and changes), if any."""
         if config.quota_rps is None:
             return None
-        return cls(config.quota_rps, config.burst, config.quota_shape, config.quota_changes, clock)
+        return cls(
+            config.quota_rps,
+            config.burst,
+            config.quota_shape,
+            config.quota_changes,
+            clock,
+            config.quota_window,
+        )
 
     def take(self) -> float | None:
         """``None`` when admitted, else the seconds until the request would be."""

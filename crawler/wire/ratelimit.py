@@ -27,13 +27,14 @@ exact; tests/support/rate_simulation.py runs it against every shape in virtual t
   both collapsed the rate. For a second from the first of a run of cuts, none goes lower than half
   its anchor (a second, not for as long as the cuts keep coming: a quota that fell to a fifth kept
   them coming), nor any cut below half the last second's successes;
-* **a stall, when the server admits nothing** (a window counter's spent second, a server silenced for
-  a while): ``STALL_RUN`` refusals running since the last cut, a round trip after the first of them and
-  none admitted of the requests sent since it. Then one probe at a time, at gaps doubling up to
-  ``STALL_GAP``, whose refusals are no round's (they say nothing of the pace); the first admitted
-  resumes the pace as a cut would, below what the second before the stall admitted by send time (past
-  the stall's first second the probes are not what probing cost, and a stall over two seconds holds
-  no probe). A throttle answered while stalled is the endpoint's, not the call's (``wire.retry``);
+* **a stall, when the server admits nothing** (a window counter's spent second, a minute's quota
+  spent, a server silenced for a while): ``STALL_RUN`` refusals running since the last cut, a round
+  trip after the first of them and none admitted of the requests sent since it. Then one probe at a
+  time, at gaps doubling up to ``STALL_GAP`` (``LONG_STALL_GAP`` past its first two seconds), whose
+  refusals are no round's (they say nothing of the pace); the first admitted resumes the pace as a cut
+  would, below what the second before the stall admitted by send time (past the stall's first second
+  the probes are not what probing cost, and a stall over two seconds holds no probe). A throttle
+  answered while stalled is the endpoint's, not the call's (``wire.retry``);
 * **recovery and probing** (CUBIC, anchored at the last cut): fast back towards the anchor, flat just
   under it — held there, when the edge was found where it was before, until the answers since the
   cut pay for the throttles the last probe cost at ``PROBE_SHARE`` — then faster and faster above it,
@@ -103,7 +104,8 @@ BUSY_WINDOW = 0.25  # growth needs requests waiting on the pace, and half the ra
 SLOW_START_ROUNDS = 4.0  # ... or, in slow start, this many round trips (the rate outgrows a fixed window)
 MIN_RECHECK = 0.002  # in slow start a waiting start looks again after a round trip, at least this long
 STALL_RUN = 8  # this many refusals running, none admitted since, and the server admits nothing now ...
-STALL_GAP = 0.25  # ... so one probe at a time, at gaps doubling up to this, until one is admitted
+STALL_GAP = 0.25  # ... so one probe at a time, at gaps doubling up to this, until one is admitted ...
+LONG_STALL_GAP = 1.0  # ... or up to this after a stall's first 2 s (not a one-second window's: a minute's)
 
 
 class Account(Protocol):
@@ -203,7 +205,10 @@ class AdaptiveRate:
         self._last_start = due if 0.0 <= now - due <= LATE_CREDIT else now
         if self._stalled:
             self._last_start = now
-            self._probe_gap = min(2.0 * self._probe_gap, STALL_GAP)
+            # a one-second window's stall ends within the second, and a late probe would lose its next
+            # second; a minute's quota spent (N calls a minute) keeps refusing for up to a minute
+            gap = STALL_GAP if now - self._stall_at < 2.0 * WINDOW else LONG_STALL_GAP
+            self._probe_gap = min(2.0 * self._probe_gap, gap)
         self._starts.append(now)
         while self._starts[0] <= now - KEPT:
             self._starts.popleft()

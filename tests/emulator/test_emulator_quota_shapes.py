@@ -29,6 +29,20 @@ def test_a_window_counter_admits_the_quota_per_whole_second_and_says_when_the_ne
     assert [window.take() for _ in range(4)] == [None, None, None, pytest.approx(1.0)]
 
 
+def test_a_minute_window_admits_a_minutes_quota_and_says_when_the_minute_ends() -> None:
+    clock = Clock()
+    window = WindowCounter(10.5, clock, seconds=60.0)  # N calls a minute: 630
+    clock.now = 1.0
+    assert all(window.take() is None for _ in range(630))
+    assert window.take() == pytest.approx(59.0)  # refused to the minute's end
+    clock.now = 59.75
+    assert window.take() == pytest.approx(0.25)
+    clock.now = 60.0
+    assert window.take() is None
+    window.set_rate(1.0)  # a change keeps the window: 60 a minute
+    assert sum(window.take() is None for _ in range(100)) == 59
+
+
 def test_a_quota_halves_then_doubles_counted_from_its_first_request() -> None:
     clock = Clock()
     clock.now = 50.0  # the emulator was up long before the crawl: the schedule starts at the first take
@@ -76,6 +90,12 @@ def test_the_flags_build_the_shapes() -> None:
         ((10.0, 0.5), (20.0, 1.0)),
         5.0,
     )
+    assert config.quota_window == 1.0
+    minute = fault_config(build_parser().parse_args(["emulator", *flags, "--quota-window", "60"]))
+    assert minute.quota_window == 60.0
+    quota = Quota.of(minute)
+    assert quota is not None
+    assert sum(quota.take() is None for _ in range(7000)) == 6000  # 100/s a minute
 
 
 @pytest.mark.parametrize("spec", ["10", "x=1", "10=0", "-1=2", "10=nan", "inf=1"])
@@ -86,7 +106,12 @@ def test_a_bad_quota_change_is_one_line_naming_the_form(spec: str) -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"quota_shape": "leaky"}, {"quota_changes": ((1.0, 0.0),)}, {"arrival_jitter_ms": -1.0}],
+    [
+        {"quota_shape": "leaky"},
+        {"quota_changes": ((1.0, 0.0),)},
+        {"arrival_jitter_ms": -1.0},
+        {"quota_window": 0.0},
+    ],
 )
 def test_bad_shapes_are_usage_errors(kwargs: dict[str, object]) -> None:
     with pytest.raises(UsageError):

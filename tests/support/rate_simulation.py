@@ -91,6 +91,7 @@ class Shape:
     jitter: float = 0.01  # uniform extra latency of an admitted request
     arrival_jitter: float = 0.002  # uniform delay before the quota sees a request
     retry_after: bool = False  # 429s carry Retry-After (whole seconds)
+    window: float = 1.0  # a window counter's window, seconds (60: a quota of N calls a minute)
     #: a busy machine (client and server processes descheduled now and then): the mean of an
     #: exponential extra lateness of each pacer wake-up, and of each request's way to the quota
     timer_tail: float = 0.0
@@ -157,7 +158,7 @@ def simulate(
     rng = random.Random(seed)
     now = 0.0
     quotas = [
-        Quota(q, shape.burst, shape.kind, shape.changes, clock=lambda: now)
+        Quota(q, shape.burst, shape.kind, shape.changes, clock=lambda: now, window=shape.window)
         for q in own_quotas or [shape.quota]
     ]
     account = SharedQuota() if clients > 1 else None

@@ -627,6 +627,23 @@ def test_a_stall_probes_one_at_a_time_at_gaps_doubling_up_to_a_quarter_second() 
     assert core.next_start(1.96875) == 2.0
 
 
+def test_past_a_stalls_first_two_seconds_the_gaps_double_on_up_to_a_second() -> None:
+    core = cut_at_one_second()
+    core.rtt = 0.03125
+    answers(core, [1.25 + i / 128 for i in range(8)], set(range(8)), rtt=1 / 256)
+    at = core._stall_at
+    core._probe_gap = 0.25
+    core.started(at + 2.0 - 1 / 1024)  # under two seconds in: a window counter's stall, 1/4 s at most
+    assert core._probe_gap == 0.25
+    core.started(at + 2.0)  # two seconds in: a minute's quota spent, say; the gaps go on doubling
+    assert core._probe_gap == 0.5
+    core.started(at + 2.5)
+    assert core._probe_gap == 1.0
+    core.started(at + 3.5)
+    assert core._probe_gap == 1.0  # a second, and no more
+    assert core.next_start(at + 4.46875) == at + 4.5  # the next probe a second after the last
+
+
 def test_a_stalls_first_gap_is_the_pace_when_slower_than_the_round_trip_and_never_under_2_ms() -> None:
     core = cut_at_one_second()  # 43.75/s
     core.rtt = 0.015625

@@ -235,6 +235,25 @@ def test_a_quota_that_falls_to_a_tenth_and_comes_back_is_found_again(burst: int,
         assert result.share < 0.045, seed
 
 
+#: a quota of N calls a minute (the form of Alibaba's published API quotas): a window counter of 60 s
+#: (quota/s, seconds, the most throttled share)
+MINUTE_QUOTAS = [pytest.param(10.0, 0.15, id="600 a minute"), pytest.param(100.0, 0.02, id="6,000 a minute")]
+
+
+@pytest.mark.parametrize(("quota", "throttled"), MINUTE_QUOTAS)
+def test_a_minutes_quota_spent_in_seconds_is_waited_out_with_a_probe_a_second(
+    quota: float, throttled: float
+) -> None:
+    """Three minutes, three seeds: every minute's quota is used (what a pace at the quota would get: the
+    server decides), and the rest of each minute costs a probe a second, not four. With probes a
+    quarter second apart the whole stall long, 27% and 3.5% of the requests were throttled."""
+    shape = Shape(quota, int(quota * 60), "window", latency=0.02, jitter=0.01, window=60.0)
+    for seed in (1, 2, 3):
+        result = simulate(shape, duration=200, seed=seed)
+        assert sum(result.accepted[:180]) == pytest.approx(180 * quota, rel=0.01), seed
+        assert result.share < throttled, seed
+
+
 #: the grid's window counter (100/s, 10 ms + 0-10 ms, 32 workers) over a 30 s crawl. A window admits its
 #: second's quota at once and then refuses everything to the end of that second, whatever the pace: the
 #: limiter that cut to half the last second's admitted and kept sending through it (7461436) had
