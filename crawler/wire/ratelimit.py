@@ -29,12 +29,14 @@ exact; tests/support/rate_simulation.py runs it against every shape in virtual t
   them coming), nor any cut below half the last second's successes;
 * **a stall, when the server admits nothing** (a window counter's spent second, a minute's quota
   spent, a server silenced for a while): ``STALL_RUN`` refusals running since the last cut, a round
-  trip after the first of them and none admitted of the requests sent since it. Then one probe at a
-  time, at gaps doubling up to ``STALL_GAP`` (``LONG_STALL_GAP`` past its first two seconds), whose
-  refusals are no round's (they say nothing of the pace); the first admitted resumes the pace as a cut
-  would, below what the second before the stall admitted by send time (past the stall's first second
-  the probes are not what probing cost, and a stall over two seconds holds no probe). A throttle
-  answered while stalled is the endpoint's, not the call's (``wire.retry``);
+  trip after the first of them and none admitted of the requests sent since it; or, with few
+  requests in flight, ``DRY_RUN`` refusals over ``DRY_SPAN`` with nothing admitted at all, cuts or not.
+  Then one probe at a time, at gaps doubling up to ``STALL_GAP`` (``LONG_STALL_GAP`` past its first two
+  seconds), whose refusals are no round's (they say nothing of the pace); the first admitted resumes
+  the pace as a cut would, below what the second before the stall admitted by send time (before the
+  drought, for one) (past the stall's first second the probes are not what probing cost, and a stall
+  over two seconds holds no probe). A throttle answered while stalled is the endpoint's, not the
+  call's (``wire.retry``);
 * **recovery and probing** (CUBIC, anchored at the last cut): fast back towards the anchor, flat just
   under it — held there, when the edge was found where it was before, until the answers since the
   cut pay for the throttles the last probe cost at ``PROBE_SHARE`` — then faster and faster above it,
@@ -104,6 +106,8 @@ BUSY_WINDOW = 0.25  # growth needs requests waiting on the pace, and half the ra
 SLOW_START_ROUNDS = 4.0  # ... or, in slow start, this many round trips (the rate outgrows a fixed window)
 MIN_RECHECK = 0.002  # in slow start a waiting start looks again after a round trip, at least this long
 STALL_RUN = 8  # this many refusals running, none admitted since, and the server admits nothing now ...
+DRY_RUN = 3  # ... (or this many refusals, cuts or not, with nothing admitted at all ...
+DRY_SPAN = 0.5  # ... over this many seconds and a round trip: few requests in flight) ...
 STALL_GAP = 0.25  # ... so one probe at a time, at gaps doubling up to this, until one is admitted ...
 LONG_STALL_GAP = 1.0  # ... or up to this after a stall's first 2 s (not a one-second window's: a minute's)
 
@@ -169,6 +173,9 @@ class AdaptiveRate:
         self._stall_at = math.inf  # ... since this time, having admitted this many a second before it
         self._stall_admitted = 0.0
         self._probe_gap = 0.0
+        self._dry = 0  # refusals since the last admitted answer, cuts or not ...
+        self._dry_from = math.inf  # ... the first of them answered at this time, when the last second
+        self._dry_admitted = 0.0  # had admitted this many a second
         if account is not None:
             account.join(self)
 
@@ -259,7 +266,7 @@ class AdaptiveRate:
         self.share, self._clean, self._k, self._grown = 0.0, None, 0.0, 0.0
         self._probe_cost, self._highest = 0, 0.0
         self._round_start, self._answers, self._throttles = None, 0, 0
-        self._refused_run, self._stalled, self._stall_at = 0, False, math.inf
+        self._refused_run, self._stalled, self._stall_at, self._dry = 0, False, math.inf, 0
 
     def _recent(self, now: float, seconds: float) -> float:
         """Starts per second over the last ``seconds`` (at most ``WINDOW``)."""
@@ -325,6 +332,7 @@ class AdaptiveRate:
                     self._stall_admitted += 1.0 / WINDOW  # in flight when the stall began: that second's too
                 if sent_at > self._refused_sent:
                     self._resume(now)
+            self._dry = 0
             if sent_at > self._run_sent:
                 self._refused_run = 0  # admitted one sent during the run: the server admits some
         else:
@@ -375,13 +383,24 @@ class AdaptiveRate:
         if self._refused_run == 0:
             self._run_from, self._run_sent = now, sent_at
         self._refused_run += 1
+        # with few requests in flight the cuts that refusals bring (a round of three answers each)
+        # restart the run, and a call's attempts ran out before eight: three refusals over half a second
+        # with nothing admitted at all, cuts or not, is a server that admits nothing too (a minute's
+        # quota spent, at --concurrency 1, ended calls as ResourceExhausted)
+        if self._dry == 0:
+            self._dry_from, self._dry_admitted = now, self.accepted(now, WINDOW)
+        self._dry += 1
+        dry = self._dry >= DRY_RUN and now - self._dry_from >= max(DRY_SPAN, self.rtt or 0.0)
         # a round trip of refusals and none admitted: far over a bucket's quota, runs of refusals are
         # many and short; a window counter's or a silenced server's last until it admits again
-        if self._refused_run >= STALL_RUN and now - self._run_from >= (self.rtt or 0.0) and not self._stalled:
+        run = self._refused_run >= STALL_RUN and now - self._run_from >= (self.rtt or 0.0)
+        if (run or dry) and not self._stalled:
             self._stalled, self._stall_at = True, now
             # what the second before admitted, by send time (at a long round trip a second of answers
-            # holds two windows' admitted requests)
+            # holds two windows' admitted requests); for a drought, the second before it began
             self._stall_admitted = sum(1 for t in self._admitted_sent if t > now - WINDOW) / WINDOW
+            if not run:
+                self._stall_admitted = max(self._stall_admitted, self._dry_admitted)
             self._probe_gap = max(1.0 / self.rate, self.rtt or 0.0, MIN_RECHECK)
         return False
 

@@ -84,3 +84,28 @@ def test_a_quota_withdrawn_for_seconds_is_waited_out_and_the_crawl_completes(
     assert sum(stats["throttled_per_second"][2:6]) > 0  # the drought was met
     assert sum(stats["per_second"][2:6]) <= 40  # and waited out with probes, not paced into
     assert_matches_truth(Crawled.of(read_ndjson(out)), emulator.backend.truth_records())
+
+
+def test_a_windows_quota_spent_at_one_request_at_a_time_is_waited_out_and_the_crawl_completes(
+    emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A quota of 120 calls in each 6 s window (N calls a minute, shortened), one request at a time: the
+    window's 120 go in half a second, then the server refuses everything for five. With one request in
+    flight the cuts that its refusals brought (a round is three answers) restarted the run of eight
+    refusals that begins a stall, so no stall began, each refusal was an attempt of the one call, and
+    calls ended as ResourceExhausted (exit 3). Three refusals over half a second with nothing admitted
+    are a stall now, and the refusals after it are the endpoint's."""
+    clean_env(monkeypatch, tmp_path)
+    spec = AccountSpec(seed=44, services=3, functions=150, big_functions=0)
+    faults = FaultConfig(seed=1, latency_ms=3.0, quota_rps=20.0, quota_shape="window", quota_window=6.0)
+    emulator = emulator_factory(spec, faults)
+    use_emulator_keys(monkeypatch, emulator)
+    out = tmp_path / "out.ndjson"
+
+    argv = ["crawl", *target_args(emulator), "-o", str(out), "--concurrency", "1", "-q"]
+    assert run_cli(argv) == 0
+
+    stats = emulator.stats()
+    assert stats["throttled"] > 0  # the window's quota was spent and its end waited for
+    assert stats["throttled"] <= 30  # one probe at a time (20-21 of 175 requests), not paced into
+    assert_matches_truth(Crawled.of(read_ndjson(out)), emulator.backend.truth_records())

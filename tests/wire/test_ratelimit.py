@@ -11,6 +11,7 @@ import anyio
 import pytest
 from structlog.testing import capture_logs
 
+from crawler.wire import ratelimit
 from crawler.wire.ratelimit import AdaptiveRate, RateLimiter
 from tests.support.limiter_support import VirtualClock, slot
 from tests.support.rate_simulation import Shape, simulate
@@ -219,7 +220,10 @@ def test_twice_the_anchor_slow_start_left_without_a_throttle_is_slow_start_again
     assert core.slow_start
 
 
-def test_never_above_the_ceiling_nor_below_the_floor() -> None:
+def test_never_above_the_ceiling_nor_below_the_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    # rounds of nothing but refusals, second after second: with some admitted between them, as the floor
+    # is for (with none, three over half a second are a stall: test_ratelimit_controller_pins.py)
+    monkeypatch.setattr(ratelimit, "DRY_RUN", 10**9)
     core = AdaptiveRate(8.0)
     assert (core.rate, core.slow_start) == (8.0, False)
     busy(core, 3.0, 5)

@@ -79,6 +79,7 @@ def test_the_alarm_rings_at_half_the_answers_throttled() -> None:
     assert answers(core, times, {3, 4, 5}) == [False] * 5 + [True]
 
 
+@pytest.mark.usefixtures("no_stall")
 def test_the_alarm_rings_again_exactly_a_second_after_the_last_cut() -> None:
     core = past_slow_start(rate=100.0, level=100.0)
     assert answers(core, [0.5, 0.75, 1.0], {0, 1, 2}) == [False, False, True]  # an alarm: cut at 1.0
@@ -88,6 +89,7 @@ def test_the_alarm_rings_again_exactly_a_second_after_the_last_cut() -> None:
     assert answers(core, [1.875, 1.9375, 2.0], {0, 1, 2}) == [False, False, True]
 
 
+@pytest.mark.usefixtures("no_stall")
 def test_answers_to_requests_sent_at_the_cut_instant_count() -> None:
     core = past_slow_start(rate=100.0, level=100.0)
     assert answers(core, [0.5, 0.75, 1.0], {0, 1, 2}) == [False, False, True]  # cut at 1.0
@@ -163,9 +165,18 @@ def test_a_start_waiting_exactly_a_quarter_second_ago_still_counts() -> None:
 
 @pytest.fixture
 def no_stall(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The episode's arithmetic alone: every answer of these rounds is refused, so eight of them running
-    would be a stall first (its own pins are below), and the refusals after it probes, not rounds."""
+    """The episode's arithmetic alone: every answer of these rounds is refused, so eight of them running,
+    or three over half a second with nothing admitted, would be a stall first (its own pins are below),
+    and the refusals after it probes, not rounds."""
     monkeypatch.setattr(ratelimit, "STALL_RUN", 10**9)
+    monkeypatch.setattr(ratelimit, "DRY_RUN", 10**9)
+
+
+@pytest.fixture
+def no_dry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's own arithmetic: these refusals span half a second or more with nothing admitted, which
+    the drought's rule would call a stall first (its own pins follow the run's)."""
+    monkeypatch.setattr(ratelimit, "DRY_RUN", 10**9)
 
 
 @pytest.mark.usefixtures("no_stall")
@@ -547,6 +558,70 @@ def cut_at_one_second() -> AdaptiveRate:
     return core
 
 
+def test_three_refusals_over_half_a_second_with_nothing_admitted_are_a_stall_a_cut_between_or_not() -> None:
+    # one request in flight (--concurrency 1): the run of eight never came, the cuts restarted it
+    core = past_slow_start(rate=40.0, level=40.0)
+    core.rtt = 1 / 64
+    core.throttled(1.0, sent_at=1.0 - 1 / 64)
+    core.throttled(1.25, sent_at=1.25 - 1 / 64)
+    assert core.throttled(1.5 - 1 / 128, sent_at=1.5 - 1 / 64)  # an alarm cuts; three, under 1/2 s
+    assert not core._stalled
+    core.throttled(1.5, sent_at=1.5 - 1 / 256)  # sent after the cut, half a second after the first
+    assert (core._stalled, core._stall_at, core._refused_run, core.cuts) == (True, 1.5, 1, 1)
+
+
+def test_a_refusal_sent_before_the_last_cut_is_not_counted_towards_a_drought() -> None:
+    core = past_slow_start(rate=40.0, level=40.0)
+    core.rtt = 1 / 64
+    core.throttled(1.0, sent_at=1.0 - 1 / 64)
+    core.throttled(1.25, sent_at=1.25 - 1 / 64)
+    assert core.throttled(1.5 - 1 / 128, sent_at=1.5 - 1 / 64)  # the cut at 1.5 - 1/128
+    core.throttled(1.5, sent_at=1.5 - 1 / 64)  # sent at the old pace
+    assert (core._stalled, core._dry) == (False, 3)
+
+
+def test_any_admitted_answer_ends_a_drought() -> None:
+    core = past_slow_start(rate=40.0, level=40.0)
+    core.rtt = 1 / 64
+    core.throttled(1.0, sent_at=1.0 - 1 / 64)
+    core.throttled(1.25, sent_at=1.25 - 1 / 64)
+    core.succeeded(1.3, sent_at=0.5)  # sent long before: still, the server admitted one
+    core.throttled(1.5, sent_at=1.5 - 1 / 64)
+    core.throttled(1.75, sent_at=1.75 - 1 / 64)
+    assert (core._stalled, core._dry) == (False, 2)
+    core.throttled(2.0, sent_at=2.0 - 1 / 64)  # three from 1.5: half a second
+    assert core._stalled
+
+
+def test_a_droughts_half_second_is_at_least_a_round_trip() -> None:
+    core = past_slow_start(rate=40.0, level=40.0)
+    core.rtt = 0.75
+    for t in (1.0, 1.25, 1.5):
+        core.throttled(t, sent_at=t - 1 / 64)
+    assert not core._stalled
+    core.throttled(1.75, sent_at=1.75 - 1 / 64)
+    assert core._stalled
+    fresh = past_slow_start(rate=40.0, level=40.0)  # no answer admitted yet: no round trip known
+    for t in (1.0, 1.25, 1.5):
+        fresh.throttled(t, sent_at=t - 1 / 64)
+    assert fresh._stalled  # half a second, no round trip to wait for
+
+
+def test_a_drought_resumes_at_most_at_what_the_whole_second_before_it_admitted() -> None:
+    core = past_slow_start(rate=40.0, level=40.0)
+    core.rtt = 1 / 64
+    for i in range(32):  # answered from 0.15 to 1.11875, a 32nd of a second apart
+        core.succeeded(0.15 + i / 32, sent_at=0.15 + i / 32 - 1 / 64)
+    core._ramp_end = 0.75  # slow start ended half a second before the drought: a whole second all the same
+    for t in (1.25, 1.5, 1.75):
+        core.throttled(t, sent_at=t - 1 / 64)
+    assert core._stalled
+    # the second before the stall, by send time, holds 12 of them; the second before the drought, 28
+    # (answered after 0.25); over the half second since slow start it would read 24 a second
+    assert core._stall_admitted == 28.0
+
+
+@pytest.mark.usefixtures("no_dry")
 def test_eight_refusals_running_since_the_cut_are_a_stall_seven_are_not() -> None:
     core = cut_at_one_second()
     times = [1.25 + i / 128 for i in range(8)]
@@ -571,6 +646,7 @@ def test_before_any_cut_the_eighth_refusal_is_a_stall_not_the_seventh() -> None:
     assert (core._stalled, core.cuts) == (True, 0)
 
 
+@pytest.mark.usefixtures("no_dry")
 def test_refusals_of_requests_sent_before_the_cut_do_not_run_towards_a_stall() -> None:
     core = cut_at_one_second()
     for i in range(8):
@@ -581,6 +657,7 @@ def test_refusals_of_requests_sent_before_the_cut_do_not_run_towards_a_stall() -
     assert core._refused_run == 1
 
 
+@pytest.mark.usefixtures("no_dry")
 def test_a_success_sent_after_the_runs_first_refusal_breaks_the_run_one_sent_before_it_does_not() -> None:
     core = cut_at_one_second()
     for i in range(5):
@@ -591,6 +668,7 @@ def test_a_success_sent_after_the_runs_first_refusal_breaks_the_run_one_sent_bef
     assert core._refused_run == 0
 
 
+@pytest.mark.usefixtures("no_dry")
 def test_eight_refusals_are_a_stall_only_a_round_trip_after_the_first() -> None:
     # far over a bucket's quota, refusals come back at once and the admitted ones a round trip later:
     # eight refusals in a few milliseconds say nothing yet
@@ -604,6 +682,7 @@ def test_eight_refusals_are_a_stall_only_a_round_trip_after_the_first() -> None:
     assert core._stalled
 
 
+@pytest.mark.usefixtures("no_dry")
 def test_a_stall_probes_one_at_a_time_at_gaps_doubling_up_to_a_quarter_second() -> None:
     core = cut_at_one_second()
     core.rtt = 0.03125
@@ -644,6 +723,7 @@ def test_past_a_stalls_first_two_seconds_the_gaps_double_on_up_to_a_second() -> 
     assert core.next_start(at + 4.46875) == at + 4.5  # the next probe a second after the last
 
 
+@pytest.mark.usefixtures("no_dry")
 def test_a_stalls_first_gap_is_the_pace_when_slower_than_the_round_trip_and_never_under_2_ms() -> None:
     core = cut_at_one_second()  # 43.75/s
     core.rtt = 0.015625

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from structlog.testing import capture_logs
 
+from crawler.wire import ratelimit
 from crawler.wire.ratelimit import AdaptiveRate, RateLimiter
 from tests.support.limiter_support import VirtualClock
 
@@ -155,7 +156,8 @@ async def test_released_requests_leave_the_initial_window_free_again() -> None:
     assert starts == pytest.approx([0.0, 0.0, 0.2])  # two again unpaced, the third at the pace of 5/s
 
 
-def test_a_fresh_core_has_no_level_no_cuts_and_counts_each_cut() -> None:
+def test_a_fresh_core_has_no_level_no_cuts_and_counts_each_cut(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ratelimit, "DRY_RUN", 10**9)  # six refusals over two seconds, none admitted: a stall
     core = AdaptiveRate(None)
     assert (core.level, core.cuts, core.rtt, core.share) == (None, 0, None, 0.0)
     for t in (1.0, 1.01, 1.02):  # three throttles in slow start: an alarm, one cut
@@ -248,6 +250,7 @@ def test_on_throttled_ignores_requests_sent_before_the_cut() -> None:
         limiter.on_throttled(4.95)  # sent before the cut at 5.02: no second cut
     assert limiter.rate == cut_to
     assert limiter.core.cuts == 1
+    assert not limiter.core.stalled  # nor a drought: counted, they were one over a second and a half
 
 
 def test_a_cut_is_logged_with_the_endpoint_and_both_rates_to_three_places() -> None:

@@ -475,6 +475,20 @@ def test_paced_as_one_a_stall_of_either_is_forgotten() -> None:
     assert (a._refused_run, a._answers) == (1, 1)
 
 
+def test_paced_as_one_a_drought_of_either_is_forgotten() -> None:
+    _, (a, b) = account_of(None, None)
+    a.rtt = 0.01
+    for t in (0.5, 0.75):  # two refusals, nothing admitted: a drought begun, the collisions' own
+        a.started(t - 0.01)
+        a.throttled(t, sent_at=t - 0.01)
+    a.absorb(b)
+    assert a._dry == 0
+    for t in (2.0, 2.01):  # two after the union, a second and a half on: two, not four, and no stall
+        a.started(t - 0.005)
+        a.throttled(t, sent_at=t - 0.005)
+    assert (a._dry, a.stalled) == (2, False)
+
+
 def test_starts_are_counted_back_two_seconds_and_no_further() -> None:
     _, (a,) = account_of(10.0)
     for i in range(30):
