@@ -33,13 +33,14 @@ exact; tests/support/rate_simulation.py runs it against every shape in virtual t
   requests in flight, ``DRY_RUN`` refusals over ``DRY_SPAN`` with nothing admitted at all, cuts or not.
   Then one probe at a time, at gaps doubling up to ``STALL_GAP`` (``LONG_STALL_GAP`` past its first two
   seconds), whose refusals are no round's (they say nothing of the pace); the first admitted resumes
-  the pace as a cut would, below what the second before the stall admitted by send time (before the
-  drought, for one) (past the stall's first second the probes are not what probing cost, and a stall
-  over two seconds holds no probe). A throttle answered while stalled is the endpoint's, not the
-  call's (``wire.retry``);
+  the pace as a cut would, below what the second before the stall admitted by send time, or for a
+  drought the second before it began. Past the stall's first second the probes are not what probing
+  cost, and a stall over two seconds holds no probe. A throttle answered while stalled is the
+  endpoint's, not the call's (``wire.retry``);
 * **recovery and probing** (CUBIC, anchored at the last cut): fast back towards the anchor, flat just
   under it — held there, when the edge was found where it was before, until the answers since the
-  cut pay for the throttles the last probe cost at ``PROBE_SHARE`` — then faster and faster above it,
+  cut pay for the throttles the last probe cost at ``PROBE_SHARE``, or ``MAX_HOLD`` seconds at most
+  far under the highest edge found twice (a quota that fell may come back) — then faster and faster above it,
   since the quota may have grown; twice the anchor slow start left without a throttle is slow start
   again (its end was jitter);
 * the rate never exceeds ``--rate`` (a ceiling, never a trap: with it the limiter starts there and
